@@ -1,0 +1,288 @@
+package v1alpha1
+
+import (
+	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+)
+
+// Phases of a NotebookValidationJob. Pending and Running are legacy phases written by the
+// existing operator; they are migrated into the machine on first sight.
+const (
+	PhaseNone              = ""
+	PhaseInitializing      = "Initializing"
+	PhaseBuilding          = "Building"
+	PhaseBuildComplete     = "BuildComplete"
+	PhaseValidationRunning = "ValidationRunning"
+	PhaseSucceeded         = "Succeeded"
+	PhaseFailed            = "Failed"
+	PhasePending           = "Pending"
+	PhaseRunning           = "Running"
+)
+
+// Condition types.
+const (
+	// ConditionReady is True once the job succeeded, False once it failed.
+	ConditionReady = "Ready"
+	// ConditionBuildReady reports the image build (absent when no build is configured).
+	ConditionBuildReady = "BuildReady"
+	// ConditionValidationComplete is True once the notebook run finished, whatever its result.
+	ConditionValidationComplete = "ValidationComplete"
+)
+
+// Build phases recorded in status.buildStatus.phase.
+const (
+	BuildPhasePending  = "Pending"
+	BuildPhaseRunning  = "Running"
+	BuildPhaseComplete = "Complete"
+	BuildPhaseFailed   = "Failed"
+)
+
+// Cell result statuses.
+const (
+	CellStatusSuccess = "Success"
+	CellStatusFailure = "Failure"
+	CellStatusSkipped = "Skipped"
+)
+
+// NotebookValidationJobStatus is what the functions observed and decided.
+type NotebookValidationJobStatus struct {
+	// Phase is the job's place in the state machine.
+	// +kubebuilder:validation:Enum=Initializing;Building;BuildComplete;ValidationRunning;Succeeded;Failed;Pending;Running
+	// +optional
+	Phase string `json:"phase,omitempty"`
+
+	// ObservedGeneration is the spec generation the status was decided from.
+	// +optional
+	ObservedGeneration int64 `json:"observedGeneration,omitempty"`
+
+	// Conditions: Ready, BuildReady, ValidationComplete.
+	// +listType=map
+	// +listMapKey=type
+	// +optional
+	Conditions []metav1.Condition `json:"conditions,omitempty"`
+
+	// StartTime is when the job entered the machine; deadlines count from it.
+	// +optional
+	StartTime *metav1.Time `json:"startTime,omitempty"`
+
+	// CompletionTime is when the job reached Succeeded or Failed.
+	// +optional
+	CompletionTime *metav1.Time `json:"completionTime,omitempty"`
+
+	// Results are per-cell outcomes.
+	// +optional
+	Results []CellResult `json:"results,omitempty"`
+
+	// ValidationPodName is the pod running (or that ran) the notebook.
+	// +optional
+	ValidationPodName string `json:"validationPodName,omitempty"`
+
+	// Message is a human-readable summary of the current phase.
+	// +optional
+	Message string `json:"message,omitempty"`
+
+	// RetryCount counts validation pods replaced after infrastructure failures.
+	// +optional
+	RetryCount int `json:"retryCount,omitempty"`
+
+	// LastRetryTime is when the last replacement pod was created.
+	// +optional
+	LastRetryTime *metav1.Time `json:"lastRetryTime,omitempty"`
+
+	// ComparisonResult is the golden comparison outcome.
+	// +optional
+	ComparisonResult *ComparisonResult `json:"comparisonResult,omitempty"`
+
+	// ModelValidationResult is kept for compatibility with the existing CRD.
+	// +optional
+	ModelValidationResult *ModelValidationResult `json:"modelValidationResult,omitempty"`
+
+	// BuildStatus reports the image build.
+	// +optional
+	BuildStatus *BuildStatus `json:"buildStatus,omitempty"`
+
+	// EducationalFeedback is kept for compatibility with the existing CRD.
+	// +optional
+	EducationalFeedback []EducationalFeedbackItem `json:"educationalFeedback,omitempty"`
+}
+
+// BuildStatus reports the image build.
+type BuildStatus struct {
+	// +kubebuilder:validation:Enum=Pending;Running;Complete;Failed
+	// +optional
+	Phase string `json:"phase,omitempty"`
+	// +optional
+	Message string `json:"message,omitempty"`
+	// ImageReference is the built image, pinned by digest when the build system reports one.
+	// +optional
+	ImageReference string `json:"imageReference,omitempty"`
+	// +optional
+	StartTime *metav1.Time `json:"startTime,omitempty"`
+	// +optional
+	CompletionTime *metav1.Time `json:"completionTime,omitempty"`
+	// Duration is the build's wall time, e.g. "5m30s".
+	// +optional
+	Duration string `json:"duration,omitempty"`
+	// BuildName is the PipelineRun or Build name.
+	// +optional
+	BuildName string `json:"buildName,omitempty"`
+	// +optional
+	Strategy string `json:"strategy,omitempty"`
+	// Reason is the build system's machine-readable reason for the last state.
+	// +optional
+	Reason string `json:"reason,omitempty"`
+	// +optional
+	AvailableImages []AvailableImageInfo `json:"availableImages,omitempty"`
+	// +optional
+	RecommendedImage string `json:"recommendedImage,omitempty"`
+}
+
+// AvailableImageInfo is kept for compatibility with the existing CRD.
+type AvailableImageInfo struct {
+	Name        string `json:"name"`
+	DisplayName string `json:"displayName"`
+	Description string `json:"description"`
+	ImageRef    string `json:"imageRef"`
+	S2IEnabled  bool   `json:"s2iEnabled"`
+	// +optional
+	Tags []string `json:"tags,omitempty"`
+}
+
+// CellResult is one cell's outcome.
+type CellResult struct {
+	// +kubebuilder:validation:Minimum=0
+	CellIndex int `json:"cellIndex"`
+	// +kubebuilder:validation:Enum=Success;Failure;Skipped
+	Status string `json:"status"`
+	// ExecutionTime is the cell's wall time.
+	// +optional
+	ExecutionTime *metav1.Duration `json:"executionTime,omitempty"`
+	// Output is the cell's stdout/stderr, truncated.
+	// +optional
+	Output string `json:"output,omitempty"`
+	// ErrorMessage is "Name: value" of the cell's exception.
+	// +optional
+	ErrorMessage string `json:"errorMessage,omitempty"`
+}
+
+// ComparisonResult is the golden comparison outcome.
+type ComparisonResult struct {
+	// +kubebuilder:validation:Enum=exact;normalized;fuzzy;semantic
+	Strategy string `json:"strategy"`
+	// +kubebuilder:validation:Enum=matched;failed;skipped
+	Result string `json:"result"`
+	// +kubebuilder:validation:Minimum=0
+	TotalCells int `json:"totalCells"`
+	// +kubebuilder:validation:Minimum=0
+	MatchedCells int `json:"matchedCells"`
+	// +kubebuilder:validation:Minimum=0
+	MismatchedCells int `json:"mismatchedCells"`
+	// +optional
+	Diffs []CellDiff `json:"diffs,omitempty"`
+}
+
+// CellDiff is one difference between the executed and the golden notebook.
+type CellDiff struct {
+	// +kubebuilder:validation:Minimum=0
+	CellIndex int `json:"cellIndex"`
+	// +kubebuilder:validation:Enum=code;markdown;raw
+	CellType string `json:"cellType"`
+	// +kubebuilder:validation:Enum=output_mismatch;execution_error;missing_cell;extra_cell
+	DiffType string `json:"diffType"`
+	// +optional
+	Expected string `json:"expected,omitempty"`
+	// +optional
+	Actual string `json:"actual,omitempty"`
+	// +optional
+	Diff string `json:"diff,omitempty"`
+	// +kubebuilder:validation:Enum=minor;major;critical
+	Severity string `json:"severity"`
+}
+
+// EducationalFeedbackItem is kept for compatibility with the existing CRD.
+type EducationalFeedbackItem struct {
+	Cell int `json:"cell"`
+	// +kubebuilder:validation:Enum=info;warning;error
+	Severity string `json:"severity"`
+	Category string `json:"category"`
+	Message  string `json:"message"`
+	// +optional
+	Suggestion string `json:"suggestion,omitempty"`
+	// +optional
+	CodeExample string `json:"codeExample,omitempty"`
+}
+
+// ModelValidationResult is kept for compatibility with the existing CRD.
+type ModelValidationResult struct {
+	// +kubebuilder:validation:Enum=clean;existing;both
+	Phase            string `json:"phase"`
+	Platform         string `json:"platform"`
+	PlatformDetected bool   `json:"platformDetected"`
+	// +optional
+	CleanEnvironmentCheck *CleanEnvironmentCheckResult `json:"cleanEnvironmentCheck,omitempty"`
+	// +optional
+	ExistingEnvironmentCheck *ExistingEnvironmentCheckResult `json:"existingEnvironmentCheck,omitempty"`
+	Success                  bool                            `json:"success"`
+	// +optional
+	Message string `json:"message,omitempty"`
+}
+
+// CleanEnvironmentCheckResult is kept for compatibility with the existing CRD.
+type CleanEnvironmentCheckResult struct {
+	PlatformAvailable bool `json:"platformAvailable"`
+	// +optional
+	CRDsInstalled       []string `json:"crdsInstalled,omitempty"`
+	RBACPermissions     bool     `json:"rbacPermissions"`
+	NetworkConnectivity bool     `json:"networkConnectivity"`
+	// +optional
+	RequiredLibraries []string `json:"requiredLibraries,omitempty"`
+	Success           bool     `json:"success"`
+	// +optional
+	Message string `json:"message,omitempty"`
+}
+
+// ExistingEnvironmentCheckResult is kept for compatibility with the existing CRD.
+type ExistingEnvironmentCheckResult struct {
+	// +optional
+	ModelsChecked []ModelCheckResult `json:"modelsChecked,omitempty"`
+	// +optional
+	PredictionValidation *PredictionValidationResult `json:"predictionValidation,omitempty"`
+	Success              bool                        `json:"success"`
+	// +optional
+	Message string `json:"message,omitempty"`
+}
+
+// ModelCheckResult is kept for compatibility with the existing CRD.
+type ModelCheckResult struct {
+	ModelName string `json:"modelName"`
+	Available bool   `json:"available"`
+	Healthy   bool   `json:"healthy"`
+	// +optional
+	Version string `json:"version,omitempty"`
+	// +optional
+	ResourceStatus *ModelResourceStatus `json:"resourceStatus,omitempty"`
+	// +optional
+	Message string `json:"message,omitempty"`
+}
+
+// ModelResourceStatus is kept for compatibility with the existing CRD.
+type ModelResourceStatus struct {
+	// +optional
+	CPUUsage string `json:"cpuUsage,omitempty"`
+	// +optional
+	MemoryUsage string `json:"memoryUsage,omitempty"`
+	// +optional
+	GPUUsage string `json:"gpuUsage,omitempty"`
+}
+
+// PredictionValidationResult is kept for compatibility with the existing CRD.
+type PredictionValidationResult struct {
+	Success bool `json:"success"`
+	// +optional
+	ActualOutput string `json:"actualOutput,omitempty"`
+	// +optional
+	ExpectedOutput string `json:"expectedOutput,omitempty"`
+	// +optional
+	Difference string `json:"difference,omitempty"`
+	// +optional
+	Message string `json:"message,omitempty"`
+}

@@ -1,0 +1,207 @@
+// Package summary owns the compact run summary that nbv-runner writes to the container's
+// termination message and the pod-completed function reads back from the Pod object.
+// Its JSON Schema is schemas/runner-summary.v1.json; Encode keeps it under the kubelet's
+// 4 KiB termination-message limit by dropping detail, never counts or the first failure.
+package summary
+
+import (
+	"encoding/json"
+	"errors"
+	"fmt"
+)
+
+// SchemaVersion is the value of the "v" field this package writes and accepts.
+const SchemaVersion = 1
+
+// MaxBytes is the kubelet's limit on a container termination message.
+const MaxBytes = 4096
+
+// Result values.
+const (
+	ResultPassed = "passed" // notebook ran and every check passed
+	ResultFailed = "failed" // the notebook is at fault: a result, never retried
+	ResultError  = "error"  // the runner or its environment failed: may be retried
+)
+
+// Reason values: machine-readable causes behind Result.
+const (
+	ReasonPassed           = "Passed"
+	ReasonCellFailed       = "CellFailed"
+	ReasonCellTimeout      = "CellTimeout"
+	ReasonCheckFailed      = "CheckFailed"
+	ReasonGoldenMismatch   = "GoldenMismatch"
+	ReasonCloneAuthFailed  = "CloneAuthFailed"
+	ReasonRefNotFound      = "RefNotFound"
+	ReasonRepoNotFound     = "RepoNotFound"
+	ReasonNotebookNotFound = "NotebookNotFound"
+	ReasonNotANotebook     = "NotANotebook"
+	ReasonKernelMissing    = "KernelMissing"
+	ReasonPythonMissing    = "PythonMissing"
+	ReasonRunnerError      = "RunnerError"
+)
+
+// Summary is the compact outcome of one notebook run.
+type Summary struct {
+	V       int    `json:"v"`
+	Result  string `json:"result"`
+	Reason  string `json:"reason"`
+	Message string `json:"message"`
+	// DurationMs is the notebook's total execution time.
+	DurationMs int64  `json:"durationMs,omitempty"`
+	Cells      Counts `json:"cells"`
+	// FirstFailure is the first failing cell, if any; it survives every truncation.
+	FirstFailure *Cell `json:"firstFailure,omitempty"`
+	// Results holds per-code-cell outcomes, in notebook order.
+	Results    []Cell      `json:"results,omitempty"`
+	Comparison *Comparison `json:"comparison,omitempty"`
+	// Truncated is set when Encode dropped detail to fit MaxBytes.
+	Truncated bool `json:"truncated,omitempty"`
+}
+
+// Counts are the code cells by outcome.
+type Counts struct {
+	Total   int `json:"total"`
+	Passed  int `json:"passed"`
+	Failed  int `json:"failed"`
+	Skipped int `json:"skipped"`
+}
+
+// Cell statuses.
+const (
+	CellSuccess = "Success"
+	CellFailure = "Failure"
+	CellSkipped = "Skipped"
+)
+
+// Cell is one code cell's outcome. Index counts all cells of the notebook from 0.
+type Cell struct {
+	Index      int    `json:"i"`
+	Status     string `json:"s"`
+	DurationMs int64  `json:"ms,omitempty"`
+	// Error is "Name: value" of the exception, or the check that failed.
+	Error string `json:"err,omitempty"`
+}
+
+// Comparison is the golden comparison outcome.
+type Comparison struct {
+	Strategy   string `json:"strategy"`
+	Result     string `json:"result"` // matched | failed | skipped
+	Total      int    `json:"total"`
+	Matched    int    `json:"matched"`
+	Mismatched int    `json:"mismatched"`
+	Diffs      []Diff `json:"diffs,omitempty"`
+}
+
+// Diff is one cell that differs from the golden notebook.
+type Diff struct {
+	Index    int    `json:"i"`
+	CellType string `json:"cellType"`
+	DiffType string `json:"diffType"` // output_mismatch | execution_error | missing_cell | extra_cell
+	Severity string `json:"severity"` // minor | major | critical
+	Expected string `json:"expected,omitempty"`
+	Actual   string `json:"actual,omitempty"`
+}
+
+// Encode marshals s in at most limit bytes (MaxBytes when limit <= 0). It shortens texts, then
+// drops per-cell results and diffs from the end, and marks the summary Truncated.
+func Encode(s Summary, limit int) ([]byte, error) {
+	if limit <= 0 {
+		limit = MaxBytes
+	}
+	s.V = SchemaVersion
+	b, err := json.Marshal(s)
+	if err != nil {
+		return nil, fmt.Errorf("marshal summary: %w", err)
+	}
+	if len(b) <= limit {
+		return b, nil
+	}
+	s.Truncated = true
+	s.Message = clip(s.Message, 512)
+	if s.FirstFailure != nil {
+		ff := *s.FirstFailure
+		ff.Error = clip(ff.Error, 512)
+		s.FirstFailure = &ff
+	}
+	s.Results = clipCells(s.Results, 160)
+	if s.Comparison != nil {
+		c := *s.Comparison
+		c.Diffs = clipDiffs(c.Diffs, 160)
+		s.Comparison = &c
+	}
+	for {
+		b, err = json.Marshal(s)
+		if err != nil {
+			return nil, fmt.Errorf("marshal summary: %w", err)
+		}
+		if len(b) <= limit {
+			return b, nil
+		}
+		switch {
+		case s.Comparison != nil && len(s.Comparison.Diffs) > 0:
+			s.Comparison.Diffs = s.Comparison.Diffs[:len(s.Comparison.Diffs)-1]
+		case len(s.Results) > 0:
+			s.Results = s.Results[:len(s.Results)-1]
+		case len(s.Message) > 64:
+			s.Message = clip(s.Message, len(s.Message)/2)
+		case s.FirstFailure != nil && len(s.FirstFailure.Error) > 64:
+			s.FirstFailure.Error = clip(s.FirstFailure.Error, len(s.FirstFailure.Error)/2)
+		default:
+			return nil, fmt.Errorf("summary does not fit in %d bytes even without detail (%d bytes)", limit, len(b))
+		}
+	}
+}
+
+// Decode parses a termination message written by Encode. It rejects what is not a summary of
+// this schema version, naming the problem.
+func Decode(b []byte) (Summary, error) {
+	var s Summary
+	if len(b) == 0 {
+		return s, errors.New("summary is empty")
+	}
+	if err := json.Unmarshal(b, &s); err != nil {
+		return s, fmt.Errorf("summary is not JSON: %w", err)
+	}
+	if s.V != SchemaVersion {
+		return s, fmt.Errorf("summary has schema version %d, want %d", s.V, SchemaVersion)
+	}
+	switch s.Result {
+	case ResultPassed, ResultFailed, ResultError:
+	default:
+		return s, fmt.Errorf("summary result %q is not one of passed, failed, error", s.Result)
+	}
+	if s.Reason == "" {
+		return s, errors.New("summary has no reason")
+	}
+	return s, nil
+}
+
+func clip(s string, n int) string {
+	if len(s) <= n {
+		return s
+	}
+	// Cut on a UTF-8 boundary so the result stays valid JSON text.
+	for n > 0 && n < len(s) && s[n]&0xC0 == 0x80 {
+		n--
+	}
+	return s[:n] + "…"
+}
+
+func clipCells(cells []Cell, n int) []Cell {
+	out := make([]Cell, len(cells))
+	for i, c := range cells {
+		c.Error = clip(c.Error, n)
+		out[i] = c
+	}
+	return out
+}
+
+func clipDiffs(diffs []Diff, n int) []Diff {
+	out := make([]Diff, len(diffs))
+	for i, d := range diffs {
+		d.Expected = clip(d.Expected, n)
+		d.Actual = clip(d.Actual, n)
+		out[i] = d
+	}
+	return out
+}
