@@ -1,0 +1,18 @@
+#!/usr/bin/env bash
+# Installs the Debian packages that execute notebooks locally and in tests: nbclient,
+# nbformat, ipykernel and jupyter-client for /usr/bin/python3. A no-op when they import.
+set -euo pipefail
+
+if /usr/bin/python3 -c 'import nbclient, nbformat, ipykernel, jupyter_client' 2>/dev/null; then
+	exit 0
+fi
+if [[ $(id -u) -ne 0 ]]; then
+	echo "install-python-deps: run as root, or install: python3-nbclient python3-nbformat python3-ipykernel python3-jupyter-client" >&2
+	exit 1
+fi
+export DEBIAN_FRONTEND=noninteractive
+apt-get update -qq
+apt-get install -y -qq --no-install-recommends \
+	python3-nbclient python3-nbformat python3-ipykernel python3-jupyter-client git >/dev/null
+/usr/bin/python3 -c 'import nbclient, nbformat, ipykernel, jupyter_client'
+echo "install-python-deps: installed nbclient stack for /usr/bin/python3"
