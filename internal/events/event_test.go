@@ -1,0 +1,166 @@
+package events
+
+import (
+	"errors"
+	"strings"
+	"testing"
+	"time"
+
+	cloudevents "github.com/cloudevents/sdk-go/v2"
+)
+
+func resourceEvent(t *testing.T, typ string, data []byte, ext map[string]string) cloudevents.Event {
+	t.Helper()
+	e := cloudevents.NewEvent()
+	e.SetID("ev-1")
+	e.SetType(typ)
+	e.SetSource("https://10.96.0.1:443")
+	for k, v := range ext {
+		e.SetExtension(k, v)
+	}
+	if data != nil {
+		if err := e.SetData(cloudevents.ApplicationJSON, data); err != nil {
+			t.Fatal(err)
+		}
+	}
+	return e
+}
+
+func podExt() map[string]string {
+	return map[string]string{ExtKind: "Pod", ExtAPIVersion: "v1", ExtName: "basic-validation-1", ExtNamespace: "team-a"}
+}
+
+func TestDecodeResourceEvent(t *testing.T) {
+	e := resourceEvent(t, TypeResourceUpdate, readExample(t, TypeResourceUpdate), podExt())
+	re, err := DecodeResourceEvent(e)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if re.Type != TypeResourceUpdate || re.Kind != "Pod" || re.APIVersion != "v1" || re.Namespace != "team-a" || re.Name != "basic-validation-1" {
+		t.Errorf("decoded %+v", re)
+	}
+	if got := re.Object.GetLabels()["mlops.mlops.dev/notebookvalidationjob"]; got != "basic" {
+		t.Errorf("object label = %q", got)
+	}
+}
+
+func TestDecodeResourceEventRejects(t *testing.T) {
+	good := readExample(t, TypeResourceUpdate)
+	without := func(k string) map[string]string { m := podExt(); delete(m, k); return m }
+	with := func(k, v string) map[string]string { m := podExt(); m[k] = v; return m }
+	cases := []struct {
+		name string
+		typ  string
+		data []byte
+		ext  map[string]string
+		want string
+	}{
+		{"wrong type", TypePing, good, podExt(), "not an ApiServerSource"},
+		{"missing kind", TypeResourceUpdate, good, without(ExtKind), `missing required extension attribute "kind"`},
+		{"missing name", TypeResourceUpdate, good, without(ExtName), `"name"`},
+		{"missing namespace", TypeResourceUpdate, good, without(ExtNamespace), `"namespace"`},
+		{"missing apiversion", TypeResourceUpdate, good, without(ExtAPIVersion), `"apiversion"`},
+		{"no data (Reference mode)", TypeResourceUpdate, nil, podExt(), "mode Resource"},
+		{"data not JSON", TypeResourceUpdate, []byte(`{"kind":`), podExt(), `data starts "{\"kind\":"`},
+		{"data an array", TypeResourceUpdate, []byte(`[]`), podExt(), "not a JSON object"},
+		{"name disagrees", TypeResourceUpdate, good, with(ExtName, "other"), `extension name="other" but the data object says "basic-validation-1"`},
+		{"kind disagrees", TypeResourceUpdate, good, with(ExtKind, "Build"), "extension kind"},
+		{"namespace disagrees", TypeResourceUpdate, good, with(ExtNamespace, "team-b"), "extension namespace"},
+	}
+	for _, c := range cases {
+		t.Run(c.name, func(t *testing.T) {
+			_, err := DecodeResourceEvent(resourceEvent(t, c.typ, c.data, c.ext))
+			if !errors.Is(err, ErrMalformed) {
+				t.Fatalf("got %v, want ErrMalformed", err)
+			}
+			if !strings.Contains(err.Error(), c.want) {
+				t.Errorf("error %q does not contain %q", err, c.want)
+			}
+		})
+	}
+}
+
+func TestDecodeResourceEventNonStringExtension(t *testing.T) {
+	e := resourceEvent(t, TypeResourceUpdate, readExample(t, TypeResourceUpdate), podExt())
+	e.SetExtension(ExtName, 5)
+	if _, err := DecodeResourceEvent(e); !errors.Is(err, ErrMalformed) || !strings.Contains(err.Error(), "want a string") {
+		t.Errorf("got %v", err)
+	}
+}
+
+func TestNewTransitionEvent(t *testing.T) {
+	at := time.Date(2026, 3, 1, 11, 2, 31, 500_000_000, time.FixedZone("CET", 3600))
+	tr := Transition{Namespace: "team-a", Name: "basic", UID: "u-1", PreviousPhase: "ValidationRunning", Phase: "Succeeded",
+		Reason: "NotebookPassed", Message: "ok", ObservedGeneration: 3, Time: at}
+	e := NewTransitionEvent("/nbv/pod-completed", tr)
+	if err := e.Validate(); err != nil {
+		t.Fatal(err)
+	}
+	if err := ValidateData(e.Type(), e.Data()); err != nil {
+		t.Fatalf("reply does not match its own schema: %v", err)
+	}
+	if e.ID() != "u-1.3.ValidationRunning.Succeeded" {
+		t.Errorf("id = %q", e.ID())
+	}
+	if e.Subject() != "/apis/mlops.mlops.dev/v1alpha1/namespaces/team-a/notebookvalidationjobs/basic" {
+		t.Errorf("subject = %q", e.Subject())
+	}
+	for k, want := range map[string]string{ExtJobNamespace: "team-a", ExtJobName: "basic", ExtPhase: "Succeeded", ExtPreviousPhase: "ValidationRunning"} {
+		if got := e.Extensions()[k]; got != want {
+			t.Errorf("extension %s = %v, want %s", k, got, want)
+		}
+	}
+	back, err := DecodeTransition(e)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if !back.Time.Equal(at) || back.Time.Location() != time.UTC {
+		t.Errorf("time round trip: %v", back.Time)
+	}
+	back.Time = tr.Time
+	if back != tr {
+		t.Errorf("round trip: %+v != %+v", back, tr)
+	}
+
+	first := NewTransitionEvent("/nbv/job-created", Transition{Namespace: "team-a", Name: "basic", UID: "u-1", Phase: "Initializing", Reason: "Accepted"})
+	if _, ok := first.Extensions()[ExtPreviousPhase]; ok {
+		t.Error("a new job's transition must not carry an empty nvjpreviousphase")
+	}
+	if first.Time().IsZero() || first.ID() != "u-1.0.None.Initializing" {
+		t.Errorf("first transition: time %v id %q", first.Time(), first.ID())
+	}
+	if err := ValidateData(first.Type(), first.Data()); err != nil {
+		t.Errorf("first transition: %v", err)
+	}
+}
+
+func TestDecodeBuildReport(t *testing.T) {
+	e := cloudevents.NewEvent()
+	e.SetID("b-1")
+	e.SetType(TypeBuildReport)
+	e.SetSource("https://ci.example.com")
+	if err := e.SetData(cloudevents.ApplicationJSON, readExample(t, TypeBuildReport)); err != nil {
+		t.Fatal(err)
+	}
+	r, err := DecodeBuildReport(e)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if r.Job != "external-build" || r.Status != BuildSucceeded || r.Timestamp.IsZero() ||
+		r.ImageReference() != "quay.io/example/notebook-env:4f2a9c1@sha256:3b1f0e6a8d2c4b7e9f1a0c3d5e7b9a1c2d4f6e8a0b1c3d5e7f9a2b4c6d8e0f1a" {
+		t.Errorf("decoded %+v (%s)", r, r.ImageReference())
+	}
+	if err := e.SetData(cloudevents.ApplicationJSON, mutate(t, TypeBuildReport, func(m map[string]any) { delete(m, "job") })); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := DecodeBuildReport(e); !errors.Is(err, ErrMalformed) || !strings.Contains(err.Error(), "job") {
+		t.Errorf("missing job: %v", err)
+	}
+	e.SetType(TypeTransitioned)
+	if _, err := DecodeBuildReport(e); !errors.Is(err, ErrMalformed) {
+		t.Errorf("wrong type: %v", err)
+	}
+	if got := (BuildReport{Image: "r/i@sha256:abc", Digest: "sha256:abc"}).ImageReference(); got != "r/i@sha256:abc" {
+		t.Errorf("already pinned image: %s", got)
+	}
+}

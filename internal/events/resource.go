@@ -1,0 +1,94 @@
+package events
+
+import (
+	"encoding/json"
+	"fmt"
+
+	cloudevents "github.com/cloudevents/sdk-go/v2"
+	"k8s.io/apimachinery/pkg/apis/meta/v1/unstructured"
+)
+
+// ResourceEvent is a decoded ApiServerSource Resource-mode event. It is a hint (DESIGN principle
+// 1): handlers use it to know which object changed, then read fresh state from the API.
+type ResourceEvent struct {
+	// Type is one of TypeResourceAdd, TypeResourceUpdate, TypeResourceDelete.
+	Type       string
+	Kind       string
+	APIVersion string
+	Namespace  string
+	Name       string
+	// Object is the object as the source saw it; for a delete, its last known state.
+	Object *unstructured.Unstructured
+}
+
+// IsResourceType reports whether t is an ApiServerSource Resource-mode event type.
+func IsResourceType(t string) bool {
+	return t == TypeResourceAdd || t == TypeResourceUpdate || t == TypeResourceDelete
+}
+
+// DecodeResourceEvent decodes an ApiServerSource (mode Resource) event: it checks the type, the
+// extensions kind/apiversion/name/namespace, decodes the data as a Kubernetes object and checks
+// that the object is the one the extensions name (a disagreement means a forged or corrupted
+// event). Every failure wraps ErrMalformed and names the problem.
+func DecodeResourceEvent(ce cloudevents.Event) (ResourceEvent, error) {
+	if !IsResourceType(ce.Type()) {
+		return ResourceEvent{}, fmt.Errorf("%w: type %q is not an ApiServerSource resource event (want %s, %s or %s)",
+			ErrMalformed, ce.Type(), TypeResourceAdd, TypeResourceUpdate, TypeResourceDelete)
+	}
+	ext := map[string]string{}
+	for _, name := range []string{ExtKind, ExtAPIVersion, ExtName, ExtNamespace} {
+		v, err := stringExtension(ce, name)
+		if err != nil {
+			return ResourceEvent{}, fmt.Errorf("%w: event %s (%s): %v", ErrMalformed, ce.ID(), ce.Type(), err)
+		}
+		ext[name] = v
+	}
+	data := ce.Data()
+	if len(data) == 0 {
+		return ResourceEvent{}, fmt.Errorf("%w: event %s (%s) for %s %s/%s has no data; the ApiServerSource must use mode Resource, not Reference",
+			ErrMalformed, ce.ID(), ce.Type(), ext[ExtKind], ext[ExtNamespace], ext[ExtName])
+	}
+	var content map[string]any
+	if err := json.Unmarshal(data, &content); err != nil {
+		return ResourceEvent{}, fmt.Errorf("%w: data of event %s (%s) is not a JSON object: %v (data starts %q)",
+			ErrMalformed, ce.ID(), ce.Type(), err, prefix(data))
+	}
+	obj := &unstructured.Unstructured{Object: content}
+	for _, c := range []struct{ attr, ext, data string }{
+		{ExtKind, ext[ExtKind], obj.GetKind()},
+		{ExtAPIVersion, ext[ExtAPIVersion], obj.GetAPIVersion()},
+		{ExtName, ext[ExtName], obj.GetName()},
+		{ExtNamespace, ext[ExtNamespace], obj.GetNamespace()},
+	} {
+		if c.ext != c.data {
+			return ResourceEvent{}, fmt.Errorf("%w: event %s (%s): extension %s=%q but the data object says %q",
+				ErrMalformed, ce.ID(), ce.Type(), c.attr, c.ext, c.data)
+		}
+	}
+	return ResourceEvent{
+		Type:       ce.Type(),
+		Kind:       ext[ExtKind],
+		APIVersion: ext[ExtAPIVersion],
+		Namespace:  ext[ExtNamespace],
+		Name:       ext[ExtName],
+		Object:     obj,
+	}, nil
+}
+
+// stringExtension returns a required, non-empty extension attribute as a string. Extensions
+// arrive typed as strings in both HTTP content modes, but a structured-mode sender may use JSON
+// numbers or booleans; those are not what an ApiServerSource sends, so they are rejected.
+func stringExtension(ce cloudevents.Event, name string) (string, error) {
+	v, ok := ce.Extensions()[name]
+	if !ok {
+		return "", fmt.Errorf("missing required extension attribute %q", name)
+	}
+	s, ok := v.(string)
+	if !ok {
+		return "", fmt.Errorf("extension attribute %q is %T, want a string", name, v)
+	}
+	if s == "" {
+		return "", fmt.Errorf("extension attribute %q is empty", name)
+	}
+	return s, nil
+}
