@@ -1,0 +1,157 @@
+package statemachine
+
+import (
+	"time"
+
+	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+
+	"github.com/mlops-dev/nbv/api/v1alpha1"
+)
+
+// Representative jobs and observations. The transition table test and Mermaid both run
+// Decide over them, so the committed diagram is what the tested code does.
+
+// sample is one representative job in a phase. guard tells it apart from the phase's other
+// samples; the diagram shows it only where the outcome depends on it. The first sample of a
+// phase is its primary one.
+type sample struct {
+	guard string
+	job   *v1alpha1.NotebookValidationJob
+}
+
+// Times and names shared by the samples.
+var (
+	sampleStart = metav1.Date(2026, 1, 2, 3, 0, 0, 0, time.UTC)
+	sampleNow   = metav1.Date(2026, 1, 2, 3, 10, 0, 0, time.UTC)
+)
+
+const (
+	sampleJobName    = "nb"
+	sampleSpecImage  = "quay.io/jupyter/minimal-notebook:latest"
+	sampleBuiltImage = "registry.example/nb@sha256:0123456789abcdef0123456789abcdef0123456789abcdef0123456789abcdef"
+)
+
+// samples returns the representative jobs of a phase (nil for a phase Decide does not know).
+func samples(phase string) []sample {
+	switch phase {
+	case v1alpha1.PhaseNone:
+		return []sample{{"new job", sampleJob(phase, "")}}
+	case v1alpha1.PhaseInitializing, v1alpha1.PhasePending:
+		return []sample{
+			{"no build", sampleJob(phase, "")},
+			{"s2i", sampleJob(phase, v1alpha1.BuildStrategyS2I)},
+			{"tekton", sampleJob(phase, v1alpha1.BuildStrategyTekton)},
+			{"external", sampleJob(phase, v1alpha1.BuildStrategyExternal)},
+			{"kaniko", sampleJob(phase, v1alpha1.BuildStrategyKaniko)},
+			{"shipwright", sampleJob(phase, v1alpha1.BuildStrategyShipwright)},
+			{"custom", sampleJob(phase, v1alpha1.BuildStrategyCustom)},
+		}
+	case v1alpha1.PhaseBuilding:
+		return []sample{
+			{"tekton", buildingJob(v1alpha1.BuildStrategyTekton)},
+			{"s2i", buildingJob(v1alpha1.BuildStrategyS2I)},
+			{"external", buildingJob(v1alpha1.BuildStrategyExternal)},
+		}
+	case v1alpha1.PhaseBuildComplete:
+		noImage := buildCompleteJob()
+		noImage.Status.BuildStatus.ImageReference = ""
+		return []sample{{"image built", buildCompleteJob()}, {"no image recorded", noImage}}
+	case v1alpha1.PhaseValidationRunning:
+		exhausted := validatingJob(v1alpha1.PhaseValidationRunning)
+		exhausted.Status.RetryCount = MaxInfraRetries
+		exhausted.Status.ValidationPodName = PodName(sampleJobName, MaxInfraRetries)
+		exhausted.Status.LastRetryTime = &sampleStart
+		return []sample{{"retries left", validatingJob(v1alpha1.PhaseValidationRunning)}, {"retries exhausted", exhausted}}
+	case v1alpha1.PhaseRunning:
+		noPod := validatingJob(v1alpha1.PhaseRunning)
+		noPod.Status.ValidationPodName = ""
+		return []sample{{"pod recorded", validatingJob(v1alpha1.PhaseRunning)}, {"no pod recorded", noPod}}
+	case v1alpha1.PhaseSucceeded, v1alpha1.PhaseFailed:
+		done := validatingJob(phase)
+		done.Status.CompletionTime = &sampleStart
+		return []sample{{"finished", done}}
+	}
+	return nil
+}
+
+// sampleJob is a job in phase with a build of strategy ("" for none).
+func sampleJob(phase, strategy string) *v1alpha1.NotebookValidationJob {
+	job := &v1alpha1.NotebookValidationJob{
+		ObjectMeta: metav1.ObjectMeta{Name: sampleJobName, Namespace: "notebooks", Generation: 2},
+		Spec: v1alpha1.NotebookValidationJobSpec{
+			Notebook:  v1alpha1.NotebookSpec{Path: "notebooks/analysis.ipynb"},
+			PodConfig: v1alpha1.PodConfigSpec{ContainerImage: sampleSpecImage},
+			Timeout:   "30m",
+		},
+		Status: v1alpha1.NotebookValidationJobStatus{Phase: phase, ObservedGeneration: 1},
+	}
+	if strategy != "" {
+		job.Spec.PodConfig.BuildConfig = &v1alpha1.BuildConfigSpec{Enabled: true, Strategy: strategy, Timeout: "15m"}
+	}
+	if phase != v1alpha1.PhaseNone {
+		job.Status.StartTime = &sampleStart
+	}
+	return job
+}
+
+func buildingJob(strategy string) *v1alpha1.NotebookValidationJob {
+	job := sampleJob(v1alpha1.PhaseBuilding, strategy)
+	job.Status.BuildStatus = &v1alpha1.BuildStatus{
+		Phase: v1alpha1.BuildPhasePending, Strategy: strategy, StartTime: &sampleStart, Message: "starting the build",
+	}
+	if strategy != v1alpha1.BuildStrategyExternal {
+		job.Status.BuildStatus.BuildName = BuildName(sampleJobName)
+	}
+	return job
+}
+
+func buildCompleteJob() *v1alpha1.NotebookValidationJob {
+	job := buildingJob(v1alpha1.BuildStrategyTekton)
+	job.Status.Phase = v1alpha1.PhaseBuildComplete
+	bs := job.Status.BuildStatus
+	bs.Phase, bs.ImageReference, bs.CompletionTime = v1alpha1.BuildPhaseComplete, sampleBuiltImage, &sampleStart
+	return job
+}
+
+func validatingJob(phase string) *v1alpha1.NotebookValidationJob {
+	job := sampleJob(phase, "")
+	job.Status.ValidationPodName = PodName(sampleJobName, 0)
+	job.Status.Conditions = []metav1.Condition{{
+		Type: v1alpha1.ConditionValidationComplete, Status: metav1.ConditionUnknown,
+		Reason: ReasonValidationStarted, LastTransitionTime: sampleStart,
+	}}
+	return job
+}
+
+// sampleObservation is a typical observation of kind about job, at sampleNow. Pod
+// observations name the job's current pod, so they are never stale.
+func sampleObservation(job *v1alpha1.NotebookValidationJob, kind Kind) Observation {
+	obs := Observation{Kind: kind, Now: sampleNow}
+	switch kind {
+	case BuildPending, BuildRunning:
+		obs.BuildName = BuildName(job.Name)
+	case BuildSucceeded, ExternalBuildSucceeded:
+		obs.BuildName, obs.Image, obs.BuildCompleted = BuildName(job.Name), sampleBuiltImage, &sampleNow
+	case BuildFailed, BuildCancelled, BuildTimedOut, BuildStartFailed, ExternalBuildFailed:
+		obs.Reason, obs.Message, obs.BuildCompleted = "Failed", "step build exited with code 1", &sampleNow
+	case PodPending, PodRunning, PodSucceeded, PodFailed, PodInfraFailed, PodTimedOut:
+		obs.PodName = job.Status.ValidationPodName
+		if obs.PodName == "" {
+			obs.PodName = PodName(job.Name, job.Status.RetryCount)
+		}
+	}
+	switch kind {
+	case PodSucceeded:
+		obs.Results = []v1alpha1.CellResult{{CellIndex: 0, Status: v1alpha1.CellStatusSuccess}}
+	case PodFailed:
+		obs.Results = []v1alpha1.CellResult{
+			{CellIndex: 0, Status: v1alpha1.CellStatusSuccess},
+			{CellIndex: 1, Status: v1alpha1.CellStatusFailure, ErrorMessage: "ZeroDivisionError: division by zero"},
+		}
+	case PodInfraFailed:
+		obs.Reason, obs.Message = "ImagePullBackOff", "image could not be pulled"
+	case PodTimedOut:
+		obs.Reason = "DeadlineExceeded"
+	}
+	return obs
+}

@@ -1,0 +1,109 @@
+package statemachine
+
+import (
+	"fmt"
+
+	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+
+	"github.com/mlops-dev/nbv/api/v1alpha1"
+)
+
+func (t *transition) decideValidationRunning() Decision {
+	switch t.obs.Kind {
+	case DeadlinePassed:
+		message := fmt.Sprintf("validation did not finish within %s (plus %s grace)", validationTimeout(t.job), DeadlineGrace)
+		t.setCondition(v1alpha1.ConditionValidationComplete, metav1.ConditionFalse, ReasonTimeout, message)
+		return t.timeOut(ReasonTimeout, message)
+	case PodPending, PodRunning, PodSucceeded, PodFailed, PodInfraFailed, PodTimedOut:
+	default:
+		return t.unchanged()
+	}
+	// Only the current attempt's pod counts: earlier attempts' pods report late and must not
+	// decide the job. A job with no recorded pod adopts the first one it hears about.
+	adopted := false
+	switch {
+	case t.st.ValidationPodName == "" && t.obs.PodName != "":
+		t.st.ValidationPodName, adopted = t.obs.PodName, true
+	case t.obs.PodName != t.st.ValidationPodName || t.obs.PodName == "":
+		return t.unchanged()
+	}
+	pod := t.st.ValidationPodName
+	switch t.obs.Kind {
+	case PodSucceeded:
+		t.recordResults()
+		message := t.summary(false)
+		t.setCondition(v1alpha1.ConditionValidationComplete, metav1.ConditionTrue, ReasonNotebookSucceeded, message)
+		return t.succeed(ReasonNotebookSucceeded, message)
+	case PodFailed:
+		t.recordResults()
+		message := t.summary(true)
+		t.setCondition(v1alpha1.ConditionValidationComplete, metav1.ConditionTrue, ReasonNotebookFailed, message)
+		return t.fail(ReasonNotebookFailed, message)
+	case PodTimedOut:
+		t.recordResults()
+		message := fmt.Sprintf("notebook did not finish within %s in pod %s%s", validationTimeout(t.job), pod, detail(t.obs))
+		t.setCondition(v1alpha1.ConditionValidationComplete, metav1.ConditionFalse, ReasonTimeout, message)
+		return t.fail(ReasonTimeout, message)
+	case PodInfraFailed:
+		return t.retryOrFail(pod)
+	}
+	if !adopted {
+		return t.unchanged()
+	}
+	return t.move(v1alpha1.PhaseValidationRunning, ReasonValidationStarted, "validating the notebook in pod "+pod)
+}
+
+// retryOrFail replaces a pod lost to infrastructure with the next attempt, up to MaxInfraRetries.
+func (t *transition) retryOrFail(pod string) Decision {
+	if t.st.RetryCount >= MaxInfraRetries {
+		message := fmt.Sprintf("validation pod %s failed for an infrastructure reason%s; giving up after %d retries",
+			pod, detail(t.obs), MaxInfraRetries)
+		t.setCondition(v1alpha1.ConditionValidationComplete, metav1.ConditionFalse, ReasonInfrastructureFailed, message)
+		return t.fail(ReasonInfrastructureFailed, message)
+	}
+	t.st.RetryCount++
+	t.st.LastRetryTime = t.now()
+	next := PodName(t.job.Name, t.st.RetryCount)
+	t.st.ValidationPodName = next
+	message := fmt.Sprintf("validation pod %s failed for an infrastructure reason%s; retrying in pod %s (retry %d of %d)",
+		pod, detail(t.obs), next, t.st.RetryCount, MaxInfraRetries)
+	d := t.move(v1alpha1.PhaseValidationRunning, ReasonValidationRetried, message)
+	d.Effect, d.PodName, d.Image = EffectCreateValidationPod, next, t.validationImage()
+	return d
+}
+
+// recordResults stores copies of the runner's results, so the decision shares no memory with
+// the observation.
+func (t *transition) recordResults() {
+	if t.obs.Results != nil {
+		t.st.Results = make([]v1alpha1.CellResult, len(t.obs.Results))
+		for i := range t.obs.Results {
+			t.obs.Results[i].DeepCopyInto(&t.st.Results[i])
+		}
+	}
+	if t.obs.Comparison != nil {
+		t.st.ComparisonResult = t.obs.Comparison.DeepCopy()
+	}
+}
+
+// summary is the human words for a finished notebook: the caller's message, else the outcome
+// with the first failing cell (for a failure) or the count of cells that succeeded.
+func (t *transition) summary(failed bool) string {
+	if t.obs.Message != "" {
+		return t.obs.Message
+	}
+	succeeded := 0
+	for _, r := range t.obs.Results {
+		if failed && r.Status == v1alpha1.CellStatusFailure {
+			return fmt.Sprintf("notebook failed: cell %d failed: %s", r.CellIndex, r.ErrorMessage)
+		}
+		if r.Status == v1alpha1.CellStatusSuccess {
+			succeeded++
+		}
+	}
+	outcome := "notebook passed"
+	if failed {
+		outcome = "notebook failed"
+	}
+	return fmt.Sprintf("%s: %d of %d cells succeeded", outcome, succeeded, len(t.obs.Results))
+}
