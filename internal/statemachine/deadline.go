@@ -29,8 +29,8 @@ const (
 //     ValidationRunning, which is the lastTransitionTime of the ValidationComplete condition
 //     (set Unknown on entry and unchanged until the run ends); else status.startTime (a job
 //     migrated from legacy Running, whose run began before the migration).
-//   - BuildComplete: the later of status.startTime and the build's completion + spec.timeout
-//     + DeadlineGrace, so a long build does not eat the validation's time.
+//   - BuildComplete: the later of status.startTime and the build's completion, plus
+//     spec.timeout and DeadlineGrace, so a long build does not eat the validation's time.
 //   - Initializing, legacy Pending and Running: status.startTime + spec.timeout + DeadlineGrace.
 func Deadline(job *v1alpha1.NotebookValidationJob) (time.Time, bool) {
 	if job == nil {

@@ -22,7 +22,7 @@ type want struct {
 	changed bool
 }
 
-func unchanged(phase string) want          { return want{phase: phase} }
+func unchanged(phase string) want         { return want{phase: phase} }
 func to(phase string, effect Effect) want { return want{phase: phase, effect: effect, changed: true} }
 
 // row expects want for every kind in kinds, observed on the sample of phase named guard
