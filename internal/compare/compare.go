@@ -1,0 +1,425 @@
+// Package compare owns the golden-notebook comparison: it matches the executed notebook's cells
+// to the golden notebook's by index and reports, per cell, missing, extra or mismatched outputs.
+//
+// What is compared: the outputs of code cells (stream text, rich outputs by MIME type, errors).
+// Sources, markdown and metadata are not compared. Cells tagged injected-parameters are left
+// out on both sides (parameter values legitimately differ), so indexes still line up when
+// only one notebook carries the injected cell. Consecutive stream outputs of the same stream
+// are joined first, because how a kernel chunks a stream varies between runs.
+//
+// Strategy "exact" compares texts byte for byte, except that execution counts are ignored
+// (the execution_count fields always; "In [n]", "Cell In[n]", "Out[n]" in tracebacks when
+// IgnoreExecutionCount). Strategy "normalized" additionally strips ANSI sequences, CRLF and
+// trailing spaces, masks timestamps (built-in patterns plus custom ones, when IgnoreTimestamps)
+// and object addresses ("at 0x7f..."), and compares numbers with a tolerance: a and b match
+// when |a-b| <= tol * max(1, |a|, |b|) — absolute below 1, relative above.
+package compare
+
+import (
+	"fmt"
+	"math"
+	"regexp"
+	"slices"
+	"sort"
+	"strconv"
+	"strings"
+
+	"github.com/mlops-dev/nbv/api/v1alpha1"
+	"github.com/mlops-dev/nbv/internal/notebook"
+)
+
+// Strategies.
+const (
+	StrategyExact      = "exact"
+	StrategyNormalized = "normalized"
+)
+
+// Diff types and severities, as carried in summary.Diff.
+const (
+	DiffOutputMismatch = "output_mismatch"
+	DiffExecutionError = "execution_error"
+	DiffMissingCell    = "missing_cell"
+	DiffExtraCell      = "extra_cell"
+
+	SeverityMajor    = "major"
+	SeverityCritical = "critical"
+)
+
+// DefaultTolerance applies when the spec names none (the CRD's default).
+const DefaultTolerance = 1e-4
+
+// Config is a resolved comparison configuration.
+type Config struct {
+	Strategy             string
+	Tolerance            float64
+	IgnoreTimestamps     bool
+	IgnoreExecutionCount bool
+	// TimestampPatterns are masked in addition to the built-in ones.
+	TimestampPatterns []*regexp.Regexp
+	// IgnoreOutputTypes holds output types (stream, execute_result, display_data, error),
+	// stream names (stdout, stderr) or MIME types (image/png) to leave out.
+	IgnoreOutputTypes []string
+}
+
+// FromSpec resolves a ComparisonConfigSpec (nil allowed) with the CRD's defaults.
+func FromSpec(spec *v1alpha1.ComparisonConfigSpec) (Config, error) {
+	c := Config{Strategy: StrategyNormalized, Tolerance: DefaultTolerance, IgnoreTimestamps: true, IgnoreExecutionCount: true}
+	if spec == nil {
+		return c, nil
+	}
+	switch spec.Strategy {
+	case "":
+	case StrategyExact, StrategyNormalized:
+		c.Strategy = spec.Strategy
+	default:
+		return c, fmt.Errorf("comparison strategy %q is not exact or normalized", spec.Strategy)
+	}
+	if spec.FloatingPointTolerance != nil && *spec.FloatingPointTolerance != "" {
+		tol, err := strconv.ParseFloat(*spec.FloatingPointTolerance, 64)
+		if err != nil || tol < 0 || math.IsNaN(tol) || math.IsInf(tol, 0) {
+			return c, fmt.Errorf("floatingPointTolerance %q is not a non-negative number", *spec.FloatingPointTolerance)
+		}
+		c.Tolerance = tol
+	}
+	if spec.IgnoreTimestamps != nil {
+		c.IgnoreTimestamps = *spec.IgnoreTimestamps
+	}
+	if spec.IgnoreExecutionCount != nil {
+		c.IgnoreExecutionCount = *spec.IgnoreExecutionCount
+	}
+	for _, p := range spec.CustomTimestampPatterns {
+		re, err := regexp.Compile(p)
+		if err != nil {
+			return c, fmt.Errorf("customTimestampPatterns: %q: %w", p, err)
+		}
+		c.TimestampPatterns = append(c.TimestampPatterns, re)
+	}
+	c.IgnoreOutputTypes = slices.Clone(spec.IgnoreOutputTypes)
+	return c, nil
+}
+
+// Result is the outcome of a comparison. Total counts the code cells compared.
+type Result struct {
+	Strategy   string
+	Total      int
+	Matched    int
+	Mismatched int
+	Diffs      []Diff
+}
+
+// Passed reports whether the notebooks matched.
+func (r Result) Passed() bool { return len(r.Diffs) == 0 }
+
+// Diff is one cell that differs. Index is the cell's index in the executed notebook (for a
+// missing cell, in the golden notebook). Expected and Actual are the first differing lines.
+type Diff struct {
+	Index    int    `json:"index"`
+	CellType string `json:"cellType"`
+	DiffType string `json:"diffType"`
+	Severity string `json:"severity"`
+	Message  string `json:"message"`
+	Expected string `json:"expected,omitempty"`
+	Actual   string `json:"actual,omitempty"`
+}
+
+type indexedCell struct {
+	index int
+	cell  notebook.Cell
+}
+
+func comparable(nb *notebook.Notebook) []indexedCell {
+	var out []indexedCell
+	for i, c := range nb.Cells {
+		if c.HasTag(notebook.TagInjectedParameters) {
+			continue
+		}
+		out = append(out, indexedCell{i, c})
+	}
+	return out
+}
+
+// Compare compares the executed notebook with the golden one.
+func Compare(actual, golden *notebook.Notebook, cfg Config) Result {
+	res := Result{Strategy: cfg.Strategy}
+	a, g := comparable(actual), comparable(golden)
+	for k := 0; k < max(len(a), len(g)); k++ {
+		switch {
+		case k >= len(a):
+			gc := g[k]
+			if gc.cell.CellType == "code" {
+				res.Total++
+			}
+			res.Mismatched++
+			res.Diffs = append(res.Diffs, Diff{Index: gc.index, CellType: gc.cell.CellType, DiffType: DiffMissingCell,
+				Severity: SeverityCritical, Message: fmt.Sprintf("golden cell %d has no counterpart in the executed notebook", gc.index),
+				Expected: firstLine(string(gc.cell.Source))})
+		case k >= len(g):
+			ac := a[k]
+			if ac.cell.CellType == "code" {
+				res.Total++
+			}
+			res.Mismatched++
+			res.Diffs = append(res.Diffs, Diff{Index: ac.index, CellType: ac.cell.CellType, DiffType: DiffExtraCell,
+				Severity: SeverityMajor, Message: fmt.Sprintf("cell %d is not in the golden notebook", ac.index),
+				Actual: firstLine(string(ac.cell.Source))})
+		default:
+			ac, gc := a[k], g[k]
+			if ac.cell.CellType != gc.cell.CellType {
+				res.Mismatched++
+				res.Diffs = append(res.Diffs, Diff{Index: ac.index, CellType: ac.cell.CellType, DiffType: DiffOutputMismatch,
+					Severity: SeverityMajor, Message: fmt.Sprintf("cell %d is %s, golden cell %d is %s", ac.index, ac.cell.CellType, gc.index, gc.cell.CellType)})
+				continue
+			}
+			if ac.cell.CellType != "code" {
+				continue
+			}
+			res.Total++
+			if d, ok := compareCell(ac, gc, cfg); !ok {
+				res.Mismatched++
+				res.Diffs = append(res.Diffs, d)
+			} else {
+				res.Matched++
+			}
+		}
+	}
+	return res
+}
+
+type segment struct{ key, text string }
+
+// segments flattens a cell's outputs into comparable (kind, text) pairs.
+func segments(c notebook.Cell, cfg Config) []segment {
+	ignored := func(s string) bool { return slices.Contains(cfg.IgnoreOutputTypes, s) }
+	var out []segment
+	for _, o := range c.Outputs {
+		if ignored(o.OutputType) {
+			continue
+		}
+		switch o.OutputType {
+		case "stream":
+			if ignored(o.Name) {
+				continue
+			}
+			key := "stream:" + o.Name
+			if n := len(out); n > 0 && out[n-1].key == key {
+				out[n-1].text += string(o.Text)
+				continue
+			}
+			out = append(out, segment{key, string(o.Text)})
+		case "error":
+			out = append(out, segment{"error", o.EName + ": " + o.EValue + "\n" + strings.Join(o.Traceback, "\n")})
+		default:
+			mimes := make([]string, 0, len(o.Data))
+			for m := range o.Data {
+				if !ignored(m) {
+					mimes = append(mimes, m)
+				}
+			}
+			sort.Strings(mimes)
+			for _, m := range mimes {
+				out = append(out, segment{o.OutputType + ":" + m, o.Data[m]})
+			}
+		}
+	}
+	return out
+}
+
+func hasError(c notebook.Cell) (string, bool) {
+	for _, o := range c.Outputs {
+		if o.OutputType == "error" {
+			return o.EName + ": " + o.EValue, true
+		}
+	}
+	return "", false
+}
+
+func compareCell(a, g indexedCell, cfg Config) (Diff, bool) {
+	as, gs := segments(a.cell, cfg), segments(g.cell, cfg)
+	d := Diff{Index: a.index, CellType: "code", DiffType: DiffOutputMismatch, Severity: SeverityMajor}
+	mismatch := func(msg, want, got string) (Diff, bool) {
+		if e, ok := hasError(a.cell); ok {
+			if _, gok := hasError(g.cell); !gok {
+				d.DiffType, d.Severity = DiffExecutionError, SeverityCritical
+				msg = "cell raised " + e + " where the golden cell did not"
+			}
+		}
+		d.Message, d.Expected, d.Actual = msg, clip(want), clip(got)
+		return d, false
+	}
+	for k := 0; k < max(len(as), len(gs)); k++ {
+		switch {
+		case k >= len(as):
+			return mismatch(fmt.Sprintf("cell %d lacks output %d (%s) of the golden cell", a.index, k, gs[k].key), firstLine(gs[k].text), "")
+		case k >= len(gs):
+			return mismatch(fmt.Sprintf("cell %d has an extra output %d (%s)", a.index, k, as[k].key), "", firstLine(as[k].text))
+		case as[k].key != gs[k].key:
+			return mismatch(fmt.Sprintf("cell %d output %d is %s, golden has %s", a.index, k, as[k].key, gs[k].key), gs[k].key, as[k].key)
+		}
+		want, got := cfg.normalize(gs[k].text), cfg.normalize(as[k].text)
+		if line, ok := cfg.equal(want, got); !ok {
+			wl, gl := lineAt(want, line), lineAt(got, line)
+			return mismatch(fmt.Sprintf("cell %d output %d (%s) differs at line %d", a.index, k, as[k].key, line+1), wl, gl)
+		}
+	}
+	return d, true
+}
+
+var (
+	executionCount = regexp.MustCompile(`(Cell In ?|In ?|Out ?|Input In ?)\[\d+\]`)
+	objectAddress  = regexp.MustCompile(`\bat 0x[0-9a-fA-F]+\b`)
+	trailingSpace  = regexp.MustCompile(`[ \t]+\n`)
+	// builtinTimestamps are masked when IgnoreTimestamps is set, longest forms first.
+	builtinTimestamps = []*regexp.Regexp{
+		// ISO 8601 / RFC 3339 and Python's str(datetime): 2024-01-02T03:04:05.678+01:00
+		regexp.MustCompile(`\d{4}-\d{2}-\d{2}[T ]\d{2}:\d{2}(:\d{2}(\.\d+)?)?(Z|[+-]\d{2}:?\d{2})?`),
+		// RFC 1123 (HTTP dates): Mon, 02 Jan 2006 15:04:05 GMT
+		regexp.MustCompile(`[A-Z][a-z]{2}, \d{2} [A-Z][a-z]{2} \d{4} \d{2}:\d{2}:\d{2}( [A-Z]{2,5}|[+-]\d{4})?`),
+		// time.ctime(): Mon Jan  2 15:04:05 2006
+		regexp.MustCompile(`[A-Z][a-z]{2} [A-Z][a-z]{2} [ \d]\d \d{2}:\d{2}:\d{2} \d{4}`),
+		// dates alone, and times of day alone: 2024-01-02, 03:04:05.123
+		regexp.MustCompile(`\d{4}-\d{2}-\d{2}`),
+		regexp.MustCompile(`\b\d{2}:\d{2}:\d{2}(\.\d+)?\b`),
+	}
+)
+
+const timestampMask = "<timestamp>"
+
+func (c Config) normalize(s string) string {
+	if c.IgnoreExecutionCount {
+		s = executionCount.ReplaceAllStringFunc(s, func(m string) string { return m[:strings.IndexByte(m, '[')] + "[#]" })
+	}
+	if c.Strategy == StrategyExact {
+		return s
+	}
+	s = notebook.StripANSI(s)
+	s = strings.ReplaceAll(s, "\r\n", "\n")
+	s = trailingSpace.ReplaceAllString(s, "\n")
+	s = strings.TrimRight(s, " \t\n")
+	s = objectAddress.ReplaceAllString(s, "at 0x#")
+	if c.IgnoreTimestamps {
+		for _, re := range c.TimestampPatterns {
+			s = re.ReplaceAllString(s, timestampMask)
+		}
+		for _, re := range builtinTimestamps {
+			s = re.ReplaceAllString(s, timestampMask)
+		}
+	}
+	return s
+}
+
+// equal reports whether two normalized texts match and, if not, the first line that differs.
+func (c Config) equal(want, got string) (int, bool) {
+	if want == got {
+		return 0, true
+	}
+	wl, gl := strings.Split(want, "\n"), strings.Split(got, "\n")
+	for i := 0; i < max(len(wl), len(gl)); i++ {
+		if i >= len(wl) || i >= len(gl) {
+			return i, false
+		}
+		if wl[i] == gl[i] {
+			continue
+		}
+		if c.Strategy == StrategyExact || !NumbersClose(wl[i], gl[i], c.Tolerance) {
+			return i, false
+		}
+	}
+	return 0, true
+}
+
+// NumbersClose reports whether two lines are equal apart from numbers that agree within tol
+// (|a-b| <= tol * max(1, |a|, |b|)).
+func NumbersClose(a, b string, tol float64) bool {
+	ta, tb := tokenize(a), tokenize(b)
+	if len(ta) != len(tb) {
+		return false
+	}
+	for i := range ta {
+		x, y := ta[i], tb[i]
+		if x.num != y.num {
+			return false
+		}
+		if !x.num {
+			if x.text != y.text {
+				return false
+			}
+			continue
+		}
+		if x.text == y.text {
+			continue
+		}
+		if math.Abs(x.val-y.val) > tol*max(1, math.Abs(x.val), math.Abs(y.val)) {
+			return false
+		}
+	}
+	return true
+}
+
+type token struct {
+	num  bool
+	text string
+	val  float64
+}
+
+var numberRE = regexp.MustCompile(`^[-+]?(\d+(\.\d*)?|\.\d+)([eE][-+]?\d+)?`)
+
+func isWordByte(c byte) bool {
+	return c == '_' || c == '.' || (c >= '0' && c <= '9') || (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z')
+}
+
+// tokenize splits a line into numbers and the text between them. A number must stand alone:
+// "x1", "0x1f" and "3rd" stay text.
+func tokenize(s string) []token {
+	var out []token
+	text := 0
+	for i := 0; i < len(s); {
+		if (i == 0 || !isWordByte(s[i-1])) && (s[i] == '-' || s[i] == '+' || s[i] == '.' || (s[i] >= '0' && s[i] <= '9')) {
+			if m := numberRE.FindStringIndex(s[i:]); m != nil {
+				end := i + m[1]
+				if end == len(s) || !(isWordByte(s[end]) && s[end] != '.') {
+					if v, err := strconv.ParseFloat(s[i:end], 64); err == nil {
+						if text < i {
+							out = append(out, token{text: s[text:i]})
+						}
+						out = append(out, token{num: true, text: s[i:end], val: v})
+						i, text = end, end
+						continue
+					}
+				}
+			}
+		}
+		i++
+	}
+	if text < len(s) {
+		out = append(out, token{text: s[text:]})
+	}
+	return out
+}
+
+func lineAt(s string, i int) string {
+	lines := strings.Split(s, "\n")
+	if i < len(lines) {
+		return clip(lines[i])
+	}
+	return "(end of output)"
+}
+
+func firstLine(s string) string {
+	if i := strings.IndexByte(s, '\n'); i >= 0 {
+		s = s[:i]
+	}
+	return clip(s)
+}
+
+func clip(s string) string {
+	const n = 200
+	if len(s) <= n {
+		return s
+	}
+	for n2 := n; n2 > 0; n2-- {
+		if s[n2]&0xC0 != 0x80 {
+			return s[:n2] + "…"
+		}
+	}
+	return ""
+}
