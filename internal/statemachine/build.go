@@ -46,8 +46,10 @@ func (t *transition) decideBuilding() Decision {
 		return t.failBuild(ReasonBuildCancelled, name+" was cancelled"+detail(t.obs))
 	case BuildTimedOut:
 		return t.failBuild(ReasonBuildTimeout, name+" timed out after "+buildTimeout(t.job).String()+detail(t.obs))
+	case BuildStartFailed:
+		return t.failBuild(ReasonBuildStartFailed, "could not start "+name+detail(t.obs))
 	}
-	return t.failBuild(ReasonBuildStartFailed, "could not start "+name+detail(t.obs))
+	return t.unchanged()
 }
 
 // buildProgress records a pending/running build, writing only when something visible changed.

@@ -115,8 +115,7 @@ func (t *transition) initialize() Decision {
 	if t.st.StartTime == nil {
 		t.st.StartTime = t.now()
 	}
-	message := "job accepted"
-	return t.move(v1alpha1.PhaseInitializing, ReasonInitialized, message)
+	return t.move(v1alpha1.PhaseInitializing, ReasonInitialized, "job accepted; deciding whether to build an image first")
 }
 
 func (t *transition) decideInitializing() Decision {
@@ -125,7 +124,7 @@ func (t *transition) decideInitializing() Decision {
 		return t.start()
 	case BuildStartFailed:
 		if strategy := t.buildStrategy(); BuildEnabled(t.job) && (strategy == v1alpha1.BuildStrategyS2I || strategy == v1alpha1.BuildStrategyTekton) {
-			return t.failBuild(ReasonBuildStartFailed, "could not start the "+t.buildStrategy()+" build"+detail(t.obs))
+			return t.failBuild(ReasonBuildStartFailed, "could not start the "+strategy+" build"+detail(t.obs))
 		}
 	case DeadlinePassed:
 		return t.timeOut(ReasonTimeout, "the job did not start within "+validationTimeout(t.job).String())
