@@ -11,6 +11,7 @@ package build
 import (
 	"errors"
 	"fmt"
+	"strings"
 	"time"
 
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
@@ -135,4 +136,31 @@ func Unsupported(strategy string) error {
 		return fmt.Errorf("%w %q: use strategy tekton with strategyConfig.builder: kaniko, or s2i, or external", ErrUnsupported, strategy)
 	}
 	return fmt.Errorf("%w %q: use tekton, s2i or external", ErrUnsupported, strategy)
+}
+
+// PinDigest returns the image url pinned to digest ("repo:tag@sha256:..."), or url unchanged when the
+// digest is empty or malformed, or url is already pinned.
+func PinDigest(url, digest string) string {
+	if strings.Contains(url, "@") || !validDigest(digest) {
+		return url
+	}
+	return url + "@" + digest
+}
+
+func validDigest(d string) bool {
+	algo, hex, ok := strings.Cut(d, ":")
+	if !ok || algo == "" || len(hex) < 32 {
+		return false
+	}
+	for _, r := range algo {
+		if !(r >= 'a' && r <= 'z' || r >= '0' && r <= '9' || r == '+' || r == '.' || r == '_' || r == '-') {
+			return false
+		}
+	}
+	for _, r := range hex {
+		if !(r >= '0' && r <= '9' || r >= 'a' && r <= 'f') {
+			return false
+		}
+	}
+	return true
 }

@@ -67,8 +67,8 @@ func allowedPathRune(r rune) bool {
 	return strings.ContainsRune(" ._/@+,=~-()", r)
 }
 
-// validImage refuses an image reference that could break out of a FROM line.
-func validImage(ref string) error {
+// ValidImage refuses an image reference that could break out of a FROM line or a shell word.
+func ValidImage(ref string) error {
 	if ref == "" {
 		return errors.New("empty image reference")
 	}
@@ -115,7 +115,7 @@ func NewPlan(spec v1alpha1.BuildConfigSpec, notebookPath string) (Plan, error) {
 	if p.BaseImage == "" {
 		p.BaseImage = DefaultBaseImage
 	}
-	if err := validImage(p.BaseImage); err != nil {
+	if err := ValidImage(p.BaseImage); err != nil {
 		return Plan{}, fmt.Errorf("buildConfig.baseImage: %w", err)
 	}
 	switch p.Fallback {
@@ -315,7 +315,8 @@ func (p Plan) Script(out string) string {
 	var b strings.Builder
 	b.WriteString("set -eu\n")
 	fmt.Fprintf(&b, "out=%s\n", ShellQuote(out))
-	b.WriteString(`mkdir -p "$(dirname "$out")"` + "\n")
+	// No "$(" command substitution: Tekton would read it as one of its variables.
+	fmt.Fprintf(&b, "mkdir -p %s\n", ShellQuote(path.Dir(out)))
 	for _, c := range p.Candidates {
 		q := ShellQuote(c.Path)
 		fmt.Fprintf(&b, "if [ -f %s ] && [ ! -L %s ]; then\n", q, q)

@@ -1,0 +1,75 @@
+package tekton
+
+import (
+	"fmt"
+	"strings"
+
+	pipelinev1 "github.com/tektoncd/pipeline/pkg/apis/pipeline/v1"
+	corev1 "k8s.io/api/core/v1"
+	"knative.dev/pkg/apis"
+
+	"github.com/mlops-dev/nbv/internal/build"
+)
+
+// ReasonImageResultMissing is the Observed reason of a PipelineRun that succeeded without
+// emitting IMAGE_URL: there is no image to validate with, so it counts as a failed build.
+const ReasonImageResultMissing = "ImageResultMissing"
+
+// Observe reads a PipelineRun's Succeeded condition: absent or Unknown is Pending (not
+// started, pending, resolving) or Running (started, or finishing after a stop); True is
+// Succeeded with the image from the IMAGE_URL and IMAGE_DIGEST results ("url@digest");
+// False is TimedOut (PipelineRunTimeout), Cancelled (a cancel or graceful stop) or Failed.
+func Observe(pr *pipelinev1.PipelineRun) build.Observed {
+	o := build.Observed{Name: pr.Name, Started: pr.Status.StartTime, Completed: pr.Status.CompletionTime}
+	c := pr.Status.GetCondition(apis.ConditionSucceeded)
+	if c == nil {
+		o.State = build.StatePending
+		return o
+	}
+	o.Reason, o.Message = c.Reason, c.Message
+
+	switch c.Status {
+	case corev1.ConditionTrue:
+		img, err := imageFromResults(pr.Status.Results)
+		if err != nil {
+			o.State, o.Reason, o.Message = build.StateFailed, ReasonImageResultMissing, err.Error()
+			return o
+		}
+		o.State, o.Image = build.StateSucceeded, img
+	case corev1.ConditionFalse:
+		switch pipelinev1.PipelineRunReason(c.Reason) {
+		case pipelinev1.PipelineRunReasonTimedOut:
+			o.State = build.StateTimedOut
+		case pipelinev1.PipelineRunReasonCancelled, "PipelineRunCancelled", "StoppedRunFinally", "CancelledRunFinally":
+			o.State = build.StateCancelled
+		default:
+			o.State = build.StateFailed
+		}
+	default:
+		switch pipelinev1.PipelineRunReason(c.Reason) {
+		case pipelinev1.PipelineRunReasonPending, pipelinev1.PipelineRunReasonResolvingPipelineRef, "":
+			o.State = build.StatePending
+		default:
+			// Started, Running, and the *RunningFinally / Stopping reasons: work is happening.
+			o.State = build.StateRunning
+		}
+	}
+	return o
+}
+
+func imageFromResults(results []pipelinev1.PipelineRunResult) (string, error) {
+	var url, digest string
+	for _, r := range results {
+		switch r.Name {
+		case ResultImageURL:
+			url = strings.TrimSpace(r.Value.StringVal)
+		case ResultImageDigest:
+			digest = strings.TrimSpace(r.Value.StringVal)
+		}
+	}
+	if url == "" {
+		return "", fmt.Errorf("the PipelineRun succeeded but emitted no %s result (the pipeline must emit %s and, to pin the image, %s)",
+			ResultImageURL, ResultImageURL, ResultImageDigest)
+	}
+	return build.PinDigest(url, digest), nil
+}

@@ -1,0 +1,342 @@
+// Package tekton builds the Tekton PipelineRun that builds a job's image, and reads a
+// PipelineRun back as a build.Observed.
+//
+// Only Tekton's typed API structs are imported, never its clientset (tens of MB of binary,
+// i.e. cold-start time): callers convert the PipelineRun with
+// runtime.DefaultUnstructuredConverter and create it with the dynamic client at GVR.
+//
+// The build deadline is spec.timeouts.pipeline, so Tekton itself enforces it and reports a
+// timeout as an ordinary update of the PipelineRun.
+package tekton
+
+import (
+	"fmt"
+	"maps"
+	"slices"
+	"strings"
+
+	pipelinev1 "github.com/tektoncd/pipeline/pkg/apis/pipeline/v1"
+	corev1 "k8s.io/api/core/v1"
+	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+	"k8s.io/apimachinery/pkg/runtime/schema"
+	"k8s.io/utils/ptr"
+
+	"github.com/mlops-dev/nbv/api/v1alpha1"
+	"github.com/mlops-dev/nbv/internal/build"
+)
+
+// GVR addresses PipelineRuns for the dynamic client.
+var GVR = schema.GroupVersionResource{Group: "tekton.dev", Version: "v1", Resource: "pipelineruns"}
+
+// Builders and their default images, selected by strategyConfig["builder"].
+const (
+	BuilderBuildah = "buildah"
+	BuilderKaniko  = "kaniko"
+
+	DefaultBuildahImage = "quay.io/buildah/stable:latest"
+	DefaultKanikoImage  = "gcr.io/kaniko-project/executor:latest"
+	// DefaultGitImage clones the repository and runs the Dockerfile script; it needs git
+	// and a POSIX shell.
+	DefaultGitImage = "docker.io/alpine/git:latest"
+	// DefaultOutputImage pushes to the OpenShift internal registry, one repository per job
+	// and one tag per job instance (see ExpandOutputImage for the placeholders).
+	DefaultOutputImage = "image-registry.openshift-image-registry.svc:5000/{namespace}/{name}:{uid}"
+)
+
+// strategyConfig keys read by this package.
+const (
+	KeyBuilder              = "builder"              // buildah (default) or kaniko
+	KeyBuilderImage         = "builderImage"         // overrides the builder's image
+	KeyGitImage             = "gitImage"             // overrides the clone/script image
+	KeyOutputImage          = "outputImage"          // output image template
+	KeyServiceAccountName   = "serviceAccountName"   // runs the TaskRuns (push credentials)
+	KeyTLSVerify            = "tlsVerify"            // "false" pushes without TLS verification
+	KeyPipelineRef          = "pipelineRef"          // run the user's Pipeline instead
+	KeyCredentialsWorkspace = "credentialsWorkspace" // workspace name for the git Secret with pipelineRef
+	ParamPrefix             = "param."               // strategyConfig "param.<name>" -> PipelineRun param <name>
+)
+
+// Names shared by the generated pipeline, its PipelineRun and Observe.
+const (
+	ResultImageURL    = "IMAGE_URL"
+	ResultImageDigest = "IMAGE_DIGEST"
+
+	WorkspaceSource      = "source"
+	WorkspaceCredentials = "git-credentials"
+
+	taskName       = "build"
+	dockerfileRel  = ".nbv-build/Dockerfile"
+	paramGitURL    = "git-url"
+	paramGitRev    = "git-revision"
+	paramOutput    = "output-image"
+	stepClone      = "clone"
+	stepDockerfile = "dockerfile"
+	stepBuild      = "build-and-push"
+)
+
+// Options are the deployment-wide defaults; the job's strategyConfig overrides each of them,
+// and an empty field means the package default.
+type Options struct {
+	// BuilderImage replaces DefaultBuildahImage (the default builder). A job that selects
+	// kaniko gets DefaultKanikoImage unless its strategyConfig names a builderImage.
+	BuilderImage string
+	// GitImage clones the repository and renders the Dockerfile (needs git and sh).
+	GitImage string
+	// OutputImage is the output image template (DefaultOutputImage when empty).
+	OutputImage string
+}
+
+// ExpandOutputImage fills the placeholders of an output image template: {namespace} and
+// {name} (the job's), and {uid} (the first 8 characters of the job's UID, so a job
+// recreated under the same name does not overwrite the earlier job's tag).
+func ExpandOutputImage(tmpl string, job *v1alpha1.NotebookValidationJob) (string, error) {
+	uid := string(job.UID)
+	if len(uid) > 8 {
+		uid = uid[:8]
+	}
+	if uid == "" && strings.Contains(tmpl, "{uid}") {
+		return "", fmt.Errorf("output image %q: job %s/%s has no UID yet", tmpl, job.Namespace, job.Name)
+	}
+	img := strings.NewReplacer("{namespace}", job.Namespace, "{name}", job.Name, "{uid}", uid).Replace(tmpl)
+	if err := build.ValidImage(img); err != nil {
+		return "", fmt.Errorf("output image: %w", err)
+	}
+	return img, nil
+}
+
+func pick(cfg map[string]string, key, opt, def string) string {
+	if v := cfg[key]; v != "" {
+		return v
+	}
+	if opt != "" {
+		return opt
+	}
+	return def
+}
+
+// PipelineRun is the PipelineRun called name that builds job's image. By default it runs an
+// inline pipeline: clone the repository (GitImage), write the Dockerfile to build
+// (buildConfig.dockerfile or one generated from baseImage + a requirements file, see
+// build.Plan), build and push it with buildah or kaniko, and emit the results IMAGE_URL and
+// IMAGE_DIGEST. With strategyConfig["pipelineRef"] it runs that Pipeline instead, with the
+// params given as strategyConfig "param.<name>" keys; that Pipeline must emit the same
+// results. Either way the job's git credentials Secret, if any, is bound as a secret
+// workspace and never copied into the object.
+func PipelineRun(job *v1alpha1.NotebookValidationJob, name string, opts Options) (*pipelinev1.PipelineRun, error) {
+	bc, err := build.Spec(job)
+	if err != nil {
+		return nil, err
+	}
+	timeout, err := build.Timeout(job)
+	if err != nil {
+		return nil, err
+	}
+	cfg := bc.StrategyConfig
+	pr := &pipelinev1.PipelineRun{
+		TypeMeta:   metav1.TypeMeta{APIVersion: pipelinev1.SchemeGroupVersion.String(), Kind: "PipelineRun"},
+		ObjectMeta: build.ChildMeta(job, name),
+		Spec: pipelinev1.PipelineRunSpec{
+			Timeouts:        &pipelinev1.TimeoutFields{Pipeline: &metav1.Duration{Duration: timeout}},
+			TaskRunTemplate: pipelinev1.PipelineTaskRunTemplate{ServiceAccountName: cfg[KeyServiceAccountName]},
+		},
+	}
+	secret := job.Spec.Notebook.Git.CredentialsSecret
+
+	if ref := cfg[KeyPipelineRef]; ref != "" {
+		pr.Spec.PipelineRef = &pipelinev1.PipelineRef{Name: ref}
+		for _, k := range slices.Sorted(maps.Keys(cfg)) {
+			if p, ok := strings.CutPrefix(k, ParamPrefix); ok && p != "" {
+				pr.Spec.Params = append(pr.Spec.Params, pipelinev1.Param{Name: p, Value: *pipelinev1.NewStructuredValues(cfg[k])})
+			}
+		}
+		if secret != "" {
+			pr.Spec.Workspaces = []pipelinev1.WorkspaceBinding{secretWorkspace(pick(cfg, KeyCredentialsWorkspace, "", WorkspaceCredentials), secret)}
+		}
+		return pr, nil
+	}
+
+	plan, err := build.NewPlan(*bc, job.Spec.Notebook.Path)
+	if err != nil {
+		return nil, err
+	}
+	output, err := ExpandOutputImage(pick(cfg, KeyOutputImage, opts.OutputImage, DefaultOutputImage), job)
+	if err != nil {
+		return nil, err
+	}
+	builder, err := builderStep(cfg, opts)
+	if err != nil {
+		return nil, err
+	}
+	gitImage := pick(cfg, KeyGitImage, opts.GitImage, DefaultGitImage)
+	if err := build.ValidImage(gitImage); err != nil {
+		return nil, fmt.Errorf("git image: %w", err)
+	}
+
+	pr.Spec.PipelineSpec = pipelineSpec(plan, gitImage, builder, secret != "")
+	pr.Spec.Params = pipelinev1.Params{
+		{Name: paramGitURL, Value: *pipelinev1.NewStructuredValues(job.Spec.Notebook.Git.URL)},
+		{Name: paramGitRev, Value: *pipelinev1.NewStructuredValues(job.Spec.Notebook.Git.Ref)},
+		{Name: paramOutput, Value: *pipelinev1.NewStructuredValues(output)},
+	}
+	// One task, so an emptyDir is enough to carry the checkout between its steps.
+	pr.Spec.Workspaces = []pipelinev1.WorkspaceBinding{{Name: WorkspaceSource, EmptyDir: &corev1.EmptyDirVolumeSource{}}}
+	if secret != "" {
+		pr.Spec.Workspaces = append(pr.Spec.Workspaces, secretWorkspace(WorkspaceCredentials, secret))
+	}
+	return pr, nil
+}
+
+func secretWorkspace(name, secret string) pipelinev1.WorkspaceBinding {
+	return pipelinev1.WorkspaceBinding{Name: name, Secret: &corev1.SecretVolumeSource{SecretName: secret}}
+}
+
+func pipelineSpec(plan build.Plan, gitImage string, builder pipelinev1.Step, creds bool) *pipelinev1.PipelineSpec {
+	stringParam := func(n string) pipelinev1.ParamSpec {
+		return pipelinev1.ParamSpec{Name: n, Type: pipelinev1.ParamTypeString}
+	}
+	params := pipelinev1.ParamSpecs{stringParam(paramGitURL), stringParam(paramGitRev), stringParam(paramOutput)}
+	ref := func(n string) pipelinev1.Param {
+		return pipelinev1.Param{Name: n, Value: *pipelinev1.NewStructuredValues("$(params." + n + ")")}
+	}
+
+	clone := pipelinev1.Step{
+		Name:  stepClone,
+		Image: gitImage,
+		// Params reach the script only through the environment, never spliced into it.
+		Env: []corev1.EnvVar{
+			{Name: "GIT_URL", Value: "$(params." + paramGitURL + ")"},
+			{Name: "GIT_REVISION", Value: "$(params." + paramGitRev + ")"},
+			{Name: "SOURCE", Value: "$(workspaces." + WorkspaceSource + ".path)"},
+			{Name: "GIT_TERMINAL_PROMPT", Value: "0"},
+		},
+		Script: cloneScript,
+	}
+	taskWorkspaces := []pipelinev1.WorkspaceDeclaration{{Name: WorkspaceSource}}
+	pipeWorkspaces := []pipelinev1.PipelineWorkspaceDeclaration{{Name: WorkspaceSource}}
+	taskBindings := []pipelinev1.WorkspacePipelineTaskBinding{{Name: WorkspaceSource, Workspace: WorkspaceSource}}
+	if creds {
+		// Isolated: only the clone step mounts the Secret.
+		clone.Workspaces = []pipelinev1.WorkspaceUsage{{Name: WorkspaceCredentials}}
+		clone.Env = append(clone.Env, corev1.EnvVar{Name: "CREDS", Value: "$(workspaces." + WorkspaceCredentials + ".path)"})
+		taskWorkspaces = append(taskWorkspaces, pipelinev1.WorkspaceDeclaration{Name: WorkspaceCredentials, ReadOnly: true})
+		pipeWorkspaces = append(pipeWorkspaces, pipelinev1.PipelineWorkspaceDeclaration{Name: WorkspaceCredentials})
+		taskBindings = append(taskBindings, pipelinev1.WorkspacePipelineTaskBinding{Name: WorkspaceCredentials, Workspace: WorkspaceCredentials})
+	}
+
+	dockerfile := pipelinev1.Step{
+		Name:       stepDockerfile,
+		Image:      gitImage,
+		WorkingDir: "$(workspaces." + WorkspaceSource + ".path)",
+		Env:        []corev1.EnvVar{{Name: "OUTPUT_IMAGE", Value: "$(params." + paramOutput + ")"}},
+		// IMAGE_URL first: the plan's script ends with exit as soon as it has a Dockerfile.
+		Script: "printf '%s' \"$OUTPUT_IMAGE\" > '$(results." + ResultImageURL + ".path)'\n" +
+			plan.Script("$(workspaces."+WorkspaceSource+".path)/"+dockerfileRel),
+	}
+
+	task := pipelinev1.PipelineTask{
+		Name: taskName,
+		TaskSpec: &pipelinev1.EmbeddedTask{TaskSpec: pipelinev1.TaskSpec{
+			Params:     params,
+			Workspaces: taskWorkspaces,
+			Results: []pipelinev1.TaskResult{
+				{Name: ResultImageURL, Type: pipelinev1.ResultsTypeString},
+				{Name: ResultImageDigest, Type: pipelinev1.ResultsTypeString},
+			},
+			Steps: []pipelinev1.Step{clone, dockerfile, builder},
+		}},
+		Params:     pipelinev1.Params{ref(paramGitURL), ref(paramGitRev), ref(paramOutput)},
+		Workspaces: taskBindings,
+	}
+	return &pipelinev1.PipelineSpec{
+		Params:     params,
+		Workspaces: pipeWorkspaces,
+		Tasks:      []pipelinev1.PipelineTask{task},
+		Results: []pipelinev1.PipelineResult{
+			{Name: ResultImageURL, Type: pipelinev1.ResultsTypeString, Value: *pipelinev1.NewStructuredValues("$(tasks." + taskName + ".results." + ResultImageURL + ")")},
+			{Name: ResultImageDigest, Type: pipelinev1.ResultsTypeString, Value: *pipelinev1.NewStructuredValues("$(tasks." + taskName + ".results." + ResultImageDigest + ")")},
+		},
+	}
+}
+
+func builderStep(cfg map[string]string, opts Options) (pipelinev1.Step, error) {
+	tlsVerify := cfg[KeyTLSVerify] != "false"
+	ws := "$(workspaces." + WorkspaceSource + ".path)"
+	switch b := pick(cfg, KeyBuilder, "", BuilderBuildah); b {
+	case BuilderBuildah:
+		img := pick(cfg, KeyBuilderImage, opts.BuilderImage, DefaultBuildahImage)
+		if err := build.ValidImage(img); err != nil {
+			return pipelinev1.Step{}, fmt.Errorf("builder image: %w", err)
+		}
+		return pipelinev1.Step{
+			Name:  stepBuild,
+			Image: img,
+			Env: []corev1.EnvVar{
+				{Name: "IMAGE", Value: "$(params." + paramOutput + ")"},
+				{Name: "TLS_VERIFY", Value: fmt.Sprint(tlsVerify)},
+			},
+			WorkingDir: ws,
+			Script: "set -eu\n" +
+				"buildah --storage-driver=vfs build --format=oci --tls-verify=\"$TLS_VERIFY\" -f " + dockerfileRel + " -t \"$IMAGE\" .\n" +
+				"buildah --storage-driver=vfs push --tls-verify=\"$TLS_VERIFY\" --digestfile /tmp/nbv-digest \"$IMAGE\" \"docker://$IMAGE\"\n" +
+				"cat /tmp/nbv-digest > '$(results." + ResultImageDigest + ".path)'\n",
+			// buildah in a pod needs it, as in Tekton's own buildah catalog task.
+			SecurityContext: &corev1.SecurityContext{Privileged: ptr.To(true)},
+		}, nil
+	case BuilderKaniko:
+		// Options.BuilderImage is a buildah image; it must not replace kaniko's.
+		img := pick(cfg, KeyBuilderImage, "", DefaultKanikoImage)
+		if err := build.ValidImage(img); err != nil {
+			return pipelinev1.Step{}, fmt.Errorf("builder image: %w", err)
+		}
+		// The kaniko executor image has no shell: arguments, not a script.
+		args := []string{
+			"--dockerfile=" + ws + "/" + dockerfileRel,
+			"--context=dir://" + ws,
+			"--destination=$(params." + paramOutput + ")",
+			"--digest-file=$(results." + ResultImageDigest + ".path)",
+		}
+		if !tlsVerify {
+			args = append(args, "--skip-tls-verify")
+		}
+		return pipelinev1.Step{Name: stepBuild, Image: img, Command: []string{"/kaniko/executor"}, Args: args}, nil
+	default:
+		return pipelinev1.Step{}, fmt.Errorf("strategyConfig.builder %q: want buildah or kaniko", b)
+	}
+}
+
+// cloneScript fetches exactly GIT_REVISION (branch, tag or commit) into SOURCE. Credentials
+// are read from the mounted Secret by files: a git credential helper for username/password
+// or token, an ssh key (with known_hosts when the Secret has one) for SSH. No "$(" command
+// substitution: Tekton would take it for one of its variables.
+const cloneScript = `set -eu
+cd "$SOURCE"
+git init -q .
+if [ -n "${CREDS:-}" ]; then
+  if [ -f "$CREDS/ssh-privatekey" ]; then
+    cp "$CREDS/ssh-privatekey" /tmp/nbv-ssh-key
+    chmod 600 /tmp/nbv-ssh-key
+    if [ -f "$CREDS/known_hosts" ]; then
+      export GIT_SSH_COMMAND="ssh -i /tmp/nbv-ssh-key -o IdentitiesOnly=yes -o StrictHostKeyChecking=yes -o UserKnownHostsFile=$CREDS/known_hosts"
+    else
+      echo "WARNING: nbv build: credentials Secret has no known_hosts; trusting the host key on first use" >&2
+      export GIT_SSH_COMMAND="ssh -i /tmp/nbv-ssh-key -o IdentitiesOnly=yes -o StrictHostKeyChecking=accept-new -o UserKnownHostsFile=/tmp/nbv-known-hosts"
+    fi
+  else
+    cat > /tmp/nbv-git-credential <<'EOF'
+#!/bin/sh
+[ "$1" = get ] || exit 0
+user=git
+[ -f "$CREDS/username" ] && user=` + "`cat \"$CREDS/username\"`" + `
+if [ -f "$CREDS/password" ]; then pass=` + "`cat \"$CREDS/password\"`" + `; else pass=` + "`cat \"$CREDS/token\"`" + `; fi
+printf 'username=%s\npassword=%s\n' "$user" "$pass"
+EOF
+    chmod 700 /tmp/nbv-git-credential
+    export CREDS
+    git config credential.helper /tmp/nbv-git-credential
+  fi
+fi
+git remote add origin "$GIT_URL"
+git fetch -q --depth 1 origin "$GIT_REVISION"
+git checkout -q --detach FETCH_HEAD
+echo "nbv build: checked out $GIT_URL at $GIT_REVISION"
+`
