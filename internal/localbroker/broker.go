@@ -1,6 +1,6 @@
 // Package localbroker is the Broker of the local embedded stack: it accepts CloudEvents on an
 // HTTP ingress, matches them against the Triggers in config/broker with Knative's own filter
-// library (knative.dev/eventing/pkg/eventfilter/subscriptionsapi), and delivers each match to
+// library (knative.dev/eventing/pkg/eventfilter/subscriptionsapi, see filter.go), and delivers each match to
 // the Trigger's subscriber with the Trigger's retry and backoff, like the in-cluster broker:
 // 2xx is delivered (a reply event re-enters the broker), 404/409/429/5xx and transport errors
 // are retried, any other status is final. What cannot be delivered goes to the dead letters.
@@ -17,10 +17,7 @@ import (
 
 	cloudevents "github.com/cloudevents/sdk-go/v2"
 	cehttp "github.com/cloudevents/sdk-go/v2/protocol/http"
-	"go.uber.org/zap"
 	eventingv1 "knative.dev/eventing/pkg/apis/eventing/v1"
-	"knative.dev/eventing/pkg/eventfilter"
-	"knative.dev/eventing/pkg/eventfilter/subscriptionsapi"
 )
 
 // Resolver maps a Trigger's subscriber to the URL the event is POSTed to.
@@ -49,7 +46,7 @@ type Broker struct {
 type route struct {
 	name     string
 	url      string
-	filter   eventfilter.Filter
+	matches  predicate
 	attempts int
 	backoff  func(attempt int) time.Duration
 }
@@ -79,10 +76,9 @@ func New(brokerName string, triggers []eventingv1.Trigger, resolve Resolver, log
 }
 
 func newRoute(t *eventingv1.Trigger, resolve Resolver) (route, error) {
-	filters := subscriptionsapi.MaterializeFiltersList(zap.NewNop(), t.Spec.Filters)
-	// Knative drops a filter it cannot materialize; here that is a broken manifest.
-	if len(filters) != len(t.Spec.Filters) {
-		return route{}, fmt.Errorf("trigger %s: a filter in spec.filters is invalid", t.Name)
+	matches, err := compileFilters(t.Spec.Filters)
+	if err != nil {
+		return route{}, fmt.Errorf("trigger %s: spec.filters: %w", t.Name, err)
 	}
 	if t.Spec.Filter != nil && len(t.Spec.Filter.Attributes) > 0 {
 		return route{}, fmt.Errorf("trigger %s: spec.filter (legacy attributes) is not used by this project; use spec.filters", t.Name)
@@ -98,7 +94,7 @@ func newRoute(t *eventingv1.Trigger, resolve Resolver) (route, error) {
 	return route{
 		name:     t.Name,
 		url:      url,
-		filter:   subscriptionsapi.NewAllFilter(filters...),
+		matches:  matches,
 		attempts: attempts,
 		backoff:  backoff,
 	}, nil
@@ -129,13 +125,19 @@ func (b *Broker) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 
 // Publish queues an event for every Trigger whose filters pass it.
 func (b *Broker) Publish(event cloudevents.Event) error {
+	return b.publish(event, false)
+}
+
+// publish queues event; a reply of an in-flight delivery is still routed while the broker
+// drains, since the delivery it answers was accepted before Close.
+func (b *Broker) publish(event cloudevents.Event, reply bool) error {
 	b.mu.Lock()
 	defer b.mu.Unlock()
-	if b.closed {
+	if b.closed && !reply {
 		return errors.New("broker is shutting down")
 	}
 	for _, r := range b.routes {
-		if r.filter.Filter(context.Background(), event) == eventfilter.FailFilter {
+		if !r.matches(context.Background(), event) {
 			continue
 		}
 		b.inflight.Add(1)
@@ -164,7 +166,7 @@ func (b *Broker) deliver(r route, event cloudevents.Event) {
 			b.delivered[r.name]++
 			b.mu.Unlock()
 			if reply != nil {
-				if err := b.Publish(*reply); err != nil {
+				if err := b.publish(*reply, true); err != nil {
 					log.Warn("reply dropped", "error", err)
 				}
 			}
