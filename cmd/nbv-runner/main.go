@@ -1,0 +1,217 @@
+// Command nbv-runner runs inside the validation pod (and works locally).
+//
+//	nbv-runner prepare   init container: install this binary into a shared directory, clone the
+//	                     notebook (and golden) repositories, check the notebook is there.
+//	nbv-runner execute   main container: run the notebook with the image's Python + nbclient,
+//	                     apply validationConfig and the golden comparison, write the reports.
+//
+// Settings come from flags and/or a NotebookValidationJobSpec in --job-spec or $NBV_JOB_SPEC;
+// flags win. Both write a compact summary to --termination-log. Exit codes: 0 passed,
+// 1 the notebook failed, 2 the runner or its environment failed.
+package main
+
+import (
+	"context"
+	"encoding/json"
+	"errors"
+	"flag"
+	"fmt"
+	"io"
+	"os"
+	"os/signal"
+	"path/filepath"
+	"syscall"
+	"time"
+
+	"github.com/mlops-dev/nbv/api/v1alpha1"
+	"github.com/mlops-dev/nbv/internal/execute"
+	"github.com/mlops-dev/nbv/internal/report"
+	"github.com/mlops-dev/nbv/internal/runner"
+	"github.com/mlops-dev/nbv/internal/summary"
+)
+
+const defaultTerminationLog = "/dev/termination-log"
+
+func main() {
+	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
+	code := run(ctx, os.Args[1:], os.Stdout, os.Stderr)
+	stop()
+	os.Exit(code)
+}
+
+func run(ctx context.Context, args []string, stdout, stderr io.Writer) int {
+	if len(args) == 0 {
+		fmt.Fprintln(stderr, "usage: nbv-runner prepare|execute [flags] (-h for flags)")
+		return 2
+	}
+	switch args[0] {
+	case "prepare":
+		return prepare(ctx, args[1:], stdout, stderr)
+	case "execute":
+		return executeCmd(ctx, args[1:], stdout, stderr)
+	}
+	fmt.Fprintf(stderr, "nbv-runner: unknown command %q (want prepare or execute)\n", args[0])
+	return 2
+}
+
+// fail reports an infrastructure error: message on stderr, summary with result "error" in
+// the termination log, exit code 2.
+func fail(stderr io.Writer, termLog string, err error) int {
+	fmt.Fprintf(stderr, "nbv-runner: %s: %v\n", runner.Reason(err), err)
+	if werr := runner.WriteTerminationLog(termLog, report.ErrorSummary(runner.Reason(err), err.Error())); werr != nil {
+		fmt.Fprintf(stderr, "nbv-runner: %v\n", werr)
+	}
+	return 2
+}
+
+func loadSpec(path string) (*v1alpha1.NotebookValidationJobSpec, error) {
+	spec, err := runner.LoadJobSpec(path, os.Getenv(runner.JobSpecEnv))
+	if err != nil {
+		return nil, &runner.Error{Reason: summary.ReasonRunnerError, Err: err}
+	}
+	if spec == nil {
+		spec = &v1alpha1.NotebookValidationJobSpec{}
+	}
+	return spec, nil
+}
+
+func prepare(ctx context.Context, args []string, stdout, stderr io.Writer) int {
+	fs := flag.NewFlagSet("prepare", flag.ContinueOnError)
+	fs.SetOutput(stderr)
+	jobSpec := fs.String("job-spec", "", "NotebookValidationJobSpec JSON file (else $"+runner.JobSpecEnv+")")
+	installDir := fs.String("install-dir", "", "copy this binary into `dir` (shared with the notebook container)")
+	workspace := fs.String("workspace", "/workspace", "clone into `dir`/notebook and dir/golden")
+	nbURL := fs.String("notebook-url", "", "notebook repository URL (overrides the job spec)")
+	nbRef := fs.String("notebook-ref", "", "notebook branch, tag or commit SHA")
+	nbPath := fs.String("notebook-path", "", "notebook path in its repository")
+	gURL := fs.String("golden-url", "", "golden notebook repository URL")
+	gRef := fs.String("golden-ref", "", "golden branch, tag or commit SHA")
+	gPath := fs.String("golden-path", "", "golden notebook path in its repository")
+	creds := fs.String("credentials-dir", "", "mounted Secret `dir` for the notebook repository (username+password, token, or ssh-privatekey+known_hosts)")
+	gCreds := fs.String("golden-credentials-dir", "", "mounted Secret `dir` for the golden repository (default: --credentials-dir)")
+	termLog := fs.String("termination-log", defaultTerminationLog, "write the summary here on failure (empty: nowhere)")
+	if err := fs.Parse(args); err != nil {
+		return 2
+	}
+	spec, err := loadSpec(*jobSpec)
+	if err != nil {
+		return fail(stderr, *termLog, err)
+	}
+	o := runner.PrepareOptions{InstallDir: *installDir, Workspace: *workspace,
+		Notebook: runner.Source{URL: spec.Notebook.Git.URL, Ref: spec.Notebook.Git.Ref, Path: spec.Notebook.Path, CredentialsDir: *creds}}
+	override(&o.Notebook.URL, *nbURL)
+	override(&o.Notebook.Ref, *nbRef)
+	override(&o.Notebook.Path, *nbPath)
+	if g := spec.GoldenNotebook; g != nil || *gURL != "" || *gPath != "" {
+		src := runner.Source{CredentialsDir: *creds}
+		if g != nil {
+			src.URL, src.Ref, src.Path = g.Git.URL, g.Git.Ref, g.Path
+		}
+		override(&src.URL, *gURL)
+		override(&src.Ref, *gRef)
+		override(&src.Path, *gPath)
+		override(&src.CredentialsDir, *gCreds)
+		o.Golden = &src
+	}
+	start := time.Now()
+	p, err := runner.Prepare(ctx, o)
+	if err != nil {
+		return fail(stderr, *termLog, err)
+	}
+	fmt.Fprintf(stdout, "prepared %s at %s in %s\n", p.Notebook, p.NotebookCommit, time.Since(start).Round(time.Millisecond))
+	if p.Golden != "" {
+		fmt.Fprintf(stdout, "prepared golden %s at %s\n", p.Golden, p.GoldenCommit)
+	}
+	return 0
+}
+
+func override(dst *string, v string) {
+	if v != "" {
+		*dst = v
+	}
+}
+
+func executeCmd(ctx context.Context, args []string, stdout, stderr io.Writer) int {
+	fs := flag.NewFlagSet("execute", flag.ContinueOnError)
+	fs.SetOutput(stderr)
+	jobSpec := fs.String("job-spec", "", "NotebookValidationJobSpec JSON file (else $"+runner.JobSpecEnv+")")
+	workspace := fs.String("workspace", "/workspace", "workspace `dir` filled by prepare")
+	nbFile := fs.String("notebook", "", "notebook `file` (default: from the job spec in the workspace)")
+	goldenFile := fs.String("golden", "", "golden notebook `file` (default: from the job spec in the workspace)")
+	outDir := fs.String("output-dir", "", "write report.json, executed.ipynb, junit.xml here (default: workspace/output)")
+	python := fs.String("python", "", "Python interpreter with nbclient (default: "+execute.DefaultPython+", then python3 on PATH)")
+	kernel := fs.String("kernel", "", "kernel name (overrides the notebook and the job spec)")
+	cellTimeout := fs.Duration("cell-timeout", 0, "per-cell timeout (overrides the job spec; 0: the spec's or none)")
+	tolerance := fs.Float64("tolerance", -1, "golden comparison floating-point tolerance (overrides the job spec)")
+	termLog := fs.String("termination-log", defaultTerminationLog, "write the compact summary here (empty: nowhere)")
+	params := runner.ParamFlag{}
+	fs.Var(params, "p", "parameter `name=value` (JSON value or string; repeatable; overrides the job spec)")
+	if err := fs.Parse(args); err != nil {
+		return 2
+	}
+	spec, err := loadSpec(*jobSpec)
+	if err != nil {
+		return fail(stderr, *termLog, err)
+	}
+	set, err := runner.SettingsFromSpec(spec)
+	if err != nil {
+		return fail(stderr, *termLog, &runner.Error{Reason: summary.ReasonRunnerError, Err: fmt.Errorf("job spec: %w", err)})
+	}
+	nb, golden := runner.WorkspacePaths(*workspace, spec)
+	override(&nb, *nbFile)
+	override(&golden, *goldenFile)
+	if *outDir == "" {
+		*outDir = filepath.Join(*workspace, "output")
+	}
+	if set.Parameters == nil && len(params) > 0 {
+		set.Parameters = map[string]json.RawMessage{}
+	}
+	for k, v := range params {
+		set.Parameters[k] = v
+	}
+	override(&set.Kernel, *kernel)
+	if *cellTimeout > 0 {
+		set.CellTimeout = *cellTimeout
+	}
+	if *tolerance >= 0 {
+		set.Comparison.Tolerance = *tolerance
+	}
+	if spec.Notebook.Path == "" && *nbFile == "" {
+		return fail(stderr, *termLog, &runner.Error{Reason: summary.ReasonRunnerError, Err: errors.New("no notebook: pass --notebook or a job spec")})
+	}
+	r, err := runner.Execute(ctx, runner.Options{
+		Notebook: nb, Golden: golden, OutputDir: *outDir, Python: *python, Kernel: set.Kernel,
+		Parameters: set.Parameters, CellTimeout: set.CellTimeout, Validation: set.Validation, Comparison: set.Comparison,
+		Progress: func(ev execute.Event) { logEvent(stdout, ev) }, Stderr: stderr,
+	})
+	if err != nil && r == nil {
+		return fail(stderr, *termLog, err)
+	}
+	if werr := runner.WriteTerminationLog(*termLog, r.Summary()); werr != nil {
+		fmt.Fprintf(stderr, "nbv-runner: %v\n", werr)
+	}
+	_ = r.WriteText(stdout)
+	// The pod's log is the only place full detail outlives the pod: print the report too.
+	if b, jerr := json.Marshal(r); jerr == nil {
+		fmt.Fprintf(stdout, "nbv-report: %s\n", b)
+	}
+	if err != nil {
+		fmt.Fprintf(stderr, "nbv-runner: %v\n", err)
+	}
+	return runner.ExitCode(r, err)
+}
+
+// logEvent writes one log line per finished cell: pod logs are read after the fact, so the
+// live "running" events are left out.
+func logEvent(w io.Writer, ev execute.Event) {
+	switch ev.Event {
+	case "start":
+		fmt.Fprintf(w, "kernel %s started in %d ms (python %s, nbclient %s), %d code cells\n", ev.Kernel, ev.StartupMs, ev.Python, ev.NBClient, ev.CodeCells)
+	case "cell":
+		line := fmt.Sprintf("cell %d: %s (%d ms)", ev.Index, ev.Status, ev.Ms)
+		if ev.EName != "" {
+			line += ": " + ev.EName + ": " + ev.EValue
+		}
+		fmt.Fprintln(w, line)
+	}
+}

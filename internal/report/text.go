@@ -1,0 +1,51 @@
+package report
+
+import (
+	"fmt"
+	"io"
+	"strings"
+
+	"github.com/mlops-dev/nbv/internal/summary"
+)
+
+// WriteText prints the report for a person: the verdict, the failing cell with its error and
+// traceback, failed checks and warnings, and the differences from the golden notebook.
+func (r *Report) WriteText(w io.Writer) error {
+	var b strings.Builder
+	verdict := map[string]string{summary.ResultPassed: "PASSED", summary.ResultFailed: "FAILED"}[r.Result]
+	if verdict == "" {
+		verdict = "ERROR"
+	}
+	fmt.Fprintf(&b, "%s %s (%s) in %.1fs: %s\n", verdict, r.Notebook, r.Reason, float64(r.DurationMs)/1000, r.Message)
+	fmt.Fprintf(&b, "cells: %d passed, %d failed, %d skipped of %d code cells\n", r.Counts.Passed, r.Counts.Failed, r.Counts.Skipped, r.Counts.Total)
+	if f := r.FirstFailure(); f != nil {
+		fmt.Fprintf(&b, "\ncell %d failed after %d ms:\n", f.Index, f.DurationMs)
+		b.WriteString(indent(strings.TrimRight(f.Source, "\n"), "  | "))
+		fmt.Fprintf(&b, "\n%s\n", f.errorText())
+		if f.Error != nil && f.Error.Traceback != "" {
+			b.WriteString(indent(f.Error.Traceback, "  "))
+			b.WriteByte('\n')
+		}
+	}
+	for _, f := range r.Findings {
+		fmt.Fprintf(&b, "%s: %s: %s\n", f.Severity, f.Check, f.Message)
+	}
+	if c := r.Comparison; c != nil {
+		fmt.Fprintf(&b, "golden comparison (%s, tolerance %g): %s, %d of %d code cells match\n", c.Strategy, c.Tolerance, c.Result, c.Matched, c.Total)
+		for _, d := range c.Diffs {
+			fmt.Fprintf(&b, "  [%s/%s] %s\n", d.DiffType, d.Severity, d.Message)
+			if d.Expected != "" || d.Actual != "" {
+				fmt.Fprintf(&b, "    - expected: %s\n    + actual:   %s\n", d.Expected, d.Actual)
+			}
+		}
+	}
+	if r.ExecutedNotebook != "" {
+		fmt.Fprintf(&b, "executed notebook: %s\n", r.ExecutedNotebook)
+	}
+	_, err := io.WriteString(w, b.String())
+	return err
+}
+
+func indent(s, prefix string) string {
+	return prefix + strings.ReplaceAll(s, "\n", "\n"+prefix)
+}
