@@ -1,0 +1,95 @@
+package function
+
+import (
+	"fmt"
+	"log/slog"
+	"net"
+	"os"
+	"strconv"
+	"strings"
+	"time"
+)
+
+// Defaults for Config fields left zero.
+const (
+	DefaultPort         = "8080"
+	DefaultDrainTimeout = 30 * time.Second
+	// DefaultMaxBodyBytes bounds a request body: a Pod or PipelineRun object with its status is
+	// tens of KiB; anything near this size is not an event we sent ourselves.
+	DefaultMaxBodyBytes = 4 << 20
+	// DefaultServiceName is used outside Knative, where K_SERVICE is unset.
+	DefaultServiceName = "nbv-function"
+)
+
+// Config configures Serve. Zero fields take the defaults above.
+type Config struct {
+	// Port to listen on, all interfaces (PORT).
+	Port string
+	// DrainTimeout bounds how long in-flight events may run after shutdown begins
+	// (NBV_DRAIN_TIMEOUT). Their contexts are cancelled when it expires.
+	DrainTimeout time.Duration
+	// OTLPEndpoint is the OTLP/HTTP base URL metrics are pushed to (OTEL_EXPORTER_OTLP_ENDPOINT).
+	OTLPEndpoint string
+	// ServiceName names the function (K_SERVICE).
+	ServiceName string
+	// Types are the CloudEvent types the handler accepts; any other type is answered 400. Each
+	// must have a schema in package schemas. Required.
+	Types []string
+	// AllowedOrigins answer the webhook abuse-protection handshake (NBV_WEBHOOK_ALLOWED_ORIGINS).
+	AllowedOrigins []string
+	// MaxBodyBytes bounds a request body; larger ones are answered 413.
+	MaxBodyBytes int64
+	// Logger receives one JSON line per event; default JSON to stdout.
+	Logger *slog.Logger
+	// Listener, when set, is served instead of listening on Port (tests, socket activation).
+	Listener net.Listener
+}
+
+// ConfigFromEnv reads the environment variables documented on the package. Types must still be
+// set by the caller: which events a function handles is code, not configuration.
+func ConfigFromEnv() (Config, error) {
+	c := Config{
+		Port:         os.Getenv("PORT"),
+		OTLPEndpoint: os.Getenv("OTEL_EXPORTER_OTLP_ENDPOINT"),
+		ServiceName:  os.Getenv("K_SERVICE"),
+	}
+	if v := os.Getenv("NBV_DRAIN_TIMEOUT"); v != "" {
+		d, err := time.ParseDuration(v)
+		if err != nil || d <= 0 {
+			return Config{}, fmt.Errorf("NBV_DRAIN_TIMEOUT=%q: want a positive Go duration such as 30s", v)
+		}
+		c.DrainTimeout = d
+	}
+	if v := os.Getenv("NBV_WEBHOOK_ALLOWED_ORIGINS"); v != "" {
+		for _, o := range strings.Split(v, ",") {
+			if o = strings.TrimSpace(o); o != "" {
+				c.AllowedOrigins = append(c.AllowedOrigins, o)
+			}
+		}
+	}
+	if c.Port != "" {
+		if p, err := strconv.Atoi(c.Port); err != nil || p <= 0 || p > 65535 {
+			return Config{}, fmt.Errorf("PORT=%q: want a TCP port number", c.Port)
+		}
+	}
+	return c, nil
+}
+
+func (c Config) withDefaults() Config {
+	if c.Port == "" {
+		c.Port = DefaultPort
+	}
+	if c.DrainTimeout <= 0 {
+		c.DrainTimeout = DefaultDrainTimeout
+	}
+	if c.ServiceName == "" {
+		c.ServiceName = DefaultServiceName
+	}
+	if c.MaxBodyBytes <= 0 {
+		c.MaxBodyBytes = DefaultMaxBodyBytes
+	}
+	if c.Logger == nil {
+		c.Logger = slog.New(slog.NewJSONHandler(os.Stdout, nil))
+	}
+	return c
+}
