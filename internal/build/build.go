@@ -32,6 +32,10 @@ const (
 	StateTimedOut  State = "TimedOut"
 )
 
+// ReasonImageMissing is the Observed reason of a build that reports success without saying
+// which image it produced: there is nothing to validate with, so it counts as failed.
+const ReasonImageMissing = "ImageMissing"
+
 // Terminal reports whether the build has finished, successfully or not.
 func (s State) Terminal() bool {
 	switch s {
@@ -163,4 +167,22 @@ func validDigest(d string) bool {
 		}
 	}
 	return true
+}
+
+// ExpandOutputImage fills the placeholders of an output image template: {namespace} and
+// {name} (the job's), and {uid} (the first 8 characters of the job's UID, so a job
+// recreated under the same name does not overwrite the earlier job's tag).
+func ExpandOutputImage(tmpl string, job *v1alpha1.NotebookValidationJob) (string, error) {
+	uid := string(job.UID)
+	if len(uid) > 8 {
+		uid = uid[:8]
+	}
+	if uid == "" && strings.Contains(tmpl, "{uid}") {
+		return "", fmt.Errorf("output image %q: job %s/%s has no UID yet", tmpl, job.Namespace, job.Name)
+	}
+	img := strings.NewReplacer("{namespace}", job.Namespace, "{name}", job.Name, "{uid}", uid).Replace(tmpl)
+	if err := ValidImage(img); err != nil {
+		return "", fmt.Errorf("output image: %w", err)
+	}
+	return img, nil
 }

@@ -101,3 +101,38 @@ func TestStateTerminal(t *testing.T) {
 		}
 	}
 }
+
+func TestExpandOutputImage(t *testing.T) {
+	j := job(nil)
+	got, err := ExpandOutputImage("reg:5000/{namespace}/{name}:{uid}", j)
+	if err != nil || got != "reg:5000/team-a/nb1:0f1e2d3c" {
+		t.Errorf("got %q, %v", got, err)
+	}
+	j.UID = ""
+	if _, err := ExpandOutputImage("reg/{name}:{uid}", j); err == nil {
+		t.Error("{uid} without a UID accepted")
+	}
+	if got, err := ExpandOutputImage("reg/{name}:v1", j); err != nil || got != "reg/nb1:v1" {
+		t.Errorf("no uid: %q, %v", got, err)
+	}
+	if _, err := ExpandOutputImage("reg/x:y\nFROM evil", j); err == nil {
+		t.Error("newline accepted")
+	}
+}
+
+func TestPinDigest(t *testing.T) {
+	d := "sha256:" + strings.Repeat("c0", 32)
+	cases := map[[2]string]string{
+		{"q.io/a:t", d}:                   "q.io/a:t@" + d,
+		{"q.io/a:t", ""}:                  "q.io/a:t",
+		{"q.io/a:t", "sha256:xyz"}:        "q.io/a:t",
+		{"q.io/a:t", "SHA256:" + d[7:]}:   "q.io/a:t",
+		{"q.io/a@" + d, d}:                "q.io/a@" + d,
+		{"q.io/a:t", "sha256:" + d[7:20]}: "q.io/a:t",
+	}
+	for in, want := range cases {
+		if got := PinDigest(in[0], in[1]); got != want {
+			t.Errorf("PinDigest(%q, %q) = %q, want %q", in[0], in[1], got, want)
+		}
+	}
+}

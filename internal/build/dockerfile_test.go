@@ -298,3 +298,17 @@ func TestSearchingDockerfile(t *testing.T) {
 		t.Errorf("picked %q, want notebooks/requirements.txt", got)
 	}
 }
+
+// TestScriptHasNoCommandSubstitution: Tekton reads "$(" as a variable reference, so the
+// script must not contain one beyond what the caller puts in out.
+func TestScriptHasNoCommandSubstitution(t *testing.T) {
+	for _, fb := range []string{"warn", "fail", "auto"} {
+		p, err := NewPlan(v1alpha1.BuildConfigSpec{Dockerfile: "d/Dockerfile", FallbackStrategy: fb}, notebook)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if s := p.Script("/w/out/Dockerfile"); strings.Contains(s, "$(") || strings.Contains(s, "`") {
+			t.Errorf("fallback %s: script has command substitution:\n%s", fb, s)
+		}
+	}
+}

@@ -11,10 +11,6 @@ import (
 	"github.com/mlops-dev/nbv/internal/build"
 )
 
-// ReasonImageResultMissing is the Observed reason of a PipelineRun that succeeded without
-// emitting IMAGE_URL: there is no image to validate with, so it counts as a failed build.
-const ReasonImageResultMissing = "ImageResultMissing"
-
 // Observe reads a PipelineRun's Succeeded condition: absent or Unknown is Pending (not
 // started, pending, resolving) or Running (started, or finishing after a stop); True is
 // Succeeded with the image from the IMAGE_URL and IMAGE_DIGEST results ("url@digest");
@@ -32,7 +28,7 @@ func Observe(pr *pipelinev1.PipelineRun) build.Observed {
 	case corev1.ConditionTrue:
 		img, err := imageFromResults(pr.Status.Results)
 		if err != nil {
-			o.State, o.Reason, o.Message = build.StateFailed, ReasonImageResultMissing, err.Error()
+			o.State, o.Reason, o.Message = build.StateFailed, build.ReasonImageMissing, err.Error()
 			return o
 		}
 		o.State, o.Image = build.StateSucceeded, img

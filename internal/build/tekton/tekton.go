@@ -39,7 +39,7 @@ const (
 	// and a POSIX shell.
 	DefaultGitImage = "docker.io/alpine/git:latest"
 	// DefaultOutputImage pushes to the OpenShift internal registry, one repository per job
-	// and one tag per job instance (see ExpandOutputImage for the placeholders).
+	// and one tag per job instance (see build.ExpandOutputImage for the placeholders).
 	DefaultOutputImage = "image-registry.openshift-image-registry.svc:5000/{namespace}/{name}:{uid}"
 )
 
@@ -84,24 +84,6 @@ type Options struct {
 	GitImage string
 	// OutputImage is the output image template (DefaultOutputImage when empty).
 	OutputImage string
-}
-
-// ExpandOutputImage fills the placeholders of an output image template: {namespace} and
-// {name} (the job's), and {uid} (the first 8 characters of the job's UID, so a job
-// recreated under the same name does not overwrite the earlier job's tag).
-func ExpandOutputImage(tmpl string, job *v1alpha1.NotebookValidationJob) (string, error) {
-	uid := string(job.UID)
-	if len(uid) > 8 {
-		uid = uid[:8]
-	}
-	if uid == "" && strings.Contains(tmpl, "{uid}") {
-		return "", fmt.Errorf("output image %q: job %s/%s has no UID yet", tmpl, job.Namespace, job.Name)
-	}
-	img := strings.NewReplacer("{namespace}", job.Namespace, "{name}", job.Name, "{uid}", uid).Replace(tmpl)
-	if err := build.ValidImage(img); err != nil {
-		return "", fmt.Errorf("output image: %w", err)
-	}
-	return img, nil
 }
 
 func pick(cfg map[string]string, key, opt, def string) string {
@@ -159,7 +141,7 @@ func PipelineRun(job *v1alpha1.NotebookValidationJob, name string, opts Options)
 	if err != nil {
 		return nil, err
 	}
-	output, err := ExpandOutputImage(pick(cfg, KeyOutputImage, opts.OutputImage, DefaultOutputImage), job)
+	output, err := build.ExpandOutputImage(pick(cfg, KeyOutputImage, opts.OutputImage, DefaultOutputImage), job)
 	if err != nil {
 		return nil, err
 	}

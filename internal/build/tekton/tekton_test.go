@@ -335,7 +335,7 @@ func TestObserveConditions(t *testing.T) {
 		if o.State != c.want || o.Image != c.image {
 			t.Errorf("%s/%s %v: got %s %q, want %s %q", c.status, c.reason, c.results, o.State, o.Image, c.want, c.image)
 		}
-		if c.want == build.StateFailed && c.status == corev1.ConditionTrue && o.Reason != ReasonImageResultMissing {
+		if c.want == build.StateFailed && c.status == corev1.ConditionTrue && o.Reason != build.ReasonImageMissing {
 			t.Errorf("missing image: reason %q", o.Reason)
 		}
 		if c.status != "" && c.status != corev1.ConditionTrue && o.Message != "m" {
