@@ -1,0 +1,123 @@
+package jobstore
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"time"
+	"unicode/utf8"
+
+	corev1 "k8s.io/api/core/v1"
+	apierrors "k8s.io/apimachinery/pkg/api/errors"
+	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+
+	"github.com/mlops-dev/nbv/api/v1alpha1"
+)
+
+// ErrPodNotOwned is wrapped by CreatePod when a pod of that name exists but belongs to someone
+// else. Retrying cannot fix it.
+var ErrPodNotOwned = errors.New("pod exists and is not controlled by this job")
+
+// CreatePod creates pod. A pod of that name that already exists counts as created when it has
+// the same controller (the job, by UID): an earlier attempt of the same decision made it.
+func (s *Store) CreatePod(ctx context.Context, pod *corev1.Pod) (*corev1.Pod, error) {
+	key := pod.Namespace + "/" + pod.Name
+	created, err := s.core.Pods(pod.Namespace).Create(ctx, pod, metav1.CreateOptions{})
+	if err == nil {
+		return created, nil
+	}
+	if !apierrors.IsAlreadyExists(err) {
+		return nil, fmt.Errorf("create pod %s: %w", key, err)
+	}
+	existing, err := s.core.Pods(pod.Namespace).Get(ctx, pod.Name, metav1.GetOptions{})
+	if err != nil {
+		return nil, fmt.Errorf("create pod %s: it already exists, and reading it failed: %w", key, err)
+	}
+	want, have := metav1.GetControllerOf(pod), metav1.GetControllerOf(existing)
+	if want != nil && have != nil && want.UID == have.UID {
+		return existing, nil
+	}
+	return nil, fmt.Errorf("create pod %s: %w: wanted controller %s, found %s", key, ErrPodNotOwned, describeRef(want), describeRef(have))
+}
+
+func describeRef(r *metav1.OwnerReference) string {
+	if r == nil {
+		return "none"
+	}
+	return fmt.Sprintf("%s %s (uid %s)", r.Kind, r.Name, r.UID)
+}
+
+// GetPod reads a pod; a missing pod satisfies apierrors.IsNotFound.
+func (s *Store) GetPod(ctx context.Context, namespace, name string) (*corev1.Pod, error) {
+	pod, err := s.core.Pods(namespace).Get(ctx, name, metav1.GetOptions{})
+	if err != nil {
+		return nil, fmt.Errorf("get pod %s/%s: %w", namespace, name, err)
+	}
+	return pod, nil
+}
+
+// DeletePod deletes a pod. A pod that is already gone counts as deleted.
+func (s *Store) DeletePod(ctx context.Context, namespace, name string) error {
+	err := s.core.Pods(namespace).Delete(ctx, name, metav1.DeleteOptions{})
+	if err != nil && !apierrors.IsNotFound(err) {
+		return fmt.Errorf("delete pod %s/%s: %w", namespace, name, err)
+	}
+	return nil
+}
+
+// Event sources, as kubectl describe shows them.
+const (
+	eventComponent  = "nbv"
+	eventController = "mlops.mlops.dev/nbv"
+	// maxEventMessage keeps describe output readable; events.k8s.io enforces the same bound.
+	maxEventMessage = 1024
+)
+
+// RecordEvent attaches a core/v1 Event (type corev1.EventTypeNormal or EventTypeWarning) to
+// the job for kubectl describe. It is best effort: a failure is logged, never returned, since
+// the transition it reports has already happened.
+func (s *Store) RecordEvent(ctx context.Context, job *v1alpha1.NotebookValidationJob, eventType, reason, message string) {
+	ev := newEvent(job, eventType, reason, message, time.Now())
+	if _, err := s.core.Events(job.Namespace).Create(ctx, ev, metav1.CreateOptions{}); err != nil {
+		s.log.WarnContext(ctx, "recording event on job failed",
+			"namespace", job.Namespace, "job", job.Name, "reason", reason, "error", err)
+	}
+}
+
+func newEvent(job *v1alpha1.NotebookValidationJob, eventType, reason, message string, now time.Time) *corev1.Event {
+	t := metav1.NewTime(now)
+	return &corev1.Event{
+		ObjectMeta: metav1.ObjectMeta{
+			// The server appends a random suffix, trimming the base to fit the name limit.
+			GenerateName: job.Name + ".",
+			Namespace:    job.Namespace,
+		},
+		InvolvedObject: corev1.ObjectReference{
+			APIVersion:      v1alpha1.SchemeGroupVersion.String(),
+			Kind:            v1alpha1.Kind,
+			Namespace:       job.Namespace,
+			Name:            job.Name,
+			UID:             job.UID,
+			ResourceVersion: job.ResourceVersion,
+		},
+		Reason:              reason,
+		Message:             truncate(message, maxEventMessage),
+		Type:                eventType,
+		Source:              corev1.EventSource{Component: eventComponent},
+		FirstTimestamp:      t,
+		LastTimestamp:       t,
+		Count:               1,
+		ReportingController: eventController,
+	}
+}
+
+func truncate(s string, n int) string {
+	if len(s) <= n {
+		return s
+	}
+	cut := n - len("…")
+	for cut > 0 && !utf8.RuneStart(s[cut]) {
+		cut--
+	}
+	return s[:cut] + "…"
+}
