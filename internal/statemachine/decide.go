@@ -126,6 +126,10 @@ func (t *transition) decideInitializing() Decision {
 		if strategy := t.buildStrategy(); BuildEnabled(t.job) && (strategy == v1alpha1.BuildStrategyS2I || strategy == v1alpha1.BuildStrategyTekton) {
 			return t.failBuild(ReasonBuildStartFailed, "could not start the "+strategy+" build"+detail(t.obs))
 		}
+	case PodStartFailed:
+		if !BuildEnabled(t.job) {
+			return t.failPodStart()
+		}
 	case DeadlinePassed:
 		return t.timeOut(ReasonTimeout, "the job did not start within "+validationTimeout(t.job).String())
 	}
@@ -182,10 +186,20 @@ func (t *transition) decideBuildComplete() Decision {
 			image = bs.ImageReference
 		}
 		return t.startValidation(image, "the build recorded no image")
+	case PodStartFailed:
+		return t.failPodStart()
 	case DeadlinePassed:
 		return t.timeOut(ReasonTimeout, "validation did not start within "+validationTimeout(t.job).String()+" of the build completing")
 	}
 	return t.unchanged()
+}
+
+// failPodStart fails the job because its validation pod could not be created: the spec
+// cannot make a valid pod, so retrying the same spec cannot help.
+func (t *transition) failPodStart() Decision {
+	message := "could not create the validation pod" + detail(t.obs)
+	t.setCondition(v1alpha1.ConditionValidationComplete, metav1.ConditionFalse, ReasonPodStartFailed, message)
+	return t.fail(ReasonPodStartFailed, message)
 }
 
 // migrateRunning moves the legacy Running phase into the machine, keeping every recorded field.

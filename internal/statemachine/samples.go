@@ -150,6 +150,8 @@ func sampleObservation(job *v1alpha1.NotebookValidationJob, kind Kind) Observati
 		}
 	case PodInfraFailed:
 		obs.Reason, obs.Message = "ImagePullBackOff", "image could not be pulled"
+	case PodStartFailed:
+		obs.Reason, obs.Message = "InvalidSpec", `spec.podConfig.resources.limits["memory"]: "lots" is not a quantity`
 	case PodTimedOut:
 		obs.Reason = "DeadlineExceeded"
 	}

@@ -37,7 +37,7 @@ type row struct {
 var (
 	buildChildKinds = []Kind{BuildPending, BuildRunning, BuildSucceeded, BuildFailed, BuildCancelled, BuildTimedOut, BuildStartFailed}
 	externalKinds   = []Kind{ExternalBuildSucceeded, ExternalBuildFailed}
-	podKinds        = []Kind{PodPending, PodRunning, PodSucceeded, PodFailed, PodInfraFailed, PodTimedOut}
+	podKinds        = []Kind{PodPending, PodRunning, PodSucceeded, PodFailed, PodInfraFailed, PodTimedOut, PodStartFailed}
 )
 
 // kindsExcept is every kind but the listed ones.
@@ -73,7 +73,8 @@ var transitions = []row{
 
 	{phaseInit, "", []Kind{JobSeen}, to(phaseValidating, EffectCreateValidationPod)},
 	{phaseInit, "", []Kind{DeadlinePassed}, to(phaseFailed, EffectDeleteChildren)},
-	{phaseInit, "", kindsExcept(JobSeen, DeadlinePassed), unchanged(phaseInit)},
+	{phaseInit, "", []Kind{PodStartFailed}, to(phaseFailed, EffectNone)},
+	{phaseInit, "", kindsExcept(JobSeen, DeadlinePassed, PodStartFailed), unchanged(phaseInit)},
 	{phaseInit, "s2i", []Kind{JobSeen}, to(phaseBuilding, EffectCreateBuild)},
 	{phaseInit, "s2i", []Kind{BuildStartFailed}, to(phaseFailed, EffectNone)},
 	{phaseInit, "tekton", []Kind{JobSeen}, to(phaseBuilding, EffectCreateBuild)},
@@ -89,7 +90,8 @@ var transitions = []row{
 	// Legacy Pending is decided as Initializing.
 	{phasePending, "", []Kind{JobSeen}, to(phaseValidating, EffectCreateValidationPod)},
 	{phasePending, "", []Kind{DeadlinePassed}, to(phaseFailed, EffectDeleteChildren)},
-	{phasePending, "", kindsExcept(JobSeen, DeadlinePassed), unchanged(phasePending)},
+	{phasePending, "", []Kind{PodStartFailed}, to(phaseFailed, EffectNone)},
+	{phasePending, "", kindsExcept(JobSeen, DeadlinePassed, PodStartFailed), unchanged(phasePending)},
 	{phasePending, "tekton", []Kind{JobSeen}, to(phaseBuilding, EffectCreateBuild)},
 	{phasePending, "external", []Kind{JobSeen}, to(phaseBuilding, EffectNone)},
 	{phasePending, "custom", []Kind{JobSeen}, to(phaseFailed, EffectNone)},
@@ -109,11 +111,12 @@ var transitions = []row{
 
 	{phaseBuilt, "", []Kind{JobSeen}, to(phaseValidating, EffectCreateValidationPod)},
 	{phaseBuilt, "", []Kind{DeadlinePassed}, to(phaseFailed, EffectDeleteChildren)},
-	{phaseBuilt, "", kindsExcept(JobSeen, DeadlinePassed), unchanged(phaseBuilt)},
+	{phaseBuilt, "", []Kind{PodStartFailed}, to(phaseFailed, EffectNone)},
+	{phaseBuilt, "", kindsExcept(JobSeen, DeadlinePassed, PodStartFailed), unchanged(phaseBuilt)},
 	{phaseBuilt, "no image recorded", []Kind{JobSeen}, to(phaseFailed, EffectNone)},
 
 	{phaseValidating, "", []Kind{PodSucceeded}, to(phaseSucceeded, EffectNone)},
-	{phaseValidating, "", []Kind{PodFailed, PodTimedOut}, to(phaseFailed, EffectNone)},
+	{phaseValidating, "", []Kind{PodFailed, PodTimedOut, PodStartFailed}, to(phaseFailed, EffectNone)},
 	{phaseValidating, "", []Kind{PodInfraFailed}, to(phaseValidating, EffectCreateValidationPod)},
 	{phaseValidating, "", []Kind{DeadlinePassed}, to(phaseFailed, EffectDeleteChildren)},
 	{phaseValidating, "", join([]Kind{JobSeen, PodPending, PodRunning}, buildChildKinds, externalKinds), unchanged(phaseValidating)},

@@ -47,6 +47,7 @@ const (
 	PodFailed              Kind = "PodFailed"              // notebook failed: a result, never retried
 	PodInfraFailed         Kind = "PodInfraFailed"         // eviction, image pull, node lost, runner error, missing pod: retryable
 	PodTimedOut            Kind = "PodTimedOut"            // activeDeadlineSeconds exceeded: not retried
+	PodStartFailed         Kind = "PodStartFailed"         // creating the validation pod failed permanently (the spec cannot make a valid pod)
 	DeadlinePassed         Kind = "DeadlinePassed"         // sweep: the job's deadline (see Deadline) passed and nothing else enforced it
 )
 
@@ -55,7 +56,7 @@ var AllKinds = []Kind{
 	JobSeen,
 	BuildPending, BuildRunning, BuildSucceeded, BuildFailed, BuildCancelled, BuildTimedOut, BuildStartFailed,
 	ExternalBuildSucceeded, ExternalBuildFailed,
-	PodPending, PodRunning, PodSucceeded, PodFailed, PodInfraFailed, PodTimedOut,
+	PodPending, PodRunning, PodSucceeded, PodFailed, PodInfraFailed, PodTimedOut, PodStartFailed,
 	DeadlinePassed,
 }
 
@@ -120,6 +121,7 @@ const (
 	ReasonAwaitingExternalBuild = "AwaitingExternalBuild"
 	ReasonUnsupportedStrategy   = "UnsupportedBuildStrategy"
 	ReasonBuildStartFailed      = "BuildStartFailed"
+	ReasonPodStartFailed        = "PodStartFailed"
 	ReasonBuildPending          = "BuildPending"
 	ReasonBuildRunning          = "BuildRunning"
 	ReasonBuildSucceeded        = "BuildSucceeded"

@@ -14,6 +14,8 @@ func (t *transition) decideValidationRunning() Decision {
 		message := fmt.Sprintf("validation did not finish within %s (plus %s grace)", validationTimeout(t.job), DeadlineGrace)
 		t.setCondition(v1alpha1.ConditionValidationComplete, metav1.ConditionFalse, ReasonTimeout, message)
 		return t.timeOut(ReasonTimeout, message)
+	case PodStartFailed:
+		return t.failPodStart()
 	case PodPending, PodRunning, PodSucceeded, PodFailed, PodInfraFailed, PodTimedOut:
 	default:
 		return t.unchanged()
