@@ -45,15 +45,21 @@ func (r BuildReport) ImageReference() string {
 // DecodeBuildReport checks the type, validates the data against its schema and decodes it.
 // Failures wrap ErrMalformed and name the offending field.
 func DecodeBuildReport(ce cloudevents.Event) (BuildReport, error) {
-	if ce.Type() != TypeBuildReport {
-		return BuildReport{}, fmt.Errorf("%w: type %q is not %s", ErrMalformed, ce.Type(), TypeBuildReport)
+	return decodeData[BuildReport](ce, TypeBuildReport)
+}
+
+// decodeData checks that ce has type want, validates its data against the type's schema and
+// decodes it into T: the shared path of every event type whose data we define.
+func decodeData[T any](ce cloudevents.Event, want string) (T, error) {
+	var v T
+	if ce.Type() != want {
+		return v, fmt.Errorf("%w: type %q is not %s", ErrMalformed, ce.Type(), want)
 	}
 	if err := ValidateData(ce.Type(), ce.Data()); err != nil {
-		return BuildReport{}, fmt.Errorf("event %s: %w", ce.ID(), err)
+		return v, fmt.Errorf("event %s: %w", ce.ID(), err)
 	}
-	var r BuildReport
-	if err := json.Unmarshal(ce.Data(), &r); err != nil {
-		return BuildReport{}, fmt.Errorf("%w: event %s: decode build report: %v", ErrMalformed, ce.ID(), err)
+	if err := json.Unmarshal(ce.Data(), &v); err != nil {
+		return v, fmt.Errorf("%w: event %s: decode %s data: %v", ErrMalformed, ce.ID(), want, err)
 	}
-	return r, nil
+	return v, nil
 }

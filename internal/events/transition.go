@@ -2,7 +2,6 @@ package events
 
 import (
 	"encoding/json"
-	"fmt"
 	"strconv"
 	"time"
 
@@ -71,15 +70,5 @@ func phaseOrNone(p string) string {
 
 // DecodeTransition decodes and schema-validates a TypeTransitioned event, for subscribers.
 func DecodeTransition(ce cloudevents.Event) (Transition, error) {
-	if ce.Type() != TypeTransitioned {
-		return Transition{}, fmt.Errorf("%w: type %q is not %s", ErrMalformed, ce.Type(), TypeTransitioned)
-	}
-	if err := ValidateData(ce.Type(), ce.Data()); err != nil {
-		return Transition{}, fmt.Errorf("event %s: %w", ce.ID(), err)
-	}
-	var t Transition
-	if err := json.Unmarshal(ce.Data(), &t); err != nil {
-		return Transition{}, fmt.Errorf("%w: event %s: decode transition: %v", ErrMalformed, ce.ID(), err)
-	}
-	return t, nil
+	return decodeData[Transition](ce, TypeTransitioned)
 }

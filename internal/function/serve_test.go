@@ -397,7 +397,10 @@ func TestMalformedRequests(t *testing.T) {
 		{"structured data not JSON", func() http.Header {
 			h, _ := wireEvent{}.structured()
 			return h
-		}(), func() []byte { _, b := (wireEvent{id: "s", typ: events.TypeResourceAdd, ext: jobExt(), data: []byte(`{bad`)}).structured(); return b }(), http.StatusBadRequest, "cannot decode"},
+		}(), func() []byte {
+			_, b := (wireEvent{id: "s", typ: events.TypeResourceAdd, ext: jobExt(), data: []byte(`{bad`)}).structured()
+			return b
+		}(), http.StatusBadRequest, "cannot decode"},
 		{"not a CloudEvent", http.Header{"Content-Type": {"application/json"}}, []byte(`{"hello":"world"}`), http.StatusBadRequest, "not a CloudEvent"},
 		{"unsupported specversion", http.Header{"Ce-Specversion": {"9.9"}, "Ce-Id": {"x"}, "Content-Type": {"application/json"}}, []byte(`{}`), http.StatusBadRequest, "not a CloudEvent"},
 		{"batch", http.Header{"Content-Type": {"application/cloudevents-batch+json"}}, []byte(`[]`), http.StatusBadRequest, "batched"},
