@@ -14,9 +14,7 @@ func (t *transition) decideValidationRunning() Decision {
 		message := fmt.Sprintf("validation did not finish within %s (plus %s grace)", validationTimeout(t.job), DeadlineGrace)
 		t.setCondition(v1alpha1.ConditionValidationComplete, metav1.ConditionFalse, ReasonTimeout, message)
 		return t.timeOut(ReasonTimeout, message)
-	case PodStartFailed:
-		return t.failPodStart()
-	case PodPending, PodRunning, PodSucceeded, PodFailed, PodInfraFailed, PodTimedOut:
+	case PodPending, PodRunning, PodSucceeded, PodFailed, PodInfraFailed, PodTimedOut, PodStartFailed:
 	default:
 		return t.unchanged()
 	}
@@ -48,6 +46,8 @@ func (t *transition) decideValidationRunning() Decision {
 		return t.fail(ReasonTimeout, message)
 	case PodInfraFailed:
 		return t.retryOrFail(pod)
+	case PodStartFailed:
+		return t.failPodStart()
 	}
 	if !adopted {
 		return t.unchanged()
