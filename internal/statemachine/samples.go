@@ -134,7 +134,7 @@ func sampleObservation(job *v1alpha1.NotebookValidationJob, kind Kind) Observati
 		obs.BuildName, obs.Image, obs.BuildCompleted = BuildName(job.Name), sampleBuiltImage, &sampleNow
 	case BuildFailed, BuildCancelled, BuildTimedOut, BuildStartFailed, ExternalBuildFailed:
 		obs.Reason, obs.Message, obs.BuildCompleted = "Failed", "step build exited with code 1", &sampleNow
-	case PodPending, PodRunning, PodSucceeded, PodFailed, PodInfraFailed, PodTimedOut:
+	case PodPending, PodRunning, PodSucceeded, PodFailed, PodInfraFailed, PodTimedOut, PodStartFailed:
 		obs.PodName = job.Status.ValidationPodName
 		if obs.PodName == "" {
 			obs.PodName = PodName(job.Name, job.Status.RetryCount)
