@@ -1,0 +1,138 @@
+package cisignature
+
+import (
+	"context"
+	"crypto/sha256"
+	"encoding/hex"
+	"encoding/json"
+	"fmt"
+	"math"
+	"time"
+
+	coordinationv1 "k8s.io/api/coordination/v1"
+	apierrors "k8s.io/apimachinery/pkg/api/errors"
+	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+	coordinationv1client "k8s.io/client-go/kubernetes/typed/coordination/v1"
+	corev1client "k8s.io/client-go/kubernetes/typed/core/v1"
+)
+
+// ReplayStore remembers accepted CloudEvents. Remember records (source, id) in namespace
+// until expires and reports whether it was new; fresh=false means it was seen before.
+type ReplayStore interface {
+	Remember(ctx context.Context, namespace, source, id string, expires time.Time) (fresh bool, err error)
+}
+
+// Replay-guard Lease metadata.
+const (
+	// ReplayLabel marks the Leases of the replay guard, so they can be listed and swept.
+	ReplayLabel = "mlops.mlops.dev/replay-guard"
+	// ReplayExpiresAnnotation holds the RFC 3339 time after which the Lease may be deleted.
+	ReplayExpiresAnnotation = "mlops.mlops.dev/replay-expires"
+	// leasePrefix starts every replay-guard Lease name.
+	leasePrefix = "nvj-ce-"
+	holder      = "nbv-ci-replay-guard"
+)
+
+// LeaseName is the Lease recording (source, id): "nvj-ce-" and the first 20 hex digits of
+// SHA-256 over the JSON array [source, id] (JSON, so no choice of strings can make two
+// different pairs hash the same input).
+func LeaseName(source, id string) string {
+	b, _ := json.Marshal([2]string{source, id})
+	sum := sha256.Sum256(b)
+	return leasePrefix + hex.EncodeToString(sum[:])[:20]
+}
+
+// LeaseStore is the ReplayStore backed by coordination.k8s.io/v1 Leases in the event's
+// namespace: a create that succeeds is a first sighting, AlreadyExists a replay. It keeps no
+// state in the process, so it survives scale-to-zero and works across replicas; the create
+// is atomic in the API server, so two concurrent deliveries cannot both be fresh. Expired
+// Leases are left for a sweep to delete (Expired tells which); until then they only
+// prolong the refusal of a request the time window refuses anyway.
+type LeaseStore struct {
+	Leases coordinationv1client.LeasesGetter
+	// Now is the clock for the Lease's duration; nil means time.Now.
+	Now func() time.Time
+}
+
+// Remember implements ReplayStore.
+func (s LeaseStore) Remember(ctx context.Context, namespace, source, id string, expires time.Time) (bool, error) {
+	now := time.Now
+	if s.Now != nil {
+		now = s.Now
+	}
+	secs := int32(math.Min(math.Ceil(expires.Sub(now()).Seconds()), math.MaxInt32))
+	if secs < 1 {
+		secs = 1
+	}
+	h := holder
+	lease := &coordinationv1.Lease{
+		ObjectMeta: metav1.ObjectMeta{
+			Name:        LeaseName(source, id),
+			Namespace:   namespace,
+			Labels:      map[string]string{ReplayLabel: "true"},
+			Annotations: map[string]string{ReplayExpiresAnnotation: expires.UTC().Format(time.RFC3339)},
+		},
+		Spec: coordinationv1.LeaseSpec{HolderIdentity: &h, LeaseDurationSeconds: &secs},
+	}
+	_, err := s.Leases.Leases(namespace).Create(ctx, lease, metav1.CreateOptions{})
+	switch {
+	case err == nil:
+		return true, nil
+	case apierrors.IsAlreadyExists(err):
+		return false, nil
+	}
+	return false, fmt.Errorf("creating replay-guard Lease %s/%s: %w", namespace, lease.Name, err)
+}
+
+// Expired reports whether a replay-guard Lease may be deleted at now. A Lease without a
+// readable expiry is not ours to judge and is kept.
+func Expired(l *coordinationv1.Lease, now time.Time) bool {
+	if l.Labels[ReplayLabel] != "true" {
+		return false
+	}
+	t, err := time.Parse(time.RFC3339, l.Annotations[ReplayExpiresAnnotation])
+	return err == nil && now.After(t)
+}
+
+// Signing-key Secret defaults.
+const (
+	DefaultSecretName = "nbv-ci-webhook"
+	DefaultSecretKey  = "hmac-key"
+	// MinKeyLength refuses keys too short to resist guessing (128 bits).
+	MinKeyLength = 16
+)
+
+// SecretKeys reads each namespace's signing key from a Secret in that namespace. The
+// function's RBAC grants "get" on that one Secret name only.
+type SecretKeys struct {
+	Secrets corev1client.SecretsGetter
+	// Name and Key default to DefaultSecretName and DefaultSecretKey.
+	Name, Key string
+}
+
+// SecretKey returns namespace's key. A missing Secret, missing key or too short a key is
+// ErrNoKey (the namespace is not set up for external CI); an API failure is returned as is.
+func (s SecretKeys) SecretKey(ctx context.Context, namespace string) ([]byte, error) {
+	name, key := s.Name, s.Key
+	if name == "" {
+		name = DefaultSecretName
+	}
+	if key == "" {
+		key = DefaultSecretKey
+	}
+	sec, err := s.Secrets.Secrets(namespace).Get(ctx, name, metav1.GetOptions{})
+	if apierrors.IsNotFound(err) {
+		return nil, fmt.Errorf("%w: Secret %s/%s not found", ErrNoKey, namespace, name)
+	}
+	if err != nil {
+		return nil, fmt.Errorf("reading Secret %s/%s: %w", namespace, name, err)
+	}
+	v := sec.Data[key]
+	if len(v) == 0 {
+		return nil, fmt.Errorf("%w: Secret %s/%s has no key %q", ErrNoKey, namespace, name, key)
+	}
+	if len(v) < MinKeyLength {
+		return nil, fmt.Errorf("%w: Secret %s/%s key %q is shorter than %d bytes", ErrNoKey, namespace, name, key, MinKeyLength)
+	}
+	return v, nil
+}
