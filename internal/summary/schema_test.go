@@ -84,12 +84,14 @@ func TestSchemaRejectsBadDocuments(t *testing.T) {
 		t.Fatalf("minimal document rejected: %v", err)
 	}
 	bad := map[string]func(m map[string]any){
-		"wrong version":   func(m map[string]any) { m["v"] = 2 },
-		"unknown result":  func(m map[string]any) { m["result"] = "ok" },
-		"unknown reason":  func(m map[string]any) { m["reason"] = "Whatever" },
-		"no cells":        func(m map[string]any) { delete(m, "cells") },
-		"extra field":     func(m map[string]any) { m["podName"] = "x" },
-		"negative count":  func(m map[string]any) { m["cells"] = map[string]any{"total": -1, "passed": 0, "failed": 0, "skipped": 0} },
+		"wrong version":  func(m map[string]any) { m["v"] = 2 },
+		"unknown result": func(m map[string]any) { m["result"] = "ok" },
+		"unknown reason": func(m map[string]any) { m["reason"] = "Whatever" },
+		"no cells":       func(m map[string]any) { delete(m, "cells") },
+		"extra field":    func(m map[string]any) { m["podName"] = "x" },
+		"negative count": func(m map[string]any) {
+			m["cells"] = map[string]any{"total": -1, "passed": 0, "failed": 0, "skipped": 0}
+		},
 		"bad cell status": func(m map[string]any) { m["results"] = []any{map[string]any{"i": 0, "s": "Done"}} },
 		"bad diff type": func(m map[string]any) {
 			m["comparison"] = map[string]any{"strategy": "exact", "result": "failed", "total": 1, "matched": 0, "mismatched": 1,
