@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"strings"
 	"testing"
 	"time"
 
@@ -127,16 +128,28 @@ func TestJobstoreTransitionConflicts(t *testing.T) {
 		}
 	}
 
+	// stepTo counts its calls in calls, lets move(call) write a message behind the store's back
+	// when it returns one, then asks for phase.
 	calls := 0
-	job, patched, err := store.Transition(ctx, ns, "iris", 3, func(ctx context.Context, j *v1alpha1.NotebookValidationJob) (*v1alpha1.NotebookValidationJobStatus, error) {
-		calls++
-		if calls == 1 {
-			interfere(ctx, j, "moved by someone else")
+	stepTo := func(phase string, move func(call int) string) jobstore.Step {
+		calls = 0
+		return func(ctx context.Context, j *v1alpha1.NotebookValidationJob) (*v1alpha1.NotebookValidationJobStatus, error) {
+			calls++
+			if msg := move(calls); msg != "" {
+				interfere(ctx, j, msg)
+			}
+			st := j.Status.DeepCopy()
+			st.Phase = phase
+			return st, nil
 		}
-		st := j.Status.DeepCopy()
-		st.Phase = v1alpha1.PhaseInitializing
-		return st, nil
-	})
+	}
+
+	job, patched, err := store.Transition(ctx, ns, "iris", 3, stepTo(v1alpha1.PhaseInitializing, func(call int) string {
+		if call == 1 {
+			return "moved by someone else"
+		}
+		return ""
+	}))
 	if err != nil || !patched || calls != 2 {
 		t.Fatalf("Transition = %v, %v after %d steps, want success on the second", patched, err, calls)
 	}
@@ -145,16 +158,11 @@ func TestJobstoreTransitionConflicts(t *testing.T) {
 		t.Errorf("status = %+v", job.Status)
 	}
 
-	calls = 0
 	before := store.Calls()
-	_, patched, err = store.Transition(ctx, ns, "iris", 3, func(ctx context.Context, j *v1alpha1.NotebookValidationJob) (*v1alpha1.NotebookValidationJobStatus, error) {
-		calls++
-		// A different value each time: writing an unchanged status would not move the job.
-		interfere(ctx, j, fmt.Sprintf("moved again (%d)", calls))
-		st := j.Status.DeepCopy()
-		st.Phase = v1alpha1.PhaseValidationRunning
-		return st, nil
-	})
+	// A different message each time: writing an unchanged status would not move the job.
+	_, patched, err = store.Transition(ctx, ns, "iris", 3, stepTo(v1alpha1.PhaseValidationRunning, func(call int) string {
+		return fmt.Sprintf("moved again (%d)", call)
+	}))
 	var ce *jobstore.ConflictError
 	if !errors.Is(err, jobstore.ErrConflict) || !errors.As(err, &ce) || ce.Attempts != 3 || patched || calls != 3 {
 		t.Fatalf("exhausted Transition = %v, %v after %d steps, want a ConflictError after 3", patched, err, calls)
@@ -195,6 +203,13 @@ func TestJobstorePods(t *testing.T) {
 	created, err := store.CreatePod(ctx, pod)
 	if err != nil {
 		t.Fatalf("CreatePod (restricted namespace): %v", err)
+	}
+	// The namespace really enforces: the same pod with privilege escalation is refused.
+	insecure := pod.DeepCopy()
+	insecure.Name = "iris-insecure"
+	insecure.Spec.Containers[0].SecurityContext.AllowPrivilegeEscalation = nil
+	if _, err := store.CreatePod(ctx, insecure); err == nil || !strings.Contains(err.Error(), "violates PodSecurity") {
+		t.Errorf("CreatePod of a non-restricted pod: err = %v, want a PodSecurity violation", err)
 	}
 	again, err := store.CreatePod(ctx, pod)
 	if err != nil || again.UID != created.UID {
