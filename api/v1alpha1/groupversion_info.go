@@ -21,6 +21,9 @@ const (
 	Kind = "NotebookValidationJob"
 	// Resource is the plural resource name.
 	Resource = "notebookvalidationjobs"
+	// LabelJob is set on every child of a job (pod, build) to the job's name; the event
+	// sources select children by it.
+	LabelJob = Group + "/notebookvalidationjob"
 )
 
 var (

@@ -1,0 +1,24 @@
+// Command pod-completed is the scale-to-zero function woken by validation Pod updates: it
+// records the notebook's result on the job, or replaces a pod lost to the infrastructure
+// (internal/podcompleted).
+package main
+
+import (
+	"log"
+
+	"github.com/mlops-dev/nbv/internal/function"
+	"github.com/mlops-dev/nbv/internal/functionenv"
+	"github.com/mlops-dev/nbv/internal/podcompleted"
+)
+
+func main() {
+	settings, err := functionenv.Load()
+	if err != nil {
+		log.Fatal(err)
+	}
+	x, store, err := functionenv.NewExecutor("pod-completed", settings, nil)
+	if err != nil {
+		log.Fatal(err)
+	}
+	function.Main(podcompleted.Handler(x, store), podcompleted.EventTypes...)
+}

@@ -1,0 +1,41 @@
+// Package jobcreated is the behaviour of the job-created function: on a NotebookValidationJob
+// add or update event it re-reads the job and lets the state machine decide from the job alone
+// ("" -> Initializing -> Building | ValidationRunning, BuildComplete -> ValidationRunning,
+// legacy phases migrated). Every other phase is a no-op without a write.
+package jobcreated
+
+import (
+	"context"
+	"fmt"
+
+	cloudevents "github.com/cloudevents/sdk-go/v2"
+
+	"github.com/mlops-dev/nbv/api/v1alpha1"
+	"github.com/mlops-dev/nbv/internal/events"
+	"github.com/mlops-dev/nbv/internal/function"
+	"github.com/mlops-dev/nbv/internal/statemachine"
+	"github.com/mlops-dev/nbv/internal/transition"
+)
+
+// EventTypes are the CloudEvent types this function accepts.
+var EventTypes = []string{events.TypeResourceAdd, events.TypeResourceUpdate}
+
+// Handler handles one job event with x.
+func Handler(x *transition.Executor) function.Handler {
+	return func(ctx context.Context, e cloudevents.Event) (*cloudevents.Event, error) {
+		re, err := events.DecodeResourceEvent(e)
+		if err != nil {
+			return nil, err
+		}
+		if re.Kind != v1alpha1.Kind || re.APIVersion != v1alpha1.SchemeGroupVersion.String() {
+			return nil, fmt.Errorf("%w: job-created handles %s %s events, got %s %s",
+				function.ErrBadInput, v1alpha1.SchemeGroupVersion, v1alpha1.Kind, re.APIVersion, re.Kind)
+		}
+		// The event is a hint: the decision is made from the job as it is now.
+		return x.Step(ctx, re.Namespace, re.Name, jobSeen)
+	}
+}
+
+func jobSeen(context.Context, *v1alpha1.NotebookValidationJob) (statemachine.Observation, error) {
+	return statemachine.Observation{Kind: statemachine.JobSeen}, nil
+}

@@ -1,0 +1,60 @@
+// Package podcompleted is the behaviour of the pod-completed function: on a validation Pod
+// update event it re-reads the pod and its job and lets the state machine decide
+// (ValidationRunning -> Succeeded | Failed, or a new pod after an infrastructure failure).
+// What the runner found comes from the pod's termination message, so no other call is made.
+package podcompleted
+
+import (
+	"context"
+	"fmt"
+
+	cloudevents "github.com/cloudevents/sdk-go/v2"
+	apierrors "k8s.io/apimachinery/pkg/api/errors"
+	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+
+	"github.com/mlops-dev/nbv/api/v1alpha1"
+	"github.com/mlops-dev/nbv/internal/events"
+	"github.com/mlops-dev/nbv/internal/function"
+	"github.com/mlops-dev/nbv/internal/jobstore"
+	"github.com/mlops-dev/nbv/internal/observe"
+	"github.com/mlops-dev/nbv/internal/statemachine"
+	"github.com/mlops-dev/nbv/internal/transition"
+)
+
+// EventTypes are the CloudEvent types this function accepts.
+var EventTypes = []string{events.TypeResourceUpdate}
+
+// Handler handles one pod event with x, reading pods through store.
+func Handler(x *transition.Executor, store *jobstore.Store) function.Handler {
+	return func(ctx context.Context, e cloudevents.Event) (*cloudevents.Event, error) {
+		re, err := events.DecodeResourceEvent(e)
+		if err != nil {
+			return nil, err
+		}
+		if re.Kind != "Pod" || re.APIVersion != "v1" {
+			return nil, fmt.Errorf("%w: pod-completed handles v1 Pod events, got %s %s", function.ErrBadInput, re.APIVersion, re.Kind)
+		}
+		job := re.Object.GetLabels()[v1alpha1.LabelJob]
+		if job == "" {
+			return nil, fmt.Errorf("%w: pod %s/%s has no %s label", function.ErrBadInput, re.Namespace, re.Name, v1alpha1.LabelJob)
+		}
+		return x.Step(ctx, re.Namespace, job, func(ctx context.Context, j *v1alpha1.NotebookValidationJob) (statemachine.Observation, error) {
+			return observePod(ctx, store, j, re.Name)
+		})
+	}
+}
+
+// observePod reads the pod fresh. A pod that is gone is observed as such; a pod that the job
+// does not control is a forged or stale hint and is refused.
+func observePod(ctx context.Context, store *jobstore.Store, job *v1alpha1.NotebookValidationJob, name string) (statemachine.Observation, error) {
+	pod, err := store.GetPod(ctx, job.Namespace, name)
+	switch {
+	case apierrors.IsNotFound(err):
+		pod = nil
+	case err != nil:
+		return statemachine.Observation{}, err
+	case !metav1.IsControlledBy(pod, job):
+		return statemachine.Observation{}, fmt.Errorf("%w: pod %s/%s is not controlled by job %s", function.ErrBadInput, job.Namespace, name, job.Name)
+	}
+	return observe.Pod(name, pod), nil
+}

@@ -1,0 +1,201 @@
+// Package transition performs one state-machine step for a job, the same way for every
+// function: read the job fresh, turn what the function sees into an observation, decide with
+// internal/statemachine, perform the decision's side effect idempotently, write the status
+// with a resourceVersion-guarded patch (re-reading and re-deciding on 409, bounded), then
+// record a Kubernetes Event and build the reply CloudEvent. Functions differ only in how they
+// observe.
+package transition
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"time"
+
+	cloudevents "github.com/cloudevents/sdk-go/v2"
+	corev1 "k8s.io/api/core/v1"
+	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+
+	"github.com/mlops-dev/nbv/api/v1alpha1"
+	"github.com/mlops-dev/nbv/internal/events"
+	"github.com/mlops-dev/nbv/internal/function"
+	"github.com/mlops-dev/nbv/internal/jobstore"
+	"github.com/mlops-dev/nbv/internal/metrics"
+	"github.com/mlops-dev/nbv/internal/statemachine"
+)
+
+// MaxAttempts bounds the re-read/re-decide rounds after a 409 before the event is answered
+// with a 5xx and redelivered by the broker.
+const MaxAttempts = 3
+
+// Effects performs the side effects decisions ask for. Every method must be idempotent: after a
+// 409 the step runs again. A failure the job's spec causes (retrying cannot help) is wrapped
+// with Permanent.
+type Effects interface {
+	CreateValidationPod(ctx context.Context, job *v1alpha1.NotebookValidationJob, podName, image string) error
+	CreateBuild(ctx context.Context, job *v1alpha1.NotebookValidationJob) error
+	DeleteChildren(ctx context.Context, job *v1alpha1.NotebookValidationJob) error
+}
+
+// ErrPermanent marks a side effect that failed because of the job's spec (an invalid pod or
+// build, a build platform that is not installed): the job fails instead of the event retrying.
+var ErrPermanent = errors.New("cannot be done with this spec")
+
+type permanentError struct{ err error }
+
+func (p *permanentError) Error() string   { return p.err.Error() }
+func (p *permanentError) Unwrap() []error { return []error{ErrPermanent, p.err} }
+
+// Permanent wraps err as ErrPermanent.
+func Permanent(err error) error { return &permanentError{err: err} }
+
+// Observer turns the fresh job (and whatever else the function reads) into an observation. It
+// runs again after every re-read. Now is filled in by the Executor when left zero.
+type Observer func(ctx context.Context, job *v1alpha1.NotebookValidationJob) (statemachine.Observation, error)
+
+// Executor runs steps. Its zero Now means time.Now.
+type Executor struct {
+	Store   *jobstore.Store
+	Effects Effects
+	// Source is the reply events' source, e.g. "/nbv/job-created".
+	Source string
+	Now    func() time.Time
+}
+
+// Outcome is what one Step did.
+type Outcome struct {
+	Job           *v1alpha1.NotebookValidationJob // as written (or as last read when nothing was written)
+	PreviousPhase string
+	Decision      statemachine.Decision
+	Written       bool
+}
+
+// Step makes at most one transition of the job namespace/name and returns the reply event
+// (nil when nothing changed). A job that no longer exists is not an error: nothing to do.
+func (e *Executor) Step(ctx context.Context, namespace, name string, observe Observer) (*cloudevents.Event, error) {
+	out, err := e.Run(ctx, namespace, name, observe)
+	if err != nil || !out.Written {
+		return nil, err
+	}
+	return e.reply(out), nil
+}
+
+// Run is Step without the reply event, for callers that report differently (the sweep).
+func (e *Executor) Run(ctx context.Context, namespace, name string, observe Observer) (Outcome, error) {
+	ctx = function.WithJob(ctx, namespace, name)
+	var out Outcome
+	job, written, err := e.Store.Transition(ctx, namespace, name, MaxAttempts, func(ctx context.Context, job *v1alpha1.NotebookValidationJob) (*v1alpha1.NotebookValidationJobStatus, error) {
+		d, err := e.decide(ctx, job, observe)
+		if err != nil || !d.Changed {
+			out = Outcome{}
+			return nil, err
+		}
+		out = Outcome{PreviousPhase: job.Status.Phase, Decision: d}
+		return &d.Status, nil
+	})
+	switch {
+	case errors.Is(err, jobstore.ErrJobNotFound):
+		function.Logger(ctx).Info("job no longer exists; nothing to do")
+		return Outcome{}, nil
+	case errors.Is(err, jobstore.ErrConflict):
+		return Outcome{}, fmt.Errorf("%w: %w", function.ErrConflict, err)
+	case err != nil:
+		return Outcome{}, err
+	}
+	out.Job, out.Written = job, written
+	if written {
+		e.report(ctx, out)
+	}
+	return out, nil
+}
+
+// decide observes, decides, and performs the decision's effect. When the effect fails
+// permanently it decides again with the matching start-failure observation, so the job fails
+// with the reason in one write instead of the event retrying forever.
+func (e *Executor) decide(ctx context.Context, job *v1alpha1.NotebookValidationJob, observe Observer) (statemachine.Decision, error) {
+	obs, err := observe(ctx, job)
+	if err != nil {
+		return statemachine.Decision{}, err
+	}
+	if obs.Now.IsZero() {
+		obs.Now = metav1.NewTime(e.now())
+	}
+	d := statemachine.Decide(job, obs)
+	if !d.Changed {
+		return d, nil
+	}
+	err = e.perform(ctx, job, d)
+	if err == nil {
+		return d, nil
+	}
+	if !errors.Is(err, ErrPermanent) {
+		return statemachine.Decision{}, fmt.Errorf("%s: %w", d.Effect, err)
+	}
+	failed := statemachine.Observation{Now: obs.Now, Reason: "InvalidSpec", Message: err.Error(), PodName: d.PodName}
+	switch d.Effect {
+	case statemachine.EffectCreateValidationPod:
+		failed.Kind = statemachine.PodStartFailed
+	case statemachine.EffectCreateBuild:
+		failed.Kind = statemachine.BuildStartFailed
+	default:
+		return statemachine.Decision{}, fmt.Errorf("%s: %w", d.Effect, err)
+	}
+	function.Logger(ctx).Warn("side effect failed permanently; failing the job", "effect", d.Effect, "error", err)
+	return statemachine.Decide(job, failed), nil
+}
+
+func (e *Executor) perform(ctx context.Context, job *v1alpha1.NotebookValidationJob, d statemachine.Decision) error {
+	switch d.Effect {
+	case statemachine.EffectNone:
+		return nil
+	case statemachine.EffectCreateValidationPod:
+		return e.Effects.CreateValidationPod(ctx, job, d.PodName, d.Image)
+	case statemachine.EffectCreateBuild:
+		return e.Effects.CreateBuild(ctx, job)
+	case statemachine.EffectDeleteChildren:
+		return e.Effects.DeleteChildren(ctx, job)
+	}
+	return fmt.Errorf("unknown effect %q", d.Effect)
+}
+
+// report records the written transition for kubectl describe, metrics and the log.
+func (e *Executor) report(ctx context.Context, out Outcome) {
+	st := out.Decision.Status
+	eventType := corev1.EventTypeNormal
+	if st.Phase == v1alpha1.PhaseFailed {
+		eventType = corev1.EventTypeWarning
+	}
+	e.Store.RecordEvent(ctx, out.Job, eventType, out.Decision.Reason, st.Message)
+	metrics.RecordTransition(ctx, out.PreviousPhase, st.Phase)
+	if out.PreviousPhase == v1alpha1.PhaseBuilding && st.BuildStatus != nil && st.BuildStatus.StartTime != nil && st.BuildStatus.CompletionTime != nil {
+		metrics.RecordBuildDuration(ctx, st.BuildStatus.Strategy, st.Phase, st.BuildStatus.CompletionTime.Sub(st.BuildStatus.StartTime.Time))
+	}
+	if out.PreviousPhase == v1alpha1.PhaseValidationRunning && st.CompletionTime != nil && st.StartTime != nil {
+		metrics.RecordValidationDuration(ctx, st.Phase, st.CompletionTime.Sub(st.StartTime.Time))
+	}
+	function.Logger(ctx).Info("transition", "from", out.PreviousPhase, "to", st.Phase, "reason", out.Decision.Reason,
+		"effect", string(out.Decision.Effect), "message", st.Message)
+}
+
+func (e *Executor) reply(out Outcome) *cloudevents.Event {
+	st := out.Decision.Status
+	ev := events.NewTransitionEvent(e.Source, events.Transition{
+		Namespace:          out.Job.Namespace,
+		Name:               out.Job.Name,
+		UID:                string(out.Job.UID),
+		PreviousPhase:      out.PreviousPhase,
+		Phase:              st.Phase,
+		Reason:             out.Decision.Reason,
+		Message:            st.Message,
+		ObservedGeneration: st.ObservedGeneration,
+		Time:               e.now(),
+	})
+	return &ev
+}
+
+func (e *Executor) now() time.Time {
+	if e.Now != nil {
+		return e.Now()
+	}
+	return time.Now()
+}
