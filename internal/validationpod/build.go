@@ -358,14 +358,22 @@ func checkReserved(pc *v1alpha1.PodConfigSpec) error {
 			return fmt.Errorf("spec.podConfig.volumes[%d]: name %q uses the prefix %q reserved for the validation pod's own volumes", i, v.Name, VolumePrefix)
 		}
 	}
+	declared := map[string]bool{}
+	for _, v := range pc.Volumes {
+		declared[v.Name] = true
+	}
 	for i, m := range pc.VolumeMounts {
 		if strings.HasPrefix(m.Name, VolumePrefix) {
 			return fmt.Errorf("spec.podConfig.volumeMounts[%d]: name %q uses the prefix %q reserved for the validation pod's own volumes", i, m.Name, VolumePrefix)
 		}
+
 		for _, r := range reservedPaths {
 			if pathsOverlap(m.MountPath, r) {
 				return fmt.Errorf("spec.podConfig.volumeMounts[%d] (%s): mountPath %q overlaps %s, which the validation pod reserves for the runner", i, m.Name, m.MountPath, r)
 			}
+		}
+		if !declared[m.Name] {
+			return fmt.Errorf("spec.podConfig.volumeMounts[%d]: volume %q is not declared in spec.podConfig.volumes", i, m.Name)
 		}
 	}
 	for i, e := range pc.Env {

@@ -352,6 +352,10 @@ func TestBuildErrors(t *testing.T) {
 		{"mount over the termination log", func(j *v1alpha1.NotebookValidationJob, _, _ *string, _ *Options) {
 			j.Spec.PodConfig.VolumeMounts = []corev1.VolumeMount{{Name: "d", MountPath: "/dev"}}
 		}, `overlaps /dev/termination-log`},
+		{"mount of an undeclared volume", func(j *v1alpha1.NotebookValidationJob, _, _ *string, _ *Options) {
+			j.Spec.PodConfig.Volumes = []corev1.Volume{{Name: "data"}}
+			j.Spec.PodConfig.VolumeMounts = []corev1.VolumeMount{{Name: "data", MountPath: "/data"}, {Name: "datta", MountPath: "/more"}}
+		}, `volumeMounts[1]: volume "datta" is not declared in spec.podConfig.volumes`},
 		{"env overrides the job spec", func(j *v1alpha1.NotebookValidationJob, _, _ *string, _ *Options) {
 			j.Spec.PodConfig.Env = []corev1.EnvVar{{Name: "A", Value: "1"}, {Name: EnvJobSpec, Value: "{}"}}
 		}, "env[1]: NBV_JOB_SPEC is set by the validation pod"},
