@@ -344,6 +344,7 @@ func TestBuildErrors(t *testing.T) {
 			j.Spec.PodConfig.VolumeMounts = []corev1.VolumeMount{{Name: "d", MountPath: "/nbv"}}
 		}, `mountPath "/nbv" overlaps /nbv`},
 		{"mount under /nbv", func(j *v1alpha1.NotebookValidationJob, _, _ *string, _ *Options) {
+			j.Spec.PodConfig.Volumes = []corev1.Volume{{Name: "ok"}}
 			j.Spec.PodConfig.VolumeMounts = []corev1.VolumeMount{{Name: "ok", MountPath: "/x"}, {Name: "d", MountPath: "/nbv/workspace/data/"}}
 		}, `volumeMounts[1] (d): mountPath "/nbv/workspace/data/" overlaps /nbv`},
 		{"mount above /nbv", func(j *v1alpha1.NotebookValidationJob, _, _ *string, _ *Options) {
