@@ -1,0 +1,56 @@
+package runner_test
+
+import (
+	"context"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"testing"
+
+	"github.com/mlops-dev/nbv/internal/execute"
+	"github.com/mlops-dev/nbv/internal/runner"
+	"github.com/mlops-dev/nbv/internal/summary"
+)
+
+// trivial is the notebook both benchmarks run: three tiny code cells.
+const trivial = fixtures + "pass.ipynb"
+
+// BenchmarkNbclientDirect is the baseline: the least a runner must do, a Python process that
+// reads the notebook, executes it with nbclient and writes it back.
+func BenchmarkNbclientDirect(b *testing.B) {
+	needNbclient(b)
+	dir := b.TempDir()
+	script := filepath.Join(dir, "direct.py")
+	src := `import sys, nbformat
+from nbclient import NotebookClient
+nb = nbformat.read(sys.argv[1], as_version=4)
+NotebookClient(nb, kernel_name="python3", extra_arguments=["--InteractiveShell.colors=NoColor"]).execute()
+nbformat.write(nb, sys.argv[2])
+`
+	if err := os.WriteFile(script, []byte(src), 0o600); err != nil {
+		b.Fatal(err)
+	}
+	b.ResetTimer()
+	for b.Loop() {
+		cmd := exec.Command(execute.DefaultPython, script, trivial, filepath.Join(dir, "out.ipynb"))
+		cmd.Env = append(os.Environ(), "PYDEVD_DISABLE_FILE_VALIDATION=1")
+		if out, err := cmd.CombinedOutput(); err != nil {
+			b.Fatalf("%v: %s", err, out)
+		}
+	}
+}
+
+// BenchmarkRunnerTrivial is the whole runner on the same notebook: parse, inject, driver with
+// per-cell events, checks, report.json, executed notebook and JUnit.
+func BenchmarkRunnerTrivial(b *testing.B) {
+	needNbclient(b)
+	v, c := defaults(b)
+	out := b.TempDir()
+	b.ResetTimer()
+	for b.Loop() {
+		r, err := runner.Execute(context.Background(), runner.Options{Notebook: trivial, OutputDir: out, Validation: v, Comparison: c})
+		if err != nil || r.Result != summary.ResultPassed {
+			b.Fatalf("%v %v", err, r)
+		}
+	}
+}
