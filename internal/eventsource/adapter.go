@@ -38,6 +38,10 @@ type Options struct {
 	Source *sourcesv1.ApiServerSource
 	// Namespace the source lives in; it overrides Source.Namespace (manifests leave it empty).
 	Namespace string
+	// WatchNamespace, when set, replaces the source's namespaceSelector so that the adapter
+	// watches that one namespace (the manifests select every namespace labelled
+	// mlops.mlops.dev/nbv=enabled; a local stack or a test confines them to its own).
+	WatchNamespace string
 	// SinkURL receives the CloudEvents (the source's own sink is a Broker reference, which
 	// only a cluster can resolve).
 	SinkURL string
@@ -70,6 +74,11 @@ func Start(ctx context.Context, opts Options) (*Adapter, error) {
 	if src.Namespace == "" {
 		return nil, fmt.Errorf("eventsource: ApiServerSource %s has no namespace", src.Name)
 	}
+	if opts.WatchNamespace != "" {
+		// No selector to resolve: resolving one lists namespaces, which on a cluster Knative's
+		// controller does with its own rights, not the source's ServiceAccount.
+		src.Spec.NamespaceSelector = nil
+	}
 	logger := opts.Logger
 	if logger == nil {
 		logger = defaultLogger()
@@ -87,6 +96,9 @@ func Start(ctx context.Context, opts Options) (*Adapter, error) {
 	cfg, err := AdapterConfig(ctx, kube, src, logger)
 	if err != nil {
 		return nil, fmt.Errorf("eventsource: %s/%s: %w", src.Namespace, src.Name, err)
+	}
+	if opts.WatchNamespace != "" {
+		cfg.Namespaces, cfg.AllNamespaces = []string{opts.WatchNamespace}, false
 	}
 	cfgJSON, err := json.Marshal(cfg)
 	if err != nil {

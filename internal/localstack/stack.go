@@ -199,7 +199,7 @@ func (s *Stack) startSources(runCtx, waitCtx context.Context, opts Options, log 
 		}
 		for _, src := range m.ApiServerSources {
 			a, err := eventsource.Start(runCtx, eventsource.Options{
-				Config: opts.Config, Source: src, Namespace: opts.Namespace, SinkURL: sink,
+				Config: opts.Config, Source: src, Namespace: opts.Namespace, WatchNamespace: opts.Namespace, SinkURL: sink,
 			})
 			if err != nil {
 				return fmt.Errorf("localstack: %w", err)

@@ -200,7 +200,7 @@ func TestApiServerSourceDeliversJobEvents(t *testing.T) {
 
 	adapterCtx, stopAdapter := context.WithCancel(ctx)
 	adapter, err := eventsource.Start(adapterCtx, eventsource.Options{
-		Config: saConfig, Source: src, Namespace: ns, SinkURL: sink.URL,
+		Config: saConfig, Source: src, Namespace: ns, WatchNamespace: ns, SinkURL: sink.URL,
 	})
 	if err != nil {
 		t.Fatal(err)
