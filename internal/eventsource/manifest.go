@@ -108,9 +108,9 @@ func LoadDir(dir string) ([]*Manifest, error) {
 	return out, nil
 }
 
-// ApplyObjects server-side applies the manifest's non-source objects into namespace (for
-// namespaced kinds; RoleBinding subjects without a namespace get it too, as kubectl -n would
-// need them to). Sources themselves are not applied: in-process adapters stand in for them.
+// ApplyObjects server-side applies the manifest's non-source objects into namespace: namespaced
+// kinds move there, and so do the ServiceAccount subjects of (Cluster)RoleBindings, which the
+// manifests bind in nbv-system. Sources themselves are not applied: in-process adapters stand in for them.
 func (m *Manifest) ApplyObjects(ctx context.Context, cfg *rest.Config, namespace string) error {
 	disc, err := discovery.NewDiscoveryClientForConfig(cfg)
 	if err != nil {
@@ -136,7 +136,7 @@ func (m *Manifest) ApplyObjects(ctx context.Context, cfg *rest.Config, namespace
 			ri = res.Namespace(namespace)
 		}
 		if gvk.Kind == "RoleBinding" || gvk.Kind == "ClusterRoleBinding" {
-			defaultSubjectNamespaces(obj, namespace)
+			moveSubjectNamespaces(obj, namespace)
 		}
 		data, err := json.Marshal(obj.Object)
 		if err != nil {
@@ -150,10 +150,10 @@ func (m *Manifest) ApplyObjects(ctx context.Context, cfg *rest.Config, namespace
 	return nil
 }
 
-func defaultSubjectNamespaces(obj *unstructured.Unstructured, namespace string) {
+func moveSubjectNamespaces(obj *unstructured.Unstructured, namespace string) {
 	subjects, _, _ := unstructured.NestedSlice(obj.Object, "subjects")
 	for _, s := range subjects {
-		if sm, ok := s.(map[string]any); ok && sm["kind"] == "ServiceAccount" && sm["namespace"] == nil {
+		if sm, ok := s.(map[string]any); ok && sm["kind"] == "ServiceAccount" {
 			sm["namespace"] = namespace
 		}
 	}
