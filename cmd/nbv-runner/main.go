@@ -88,7 +88,7 @@ func prepare(ctx context.Context, args []string, stdout, stderr io.Writer) int {
 	gRef := fs.String("golden-ref", "", "golden branch, tag or commit SHA")
 	gPath := fs.String("golden-path", "", "golden notebook path in its repository")
 	creds := fs.String("credentials-dir", "", "mounted Secret `dir` for the notebook repository (username+password, token, or ssh-privatekey+known_hosts)")
-	gCreds := fs.String("golden-credentials-dir", "", "mounted Secret `dir` for the golden repository (default: --credentials-dir)")
+	gCreds := fs.String("golden-credentials-dir", "", "mounted Secret `dir` for the golden repository (default: none; the notebook's credentials are never sent to the golden repository's host)")
 	termLog := fs.String("termination-log", defaultTerminationLog, "write the summary here on failure (empty: nowhere)")
 	if err := fs.Parse(args); err != nil {
 		return 2
@@ -97,22 +97,8 @@ func prepare(ctx context.Context, args []string, stdout, stderr io.Writer) int {
 	if err != nil {
 		return fail(stderr, *termLog, err)
 	}
-	o := runner.PrepareOptions{InstallDir: *installDir, Workspace: *workspace,
-		Notebook: runner.Source{URL: spec.Notebook.Git.URL, Ref: spec.Notebook.Git.Ref, Path: spec.Notebook.Path, CredentialsDir: *creds}}
-	override(&o.Notebook.URL, *nbURL)
-	override(&o.Notebook.Ref, *nbRef)
-	override(&o.Notebook.Path, *nbPath)
-	if g := spec.GoldenNotebook; g != nil || *gURL != "" || *gPath != "" {
-		src := runner.Source{CredentialsDir: *creds}
-		if g != nil {
-			src.URL, src.Ref, src.Path = g.Git.URL, g.Git.Ref, g.Path
-		}
-		override(&src.URL, *gURL)
-		override(&src.Ref, *gRef)
-		override(&src.Path, *gPath)
-		override(&src.CredentialsDir, *gCreds)
-		o.Golden = &src
-	}
+	o := prepareOptions(spec, prepareFlags{installDir: *installDir, workspace: *workspace,
+		notebook: sourceFlags{*nbURL, *nbRef, *nbPath, *creds}, golden: sourceFlags{*gURL, *gRef, *gPath, *gCreds}})
 	start := time.Now()
 	p, err := runner.Prepare(ctx, o)
 	if err != nil {
@@ -123,6 +109,35 @@ func prepare(ctx context.Context, args []string, stdout, stderr io.Writer) int {
 		fmt.Fprintf(stdout, "prepared golden %s at %s\n", p.Golden, p.GoldenCommit)
 	}
 	return 0
+}
+
+// sourceFlags are the command-line overrides of one repository.
+type sourceFlags struct{ url, ref, path, credentialsDir string }
+
+type prepareFlags struct {
+	installDir, workspace string
+	notebook, golden      sourceFlags
+}
+
+// prepareOptions merges the job spec with the flags. Each repository gets only its own
+// credentials: the notebook's Secret may belong to another host than the golden's.
+func prepareOptions(spec *v1alpha1.NotebookValidationJobSpec, f prepareFlags) runner.PrepareOptions {
+	o := runner.PrepareOptions{InstallDir: f.installDir, Workspace: f.workspace,
+		Notebook: runner.Source{URL: spec.Notebook.Git.URL, Ref: spec.Notebook.Git.Ref, Path: spec.Notebook.Path, CredentialsDir: f.notebook.credentialsDir}}
+	override(&o.Notebook.URL, f.notebook.url)
+	override(&o.Notebook.Ref, f.notebook.ref)
+	override(&o.Notebook.Path, f.notebook.path)
+	if g := spec.GoldenNotebook; g != nil || f.golden.url != "" || f.golden.path != "" {
+		src := runner.Source{CredentialsDir: f.golden.credentialsDir}
+		if g != nil {
+			src.URL, src.Ref, src.Path = g.Git.URL, g.Git.Ref, g.Path
+		}
+		override(&src.URL, f.golden.url)
+		override(&src.Ref, f.golden.ref)
+		override(&src.Path, f.golden.path)
+		o.Golden = &src
+	}
+	return o
 }
 
 func override(dst *string, v string) {

@@ -9,6 +9,7 @@ import (
 	"strings"
 	"testing"
 
+	"github.com/mlops-dev/nbv/api/v1alpha1"
 	"github.com/mlops-dev/nbv/internal/summary"
 )
 
@@ -59,5 +60,27 @@ func TestExecuteFromJobSpecEnv(t *testing.T) {
 	}
 	if !strings.Contains(out.String(), "cell 3: failure") || !strings.Contains(out.String(), "nbv-report: {") {
 		t.Errorf("log lacks progress or report:\n%s", out.String())
+	}
+}
+
+// The golden repository never receives the notebook repository's credentials.
+func TestPrepareOptionsKeepCredentialsApart(t *testing.T) {
+	spec := &v1alpha1.NotebookValidationJobSpec{
+		Notebook:       v1alpha1.NotebookSpec{Git: v1alpha1.GitSpec{URL: "https://a.example/nb.git", Ref: "main"}, Path: "nb.ipynb"},
+		GoldenNotebook: &v1alpha1.NotebookSpec{Git: v1alpha1.GitSpec{URL: "https://b.example/golden.git", Ref: "v1"}, Path: "g.ipynb"},
+	}
+	o := prepareOptions(spec, prepareFlags{notebook: sourceFlags{credentialsDir: "/creds/notebook"}})
+	if o.Notebook.CredentialsDir != "/creds/notebook" {
+		t.Errorf("notebook credentials = %q", o.Notebook.CredentialsDir)
+	}
+	if o.Golden == nil || o.Golden.URL != "https://b.example/golden.git" || o.Golden.Ref != "v1" {
+		t.Fatalf("golden source = %+v", o.Golden)
+	}
+	if o.Golden.CredentialsDir != "" {
+		t.Errorf("golden got credentials %q without a golden Secret; want none", o.Golden.CredentialsDir)
+	}
+	o = prepareOptions(spec, prepareFlags{golden: sourceFlags{credentialsDir: "/creds/golden", ref: "v2"}})
+	if o.Golden.CredentialsDir != "/creds/golden" || o.Golden.Ref != "v2" || o.Notebook.CredentialsDir != "" {
+		t.Errorf("flags not applied to the right repository: notebook %+v golden %+v", o.Notebook, o.Golden)
 	}
 }
