@@ -7,6 +7,7 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"io/fs"
 	"os"
 	"path/filepath"
 	"time"
@@ -78,7 +79,36 @@ func Prepare(ctx context.Context, o PrepareOptions) (*Prepared, error) {
 			return nil, err
 		}
 	}
+	if err := shareWorkspace(o.Workspace); err != nil {
+		return nil, &Error{Reason: summary.ReasonRunnerError, Err: err}
+	}
 	return p, nil
+}
+
+// shareWorkspace makes the cloned trees writable by every user. The notebook container runs
+// the user's image, usually as another user than prepare (jovyan, not the runner's), and
+// notebooks write next to themselves; the workspace is an emptyDir private to the pod.
+func shareWorkspace(dir string) error {
+	return filepath.WalkDir(dir, func(path string, d fs.DirEntry, err error) error {
+		if err != nil {
+			return err
+		}
+		if d.Type()&fs.ModeSymlink != 0 {
+			return nil
+		}
+		info, err := d.Info()
+		if err != nil {
+			return err
+		}
+		mode := info.Mode().Perm() | 0o666
+		if d.IsDir() {
+			mode |= 0o777
+		}
+		if err := os.Chmod(path, mode); err != nil {
+			return fmt.Errorf("share workspace %s: %w", path, err)
+		}
+		return nil
+	})
 }
 
 func fetch(ctx context.Context, s Source, dir, what string) (string, string, error) {

@@ -60,6 +60,12 @@ func TestPrepare(t *testing.T) {
 	if st, err := os.Stat(filepath.Join(install, runner.BinaryName)); err != nil || st.Mode()&0o111 == 0 {
 		t.Errorf("runner not installed executable: %v", err)
 	}
+	// The notebook container may run as another user: it must be able to write beside the notebook.
+	for _, path := range []string{filepath.Dir(p.Notebook), p.Notebook} {
+		if st, err := os.Stat(path); err != nil || st.Mode().Perm()&0o002 == 0 {
+			t.Errorf("%s is not writable by other users (mode %v, %v)", path, st.Mode(), err)
+		}
+	}
 
 	for _, tc := range []struct{ path, ref, reason string }{
 		{"nb/absent.ipynb", "main", summary.ReasonNotebookNotFound},
