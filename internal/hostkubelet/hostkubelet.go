@@ -10,8 +10,8 @@
 // Volumes become per-pod host directories, <WorkDir>/<namespace>/<pod>/<volume>: emptyDir and
 // persistentVolumeClaim volumes are empty directories (a claim's data does not outlive the
 // Pod here), Secret and ConfigMap volumes are their keys written as files, hostPath is the
-// host path itself. Every mountPath in a container's command, args and workingDir is rewritten
-// to its directory, and the terminationMessagePath to a per-container file under
+// host path itself. Every mountPath in a container's command, args, workingDir and literal env
+// values is rewritten to its directory, and the terminationMessagePath to a per-container file under
 // <WorkDir>/<namespace>/<pod>/.kubelet/, next to each container's log (stdout and stderr; there
 // is no `kubectl logs` without a kubelet server). Images are not run: a container needs an
 // explicit command, found on the host.

@@ -34,6 +34,7 @@ while [ $# -gt 0 ]; do
   shift
 done
 env > "$ws/$sub.env"
+if [ "$sub" = prepare ] && ! grep -qx s3cret "$CREDS/token"; then exit 9; fi
 printf '{"v":1,"result":"passed","sub":"%s"}' "$sub" > "$term"
 echo "runner $sub done"
 exit "${FAKE_EXIT:-0}"
@@ -156,9 +157,9 @@ func validationLikePod(name string) *corev1.Pod {
 			},
 			InitContainers: []corev1.Container{{
 				Name: "prepare", Image: "runner", Command: []string{"nbv-runner"},
-				Args:         []string{"prepare", "--install-dir", "/nbv/bin", "--workspace", "/nbv/workspace", "--termination-log", "/dev/termination-log"},
-				VolumeMounts: []corev1.VolumeMount{{Name: "nbv-bin", MountPath: "/nbv/bin"}, {Name: "nbv-workspace", MountPath: "/nbv/workspace"}, {Name: "creds", MountPath: "/nbv/credentials/notebook"}},
-				Env:          []corev1.EnvVar{{Name: "CREDS", Value: "/nbv/credentials/notebook"}},
+				Args:                   []string{"prepare", "--install-dir", "/nbv/bin", "--workspace", "/nbv/workspace", "--termination-log", "/dev/termination-log"},
+				VolumeMounts:           []corev1.VolumeMount{{Name: "nbv-bin", MountPath: "/nbv/bin"}, {Name: "nbv-workspace", MountPath: "/nbv/workspace"}, {Name: "creds", MountPath: "/nbv/credentials/notebook"}},
+				Env:                    []corev1.EnvVar{{Name: "CREDS", Value: "/nbv/credentials/notebook"}},
 				TerminationMessagePath: "/dev/termination-log",
 			}},
 			Containers: []corev1.Container{{
@@ -239,6 +240,9 @@ func TestPodRunsInitThenMainAndSucceeds(t *testing.T) {
 		if !strings.Contains(string(env), want+"\n") {
 			t.Errorf("execute env lacks %q:\n%s", want, env)
 		}
+	}
+	if penv, _ := os.ReadFile(filepath.Join(podDir, "nbv-workspace", "prepare.env")); !strings.Contains(string(penv), "CREDS="+filepath.Join(podDir, "creds")+"\n") {
+		t.Errorf("prepare env does not map CREDS to the volume:\n%s", penv)
 	}
 	st, err := os.Stat(filepath.Join(podDir, "creds", "token"))
 	if err != nil || st.Mode().Perm() != 0o400 {

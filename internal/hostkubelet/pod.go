@@ -270,7 +270,9 @@ func (r *podRun) prepare(ctx context.Context, c *corev1.Container, init bool, ho
 		if err != nil {
 			return err
 		}
-		vals, list, err := containerEnv(ctx, r.k.client, r.pod, c)
+		vals, list, err := containerEnv(ctx, r.k.client, r.pod, c, func(v string) string {
+			return hostPath(v, mounts, c.TerminationMessagePath, p.termFile)
+		})
 		if err != nil {
 			return err
 		}

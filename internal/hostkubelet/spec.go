@@ -283,8 +283,10 @@ func expand(s string, env map[string]string) string {
 
 // containerEnv resolves c's environment in the kubelet's order (envFrom, then env, later
 // entries winning) and returns it as a map for expansion plus the ordered KEY=VALUE list.
-// Errors read like the kubelet's CreateContainerConfigError messages.
-func containerEnv(ctx context.Context, client kubernetes.Interface, pod *corev1.Pod, c *corev1.Container) (map[string]string, []string, error) {
+// Literal values naming a path inside a mount are mapped to the host with mapPath, since a
+// program told "the data is in /data" must find it there. Errors read like the kubelet's
+// CreateContainerConfigError messages.
+func containerEnv(ctx context.Context, client kubernetes.Interface, pod *corev1.Pod, c *corev1.Container, mapPath func(string) string) (map[string]string, []string, error) {
 	vals := map[string]string{}
 	var order []string
 	set := func(k, v string) {
@@ -350,7 +352,7 @@ func containerEnv(ctx context.Context, client kubernetes.Interface, pod *corev1.
 	}
 	for _, e := range c.Env {
 		if e.ValueFrom == nil {
-			set(e.Name, expand(e.Value, vals))
+			set(e.Name, mapPath(expand(e.Value, vals)))
 			continue
 		}
 		switch vf := e.ValueFrom; {
