@@ -16,8 +16,8 @@ build:
 	$(GO) build -o bin/ ./cmd/... ./functions/...
 
 ## run: start the local embedded stack (real control plane, Knative adapters, functions) and validate the sample notebook end to end.
-run: controlplane python-deps
-	$(GO) run ./cmd/nbv run
+run: controlplane python-deps build
+	bin/nbv run --runner bin/nbv-runner
 
 ## test: everything CI runs: set-up, generated files up to date, lint, unit + integration tests.
 test: controlplane python-deps verify-manifests lint

@@ -1,0 +1,267 @@
+package main
+
+import (
+	"context"
+	"errors"
+	"flag"
+	"fmt"
+	"log/slog"
+	"os"
+	"path/filepath"
+	"strings"
+	"time"
+
+	"github.com/go-git/go-git/v5"
+	"github.com/go-git/go-git/v5/plumbing/object"
+	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+	"k8s.io/apimachinery/pkg/apis/meta/v1/unstructured"
+	"k8s.io/apimachinery/pkg/runtime"
+	"k8s.io/client-go/dynamic"
+	"k8s.io/client-go/rest"
+
+	"github.com/mlops-dev/nbv/api/v1alpha1"
+	"github.com/mlops-dev/nbv/internal/controlplane"
+	"github.com/mlops-dev/nbv/internal/hostkubelet"
+	"github.com/mlops-dev/nbv/internal/jobstore"
+	"github.com/mlops-dev/nbv/internal/localstack"
+	"github.com/mlops-dev/nbv/internal/validationpod"
+)
+
+func init() {
+	commands["run"] = command{
+		summary: "start the local embedded stack and validate a notebook end to end",
+		run:     runLocal,
+	}
+}
+
+// runFlags are `nbv run`'s settings.
+type runFlags struct {
+	notebook, golden, runner, workDir, namespace string
+	keep, verbose                                bool
+	timeout                                      time.Duration
+}
+
+// runLocal starts a real control plane, the functions, Knative's ApiServerSource adapters, the
+// broker and a host kubelet; commits the notebook (and golden) into a local git repository;
+// creates a NotebookValidationJob for it; and follows the job's phase until it finishes.
+func runLocal(ctx context.Context, args []string) error {
+	fs := flag.NewFlagSet("run", flag.ContinueOnError)
+	var f runFlags
+	fs.StringVar(&f.notebook, "notebook", "test/fixtures/notebooks/compute.ipynb", "notebook to validate")
+	fs.StringVar(&f.golden, "golden", "test/fixtures/notebooks/compute.golden.ipynb", "golden notebook to compare with (empty: none)")
+	fs.StringVar(&f.runner, "runner", "bin/nbv-runner", "host path of a built nbv-runner (make build)")
+	fs.StringVar(&f.workDir, "work-dir", "", "where pods' files go (default: a temporary directory)")
+	fs.StringVar(&f.namespace, "namespace", "nbv-demo", "namespace of the job")
+	fs.BoolVar(&f.keep, "keep", false, "keep the stack running after the job finishes (Ctrl-C stops it); kubectl works against the printed kubeconfig")
+	fs.BoolVar(&f.verbose, "v", false, "log the functions', broker's and kubelet's work")
+	fs.DurationVar(&f.timeout, "timeout", 5*time.Minute, "give up when the job has not finished by then")
+	if err := fs.Parse(args); err != nil {
+		return &ExitError{Code: 2}
+	}
+	runner, err := filepath.Abs(f.runner)
+	if err != nil {
+		return err
+	}
+	if _, err := os.Stat(runner); err != nil {
+		return fmt.Errorf("nbv-runner binary: %w (build it with `make build`, or pass --runner)", err)
+	}
+	root, err := controlplane.FindRepoRoot(".")
+	if err != nil {
+		return err
+	}
+	work := f.workDir
+	if work == "" {
+		if work, err = os.MkdirTemp("", "nbv-run-"); err != nil {
+			return err
+		}
+		defer os.RemoveAll(work)
+	}
+	log := slog.New(slog.DiscardHandler)
+	if f.verbose {
+		log = slog.New(slog.NewTextHandler(os.Stderr, nil))
+	}
+
+	step := stage("starting the control plane (etcd + kube-apiserver)")
+	cp, err := controlplane.Start(ctx, controlplane.Options{RepoRoot: root})
+	if err != nil {
+		return err
+	}
+	defer cp.Stop()
+	step()
+	cfg := cp.RESTConfig()
+	if err := cp.EnsureNamespace(ctx, f.namespace); err != nil {
+		return err
+	}
+
+	step = stage("starting the functions, the broker and Knative's ApiServerSource adapters")
+	stack, err := localstack.Start(ctx, localstack.Options{Config: cfg, RepoRoot: root, Namespace: f.namespace,
+		Pod: validationpod.Options{RunnerImage: "nbv-runner (host binary " + runner + ")"}, Log: log})
+	if err != nil {
+		return err
+	}
+	defer func() {
+		stopCtx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
+		defer cancel()
+		if err := stack.Stop(stopCtx); err != nil {
+			fmt.Fprintln(os.Stderr, "nbv run: stopping the stack:", err)
+		}
+	}()
+	kubeletCtx, stopKubelet := context.WithCancel(context.WithoutCancel(ctx))
+	kubeletDone := make(chan error, 1)
+	go func() {
+		kubeletDone <- hostkubelet.New(cfg, hostkubelet.Options{RunnerBinary: runner, WorkDir: filepath.Join(work, "pods"), Log: log}).Run(kubeletCtx)
+	}()
+	defer func() {
+		stopKubelet()
+		if err := <-kubeletDone; err != nil && !errors.Is(err, context.Canceled) {
+			fmt.Fprintln(os.Stderr, "nbv run: host kubelet:", err)
+		}
+	}()
+	step()
+
+	repo, branch, err := demoRepository(filepath.Join(work, "repo"), f.notebook, f.golden)
+	if err != nil {
+		return err
+	}
+	job, err := createDemoJob(ctx, cfg, f.namespace, repo, branch, f.golden != "")
+	if err != nil {
+		return err
+	}
+	fmt.Printf("created NotebookValidationJob %s/%s for %s\n", f.namespace, job, repo)
+	fmt.Printf("kubectl --kubeconfig %s -n %s get nvj -w\n\n", cp.KubeconfigPath(), f.namespace)
+
+	final, err := followJob(ctx, cfg, f.namespace, job, f.timeout)
+	if err != nil {
+		return err
+	}
+	printResult(final)
+	if f.keep {
+		fmt.Printf("\nthe stack keeps running; Ctrl-C stops it\n")
+		<-ctx.Done()
+	}
+	if final.Status.Phase != v1alpha1.PhaseSucceeded {
+		return &ExitError{Code: 1}
+	}
+	return nil
+}
+
+func stage(what string) func() {
+	start := time.Now()
+	fmt.Printf("%s ... ", what)
+	return func() { fmt.Printf("ready in %s\n", time.Since(start).Round(10*time.Millisecond)) }
+}
+
+// demoRepository commits the notebook as notebook.ipynb (and the golden as golden.ipynb) into
+// a new git repository at dir and returns its file:// URL and branch.
+func demoRepository(dir, notebook, golden string) (url, branch string, err error) {
+	repo, err := git.PlainInit(dir, false)
+	if err != nil {
+		return "", "", fmt.Errorf("create demo repository: %w", err)
+	}
+	wt, err := repo.Worktree()
+	if err != nil {
+		return "", "", err
+	}
+	files := map[string]string{"notebook.ipynb": notebook}
+	if golden != "" {
+		files["golden.ipynb"] = golden
+	}
+	for name, src := range files {
+		data, err := os.ReadFile(src)
+		if err != nil {
+			return "", "", fmt.Errorf("read %s: %w", src, err)
+		}
+		if err := os.WriteFile(filepath.Join(dir, name), data, 0o644); err != nil {
+			return "", "", err
+		}
+		if _, err := wt.Add(name); err != nil {
+			return "", "", err
+		}
+	}
+	sig := &object.Signature{Name: "nbv run", Email: "nbv@localhost", When: time.Now()}
+	if _, err := wt.Commit("notebooks to validate", &git.CommitOptions{Author: sig}); err != nil {
+		return "", "", fmt.Errorf("commit demo repository: %w", err)
+	}
+	head, err := repo.Head()
+	if err != nil {
+		return "", "", err
+	}
+	return "file://" + dir, head.Name().Short(), nil
+}
+
+func createDemoJob(ctx context.Context, cfg *rest.Config, namespace, repoURL, ref string, withGolden bool) (string, error) {
+	job := &v1alpha1.NotebookValidationJob{
+		TypeMeta:   metav1.TypeMeta{APIVersion: v1alpha1.SchemeGroupVersion.String(), Kind: v1alpha1.Kind},
+		ObjectMeta: metav1.ObjectMeta{GenerateName: "demo-", Namespace: namespace},
+		Spec: v1alpha1.NotebookValidationJobSpec{
+			Notebook:  v1alpha1.NotebookSpec{Git: v1alpha1.GitSpec{URL: repoURL, Ref: ref}, Path: "notebook.ipynb"},
+			PodConfig: v1alpha1.PodConfigSpec{ContainerImage: "host-python3"},
+			Timeout:   "5m",
+			Execution: &v1alpha1.ExecutionSpec{CellTimeout: "1m"},
+		},
+	}
+	if withGolden {
+		job.Spec.GoldenNotebook = &v1alpha1.NotebookSpec{Git: job.Spec.Notebook.Git, Path: "golden.ipynb"}
+	}
+	obj, err := runtime.DefaultUnstructuredConverter.ToUnstructured(job)
+	if err != nil {
+		return "", err
+	}
+	client, err := dynamic.NewForConfig(cfg)
+	if err != nil {
+		return "", err
+	}
+	created, err := client.Resource(v1alpha1.GroupVersionResource).Namespace(namespace).
+		Create(ctx, &unstructured.Unstructured{Object: obj}, metav1.CreateOptions{})
+	if err != nil {
+		return "", fmt.Errorf("create job: %w", err)
+	}
+	return created.GetName(), nil
+}
+
+// followJob prints each phase the job enters until it is Succeeded or Failed.
+func followJob(ctx context.Context, cfg *rest.Config, namespace, name string, timeout time.Duration) (*v1alpha1.NotebookValidationJob, error) {
+	store, err := jobstore.New(cfg)
+	if err != nil {
+		return nil, err
+	}
+	ctx, cancel := context.WithTimeout(ctx, timeout)
+	defer cancel()
+	start, last := time.Now(), ""
+	for {
+		job, err := store.Get(ctx, namespace, name)
+		if err != nil {
+			return nil, err
+		}
+		if p := job.Status.Phase; p != last {
+			fmt.Printf("%8s  %-17s %s\n", time.Since(start).Round(100*time.Millisecond), p, job.Status.Message)
+			last = p
+		}
+		if p := job.Status.Phase; p == v1alpha1.PhaseSucceeded || p == v1alpha1.PhaseFailed {
+			return job, nil
+		}
+		select {
+		case <-ctx.Done():
+			return nil, fmt.Errorf("job %s/%s still %q after %s", namespace, name, last, timeout)
+		case <-time.After(200 * time.Millisecond):
+		}
+	}
+}
+
+func printResult(job *v1alpha1.NotebookValidationJob) {
+	fmt.Printf("\n%s: %s\n", job.Status.Phase, job.Status.Message)
+	for _, r := range job.Status.Results {
+		d := ""
+		if r.ExecutionTime != nil {
+			d = r.ExecutionTime.Duration.Round(time.Millisecond).String()
+		}
+		line := fmt.Sprintf("  cell %-3d %-8s %8s", r.CellIndex, r.Status, d)
+		if r.ErrorMessage != "" {
+			line += "  " + r.ErrorMessage
+		}
+		fmt.Println(strings.TrimRight(line, " "))
+	}
+	if c := job.Status.ComparisonResult; c != nil {
+		fmt.Printf("  golden comparison (%s): %s, %d of %d cells matched\n", c.Strategy, c.Result, c.MatchedCells, c.TotalCells)
+	}
+}
