@@ -214,7 +214,9 @@ func failureMessage(s *summary.Summary) string {
 	default:
 		b.WriteString("notebook failed")
 	}
-	if s.Message != "" && !strings.Contains(b.String(), s.Message) {
+	// The runner's message usually restates the first failure; add it only when it says more.
+	restates := s.FirstFailure != nil && s.FirstFailure.Error != "" && strings.Contains(s.Message, s.FirstFailure.Error)
+	if s.Message != "" && !restates && !strings.Contains(b.String(), s.Message) {
 		fmt.Fprintf(&b, " (%s)", s.Message)
 	}
 	if s.Cells.Total > 0 {
