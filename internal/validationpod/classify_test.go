@@ -363,3 +363,18 @@ func TestClassifyOOMWithoutLimit(t *testing.T) {
 		t.Errorf("message %q should say there was no memory limit", o.Message)
 	}
 }
+
+// The runner's message restating the first failure is not repeated in the job's message.
+func TestFailureMessageSaysTheErrorOnce(t *testing.T) {
+	pod := basePod(t)
+	pod.Status.Phase = corev1.PodFailed
+	pod.Status.InitContainerStatuses = []corev1.ContainerStatus{prepareDone()}
+	err := "ValueError: bad value: 7"
+	pod.Status.ContainerStatuses = []corev1.ContainerStatus{terminated(NotebookContainer, 1, "Error", encode(t, summary.Summary{
+		Result: summary.ResultFailed, Reason: summary.ReasonCellFailed, Message: "cell 1 failed: " + err,
+		Cells: summary.Counts{Total: 3, Passed: 1, Failed: 1, Skipped: 1}, FirstFailure: &summary.Cell{Index: 1, Status: summary.CellFailure, Error: err}}))}
+	o := Classify(pod)
+	if o.State != StateFailed || strings.Count(o.Message, err) != 1 || !strings.Contains(o.Message, "cell 1") {
+		t.Errorf("outcome %s %q: want Failed naming cell 1 and saying %q once", o.State, o.Message, err)
+	}
+}
