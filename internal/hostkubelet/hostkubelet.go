@@ -167,10 +167,10 @@ func (k *Kubelet) Run(ctx context.Context) error {
 		defer close(informerDone)
 		informer.Run(ctx.Done())
 	}()
-	if !cache.WaitForCacheSync(ctx.Done(), informer.HasSynced) && ctx.Err() == nil {
-		return errors.New("hostkubelet: pod informer did not sync")
+	// WaitForCacheSync only gives up when ctx ends, which is the way out below anyway.
+	if cache.WaitForCacheSync(ctx.Done(), informer.HasSynced) {
+		k.log.Info("watching validation pods", "workDir", k.opts.WorkDir, "runner", k.opts.RunnerBinary)
 	}
-	k.log.Info("watching validation pods", "workDir", k.opts.WorkDir, "runner", k.opts.RunnerBinary)
 	<-ctx.Done()
 	<-informerDone
 	// No handler runs any more, so no worker can be added behind the wait.

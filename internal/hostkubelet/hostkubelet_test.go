@@ -47,6 +47,7 @@ type harness struct {
 	work   string
 	done   chan error
 	cancel context.CancelFunc
+	uids   []types.UID // of the pods created: other tests on this machine may run pods too
 }
 
 func start(t *testing.T, objs ...runtime.Object) *harness {
@@ -93,8 +94,10 @@ func (h *harness) stop() {
 	case <-time.After(30 * time.Second):
 		h.t.Fatal("Run did not return 30 s after its context was cancelled")
 	}
-	if pids := marked(func(string) bool { return true }); len(pids) > 0 {
-		h.t.Errorf("processes outlived Run: %v", pids)
+	for _, uid := range h.uids {
+		if pids := alive(uid); len(pids) > 0 {
+			h.t.Errorf("processes of pod %s outlived Run: %v", uid, pids)
+		}
 	}
 }
 
@@ -107,6 +110,7 @@ func (h *harness) create(pod *corev1.Pod) *corev1.Pod {
 	if err != nil {
 		h.t.Fatal(err)
 	}
+	h.uids = append(h.uids, p.UID)
 	return p
 }
 

@@ -2,6 +2,7 @@ package hostkubelet
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"os"
 	"path"
@@ -46,18 +47,18 @@ func setUpVolumes(ctx context.Context, client kubernetes.Interface, pod *corev1.
 				err = os.MkdirAll(vdir, 0o755)
 			}
 		case src.Secret != nil:
-			err = writeSecret(ctx, client, pod.Namespace, src.Secret.SecretName, src.Secret.Items, ptrTrue(src.Secret.Optional), vdir)
+			err = writeObject(ctx, client, kindSecret, pod.Namespace, src.Secret.SecretName, src.Secret.Items, ptrTrue(src.Secret.Optional), vdir)
 		case src.ConfigMap != nil:
-			err = writeConfigMap(ctx, client, pod.Namespace, src.ConfigMap.Name, src.ConfigMap.Items, ptrTrue(src.ConfigMap.Optional), vdir)
+			err = writeObject(ctx, client, kindConfigMap, pod.Namespace, src.ConfigMap.Name, src.ConfigMap.Items, ptrTrue(src.ConfigMap.Optional), vdir)
 		case src.Projected != nil:
 			err = os.MkdirAll(vdir, 0o755)
 			for _, p := range src.Projected.Sources {
 				switch {
 				case err != nil:
 				case p.Secret != nil:
-					err = writeSecret(ctx, client, pod.Namespace, p.Secret.Name, p.Secret.Items, ptrTrue(p.Secret.Optional), vdir)
+					err = writeObject(ctx, client, kindSecret, pod.Namespace, p.Secret.Name, p.Secret.Items, ptrTrue(p.Secret.Optional), vdir)
 				case p.ConfigMap != nil:
-					err = writeConfigMap(ctx, client, pod.Namespace, p.ConfigMap.Name, p.ConfigMap.Items, ptrTrue(p.ConfigMap.Optional), vdir)
+					err = writeObject(ctx, client, kindConfigMap, pod.Namespace, p.ConfigMap.Name, p.ConfigMap.Items, ptrTrue(p.ConfigMap.Optional), vdir)
 				default:
 					err = fmt.Errorf("projected source other than secret or configMap is not supported on the host")
 				}
@@ -75,24 +76,24 @@ func setUpVolumes(ctx context.Context, client kubernetes.Interface, pod *corev1.
 
 func ptrTrue(b *bool) bool { return b != nil && *b }
 
-func writeSecret(ctx context.Context, client kubernetes.Interface, ns, name string, items []corev1.KeyToPath, optional bool, dir string) error {
-	s, err := client.CoreV1().Secrets(ns).Get(ctx, name, metav1.GetOptions{})
-	if apierrors.IsNotFound(err) && optional {
-		return os.MkdirAll(dir, 0o700)
-	}
-	if err != nil {
-		return fmt.Errorf("secret %s/%s: %w", ns, name, err)
-	}
-	return writeKeys(dir, s.Data, items, secretFileMode, optional, "Secret "+ns+"/"+name)
-}
+// Kinds of object whose keys become files or environment variables.
+const (
+	kindSecret    = "Secret"
+	kindConfigMap = "ConfigMap"
+)
 
-func writeConfigMap(ctx context.Context, client kubernetes.Interface, ns, name string, items []corev1.KeyToPath, optional bool, dir string) error {
-	cm, err := client.CoreV1().ConfigMaps(ns).Get(ctx, name, metav1.GetOptions{})
-	if apierrors.IsNotFound(err) && optional {
-		return os.MkdirAll(dir, 0o755)
+// objectData reads the keys of a Secret or ConfigMap.
+func objectData(ctx context.Context, client kubernetes.Interface, kind, ns, name string) (map[string][]byte, error) {
+	if kind == kindSecret {
+		s, err := client.CoreV1().Secrets(ns).Get(ctx, name, metav1.GetOptions{})
+		if err != nil {
+			return nil, err
+		}
+		return s.Data, nil
 	}
+	cm, err := client.CoreV1().ConfigMaps(ns).Get(ctx, name, metav1.GetOptions{})
 	if err != nil {
-		return fmt.Errorf("configmap %s/%s: %w", ns, name, err)
+		return nil, err
 	}
 	data := make(map[string][]byte, len(cm.Data)+len(cm.BinaryData))
 	for k, v := range cm.Data {
@@ -101,18 +102,30 @@ func writeConfigMap(ctx context.Context, client kubernetes.Interface, ns, name s
 	for k, v := range cm.BinaryData {
 		data[k] = v
 	}
-	return writeKeys(dir, data, items, configMapFileMode, optional, "ConfigMap "+ns+"/"+name)
+	return data, nil
 }
 
-// writeKeys writes data (or the listed items of it) as files under dir.
-func writeKeys(dir string, data map[string][]byte, items []corev1.KeyToPath, mode os.FileMode, optional bool, what string) error {
-	dirMode := os.FileMode(0o755)
-	if mode == secretFileMode {
-		dirMode = 0o700
+// writeObject writes the keys of a Secret or ConfigMap (or the listed items) into dir.
+func writeObject(ctx context.Context, client kubernetes.Interface, kind, ns, name string, items []corev1.KeyToPath, optional bool, dir string) error {
+	mode, dirMode := configMapFileMode, os.FileMode(0o755)
+	if kind == kindSecret {
+		mode, dirMode = secretFileMode, 0o700
 	}
 	if err := os.MkdirAll(dir, dirMode); err != nil {
 		return err
 	}
+	data, err := objectData(ctx, client, kind, ns, name)
+	if apierrors.IsNotFound(err) && optional {
+		return nil
+	}
+	if err != nil {
+		return fmt.Errorf("%s %s/%s: %w", strings.ToLower(kind), ns, name, err)
+	}
+	return writeKeys(dir, data, items, mode, dirMode, optional, kind+" "+ns+"/"+name)
+}
+
+// writeKeys writes data (or the listed items of it) as files under dir.
+func writeKeys(dir string, data map[string][]byte, items []corev1.KeyToPath, mode, dirMode os.FileMode, optional bool, what string) error {
 	files := map[string][]byte{}
 	if len(items) == 0 {
 		for k, v := range data {
@@ -295,58 +308,56 @@ func containerEnv(ctx context.Context, client kubernetes.Interface, pod *corev1.
 		}
 		vals[k] = v
 	}
-	secrets := map[string]*corev1.Secret{}
-	getSecret := func(name string) (*corev1.Secret, error) {
-		if s, ok := secrets[name]; ok {
-			return s, nil
+	cache := map[string]map[string][]byte{}
+	// lookup reads a referenced object once per container; skip reports an optional one
+	// that is missing.
+	lookup := func(kind, name string, optional bool) (data map[string][]byte, skip bool, err error) {
+		if d, ok := cache[kind+"/"+name]; ok {
+			return d, false, nil
 		}
-		s, err := client.CoreV1().Secrets(pod.Namespace).Get(ctx, name, metav1.GetOptions{})
+		d, err := objectData(ctx, client, kind, pod.Namespace, name)
 		if err != nil {
-			return nil, err
+			if apierrors.IsNotFound(err) && optional {
+				return nil, true, nil
+			}
+			return nil, false, fmt.Errorf("%s %q: %w", strings.ToLower(kind), name, err)
 		}
-		secrets[name] = s
-		return s, nil
+		cache[kind+"/"+name] = d
+		return d, false, nil
 	}
-	cms := map[string]*corev1.ConfigMap{}
-	getCM := func(name string) (*corev1.ConfigMap, error) {
-		if cm, ok := cms[name]; ok {
-			return cm, nil
+	// key reads one key of a referenced object.
+	key := func(kind, name, k string, optional bool) (string, bool, error) {
+		d, skip, err := lookup(kind, name, optional)
+		if err != nil || skip {
+			return "", skip, err
 		}
-		cm, err := client.CoreV1().ConfigMaps(pod.Namespace).Get(ctx, name, metav1.GetOptions{})
-		if err != nil {
-			return nil, err
+		v, ok := d[k]
+		if !ok && !optional {
+			return "", false, fmt.Errorf("couldn't find key %s in %s %s/%s", k, kind, pod.Namespace, name)
 		}
-		cms[name] = cm
-		return cm, nil
+		return string(v), !ok, nil
 	}
 
 	for _, ef := range c.EnvFrom {
+		kind, name, optional := kindConfigMap, "", false
 		switch {
 		case ef.SecretRef != nil:
-			s, err := getSecret(ef.SecretRef.Name)
-			if err != nil {
-				if apierrors.IsNotFound(err) && ptrTrue(ef.SecretRef.Optional) {
-					continue
-				}
-				return nil, nil, fmt.Errorf("envFrom secret %q: %w", ef.SecretRef.Name, err)
-			}
-			for _, k := range sortedKeys(s.Data) {
-				if name := ef.Prefix + k; validEnvName(name) {
-					set(name, string(s.Data[k]))
-				}
-			}
+			kind, name, optional = kindSecret, ef.SecretRef.Name, ptrTrue(ef.SecretRef.Optional)
 		case ef.ConfigMapRef != nil:
-			cm, err := getCM(ef.ConfigMapRef.Name)
-			if err != nil {
-				if apierrors.IsNotFound(err) && ptrTrue(ef.ConfigMapRef.Optional) {
-					continue
-				}
-				return nil, nil, fmt.Errorf("envFrom configmap %q: %w", ef.ConfigMapRef.Name, err)
-			}
-			for _, k := range sortedKeys(cm.Data) {
-				if name := ef.Prefix + k; validEnvName(name) {
-					set(name, cm.Data[k])
-				}
+			name, optional = ef.ConfigMapRef.Name, ptrTrue(ef.ConfigMapRef.Optional)
+		default:
+			continue
+		}
+		d, skip, err := lookup(kind, name, optional)
+		if err != nil {
+			return nil, nil, fmt.Errorf("envFrom: %w", err)
+		}
+		if skip {
+			continue
+		}
+		for _, k := range sortedKeys(d) {
+			if name := ef.Prefix + k; validEnvName(name) {
+				set(name, string(d[k]))
 			}
 		}
 	}
@@ -355,49 +366,24 @@ func containerEnv(ctx context.Context, client kubernetes.Interface, pod *corev1.
 			set(e.Name, mapPath(expand(e.Value, vals)))
 			continue
 		}
+		var v string
+		var skip bool
+		var err error
 		switch vf := e.ValueFrom; {
 		case vf.SecretKeyRef != nil:
-			ref := vf.SecretKeyRef
-			s, err := getSecret(ref.Name)
-			if err != nil {
-				if apierrors.IsNotFound(err) && ptrTrue(ref.Optional) {
-					continue
-				}
-				return nil, nil, fmt.Errorf("env %s: %w", e.Name, err)
-			}
-			v, ok := s.Data[ref.Key]
-			if !ok {
-				if ptrTrue(ref.Optional) {
-					continue
-				}
-				return nil, nil, fmt.Errorf("env %s: couldn't find key %s in Secret %s/%s", e.Name, ref.Key, pod.Namespace, ref.Name)
-			}
-			set(e.Name, string(v))
+			v, skip, err = key(kindSecret, vf.SecretKeyRef.Name, vf.SecretKeyRef.Key, ptrTrue(vf.SecretKeyRef.Optional))
 		case vf.ConfigMapKeyRef != nil:
-			ref := vf.ConfigMapKeyRef
-			cm, err := getCM(ref.Name)
-			if err != nil {
-				if apierrors.IsNotFound(err) && ptrTrue(ref.Optional) {
-					continue
-				}
-				return nil, nil, fmt.Errorf("env %s: %w", e.Name, err)
-			}
-			v, ok := cm.Data[ref.Key]
-			if !ok {
-				if ptrTrue(ref.Optional) {
-					continue
-				}
-				return nil, nil, fmt.Errorf("env %s: couldn't find key %s in ConfigMap %s/%s", e.Name, ref.Key, pod.Namespace, ref.Name)
-			}
-			set(e.Name, v)
+			v, skip, err = key(kindConfigMap, vf.ConfigMapKeyRef.Name, vf.ConfigMapKeyRef.Key, ptrTrue(vf.ConfigMapKeyRef.Optional))
 		case vf.FieldRef != nil:
-			v, err := fieldValue(pod, vf.FieldRef.FieldPath)
-			if err != nil {
-				return nil, nil, fmt.Errorf("env %s: %w", e.Name, err)
-			}
-			set(e.Name, v)
+			v, err = fieldValue(pod, vf.FieldRef.FieldPath)
 		default:
-			return nil, nil, fmt.Errorf("env %s: only secretKeyRef, configMapKeyRef and fieldRef are supported on the host", e.Name)
+			err = errors.New("only secretKeyRef, configMapKeyRef and fieldRef are supported on the host")
+		}
+		if err != nil {
+			return nil, nil, fmt.Errorf("env %s: %w", e.Name, err)
+		}
+		if !skip {
+			set(e.Name, v)
 		}
 	}
 	list := make([]string, 0, len(order))

@@ -16,6 +16,7 @@ import (
 	"github.com/go-git/go-git/v5/plumbing/object"
 	corev1 "k8s.io/api/core/v1"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+	"k8s.io/apimachinery/pkg/types"
 	"k8s.io/apimachinery/pkg/util/uuid"
 	"k8s.io/client-go/kubernetes"
 
@@ -78,6 +79,7 @@ func TestHostKubeletRunsValidationPods(t *testing.T) {
 	}
 	defer stopKubelet()
 
+	var created []types.UID // processes are checked per pod: other tests may run a kubelet too
 	create := func(t *testing.T, name, notebook, timeout string) *corev1.Pod {
 		t.Helper()
 		job := &v1alpha1.NotebookValidationJob{
@@ -95,6 +97,7 @@ func TestHostKubeletRunsValidationPods(t *testing.T) {
 		if pod, err = client.CoreV1().Pods(ns).Create(ctx, pod, metav1.CreateOptions{}); err != nil {
 			t.Fatal(err)
 		}
+		created = append(created, pod.UID)
 		return pod
 	}
 	// await watches the Pod, as the pod-completed function's event source does, until it ends.
@@ -199,8 +202,10 @@ func TestHostKubeletRunsValidationPods(t *testing.T) {
 			time.Sleep(100 * time.Millisecond)
 		}
 		stopKubelet()
-		if pids := hkProcesses(""); len(pids) > 0 {
-			t.Errorf("processes outlived Run: %v", pids)
+		for _, uid := range created {
+			if pids := hkProcesses(string(uid) + "/"); len(pids) > 0 {
+				t.Errorf("processes of pod %s outlived Run: %v", uid, pids)
+			}
 		}
 		p, err := client.CoreV1().Pods(ns).Get(ctx, pod.Name, metav1.GetOptions{})
 		if err != nil {
