@@ -1,13 +1,12 @@
 package controlplane
 
 import (
-	"bufio"
+	"github.com/mlops-dev/nbv/internal/yamldocs"
+
 	"bytes"
 	"context"
 	"encoding/json"
-	"errors"
 	"fmt"
-	"io"
 	"os"
 	"os/exec"
 	"path/filepath"
@@ -21,9 +20,7 @@ import (
 	"k8s.io/apimachinery/pkg/apis/meta/v1/unstructured"
 	"k8s.io/apimachinery/pkg/runtime/schema"
 	"k8s.io/apimachinery/pkg/types"
-	utilyaml "k8s.io/apimachinery/pkg/util/yaml"
 	"k8s.io/client-go/dynamic"
-	"sigs.k8s.io/yaml"
 )
 
 // crdGVR addresses CustomResourceDefinitions for the dynamic client; using it instead of the
@@ -153,36 +150,21 @@ func LoadCRDs(globs []string) ([]*unstructured.Unstructured, error) {
 }
 
 func readCRDFile(path string) ([]*unstructured.Unstructured, error) {
-	f, err := os.Open(path)
+	docs, err := yamldocs.ReadFile(path)
 	if err != nil {
-		return nil, fmt.Errorf("opening CRD manifest: %w", err)
+		return nil, err
 	}
-	defer f.Close()
-	reader := utilyaml.NewYAMLReader(bufio.NewReader(f))
-	var out []*unstructured.Unstructured
-	for i := 0; ; i++ {
-		doc, err := reader.Read()
-		if errors.Is(err, io.EOF) {
-			return out, nil
-		}
-		if err != nil {
-			return nil, fmt.Errorf("reading %s document %d: %w", path, i, err)
-		}
-		obj := map[string]any{}
-		if err := yaml.Unmarshal(doc, &obj); err != nil {
-			return nil, fmt.Errorf("parsing %s document %d: %w", path, i, err)
-		}
-		if len(obj) == 0 {
-			continue // comment-only or empty document
-		}
-		u := &unstructured.Unstructured{Object: obj}
+	out := make([]*unstructured.Unstructured, 0, len(docs))
+	for _, d := range docs {
+		u := d.Object
 		if u.GetKind() != "CustomResourceDefinition" {
-			return nil, fmt.Errorf("%s document %d is a %s, not a CustomResourceDefinition", path, i, u.GetKind())
+			return nil, fmt.Errorf("%s document %d is a %s, not a CustomResourceDefinition", path, d.Index, u.GetKind())
 		}
 		unstructured.RemoveNestedField(u.Object, "spec", "conversion")
 		unstructured.RemoveNestedField(u.Object, "status")
 		out = append(out, u)
 	}
+	return out, nil
 }
 
 // InstallCRDs server-side applies crds (idempotent: a restart on a kept data dir re-applies

@@ -6,13 +6,11 @@
 package eventsource
 
 import (
-	"bufio"
+	"github.com/mlops-dev/nbv/internal/yamldocs"
+
 	"context"
 	"encoding/json"
-	"errors"
 	"fmt"
-	"io"
-	"os"
 	"path/filepath"
 	"sort"
 
@@ -20,7 +18,6 @@ import (
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/apimachinery/pkg/apis/meta/v1/unstructured"
 	"k8s.io/apimachinery/pkg/types"
-	utilyaml "k8s.io/apimachinery/pkg/util/yaml"
 	"k8s.io/client-go/discovery"
 	"k8s.io/client-go/discovery/cached/memory"
 	"k8s.io/client-go/dynamic"
@@ -42,49 +39,34 @@ type Manifest struct {
 // LoadFile parses a multi-document YAML manifest. Sources are decoded strictly, so a field the
 // Knative API does not know (a typo such as "selectr") is an error instead of being dropped.
 func LoadFile(path string) (*Manifest, error) {
-	f, err := os.Open(path)
+	docs, err := yamldocs.ReadFile(path)
 	if err != nil {
-		return nil, fmt.Errorf("opening event source manifest: %w", err)
+		return nil, fmt.Errorf("event source manifest: %w", err)
 	}
-	defer f.Close()
 	m := &Manifest{Path: path}
-	reader := utilyaml.NewYAMLReader(bufio.NewReader(f))
-	for i := 0; ; i++ {
-		doc, err := reader.Read()
-		if errors.Is(err, io.EOF) {
-			return m, nil
-		}
-		if err != nil {
-			return nil, fmt.Errorf("reading %s document %d: %w", path, i, err)
-		}
-		obj := map[string]any{}
-		if err := yaml.Unmarshal(doc, &obj); err != nil {
-			return nil, fmt.Errorf("parsing %s document %d: %w", path, i, err)
-		}
-		if len(obj) == 0 {
-			continue
-		}
-		u := &unstructured.Unstructured{Object: obj}
+	for _, d := range docs {
+		u := d.Object
 		switch u.GroupVersionKind() {
 		case sourcesv1.SchemeGroupVersion.WithKind("ApiServerSource"):
 			src := &sourcesv1.ApiServerSource{}
-			if err := yaml.UnmarshalStrict(doc, src); err != nil {
-				return nil, fmt.Errorf("decoding ApiServerSource in %s document %d: %w", path, i, err)
+			if err := yaml.UnmarshalStrict(d.Raw, src); err != nil {
+				return nil, fmt.Errorf("decoding ApiServerSource in %s document %d: %w", path, d.Index, err)
 			}
 			m.ApiServerSources = append(m.ApiServerSources, src)
 		case sourcesv1.SchemeGroupVersion.WithKind("PingSource"):
 			src := &sourcesv1.PingSource{}
-			if err := yaml.UnmarshalStrict(doc, src); err != nil {
-				return nil, fmt.Errorf("decoding PingSource in %s document %d: %w", path, i, err)
+			if err := yaml.UnmarshalStrict(d.Raw, src); err != nil {
+				return nil, fmt.Errorf("decoding PingSource in %s document %d: %w", path, d.Index, err)
 			}
 			m.PingSources = append(m.PingSources, src)
 		default:
 			if u.GetKind() == "" || u.GetAPIVersion() == "" {
-				return nil, fmt.Errorf("%s document %d has no apiVersion/kind", path, i)
+				return nil, fmt.Errorf("%s document %d has no apiVersion/kind", path, d.Index)
 			}
 			m.Objects = append(m.Objects, u)
 		}
 	}
+	return m, nil
 }
 
 // LoadDir loads every *.yaml file of dir, in name order.

@@ -1,17 +1,13 @@
 package localbroker
 
 import (
-	"bufio"
-	"bytes"
-	"errors"
+	"github.com/mlops-dev/nbv/internal/yamldocs"
+
 	"fmt"
-	"io"
 	"math"
-	"os"
 	"time"
 
 	"github.com/rickb777/date/period"
-	utilyaml "k8s.io/apimachinery/pkg/util/yaml"
 	eventingduckv1 "knative.dev/eventing/pkg/apis/duck/v1"
 	eventingv1 "knative.dev/eventing/pkg/apis/eventing/v1"
 	"sigs.k8s.io/yaml"
@@ -19,30 +15,18 @@ import (
 
 // LoadTriggers reads every Trigger from a multi-document YAML file; other kinds are skipped.
 func LoadTriggers(path string) ([]eventingv1.Trigger, error) {
-	raw, err := os.ReadFile(path)
+	docs, err := yamldocs.ReadFile(path)
 	if err != nil {
-		return nil, fmt.Errorf("read triggers: %w", err)
+		return nil, fmt.Errorf("triggers: %w", err)
 	}
-	reader := utilyaml.NewYAMLReader(bufio.NewReader(bytes.NewReader(raw)))
 	var out []eventingv1.Trigger
-	for {
-		doc, err := reader.Read()
-		if errors.Is(err, io.EOF) {
-			break
-		}
-		if err != nil {
-			return nil, fmt.Errorf("read %s: %w", path, err)
-		}
-		var meta struct{ Kind string }
-		if err := yaml.Unmarshal(doc, &meta); err != nil {
-			return nil, fmt.Errorf("parse %s: %w", path, err)
-		}
-		if meta.Kind != "Trigger" {
+	for _, d := range docs {
+		if d.Object.GetKind() != "Trigger" {
 			continue
 		}
 		var t eventingv1.Trigger
-		if err := yaml.UnmarshalStrict(doc, &t); err != nil {
-			return nil, fmt.Errorf("parse Trigger in %s: %w", path, err)
+		if err := yaml.UnmarshalStrict(d.Raw, &t); err != nil {
+			return nil, fmt.Errorf("parse Trigger in %s document %d: %w", path, d.Index, err)
 		}
 		out = append(out, t)
 	}
