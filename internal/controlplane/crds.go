@@ -1,8 +1,6 @@
 package controlplane
 
 import (
-	"github.com/mlops-dev/nbv/internal/yamldocs"
-
 	"bytes"
 	"context"
 	"encoding/json"
@@ -21,6 +19,8 @@ import (
 	"k8s.io/apimachinery/pkg/runtime/schema"
 	"k8s.io/apimachinery/pkg/types"
 	"k8s.io/client-go/dynamic"
+
+	"github.com/mlops-dev/nbv/internal/yamldocs"
 )
 
 // crdGVR addresses CustomResourceDefinitions for the dynamic client; using it instead of the

@@ -6,8 +6,6 @@
 package eventsource
 
 import (
-	"github.com/mlops-dev/nbv/internal/yamldocs"
-
 	"context"
 	"encoding/json"
 	"fmt"
@@ -25,6 +23,8 @@ import (
 	"k8s.io/client-go/restmapper"
 	sourcesv1 "knative.dev/eventing/pkg/apis/sources/v1"
 	"sigs.k8s.io/yaml"
+
+	"github.com/mlops-dev/nbv/internal/yamldocs"
 )
 
 // Manifest is one file of eventsources/: its sources and the objects they need (RBAC).

@@ -1,8 +1,6 @@
 package localbroker
 
 import (
-	"github.com/mlops-dev/nbv/internal/yamldocs"
-
 	"fmt"
 	"math"
 	"time"
@@ -11,6 +9,8 @@ import (
 	eventingduckv1 "knative.dev/eventing/pkg/apis/duck/v1"
 	eventingv1 "knative.dev/eventing/pkg/apis/eventing/v1"
 	"sigs.k8s.io/yaml"
+
+	"github.com/mlops-dev/nbv/internal/yamldocs"
 )
 
 // LoadTriggers reads every Trigger from a multi-document YAML file; other kinds are skipped.
