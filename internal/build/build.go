@@ -64,7 +64,7 @@ type Observed struct {
 
 // JobLabel is set on every build child to the job's name. The ApiServerSource for build
 // children selects on it, and the functions find a job's children with it.
-const JobLabel = v1alpha1.Group + "/notebookvalidationjob"
+const JobLabel = v1alpha1.LabelJob
 
 // DefaultTimeout is the build deadline when buildConfig.timeout is empty; it matches the
 // CRD default.

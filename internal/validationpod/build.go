@@ -21,7 +21,7 @@ import (
 // Names and paths shared with nbv-runner. They are part of the runner's command-line contract.
 const (
 	// LabelJob carries the job name on every child; the ApiServerSource selects on it.
-	LabelJob = "mlops.mlops.dev/notebookvalidationjob"
+	LabelJob = v1alpha1.LabelJob
 	// LabelManagedBy marks the pod as ours for humans and tooling.
 	LabelManagedBy = "app.kubernetes.io/managed-by"
 	// ManagedBy is the value of LabelManagedBy.
