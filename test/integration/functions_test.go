@@ -538,3 +538,34 @@ func podNames(pods []corev1.Pod) []string {
 	}
 	return names
 }
+
+// TestEvictedPodIsReplaced: an infrastructure failure gets a new pod named -<attempt>; its
+// success then completes the job.
+func TestEvictedPodIsReplaced(t *testing.T) {
+	f := newFixture(t, 1)
+	f.createJob("evicted", nil)
+	job := f.waitJob("evicted", "ValidationRunning", phaseIs(v1alpha1.PhaseValidationRunning))
+	first := job.Status.ValidationPodName
+	pod, err := f.kube.CoreV1().Pods(f.ns).Get(f.ctx, first, metav1.GetOptions{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	pod.Status.Phase, pod.Status.Reason = corev1.PodFailed, "Evicted"
+	pod.Status.Message = "The node was low on resource: memory."
+	if _, err := f.kube.CoreV1().Pods(f.ns).UpdateStatus(f.ctx, pod, metav1.UpdateOptions{}); err != nil {
+		t.Fatal(err)
+	}
+	job = f.waitJob("evicted", "a replacement pod", func(j *v1alpha1.NotebookValidationJob) bool { return j.Status.RetryCount == 1 })
+	second := job.Status.ValidationPodName
+	if second != statemachine.PodName("evicted", 1) || job.Status.Phase != v1alpha1.PhaseValidationRunning {
+		t.Fatalf("after eviction: phase %s pod %s, want ValidationRunning in %s", job.Status.Phase, second, statemachine.PodName("evicted", 1))
+	}
+	if !strings.Contains(job.Status.Message, "Evicted") && !strings.Contains(strings.ToLower(job.Status.Message), "evict") {
+		t.Errorf("message %q does not say the pod was evicted", job.Status.Message)
+	}
+	if pods := f.podsOf("evicted"); len(pods) != 2 {
+		t.Errorf("pods = %v, want the evicted one and its replacement", podNames(pods))
+	}
+	f.completePod(second, 0, passedSummary())
+	f.waitJob("evicted", "Succeeded", phaseIs(v1alpha1.PhaseSucceeded))
+}
