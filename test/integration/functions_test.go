@@ -30,6 +30,7 @@ import (
 	"github.com/mlops-dev/nbv/internal/jobcreated"
 	"github.com/mlops-dev/nbv/internal/jobstore"
 	"github.com/mlops-dev/nbv/internal/localstack"
+	"github.com/mlops-dev/nbv/internal/podcompleted"
 	"github.com/mlops-dev/nbv/internal/statemachine"
 	"github.com/mlops-dev/nbv/internal/summary"
 	"github.com/mlops-dev/nbv/internal/validationpod"
@@ -489,6 +490,33 @@ func TestAPICallsPerTransition(t *testing.T) {
 		if got != s.want {
 			t.Errorf("%s took %d API calls, want %d", s.name, got, s.want)
 		}
+	}
+
+	// pod-completed: the runner's summary travels on the pod, so no call beyond the pod itself.
+	px, pstore, err := functionenv.NewExecutor("pod-completed", settings, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	podName := statemachine.PodName("calls", 0)
+	f.completePod(podName, 0, passedSummary())
+	pev := cloudevents.NewEvent()
+	pev.SetID("calls-pod")
+	pev.SetType(events.TypeResourceUpdate)
+	pev.SetSource(f.cp.Host())
+	pev.SetExtension(events.ExtKind, "Pod")
+	pev.SetExtension(events.ExtAPIVersion, "v1")
+	pev.SetExtension(events.ExtName, podName)
+	pev.SetExtension(events.ExtNamespace, ns)
+	_ = pev.SetData(cloudevents.ApplicationJSON, map[string]any{"apiVersion": "v1", "kind": "Pod",
+		"metadata": map[string]any{"name": podName, "namespace": ns, "labels": map[string]any{v1alpha1.LabelJob: "calls"}}})
+	before := pstore.Calls()
+	if _, err := podcompleted.Handler(px, pstore)(f.ctx, pev); err != nil {
+		t.Fatal(err)
+	}
+	got := pstore.Calls() - before
+	t.Logf("API calls for ValidationRunning -> Succeeded (get job, get pod, patch status, event): %d", got)
+	if got != 4 {
+		t.Errorf("pod-completed took %d API calls, want 4", got)
 	}
 }
 
