@@ -4,6 +4,7 @@ import (
 	"fmt"
 	"log/slog"
 	"net"
+	"net/http"
 	"os"
 	"strconv"
 	"strings"
@@ -43,6 +44,13 @@ type Config struct {
 	Logger *slog.Logger
 	// Listener, when set, is served instead of listening on Port (tests, socket activation).
 	Listener net.Listener
+	// Routes are HTTP handlers served at exact paths next to the CloudEvents endpoint at "/",
+	// for requests the runtime must not decode itself: the external-CI route verifies a
+	// signature over the raw body and headers, which decoding would lose. A route answers
+	// POSTs itself; the runtime answers OPTIONS (the webhook handshake) and other methods for
+	// it, counts it in flight for the drain, gives it the Logger of the request, and turns a
+	// panic into a 500. A path must start with "/" and cannot be "/", "/healthz" or "/readyz".
+	Routes map[string]http.Handler
 }
 
 // ConfigFromEnv reads the environment variables documented on the package. Types must still be

@@ -26,6 +26,14 @@
 // A 2xx is never sent for a write that did not happen: a handler that could not write returns
 // an error.
 //
+// # Routes
+//
+// Config.Routes mounts plain HTTP handlers at other paths, for senders whose requests must be
+// seen raw: the external-CI route (internal/externalci) verifies a signature over the body
+// and headers as sent. A route chooses its own status codes (its caller is not the broker);
+// the runtime answers the webhook handshake and wrong methods for it and counts it for the
+// drain.
+//
 // # Configuration
 //
 // ConfigFromEnv reads PORT (default 8080), NBV_DRAIN_TIMEOUT (Go duration, default 30s: how long

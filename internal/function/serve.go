@@ -63,15 +63,31 @@ func newServer(cfg Config, h Handler) (*server, error) {
 		}
 		s.accepted[t] = true
 	}
+	for path, h := range cfg.Routes {
+		switch {
+		case !strings.HasPrefix(path, "/"):
+			return nil, fmt.Errorf("function: route %q: a path starts with /", path)
+		case path == "/" || path == "/healthz" || path == "/readyz":
+			return nil, fmt.Errorf("function: route %q: the runtime serves that path itself", path)
+		case h == nil:
+			return nil, fmt.Errorf("function: route %q: nil handler", path)
+		}
+	}
 	return s, nil
 }
 
 // Main is the whole of a function's main: configuration from the environment, Serve until
 // SIGTERM, exit status 1 on failure.
 func Main(h Handler, types ...string) {
+	MainWithRoutes(h, nil, types...)
+}
+
+// MainWithRoutes is Main for a function that also serves Config.Routes.
+func MainWithRoutes(h Handler, routes map[string]http.Handler, types ...string) {
 	cfg, err := ConfigFromEnv()
 	if err == nil {
 		cfg.Types = types
+		cfg.Routes = routes
 		err = Serve(context.Background(), cfg, h)
 	}
 	if err != nil {
@@ -171,10 +187,13 @@ func (s *server) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 		writeText(w, http.StatusOK, "ok")
 		return
 	}
-	switch r.Method {
-	case http.MethodPost:
+	route, isRoute := s.cfg.Routes[r.URL.Path]
+	switch {
+	case r.Method == http.MethodPost && isRoute:
+		s.serveRoute(w, r, route)
+	case r.Method == http.MethodPost:
 		s.serveEvent(w, r)
-	case http.MethodOptions:
+	case r.Method == http.MethodOptions:
 		s.webhookHandshake(w, r)
 	default:
 		w.Header().Set("Allow", "POST, OPTIONS")
@@ -207,6 +226,25 @@ func (s *server) webhookHandshake(w http.ResponseWriter, r *http.Request) {
 		w.Header().Set("WebHook-Allowed-Rate", "*")
 	}
 	w.WriteHeader(http.StatusOK)
+}
+
+// serveRoute hands one POST to a route with what serveEvent gives a handler: in-flight
+// accounting for the drain, the request's Logger, and a 500 instead of a dropped connection
+// when it panics. The ResponseWriter is passed unwrapped, so http.MaxBytesReader can still
+// close the connection after an oversized body; routes write their answer last, so a panic
+// finds nothing sent yet.
+func (s *server) serveRoute(w http.ResponseWriter, r *http.Request, h http.Handler) {
+	s.inflight.Add(1)
+	defer s.inflight.Add(-1)
+	st := &reqState{service: s.cfg.ServiceName, base: s.cfg.Logger.With(slog.String("service", s.cfg.ServiceName), slog.String("route", r.URL.Path))}
+	ctx := context.WithValue(r.Context(), stateKey{}, st)
+	defer func() {
+		if v := recover(); v != nil {
+			Logger(ctx).Error("route panicked", slog.String("error", fmt.Sprint(v)), slog.String("stack", string(debug.Stack())))
+			writeText(w, http.StatusInternalServerError, "internal error")
+		}
+	}()
+	h.ServeHTTP(w, r.WithContext(ctx))
 }
 
 // serveEvent handles one POST: decode, check, call the handler, answer, log, count.
