@@ -22,6 +22,10 @@ func (t *transition) decideBuilding() Decision {
 	kind := t.obs.Kind
 	if kind == DeadlinePassed {
 		message := "the build did not finish within " + buildTimeout(t.job).String()
+		if t.buildStrategy() == v1alpha1.BuildStrategyExternal {
+			// Only the sweep enforces this deadline, and the user must look at their CI, not here.
+			message = "external CI never reported the build's result within " + buildTimeout(t.job).String()
+		}
 		t.setBuildOutcome(v1alpha1.BuildPhaseFailed, ReasonBuildTimeout, message)
 		t.setCondition(v1alpha1.ConditionBuildReady, metav1.ConditionFalse, ReasonBuildTimeout, message)
 		return t.timeOut(ReasonBuildTimeout, message)

@@ -191,7 +191,8 @@ func TestBuildFailuresSayWhatHappened(t *testing.T) {
 		{v1alpha1.BuildStrategyS2I, BuildTimedOut, ReasonBuildTimeout, "timed out after 15m0s", EffectNone},
 		{v1alpha1.BuildStrategyS2I, BuildStartFailed, ReasonBuildStartFailed, "could not start", EffectNone},
 		{v1alpha1.BuildStrategyExternal, ExternalBuildFailed, ReasonBuildFailed, "external CI reported", EffectNone},
-		{v1alpha1.BuildStrategyExternal, DeadlinePassed, ReasonBuildTimeout, "did not finish within 15m0s", EffectDeleteChildren},
+		{v1alpha1.BuildStrategyExternal, DeadlinePassed, ReasonBuildTimeout, "external CI never reported the build's result within 15m0s", EffectDeleteChildren},
+		{v1alpha1.BuildStrategyTekton, DeadlinePassed, ReasonBuildTimeout, "the build did not finish within 15m0s", EffectDeleteChildren},
 	}
 	for _, c := range cases {
 		t.Run(c.strategy+"/"+string(c.kind), func(t *testing.T) {
