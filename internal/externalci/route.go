@@ -2,8 +2,8 @@
 // CI system that builds a job's image itself (spec.podConfig.buildConfig.strategy: external)
 // POSTs a signed build report, a CloudEvent of type dev.mlops.notebookvalidationjob.build.v1
 // in structured or binary mode, straight to the function at Path (not through the broker,
-// which would re-encode it and break the signature). The package also builds such requests
-// (NewEvent, NewRequest) for `nbv ci-event` and tests.
+// which would re-encode it and break the signature). The package also builds and sends such
+// requests (NewEvent, NewRequest, Send) and is the body of `nbv ci-event` (Command).
 //
 // # Checks, in order
 //

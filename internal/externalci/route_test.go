@@ -132,8 +132,12 @@ func TestRejectedBeforeAnyWrite(t *testing.T) {
 			req.Header.Del(cisignature.Header)
 			return req
 		}, 401, "no X-Nbv-Signature"},
-		{"expired", func() *http.Request { return request(t, event(t, report(), "id-1"), Structured, keyA, now.Add(-10*time.Minute)) }, 401, "outside the accepted window"},
-		{"from the future", func() *http.Request { return request(t, event(t, report(), "id-1"), Structured, keyA, now.Add(5*time.Minute)) }, 401, "in the future"},
+		{"expired", func() *http.Request {
+			return request(t, event(t, report(), "id-1"), Structured, keyA, now.Add(-10*time.Minute))
+		}, 401, "outside the accepted window"},
+		{"from the future", func() *http.Request {
+			return request(t, event(t, report(), "id-1"), Structured, keyA, now.Add(5*time.Minute))
+		}, 401, "in the future"},
 		{"namespace without key", func() *http.Request {
 			r := report()
 			r.Namespace = "team-c"
