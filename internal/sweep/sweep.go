@@ -33,6 +33,7 @@ import (
 	corev1 "k8s.io/api/core/v1"
 	apierrors "k8s.io/apimachinery/pkg/api/errors"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+	"k8s.io/apimachinery/pkg/labels"
 
 	"github.com/mlops-dev/nbv/api/v1alpha1"
 	"github.com/mlops-dev/nbv/internal/events"
@@ -99,6 +100,12 @@ func OptionsFromEnv() (Options, error) {
 			return Options{}, fmt.Errorf("%s %q is not a positive integer", EnvMaxJobs, v)
 		}
 		o.MaxJobs = n
+	}
+	if o.NamespaceSelector != "" {
+		// Checked here so a typo stops the deployment instead of failing every ping.
+		if _, err := labels.Parse(o.NamespaceSelector); err != nil {
+			return Options{}, fmt.Errorf("%s %q: %w", EnvNamespaceSelector, o.NamespaceSelector, err)
+		}
 	}
 	return o, nil
 }

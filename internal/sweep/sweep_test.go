@@ -3,12 +3,16 @@ package sweep
 import (
 	"context"
 	"errors"
+	"net/http"
+	"net/http/httptest"
 	"testing"
 
 	cloudevents "github.com/cloudevents/sdk-go/v2"
+	"k8s.io/client-go/rest"
 
 	"github.com/mlops-dev/nbv/internal/events"
 	"github.com/mlops-dev/nbv/internal/function"
+	"github.com/mlops-dev/nbv/internal/jobstore"
 )
 
 func TestOptionsFromEnv(t *testing.T) {
@@ -41,6 +45,11 @@ func TestOptionsFromEnv(t *testing.T) {
 			t.Errorf("%s=%q accepted", EnvMaxJobs, bad)
 		}
 	}
+	t.Setenv(EnvMaxJobs, "")
+	t.Setenv(EnvNamespaceSelector, "not a selector!")
+	if _, err := OptionsFromEnv(); err == nil {
+		t.Errorf("%s that is no label selector accepted: every sweep would fail", EnvNamespaceSelector)
+	}
 }
 
 // TestHandlerRefusesOtherEvents: only a ping starts a sweep, and anything else is a 400 that
@@ -54,4 +63,29 @@ func TestHandlerRefusesOtherEvents(t *testing.T) {
 	if _, err := h(context.Background(), ev); !errors.Is(err, function.ErrBadInput) {
 		t.Errorf("err = %v, want bad input", err)
 	}
+}
+
+// TestSweepFailsOnlyWhenListingFails: a sweep that cannot list answers an error the runtime
+// turns into a 5xx (not a 400), so the broker redelivers the ping.
+func TestSweepFailsOnlyWhenListingFails(t *testing.T) {
+	srv := httptest.NewServer(http.NotFoundHandler())
+	srv.Close() // nothing listens there any more
+	store, err := jobstore.New(&rest.Config{Host: srv.URL})
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, opts := range []Options{{Namespace: "team-a"}, {}} {
+		_, err := Handler(nil, store, opts)(context.Background(), ping())
+		if err == nil || errors.Is(err, function.ErrBadInput) {
+			t.Errorf("options %+v: err = %v, want a retryable error", opts, err)
+		}
+	}
+}
+
+func ping() cloudevents.Event {
+	ev := cloudevents.NewEvent()
+	ev.SetID("1")
+	ev.SetSource("/apis/v1/namespaces/nbv-system/pingsources/nbv-sweep")
+	ev.SetType(events.TypePing)
+	return ev
 }

@@ -1,0 +1,363 @@
+package integration
+
+import (
+	"context"
+	"fmt"
+	"reflect"
+	"strings"
+	"testing"
+	"time"
+
+	cloudevents "github.com/cloudevents/sdk-go/v2"
+	corev1 "k8s.io/api/core/v1"
+	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+	"k8s.io/apimachinery/pkg/types"
+	"k8s.io/client-go/kubernetes"
+
+	"github.com/mlops-dev/nbv/api/v1alpha1"
+	"github.com/mlops-dev/nbv/internal/events"
+	"github.com/mlops-dev/nbv/internal/functionenv"
+	"github.com/mlops-dev/nbv/internal/jobstore"
+	"github.com/mlops-dev/nbv/internal/podcompleted"
+	"github.com/mlops-dev/nbv/internal/statemachine"
+	"github.com/mlops-dev/nbv/internal/sweep"
+	"github.com/mlops-dev/nbv/internal/transition"
+	"github.com/mlops-dev/nbv/internal/validationpod"
+)
+
+// sweepFixture is a namespace with no event source and no function running: every event about
+// its jobs is lost, so only what the test calls moves them. Its clock is the one the executors
+// read (the jobs' recorded times and every deadline comparison).
+type sweepFixture struct {
+	*fixture
+	now   time.Time
+	x     *transition.Executor
+	sweep *jobstore.Store // the sweep's own store, so its API calls can be counted
+}
+
+func newSweepFixture(t *testing.T) *sweepFixture {
+	cp := requireControlPlane(t)
+	ctx, cancel := context.WithTimeout(context.Background(), 2*time.Minute)
+	t.Cleanup(cancel)
+	kube, err := kubernetes.NewForConfig(cp.RESTConfig())
+	if err != nil {
+		t.Fatal(err)
+	}
+	store, err := jobstore.New(cp.RESTConfig())
+	if err != nil {
+		t.Fatal(err)
+	}
+	f := &sweepFixture{
+		fixture: &fixture{t: t, ctx: ctx, ns: newNamespace(t, ctx, cp), cp: cp, kube: kube, store: store},
+		now:     time.Now().Truncate(time.Second),
+	}
+	f.x, f.sweep = f.executor("sweep")
+	return f
+}
+
+// executor builds a function's executor on the fixture's clock.
+func (f *sweepFixture) executor(service string) (*transition.Executor, *jobstore.Store) {
+	f.t.Helper()
+	settings := functionenv.Settings{Kube: f.cp.RESTConfig(), Pod: validationpod.Options{RunnerImage: testRunnerImage}}
+	x, store, err := functionenv.NewExecutor(service, settings, nil)
+	if err != nil {
+		f.t.Fatal(err)
+	}
+	x.Now = func() time.Time { return f.now }
+	return x, store
+}
+
+// ping delivers one PingSource event to the sweep's handler and returns the API calls it made.
+func (f *sweepFixture) ping(opts sweep.Options) int64 {
+	f.t.Helper()
+	if opts.Namespace == "" && opts.NamespaceSelector == "" {
+		opts.Namespace = f.ns // never sweep other tests' namespaces
+	}
+	ev := cloudevents.NewEvent()
+	ev.SetID(fmt.Sprintf("ping-%d", f.now.Unix()))
+	ev.SetType(events.TypePing)
+	ev.SetSource("/apis/v1/namespaces/nbv-system/pingsources/nbv-sweep")
+	_ = ev.SetData(cloudevents.ApplicationJSON, map[string]string{"reason": "sweep"})
+	before := f.sweep.Calls()
+	reply, err := sweep.Handler(f.x, f.sweep, opts)(f.ctx, ev)
+	if err != nil || reply != nil {
+		f.t.Fatalf("sweep answered reply %v, error %v; want neither", reply, err)
+	}
+	return f.sweep.Calls() - before
+}
+
+// seen plays job-created for one event: a JobSeen step at the fixture's clock.
+func (f *sweepFixture) seen(name string) {
+	f.t.Helper()
+	x, _ := f.executor("job-created")
+	if _, err := x.Run(f.ctx, f.ns, name, func(context.Context, *v1alpha1.NotebookValidationJob) (statemachine.Observation, error) {
+		return statemachine.Observation{Kind: statemachine.JobSeen}, nil
+	}); err != nil {
+		f.t.Fatalf("job-created step of %s: %v", name, err)
+	}
+}
+
+// validating creates a job and moves it to ValidationRunning as job-created would, returning
+// the job and its pod's name.
+func (f *sweepFixture) validating(name string) (*v1alpha1.NotebookValidationJob, string) {
+	f.t.Helper()
+	f.createJob(name, nil)
+	f.seen(name) // "" -> Initializing
+	f.seen(name) // Initializing -> ValidationRunning, creating the pod
+	job := f.get(name)
+	if job.Status.Phase != v1alpha1.PhaseValidationRunning || len(f.podsOf(name)) != 1 {
+		f.t.Fatalf("job %s is %q with pods %v, want ValidationRunning with one pod", name, job.Status.Phase, podNames(f.podsOf(name)))
+	}
+	return job, job.Status.ValidationPodName
+}
+
+func (f *sweepFixture) get(name string) *v1alpha1.NotebookValidationJob {
+	f.t.Helper()
+	job, err := f.store.Get(f.ctx, f.ns, name)
+	if err != nil {
+		f.t.Fatal(err)
+	}
+	return job
+}
+
+// TestSweepFailsExternalBuildPastDeadline: nothing but the sweep enforces an external build's
+// timeout. Within it the job is left alone; past it the job fails saying CI never reported.
+func TestSweepFailsExternalBuildPastDeadline(t *testing.T) {
+	f := newSweepFixture(t)
+	f.createJob("ci", func(j *v1alpha1.NotebookValidationJob) {
+		j.Spec.PodConfig.BuildConfig = &v1alpha1.BuildConfigSpec{Enabled: true, Strategy: v1alpha1.BuildStrategyExternal, Timeout: "5m"}
+	})
+	f.seen("ci")
+	f.seen("ci")
+	building := f.get("ci")
+	if building.Status.Phase != v1alpha1.PhaseBuilding {
+		t.Fatalf("phase = %q, want Building awaiting external CI", building.Status.Phase)
+	}
+
+	stop := f.watchWrites("ci")
+	f.now = f.now.Add(4*time.Minute + 59*time.Second)
+	calls := f.ping(sweep.Options{})
+	if calls != 1 {
+		t.Errorf("a sweep of one external build within its deadline made %d API calls, want 1 (the list)", calls)
+	}
+	f.now = f.now.Add(2 * time.Second) // 5m01s after the build started: no grace for external CI
+	f.ping(sweep.Options{})
+	time.Sleep(300 * time.Millisecond)
+	if writes := stop(); !reflect.DeepEqual(writes, []string{v1alpha1.PhaseFailed}) {
+		t.Errorf("writes = %v, want the one write that failed the job", writes)
+	}
+
+	job := f.get("ci")
+	st := job.Status
+	if st.Phase != v1alpha1.PhaseFailed || !strings.Contains(st.Message, "external CI never reported") || !strings.Contains(st.Message, "5m0s") {
+		t.Fatalf("status = %q %q, want Failed saying external CI never reported within 5m0s", st.Phase, st.Message)
+	}
+	if st.BuildStatus == nil || st.BuildStatus.Phase != v1alpha1.BuildPhaseFailed || st.BuildStatus.Reason != statemachine.ReasonBuildTimeout {
+		t.Errorf("buildStatus = %+v, want Failed with reason %s", st.BuildStatus, statemachine.ReasonBuildTimeout)
+	}
+	if st.CompletionTime == nil || !st.CompletionTime.Time.Equal(f.now) {
+		t.Errorf("completionTime = %v, want the sweep's clock %v", st.CompletionTime, f.now)
+	}
+	if c := findCondition(job, v1alpha1.ConditionReady); c == nil || c.Status != metav1.ConditionFalse || c.Reason != statemachine.ReasonBuildTimeout {
+		t.Errorf("Ready = %+v, want False/%s", c, statemachine.ReasonBuildTimeout)
+	}
+	if pods := f.podsOf("ci"); len(pods) != 0 {
+		t.Errorf("children left: %v", podNames(pods))
+	}
+	f.expectEvents(job, statemachine.ReasonBuildTimeout)
+}
+
+// TestSweepFailsJobWhosePodNeverRan: a pod that never starts is never killed by its
+// activeDeadlineSeconds (that counts from the start), so past the deadline the sweep fails
+// the job and deletes the pod.
+func TestSweepFailsJobWhosePodNeverRan(t *testing.T) {
+	f := newSweepFixture(t)
+	_, pod := f.validating("stuck")
+	f.now = f.now.Add(10*time.Minute + statemachine.DeadlineGrace + time.Second)
+	f.ping(sweep.Options{})
+	job := f.get("stuck")
+	if job.Status.Phase != v1alpha1.PhaseFailed || !strings.Contains(job.Status.Message, "did not finish within 10m0s") {
+		t.Fatalf("status = %q %q, want Failed by the deadline", job.Status.Phase, job.Status.Message)
+	}
+	if pods := f.podsOf("stuck"); len(pods) != 0 {
+		t.Errorf("pod %s not deleted: %v", pod, podNames(pods))
+	}
+}
+
+// TestSweepRecoversLostPodEvent: the pod finished and pod-completed never heard of it. The
+// sweep makes the same observation pod-completed makes: a twin job whose event was delivered
+// ends with the same status.
+func TestSweepRecoversLostPodEvent(t *testing.T) {
+	f := newSweepFixture(t)
+	_, lostPod := f.validating("lost")
+	_, deliveredPod := f.validating("delivered")
+	f.now = f.now.Add(90 * time.Second)
+	f.completePod(lostPod, 0, passedSummary())
+	f.completePod(deliveredPod, 0, passedSummary())
+
+	px, pstore := f.executor("pod-completed")
+	pev := cloudevents.NewEvent()
+	pev.SetID("delivered-pod")
+	pev.SetType(events.TypeResourceUpdate)
+	pev.SetSource(f.cp.Host())
+	pev.SetExtension(events.ExtKind, "Pod")
+	pev.SetExtension(events.ExtAPIVersion, "v1")
+	pev.SetExtension(events.ExtName, deliveredPod)
+	pev.SetExtension(events.ExtNamespace, f.ns)
+	_ = pev.SetData(cloudevents.ApplicationJSON, map[string]any{"apiVersion": "v1", "kind": "Pod",
+		"metadata": map[string]any{"name": deliveredPod, "namespace": f.ns, "labels": map[string]any{v1alpha1.LabelJob: "delivered"}}})
+	if _, err := podcompleted.Handler(px, pstore)(f.ctx, pev); err != nil {
+		t.Fatal(err)
+	}
+
+	stop := f.watchWrites("lost")
+	calls := f.ping(sweep.Options{})
+	time.Sleep(300 * time.Millisecond)
+	if writes := stop(); !reflect.DeepEqual(writes, []string{v1alpha1.PhaseSucceeded}) {
+		t.Errorf("writes = %v, want one write to Succeeded", writes)
+	}
+	// list (the delivered job is finished and filtered out by the API server), get pod, get
+	// job, patch status, event: the pod read to choose the observation is not read again.
+	t.Logf("API calls for a sweep recovering one lost pod event: %d", calls)
+	if calls != 5 {
+		t.Errorf("sweep took %d API calls, want 5", calls)
+	}
+
+	lost, delivered := f.get("lost").Status, f.get("delivered").Status
+	if lost.Phase != v1alpha1.PhaseSucceeded {
+		t.Fatalf("lost job is %q (%s), want Succeeded", lost.Phase, lost.Message)
+	}
+	if got, want := strings.ReplaceAll(lost.Message, "lost", "JOB"), strings.ReplaceAll(delivered.Message, "delivered", "JOB"); got != want {
+		t.Errorf("messages differ:\n sweep:         %s\n pod-completed: %s", got, want)
+	}
+	if !reflect.DeepEqual(lost.Results, delivered.Results) || len(lost.Results) != 2 {
+		t.Errorf("results differ: sweep %+v, pod-completed %+v", lost.Results, delivered.Results)
+	}
+	if !lost.CompletionTime.Equal(delivered.CompletionTime) {
+		t.Errorf("completionTime %v, pod-completed wrote %v at the same clock", lost.CompletionTime, delivered.CompletionTime)
+	}
+	for _, c := range []string{v1alpha1.ConditionReady, v1alpha1.ConditionValidationComplete} {
+		a, b := findCondition(f.get("lost"), c), findCondition(f.get("delivered"), c)
+		if a == nil || b == nil || a.Status != b.Status || a.Reason != b.Reason {
+			t.Errorf("condition %s: sweep %+v, pod-completed %+v", c, a, b)
+		}
+	}
+}
+
+// TestSweepAdvancesUnseenJob: a job job-created never heard of is advanced one transition
+// per ping, exactly as job-created would.
+func TestSweepAdvancesUnseenJob(t *testing.T) {
+	f := newSweepFixture(t)
+	f.createJob("unseen", nil)
+	stop := f.watchWrites("unseen")
+	calls := f.ping(sweep.Options{})
+	job := f.get("unseen")
+	if job.Status.Phase != v1alpha1.PhaseInitializing || job.Status.StartTime == nil || !job.Status.StartTime.Time.Equal(f.now) {
+		t.Fatalf("after one ping: %q started %v, want Initializing at the sweep's clock %v", job.Status.Phase, job.Status.StartTime, f.now)
+	}
+	t.Logf("API calls for a sweep advancing one unseen job (list, get, patch, event): %d", calls)
+	if calls != 4 {
+		t.Errorf("sweep took %d API calls, want 4", calls)
+	}
+	f.now = f.now.Add(time.Minute)
+	f.ping(sweep.Options{})
+	job = f.get("unseen")
+	if job.Status.Phase != v1alpha1.PhaseValidationRunning || job.Status.ValidationPodName != statemachine.PodName("unseen", 0) {
+		t.Fatalf("after two pings: %q pod %q, want ValidationRunning with the first pod", job.Status.Phase, job.Status.ValidationPodName)
+	}
+	if pods := f.podsOf("unseen"); len(pods) != 1 || !metav1.IsControlledBy(&pods[0], job) {
+		t.Errorf("pods = %v, want the job's one validation pod", podNames(pods))
+	}
+	time.Sleep(300 * time.Millisecond)
+	if writes := stop(); !reflect.DeepEqual(writes, []string{v1alpha1.PhaseInitializing, v1alpha1.PhaseValidationRunning}) {
+		t.Errorf("writes = %v, want one per ping", writes)
+	}
+}
+
+// TestSweepLeavesRunningJobAlone: a job within its deadline whose pod runs costs one pod read
+// and no write, however often the sweep looks.
+func TestSweepLeavesRunningJobAlone(t *testing.T) {
+	f := newSweepFixture(t)
+	job, podName := f.validating("busy")
+	pod, err := f.kube.CoreV1().Pods(f.ns).Get(f.ctx, podName, metav1.GetOptions{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	pod.Status.Phase = corev1.PodRunning
+	if _, err := f.kube.CoreV1().Pods(f.ns).UpdateStatus(f.ctx, pod, metav1.UpdateOptions{}); err != nil {
+		t.Fatal(err)
+	}
+	stop := f.watchWrites("busy")
+	started := f.now
+	// Up to the last instant of spec.timeout (10m) plus grace, the kubelet is trusted to end it.
+	for _, after := range []time.Duration{time.Minute, 5 * time.Minute, 10*time.Minute + statemachine.DeadlineGrace} {
+		f.now = started.Add(after)
+		if calls := f.ping(sweep.Options{}); calls != 2 {
+			t.Errorf("%v in: sweep made %d API calls, want 2 (list, get pod)", after, calls)
+		}
+	}
+	time.Sleep(300 * time.Millisecond)
+	if writes := stop(); len(writes) != 0 {
+		t.Errorf("writes = %v, want none", writes)
+	}
+	if got := f.get("busy"); got.ResourceVersion != job.ResourceVersion {
+		t.Errorf("resourceVersion %s -> %s", job.ResourceVersion, got.ResourceVersion)
+	}
+}
+
+// TestSweepIsBounded: one ping examines at most MaxJobs jobs; the next minute's ping examines
+// the next window, so every job is reached.
+func TestSweepIsBounded(t *testing.T) {
+	f := newSweepFixture(t)
+	const bound = 3
+	for i := range bound + 1 {
+		f.createJob(fmt.Sprintf("job-%d", i), nil)
+	}
+	phases := func() map[string]int {
+		list, _, err := f.store.List(f.ctx, f.ns, "", 0, "")
+		if err != nil {
+			t.Fatal(err)
+		}
+		n := map[string]int{}
+		for _, j := range list {
+			n[j.Status.Phase]++
+		}
+		return n
+	}
+	f.ping(sweep.Options{MaxJobs: bound})
+	if got := phases(); got[v1alpha1.PhaseInitializing] != bound || got[v1alpha1.PhaseNone] != 1 {
+		t.Errorf("after one ping: %v, want %d advanced and 1 untouched", got, bound)
+	}
+	f.now = f.now.Add(time.Minute)
+	f.ping(sweep.Options{MaxJobs: bound})
+	if got := phases(); got[v1alpha1.PhaseNone] != 0 {
+		t.Errorf("after the next minute's ping: %v, want no job left unseen", got)
+	}
+}
+
+// TestSweepOnlyOptedInNamespaces: swept cluster-wide, the sweep moves jobs only in namespaces
+// matching its selector (the one the event sources use, by default).
+func TestSweepOnlyOptedInNamespaces(t *testing.T) {
+	f := newSweepFixture(t)
+	label := "nbv-sweep-test"
+	patch := fmt.Sprintf(`{"metadata":{"labels":{%q:%q}}}`, label, f.ns)
+	if _, err := f.kube.CoreV1().Namespaces().Patch(f.ctx, f.ns, types.MergePatchType, []byte(patch), metav1.PatchOptions{}); err != nil {
+		t.Fatal(err)
+	}
+	f.createJob("mine", nil)
+	optedIn := f.ns
+	f.ns = optedIn + "-other"
+	if err := f.cp.EnsureNamespace(f.ctx, f.ns); err != nil {
+		t.Fatal(err)
+	}
+	f.createJob("theirs", nil)
+
+	f.ping(sweep.Options{NamespaceSelector: label + "=" + optedIn})
+	if got := f.get("theirs").Status.Phase; got != v1alpha1.PhaseNone {
+		t.Errorf("job in a namespace that did not opt in moved to %q", got)
+	}
+	f.ns = optedIn
+	if got := f.get("mine").Status.Phase; got != v1alpha1.PhaseInitializing {
+		t.Errorf("job in the opted-in namespace is %q, want Initializing", got)
+	}
+}
