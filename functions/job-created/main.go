@@ -5,6 +5,7 @@ package main
 import (
 	"log"
 
+	"github.com/mlops-dev/nbv/internal/buildchild"
 	"github.com/mlops-dev/nbv/internal/function"
 	"github.com/mlops-dev/nbv/internal/functionenv"
 	"github.com/mlops-dev/nbv/internal/jobcreated"
@@ -15,7 +16,12 @@ func main() {
 	if err != nil {
 		log.Fatal(err)
 	}
-	x, _, err := functionenv.NewExecutor("job-created", settings, nil)
+	// job-created starts builds (Initializing -> Building), so it links the build types.
+	builds, err := buildchild.New(settings)
+	if err != nil {
+		log.Fatal(err)
+	}
+	x, _, err := functionenv.NewExecutor("job-created", settings, builds)
 	if err != nil {
 		log.Fatal(err)
 	}

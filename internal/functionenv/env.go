@@ -2,6 +2,23 @@
 // client configuration (in-cluster, or $KUBECONFIG outside a cluster), the job store, the
 // children it may create and the transition executor. The local stack builds the same
 // executor with its own rest.Config through NewExecutor.
+//
+// Environment:
+//   - KUBECONFIG: the API server outside a cluster (in a cluster the pod's ServiceAccount).
+//   - NBV_RUNNER_IMAGE: the runner image of validation pods (functions that create pods).
+//   - NBV_POD_FSGROUP: optional fsGroup of validation pods (leave unset on OpenShift).
+//   - NBV_TEKTON_BUILDER_IMAGE: the buildah image of Tekton builds (default
+//     quay.io/buildah/stable:latest; a job selecting kaniko keeps kaniko's image).
+//   - NBV_TEKTON_GIT_IMAGE: the image that clones the repository and writes the Dockerfile in
+//     Tekton builds; needs git and sh (default docker.io/alpine/git:latest).
+//   - NBV_TEKTON_OUTPUT_IMAGE: the output image template of Tekton builds, with {namespace},
+//     {name} and {uid} (default: the OpenShift internal registry,
+//     image-registry.openshift-image-registry.svc:5000/{namespace}/{name}:{uid}).
+//   - NBV_S2I_OUTPUT_IMAGE: the output image template of OpenShift builds (default: the
+//     ImageStreamTag <job>:latest in the job's namespace).
+//
+// A job's buildConfig.strategyConfig overrides each build setting. The build settings are
+// only read by functions that start builds (job-created), through package buildchild.
 package functionenv
 
 import (
@@ -13,6 +30,7 @@ import (
 	"k8s.io/client-go/rest"
 	"k8s.io/client-go/tools/clientcmd"
 
+	"github.com/mlops-dev/nbv/internal/build"
 	"github.com/mlops-dev/nbv/internal/children"
 	"github.com/mlops-dev/nbv/internal/jobstore"
 	"github.com/mlops-dev/nbv/internal/transition"
@@ -26,6 +44,43 @@ type Settings struct {
 	// Pod configures validation pods: NBV_RUNNER_IMAGE (required by functions that create
 	// pods) and NBV_POD_FSGROUP (optional; leave unset on OpenShift).
 	Pod validationpod.Options
+	// Builds are the deployment-wide defaults of build children.
+	Builds BuildSettings
+}
+
+// BuildSettings are the NBV_TEKTON_* and NBV_S2I_* variables; empty means the builder's
+// default. They are plain strings here so that functions which never build link no build
+// types; buildchild.OptionsFrom maps them onto the builders' options.
+type BuildSettings struct {
+	TektonBuilderImage string
+	TektonGitImage     string
+	TektonOutputImage  string
+	S2IOutputImage     string
+}
+
+// loadBuildSettings reads the build settings, refusing a value that could not be an image
+// reference, so that a bad deployment fails at start instead of failing every job's build.
+func loadBuildSettings() (BuildSettings, error) {
+	var b BuildSettings
+	for _, v := range []struct {
+		env string
+		dst *string
+	}{
+		{"NBV_TEKTON_BUILDER_IMAGE", &b.TektonBuilderImage},
+		{"NBV_TEKTON_GIT_IMAGE", &b.TektonGitImage},
+		{"NBV_TEKTON_OUTPUT_IMAGE", &b.TektonOutputImage},
+		{"NBV_S2I_OUTPUT_IMAGE", &b.S2IOutputImage},
+	} {
+		val := os.Getenv(v.env)
+		if val == "" {
+			continue
+		}
+		if err := build.ValidImage(val); err != nil {
+			return BuildSettings{}, fmt.Errorf("%s: %w", v.env, err)
+		}
+		*v.dst = val
+	}
+	return b, nil
 }
 
 // Load reads the settings from the environment.
@@ -44,6 +99,9 @@ func Load() (Settings, error) {
 			return Settings{}, fmt.Errorf("NBV_POD_FSGROUP %q is not an integer: %w", v, err)
 		}
 		s.Pod.FSGroup = &g
+	}
+	if s.Builds, err = loadBuildSettings(); err != nil {
+		return Settings{}, err
 	}
 	return s, nil
 }

@@ -19,6 +19,8 @@ import (
 	"k8s.io/client-go/rest"
 	eventingv1 "knative.dev/eventing/pkg/apis/eventing/v1"
 
+	"github.com/mlops-dev/nbv/internal/buildchild"
+	"github.com/mlops-dev/nbv/internal/buildstatus"
 	"github.com/mlops-dev/nbv/internal/eventsource"
 	"github.com/mlops-dev/nbv/internal/function"
 	"github.com/mlops-dev/nbv/internal/functionenv"
@@ -73,7 +75,11 @@ type functionSpec struct {
 
 var functions = []functionSpec{
 	{"job-created", jobcreated.EventTypes, func(s functionenv.Settings) (function.Handler, error) {
-		x, _, err := functionenv.NewExecutor("job-created", s, nil)
+		builds, err := buildchild.New(s)
+		if err != nil {
+			return nil, err
+		}
+		x, _, err := functionenv.NewExecutor("job-created", s, builds)
 		if err != nil {
 			return nil, err
 		}
@@ -85,6 +91,17 @@ var functions = []functionSpec{
 			return nil, err
 		}
 		return podcompleted.Handler(x, store), nil
+	}},
+	{"build-status-changed", buildstatus.EventTypes, func(s functionenv.Settings) (function.Handler, error) {
+		builds, err := buildchild.New(s)
+		if err != nil {
+			return nil, err
+		}
+		x, _, err := functionenv.NewExecutor("build-status-changed", s, builds)
+		if err != nil {
+			return nil, err
+		}
+		return buildstatus.Handler(x, builds), nil
 	}},
 }
 

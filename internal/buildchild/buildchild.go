@@ -1,0 +1,194 @@
+// Package buildchild owns a job's build child as a typed object: it starts the build (a Tekton
+// PipelineRun, or an OpenShift BuildConfig and Build) from the strategy builders in
+// internal/build, and reads a child back as a state-machine observation. It implements
+// children.BuildStarter and the sweep's BuildObserver.
+//
+// Objects are converted with runtime.DefaultUnstructuredConverter and sent through the
+// dynamic client of package childapi: only Tekton's and OpenShift's API structs are linked,
+// never their clientsets. Functions that neither start nor observe builds should not import
+// this package (the structs are tens of MB); childapi alone deletes children.
+//
+// Settings read from the environment by functionenv (BuildSettings) fill the builders'
+// deployment-wide defaults; a job's buildConfig.strategyConfig overrides them.
+package buildchild
+
+import (
+	"context"
+	"errors"
+	"fmt"
+
+	buildv1 "github.com/openshift/api/build/v1"
+	pipelinev1 "github.com/tektoncd/pipeline/pkg/apis/pipeline/v1"
+	apierrors "k8s.io/apimachinery/pkg/api/errors"
+	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+	"k8s.io/apimachinery/pkg/apis/meta/v1/unstructured"
+	"k8s.io/apimachinery/pkg/runtime"
+
+	"github.com/mlops-dev/nbv/api/v1alpha1"
+	"github.com/mlops-dev/nbv/internal/build"
+	"github.com/mlops-dev/nbv/internal/build/s2i"
+	"github.com/mlops-dev/nbv/internal/build/tekton"
+	"github.com/mlops-dev/nbv/internal/buildchild/childapi"
+	"github.com/mlops-dev/nbv/internal/function"
+	"github.com/mlops-dev/nbv/internal/functionenv"
+	"github.com/mlops-dev/nbv/internal/observe"
+	"github.com/mlops-dev/nbv/internal/statemachine"
+	"github.com/mlops-dev/nbv/internal/transition"
+)
+
+// Options are the builders' deployment-wide defaults.
+type Options struct {
+	Tekton tekton.Options
+	S2I    s2i.Options
+}
+
+// OptionsFrom maps the function's environment settings onto the builders' options.
+func OptionsFrom(s functionenv.BuildSettings) Options {
+	return Options{
+		Tekton: tekton.Options{BuilderImage: s.TektonBuilderImage, GitImage: s.TektonGitImage, OutputImage: s.TektonOutputImage},
+		S2I:    s2i.Options{OutputImage: s.S2IOutputImage},
+	}
+}
+
+// Builds starts, deletes and observes build children. It is safe for concurrent use.
+type Builds struct {
+	API  *childapi.Client
+	Opts Options
+}
+
+// New builds a Builds over the function's API server and build settings.
+func New(s functionenv.Settings) (*Builds, error) {
+	api, err := childapi.New(s.Kube)
+	if err != nil {
+		return nil, fmt.Errorf("build children: %w", err)
+	}
+	return &Builds{API: api, Opts: OptionsFrom(s.Builds)}, nil
+}
+
+// StartBuild creates job's build child named statemachine.BuildName: for tekton the
+// PipelineRun, for s2i the BuildConfig (for `oc start-build` re-runs; it starts nothing) and
+// then the Build. Creating what already exists under the job's control is success, so a
+// redelivered decision converges. A configuration the builders refuse (a bad timeout,
+// fallbackStrategy, path or image) and a cluster that does not serve the strategy's API fail
+// permanently (transition.Permanent), with a message for the job's status.
+func (b *Builds) StartBuild(ctx context.Context, job *v1alpha1.NotebookValidationJob) error {
+	name := statemachine.BuildName(job.Name)
+	switch strategy := Strategy(job); strategy {
+	case v1alpha1.BuildStrategyTekton:
+		pr, err := tekton.PipelineRun(job, name, b.Opts.Tekton)
+		if err != nil {
+			return transition.Permanent(fmt.Errorf("invalid tekton buildConfig: %w", err))
+		}
+		return b.create(ctx, childapi.PipelineRuns, job, pr)
+	case v1alpha1.BuildStrategyS2I:
+		bc, err := s2i.BuildConfig(job, name, b.Opts.S2I)
+		if err != nil {
+			return transition.Permanent(fmt.Errorf("invalid s2i buildConfig: %w", err))
+		}
+		bld, err := s2i.Build(job, name, b.Opts.S2I)
+		if err != nil {
+			return transition.Permanent(fmt.Errorf("invalid s2i buildConfig: %w", err))
+		}
+		if err := b.create(ctx, childapi.BuildConfigs, job, bc); err != nil {
+			return err
+		}
+		return b.create(ctx, childapi.Builds, job, bld)
+	default:
+		return transition.Permanent(fmt.Errorf("build strategy %q has no build child to create", strategy))
+	}
+}
+
+func (b *Builds) create(ctx context.Context, r childapi.Resource, job *v1alpha1.NotebookValidationJob, obj any) error {
+	u, err := runtime.DefaultUnstructuredConverter.ToUnstructured(obj)
+	if err != nil {
+		return fmt.Errorf("convert %s for job %s/%s: %w", r.Kind, job.Namespace, job.Name, err)
+	}
+	return b.API.Create(ctx, r, job, &unstructured.Unstructured{Object: u})
+}
+
+// DeleteBuild deletes job's build child (childapi.Client.DeleteBuild).
+func (b *Builds) DeleteBuild(ctx context.Context, job *v1alpha1.NotebookValidationJob) error {
+	return b.API.DeleteBuild(ctx, job)
+}
+
+// Strategy is the strategy of job's build as the state machine sees it: while Building, the
+// one recorded when the build started (a spec edit cannot redirect it); else the spec's, else
+// the CRD default (s2i).
+func Strategy(job *v1alpha1.NotebookValidationJob) string {
+	if bs := job.Status.BuildStatus; bs != nil && bs.Strategy != "" && job.Status.Phase == v1alpha1.PhaseBuilding {
+		return bs.Strategy
+	}
+	if bc := job.Spec.PodConfig.BuildConfig; bc != nil && bc.Strategy != "" {
+		return bc.Strategy
+	}
+	return v1alpha1.BuildStrategyS2I
+}
+
+// resourceOf is the observed child resource of a strategy.
+func resourceOf(strategy string) (childapi.Resource, bool) {
+	switch strategy {
+	case v1alpha1.BuildStrategyTekton:
+		return childapi.PipelineRuns, true
+	case v1alpha1.BuildStrategyS2I:
+		return childapi.Builds, true
+	}
+	return childapi.Resource{}, false
+}
+
+// ObserveChild reads job's child name of resource r fresh and observes it. A child that is
+// gone is observed as a failed build (observe.BuildMissing). A child the job does not
+// control is a forged or stale hint: function.ErrBadInput.
+func (b *Builds) ObserveChild(ctx context.Context, job *v1alpha1.NotebookValidationJob, r childapi.Resource, name string) (statemachine.Observation, error) {
+	obj, err := b.API.Get(ctx, r, job.Namespace, name)
+	switch {
+	case apierrors.IsNotFound(err):
+		return observe.BuildMissing(r.Kind, name), nil
+	case err != nil:
+		return statemachine.Observation{}, err
+	case !metav1.IsControlledBy(obj, job):
+		return statemachine.Observation{}, fmt.Errorf("%w: %s %s/%s is not controlled by job %s", function.ErrBadInput, r.Kind, job.Namespace, name, job.Name)
+	}
+	o, err := Observe(obj)
+	if err != nil {
+		return statemachine.Observation{}, fmt.Errorf("%w: %v", function.ErrBadInput, err)
+	}
+	return observe.Build(o), nil
+}
+
+// ObserveBuild observes the build child of a Building job, as build-status-changed would on
+// an event about it (the sweep's BuildObserver). A job whose strategy has no child (external)
+// is an error: only external CI can report on it.
+func (b *Builds) ObserveBuild(ctx context.Context, job *v1alpha1.NotebookValidationJob) (statemachine.Observation, error) {
+	strategy := Strategy(job)
+	r, ok := resourceOf(strategy)
+	if !ok {
+		return statemachine.Observation{}, fmt.Errorf("job %s/%s: build strategy %q has no build child to observe", job.Namespace, job.Name, strategy)
+	}
+	return b.ObserveChild(ctx, job, r, childapi.ChildName(job))
+}
+
+// ErrUnknownKind is wrapped by Observe for an object that is not a PipelineRun or a Build.
+var ErrUnknownKind = errors.New("not a build child kind")
+
+// Observe reads a PipelineRun (tekton.dev/v1) or a Build (build.openshift.io/v1) as the
+// strategy's build.Observed.
+func Observe(obj *unstructured.Unstructured) (build.Observed, error) {
+	r, ok := childapi.ObservedKind(obj.GetKind(), obj.GetAPIVersion())
+	if !ok {
+		return build.Observed{}, fmt.Errorf("%w: %s %s %s/%s", ErrUnknownKind, obj.GetAPIVersion(), obj.GetKind(), obj.GetNamespace(), obj.GetName())
+	}
+	switch r.Kind {
+	case childapi.PipelineRuns.Kind:
+		var pr pipelinev1.PipelineRun
+		if err := runtime.DefaultUnstructuredConverter.FromUnstructured(obj.Object, &pr); err != nil {
+			return build.Observed{}, fmt.Errorf("decode PipelineRun %s/%s: %w", obj.GetNamespace(), obj.GetName(), err)
+		}
+		return tekton.Observe(&pr), nil
+	default:
+		var bld buildv1.Build
+		if err := runtime.DefaultUnstructuredConverter.FromUnstructured(obj.Object, &bld); err != nil {
+			return build.Observed{}, fmt.Errorf("decode Build %s/%s: %w", obj.GetNamespace(), obj.GetName(), err)
+		}
+		return s2i.Observe(&bld), nil
+	}
+}

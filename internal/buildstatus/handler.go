@@ -1,0 +1,81 @@
+// Package buildstatus is the behaviour of the build-status-changed function for build child
+// events: on an ApiServerSource update of a PipelineRun (tekton.dev/v1) or an OpenShift Build
+// (build.openshift.io/v1) it re-reads the child and its job and lets the state machine decide
+// (Building -> BuildComplete | Failed, or the build's progress in buildStatus). The event
+// names the child; what it says about the build is never believed. The signed external-CI
+// route of the same function is a separate handler (internal/externalci).
+package buildstatus
+
+import (
+	"context"
+	"fmt"
+
+	cloudevents "github.com/cloudevents/sdk-go/v2"
+
+	"github.com/mlops-dev/nbv/api/v1alpha1"
+	"github.com/mlops-dev/nbv/internal/buildchild/childapi"
+	"github.com/mlops-dev/nbv/internal/events"
+	"github.com/mlops-dev/nbv/internal/function"
+	"github.com/mlops-dev/nbv/internal/statemachine"
+	"github.com/mlops-dev/nbv/internal/transition"
+)
+
+// EventTypes are the CloudEvent types of build child events this handler accepts.
+var EventTypes = []string{events.TypeResourceUpdate}
+
+// Observer reads a job's build child fresh and observes it (buildchild.Builds).
+type Observer interface {
+	ObserveChild(ctx context.Context, job *v1alpha1.NotebookValidationJob, r childapi.Resource, name string) (statemachine.Observation, error)
+}
+
+// Handler handles one build child event with x, reading the child through builds.
+func Handler(x *transition.Executor, builds Observer) function.Handler {
+	return func(ctx context.Context, e cloudevents.Event) (*cloudevents.Event, error) {
+		re, err := events.DecodeResourceEvent(e)
+		if err != nil {
+			return nil, err
+		}
+		r, ok := childapi.ObservedKind(re.Kind, re.APIVersion)
+		if !ok {
+			return nil, fmt.Errorf("%w: build-status-changed handles %s %s and %s %s events, got %s %s", function.ErrBadInput,
+				childapi.PipelineRuns.APIVersion(), childapi.PipelineRuns.Kind, childapi.Builds.APIVersion(), childapi.Builds.Kind, re.APIVersion, re.Kind)
+		}
+		job := re.Object.GetLabels()[v1alpha1.LabelJob]
+		if job == "" {
+			return nil, fmt.Errorf("%w: %s %s/%s has no %s label", function.ErrBadInput, re.Kind, re.Namespace, re.Name, v1alpha1.LabelJob)
+		}
+		ctx = function.WithJob(ctx, re.Namespace, job)
+		if want := statemachine.BuildName(job); re.Name != want {
+			// A build the job did not start, such as a re-run with `oc start-build` from its
+			// BuildConfig (it inherits the label): it says nothing about the job's build.
+			function.Logger(ctx).Info("not the job's build child; ignored", "kind", re.Kind, "child", re.Name, "want", want)
+			return nil, nil
+		}
+		return x.Step(ctx, re.Namespace, job, func(ctx context.Context, j *v1alpha1.NotebookValidationJob) (statemachine.Observation, error) {
+			obs, err := builds.ObserveChild(ctx, j, r, re.Name)
+			if err != nil {
+				return obs, err
+			}
+			if finished(obs.Kind) && beforeBuilding(j.Status.Phase) {
+				// job-created creates the child before it writes Building: a build that has
+				// already finished would otherwise be ignored and its result lost. Answer 5xx
+				// so the broker redelivers once the write has landed.
+				return obs, fmt.Errorf("%w: %s %s/%s finished before job %s recorded phase Building (it is %q)",
+					function.ErrConflict, re.Kind, re.Namespace, re.Name, job, j.Status.Phase)
+			}
+			return obs, nil
+		})
+	}
+}
+
+func finished(k statemachine.Kind) bool {
+	switch k {
+	case statemachine.BuildSucceeded, statemachine.BuildFailed, statemachine.BuildCancelled, statemachine.BuildTimedOut:
+		return true
+	}
+	return false
+}
+
+func beforeBuilding(phase string) bool {
+	return phase == v1alpha1.PhaseNone || phase == v1alpha1.PhaseInitializing || phase == v1alpha1.PhasePending
+}
