@@ -16,18 +16,15 @@
 //
 //	X-Nbv-Signature: t=<unix seconds>,v1=<hex HMAC-SHA256>
 //
-// where the MAC is HMAC-SHA256(key, "<t>." + raw request body), i.e. the decimal timestamp
-// exactly as sent in the header, a dot, and the body bytes as sent. Binding the timestamp into
+// where the MAC is HMAC-SHA256(key, "<t>." + signed content), i.e. the decimal timestamp
+// exactly as sent in the header, a dot, and the signed content. The signed content is the raw
+// body; the external-CI route (internal/externalci.SignedContent) extends it in binary mode with
+// the Content-Type and every ce-* header, so that the event's id and source are signed in both
+// content modes. Binding the timestamp into
 // the MAC is what makes the time window mean something: the CloudEvent `time` attribute is not
 // used, because in binary mode it travels in a header the MAC does not cover. Several v1=
 // entries may be sent (at most 5, for key rotation); one match suffices. Sign produces the
 // header value. Comparison is constant-time (hmac.Equal).
-//
-// In binary content mode the ce-id and ce-source headers are not covered by the MAC, so a
-// captured request could be re-posted inside the window under a new id. What that buys is
-// re-delivering the same signed claim, which the state machine applies at most once (the job
-// must still be Building with strategy external); senders that want the (source, id) bound
-// by the signature use structured mode, where both are in the body.
 //
 // # Errors
 //
