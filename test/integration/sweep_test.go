@@ -3,6 +3,7 @@ package integration
 import (
 	"context"
 	"fmt"
+	"path/filepath"
 	"reflect"
 	"strings"
 	"testing"
@@ -10,12 +11,15 @@ import (
 
 	cloudevents "github.com/cloudevents/sdk-go/v2"
 	corev1 "k8s.io/api/core/v1"
+	apierrors "k8s.io/apimachinery/pkg/api/errors"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+	"k8s.io/apimachinery/pkg/apis/meta/v1/unstructured"
 	"k8s.io/apimachinery/pkg/types"
 	"k8s.io/client-go/kubernetes"
 
 	"github.com/mlops-dev/nbv/api/v1alpha1"
 	"github.com/mlops-dev/nbv/internal/events"
+	"github.com/mlops-dev/nbv/internal/eventsource"
 	"github.com/mlops-dev/nbv/internal/functionenv"
 	"github.com/mlops-dev/nbv/internal/jobstore"
 	"github.com/mlops-dev/nbv/internal/podcompleted"
@@ -360,4 +364,73 @@ func TestSweepOnlyOptedInNamespaces(t *testing.T) {
 	if got := f.get("mine").Status.Phase; got != v1alpha1.PhaseInitializing {
 		t.Errorf("job in the opted-in namespace is %q, want Initializing", got)
 	}
+}
+
+// TestSweepRunsWithItsOwnRBAC runs the sweep as the nbv-sweep ServiceAccount bound by
+// config/rbac/functions.yaml: listing opted-in namespaces and jobs, advancing a job (status,
+// Event, pod) and failing it past its deadline (pod deletion) all need to be allowed.
+func TestSweepRunsWithItsOwnRBAC(t *testing.T) {
+	f := newSweepFixture(t)
+	m, err := eventsource.LoadFile(filepath.Join(repoRoot, "config", "rbac", "functions.yaml"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	var objects []*unstructured.Unstructured
+	for _, o := range m.Objects {
+		if o.GetName() == "nbv-sweep" {
+			objects = append(objects, o)
+		}
+	}
+	if len(objects) != 3 {
+		t.Fatalf("found %d nbv-sweep objects in %s, want ServiceAccount, ClusterRole and ClusterRoleBinding", len(objects), m.Path)
+	}
+	m.Objects = objects
+	if err := m.ApplyObjects(f.ctx, f.cp.RESTConfig(), f.ns); err != nil {
+		t.Fatal(err)
+	}
+	saConfig, err := f.cp.ServiceAccountConfig(f.ctx, f.ns, "nbv-sweep")
+	if err != nil {
+		t.Fatal(err)
+	}
+	f.x, f.sweep, err = functionenv.NewExecutor("sweep", functionenv.Settings{Kube: saConfig, Pod: validationpod.Options{RunnerImage: testRunnerImage}}, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	f.x.Now = func() time.Time { return f.now }
+	label := "nbv-sweep-rbac-test"
+	patch := fmt.Sprintf(`{"metadata":{"labels":{%q:"enabled"}}}`, label)
+	if _, err := f.kube.CoreV1().Namespaces().Patch(f.ctx, f.ns, types.MergePatchType, []byte(patch), metav1.PatchOptions{}); err != nil {
+		t.Fatal(err)
+	}
+	opts := sweep.Options{NamespaceSelector: label + "=enabled"}
+	f.createJob("rbac", nil)
+
+	ev := cloudevents.NewEvent()
+	ev.SetID("rbac")
+	ev.SetType(events.TypePing)
+	ev.SetSource("/apis/v1/namespaces/nbv-system/pingsources/nbv-sweep")
+	h := sweep.Handler(f.x, f.sweep, opts)
+	// The authorizer reads RBAC objects from an informer: allow it a moment to catch up.
+	catchUp := time.Now().Add(10 * time.Second)
+	for {
+		_, err := h(f.ctx, ev)
+		if err == nil {
+			break
+		}
+		if !apierrors.IsForbidden(err) || time.Now().After(catchUp) {
+			t.Fatalf("sweep as nbv-sweep: %v", err)
+		}
+		time.Sleep(50 * time.Millisecond)
+	}
+	f.ping(opts) // Initializing -> ValidationRunning: creates the pod
+	if job := f.get("rbac"); job.Status.Phase != v1alpha1.PhaseValidationRunning || len(f.podsOf("rbac")) != 1 {
+		t.Fatalf("job is %q with pods %v, want ValidationRunning with its pod", job.Status.Phase, podNames(f.podsOf("rbac")))
+	}
+	f.now = f.now.Add(time.Hour)
+	f.ping(opts) // past the deadline: fails the job, deletes the pod
+	job := f.get("rbac")
+	if job.Status.Phase != v1alpha1.PhaseFailed || len(f.podsOf("rbac")) != 0 {
+		t.Errorf("job is %q with pods %v, want Failed with its pod deleted", job.Status.Phase, podNames(f.podsOf("rbac")))
+	}
+	f.expectEvents(job, statemachine.ReasonInitialized, statemachine.ReasonValidationStarted, statemachine.ReasonTimeout)
 }
