@@ -241,7 +241,7 @@ var errNothingToDo = errors.New("nothing for the sweep to observe")
 // GET and no write); the executor then re-reads the job and the same choice is made again
 // from that fresh state.
 func (s *Sweeper) examine(ctx context.Context, listed *v1alpha1.NotebookValidationJob) (bool, error) {
-	final := finalPods{}
+	final := &finalState{pods: map[string]*corev1.Pod{}}
 	if _, err := s.observation(ctx, listed, final); err != nil {
 		if errors.Is(err, errNothingToDo) {
 			return false, nil
@@ -259,7 +259,7 @@ func (s *Sweeper) examine(ctx context.Context, listed *v1alpha1.NotebookValidati
 
 // observation chooses the sweep's one observation of job (see the package documentation), or
 // errNothingToDo. Now is left for the executor to fill in from the same clock.
-func (s *Sweeper) observation(ctx context.Context, job *v1alpha1.NotebookValidationJob, final finalPods) (statemachine.Observation, error) {
+func (s *Sweeper) observation(ctx context.Context, job *v1alpha1.NotebookValidationJob, final *finalState) (statemachine.Observation, error) {
 	overdue := pastDeadline(job, s.now())
 	switch job.Status.Phase {
 	case v1alpha1.PhaseValidationRunning:
@@ -291,12 +291,16 @@ func (s *Sweeper) observation(ctx context.Context, job *v1alpha1.NotebookValidat
 		if s.opts.Builds == nil || !childBuild(job) {
 			break
 		}
+		if final.build != nil {
+			return *final.build, nil
+		}
 		obs, err := s.opts.Builds.ObserveBuild(ctx, job)
 		if err != nil {
 			return statemachine.Observation{}, fmt.Errorf("observe build: %w", err)
 		}
 		switch obs.Kind {
 		case statemachine.BuildSucceeded, statemachine.BuildFailed, statemachine.BuildCancelled, statemachine.BuildTimedOut:
+			final.build = &obs
 			return obs, nil // the build system's own outcome wins over the deadline
 		case statemachine.BuildPending, statemachine.BuildRunning:
 			// Not finished: build-status-changed hears about it when it ends.
@@ -317,21 +321,25 @@ func (s *Sweeper) observation(ctx context.Context, job *v1alpha1.NotebookValidat
 	return statemachine.Observation{}, errNothingToDo
 }
 
-// finalPods remembers, for one job's examination, the pods read in a state that cannot change
-// any more (phase Succeeded or Failed, or gone: a job's pod names are never reused), so
-// re-deciding with the fresh job costs no second GET. Any other pod is read again.
-type finalPods map[string]*corev1.Pod
+// finalState remembers, for one job's examination, the children read in a state that cannot
+// change any more, so re-deciding with the fresh job costs no second GET: pods in phase
+// Succeeded or Failed, or gone (a job's pod names are never reused), and a finished (or
+// deleted) build child (a job has one, deterministically named). Anything else is read again.
+type finalState struct {
+	pods  map[string]*corev1.Pod
+	build *statemachine.Observation
+}
 
 // pod reads the job's pod name; nil when it does not exist. A pod of that name that the job
 // does not control is not the job's pod, and nothing can be decided from it.
-func (s *Sweeper) pod(ctx context.Context, job *v1alpha1.NotebookValidationJob, name string, final finalPods) (*corev1.Pod, error) {
-	if pod, ok := final[name]; ok {
+func (s *Sweeper) pod(ctx context.Context, job *v1alpha1.NotebookValidationJob, name string, final *finalState) (*corev1.Pod, error) {
+	if pod, ok := final.pods[name]; ok {
 		return pod, nil
 	}
 	pod, err := s.store.GetPod(ctx, job.Namespace, name)
 	switch {
 	case apierrors.IsNotFound(err):
-		final[name] = nil
+		final.pods[name] = nil
 		return nil, nil
 	case err != nil:
 		return nil, err
@@ -339,7 +347,7 @@ func (s *Sweeper) pod(ctx context.Context, job *v1alpha1.NotebookValidationJob, 
 		return nil, fmt.Errorf("pod %s/%s is not controlled by job %s", job.Namespace, name, job.Name)
 	}
 	if pod.Status.Phase == corev1.PodSucceeded || pod.Status.Phase == corev1.PodFailed {
-		final[name] = pod
+		final.pods[name] = pod
 	}
 	return pod, nil
 }

@@ -15,9 +15,12 @@ import (
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/apimachinery/pkg/apis/meta/v1/unstructured"
 	"k8s.io/apimachinery/pkg/types"
+	"k8s.io/client-go/dynamic"
 	"k8s.io/client-go/kubernetes"
 
 	"github.com/mlops-dev/nbv/api/v1alpha1"
+	"github.com/mlops-dev/nbv/internal/buildchild"
+	"github.com/mlops-dev/nbv/internal/buildchild/childapi"
 	"github.com/mlops-dev/nbv/internal/events"
 	"github.com/mlops-dev/nbv/internal/eventsource"
 	"github.com/mlops-dev/nbv/internal/functionenv"
@@ -433,4 +436,112 @@ func TestSweepRunsWithItsOwnRBAC(t *testing.T) {
 		t.Errorf("job is %q with pods %v, want Failed with its pod deleted", job.Status.Phase, podNames(f.podsOf("rbac")))
 	}
 	f.expectEvents(job, statemachine.ReasonInitialized, statemachine.ReasonValidationStarted, statemachine.ReasonTimeout)
+}
+
+// buildingWithChild creates a job with a strategy build and moves it to Building as
+// job-created does, creating its child; it returns the sweep's build access.
+func (f *sweepFixture) buildingWithChild(name, strategy string) *buildchild.Builds {
+	f.t.Helper()
+	settings := functionenv.Settings{Kube: f.cp.RESTConfig(), Pod: validationpod.Options{RunnerImage: testRunnerImage}}
+	builds, err := buildchild.New(settings)
+	if err != nil {
+		f.t.Fatal(err)
+	}
+	f.x, f.sweep, err = functionenv.NewExecutor("sweep", settings, builds)
+	if err != nil {
+		f.t.Fatal(err)
+	}
+	f.x.Now = func() time.Time { return f.now }
+	f.createJob(name, func(j *v1alpha1.NotebookValidationJob) {
+		j.Spec.PodConfig.BuildConfig = &v1alpha1.BuildConfigSpec{Enabled: true, Strategy: strategy, Timeout: "5m"}
+	})
+	opts := sweep.Options{Builds: builds}
+	f.ping(opts) // "" -> Initializing
+	f.ping(opts) // Initializing -> Building, creating the child
+	if job := f.get(name); job.Status.Phase != v1alpha1.PhaseBuilding {
+		f.t.Fatalf("job %s is %q (%s), want Building", name, job.Status.Phase, job.Status.Message)
+	}
+	return builds
+}
+
+// children reads and writes build children of resource r in the fixture's namespace.
+func (f *sweepFixture) children(r childapi.Resource) dynamic.ResourceInterface {
+	f.t.Helper()
+	c, err := dynamic.NewForConfig(f.cp.RESTConfig())
+	if err != nil {
+		f.t.Fatal(err)
+	}
+	return c.Resource(r.GVR).Namespace(f.ns)
+}
+
+// setChildStatus plays the build controller on the job's child.
+func (f *sweepFixture) setChildStatus(r childapi.Resource, job string, status map[string]any) {
+	f.t.Helper()
+	c := f.children(r)
+	obj, err := c.Get(f.ctx, statemachine.BuildName(job), metav1.GetOptions{})
+	if err != nil {
+		f.t.Fatalf("get %s of %s: %v", r.Kind, job, err)
+	}
+	obj.Object["status"] = status
+	if _, err := c.UpdateStatus(f.ctx, obj, metav1.UpdateOptions{}); err != nil {
+		f.t.Fatalf("update %s status: %v", r.Kind, err)
+	}
+}
+
+// TestSweepRecoversLostBuildEvent: the PipelineRun finished and build-status-changed never
+// heard of it; the sweep observes the child and the job records the built image.
+func TestSweepRecoversLostBuildEvent(t *testing.T) {
+	f := newSweepFixture(t)
+	builds := f.buildingWithChild("tkn", v1alpha1.BuildStrategyTekton)
+	const digest = "sha256:4f53cda18c2baa0c0354bb5f9a3ecbe5ed12ab4d8e11ba873c2f11161202b945"
+	f.setChildStatus(childapi.PipelineRuns, "tkn", map[string]any{
+		"startTime": "2026-01-02T03:04:05Z", "completionTime": "2026-01-02T03:06:35Z",
+		"conditions": []any{map[string]any{"type": "Succeeded", "status": "True", "reason": "Succeeded",
+			"message": "Tasks Completed: 1", "lastTransitionTime": "2026-01-02T03:06:35Z"}},
+		"results": []any{
+			map[string]any{"name": "IMAGE_URL", "value": "registry.example.com/team/tkn:v1"},
+			map[string]any{"name": "IMAGE_DIGEST", "value": digest},
+		},
+	})
+	f.now = f.now.Add(time.Minute)
+	jobCalls, childCalls := f.sweep.Calls(), builds.API.Calls()
+	f.ping(sweep.Options{Builds: builds})
+	jobCalls, childCalls = f.sweep.Calls()-jobCalls, builds.API.Calls()-childCalls
+	job := f.get("tkn")
+	if job.Status.Phase != v1alpha1.PhaseBuildComplete || job.Status.BuildStatus.ImageReference != "registry.example.com/team/tkn:v1@"+digest {
+		t.Fatalf("job is %q with build %+v, want BuildComplete with the pinned image", job.Status.Phase, job.Status.BuildStatus)
+	}
+	// list, get job, patch status, event + one read of the child (not re-read to decide).
+	t.Logf("API calls for a sweep recovering one lost build event: %d job store + %d build child", jobCalls, childCalls)
+	if jobCalls != 4 || childCalls != 1 {
+		t.Errorf("sweep took %d + %d API calls, want 4 + 1", jobCalls, childCalls)
+	}
+	f.now = f.now.Add(time.Minute)
+	f.ping(sweep.Options{Builds: builds})
+	if pods := f.podsOf("tkn"); len(pods) != 1 || pods[0].Spec.Containers[0].Image != job.Status.BuildStatus.ImageReference {
+		t.Errorf("after the next ping pods = %v, want one validating the built image", podNames(pods))
+	}
+}
+
+// TestSweepFailsBuildPastDeadline: an OpenShift Build still running past its timeout and
+// grace (the build system did not stop it) fails the job, and the Build is deleted.
+func TestSweepFailsBuildPastDeadline(t *testing.T) {
+	f := newSweepFixture(t)
+	builds := f.buildingWithChild("s2i", v1alpha1.BuildStrategyS2I)
+	f.setChildStatus(childapi.Builds, "s2i", map[string]any{"phase": "Running", "startTimestamp": "2026-01-02T03:04:05Z"})
+	f.now = f.now.Add(5*time.Minute + statemachine.DeadlineGrace - time.Second)
+	f.ping(sweep.Options{Builds: builds})
+	if job := f.get("s2i"); job.Status.Phase != v1alpha1.PhaseBuilding {
+		t.Fatalf("within timeout and grace the job moved to %q", job.Status.Phase)
+	}
+	f.now = f.now.Add(2 * time.Second)
+	f.ping(sweep.Options{Builds: builds})
+	job := f.get("s2i")
+	if job.Status.Phase != v1alpha1.PhaseFailed || !strings.Contains(job.Status.Message, "the build did not finish within 5m0s") {
+		t.Fatalf("status = %q %q, want Failed by the build deadline", job.Status.Phase, job.Status.Message)
+	}
+	_, err := f.children(childapi.Builds).Get(f.ctx, statemachine.BuildName("s2i"), metav1.GetOptions{})
+	if !apierrors.IsNotFound(err) {
+		t.Errorf("the Build was not deleted: %v", err)
+	}
 }
