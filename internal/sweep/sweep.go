@@ -12,6 +12,9 @@
 //   - "", Initializing, BuildComplete and the legacy phases: JobSeen, as job-created would.
 //   - Building with a build child: the child is observed through Options.Builds, when set.
 //
+// Only jobs in the namespaces that opted in are swept (Options.NamespaceSelector, the label the
+// event sources select), or in the one Options.Namespace.
+//
 // A job never gets more than one transition per sweep, and a sweep examines at most
 // Options.MaxJobs jobs (see schedule for how the window rotates). The ping's data is not used:
 // a ping only says "now", and a forged one can at worst cause one extra bounded sweep. Two
