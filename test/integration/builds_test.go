@@ -282,11 +282,7 @@ func TestBuildEventHints(t *testing.T) {
 	if status := postEvent(t, url, taskRun); status != http.StatusBadRequest {
 		t.Errorf("TaskRun event answered %d, want 400", status)
 	}
-	after, err := f.store.Get(f.ctx, f.ns, "claimant")
-	if err != nil {
-		t.Fatal(err)
-	}
-	if after.ResourceVersion != claimant.ResourceVersion {
+	if after := f.jobNow("claimant"); after.ResourceVersion != claimant.ResourceVersion {
 		t.Errorf("a hint about another job's child wrote job claimant: resourceVersion %s -> %s", claimant.ResourceVersion, after.ResourceVersion)
 	}
 
@@ -296,23 +292,26 @@ func TestBuildEventHints(t *testing.T) {
 	if status := postEvent(t, url, genuine); status != http.StatusOK && status != http.StatusAccepted {
 		t.Errorf("genuine event answered %d, want 2xx", status)
 	}
-	recorded, err := f.store.Get(f.ctx, f.ns, "owner")
-	if err != nil {
-		t.Fatal(err)
-	}
+	recorded := f.jobNow("owner")
 	if bs := recorded.Status.BuildStatus; recorded.Status.Phase != v1alpha1.PhaseBuilding || bs.Phase != v1alpha1.BuildPhasePending || bs.StartTime == nil || !bs.StartTime.Equal(owner.Status.BuildStatus.StartTime) {
 		t.Errorf("after the hint: phase %s buildStatus %+v, want Building, build pending, start time kept", recorded.Status.Phase, bs)
 	}
 	if status := postEvent(t, url, genuine); status != http.StatusAccepted {
 		t.Errorf("repeated genuine event answered %d, want 202 (nothing to do)", status)
 	}
-	again, err := f.store.Get(f.ctx, f.ns, "owner")
-	if err != nil {
-		t.Fatal(err)
-	}
-	if again.ResourceVersion != recorded.ResourceVersion {
+	if again := f.jobNow("owner"); again.ResourceVersion != recorded.ResourceVersion {
 		t.Errorf("a repeated hint wrote the job: resourceVersion %s -> %s", recorded.ResourceVersion, again.ResourceVersion)
 	}
+}
+
+// jobNow reads the job as it is now.
+func (f *fixture) jobNow(name string) *v1alpha1.NotebookValidationJob {
+	f.t.Helper()
+	job, err := f.store.Get(f.ctx, f.ns, name)
+	if err != nil {
+		f.t.Fatal(err)
+	}
+	return job
 }
 
 func buildEvent(ns, kind, apiVersion, name, job string) cloudevents.Event {

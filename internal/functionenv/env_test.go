@@ -1,0 +1,27 @@
+package functionenv
+
+import (
+	"strings"
+	"testing"
+)
+
+func TestBuildSettings(t *testing.T) {
+	t.Setenv("NBV_TEKTON_BUILDER_IMAGE", "registry.example.com/buildah:1")
+	t.Setenv("NBV_TEKTON_OUTPUT_IMAGE", "registry.example.com/{namespace}/{name}:{uid}")
+	t.Setenv("NBV_TEKTON_GIT_IMAGE", "")
+	t.Setenv("NBV_S2I_OUTPUT_IMAGE", "")
+	b, err := loadBuildSettings()
+	if err != nil {
+		t.Fatal(err)
+	}
+	want := BuildSettings{TektonBuilderImage: "registry.example.com/buildah:1", TektonOutputImage: "registry.example.com/{namespace}/{name}:{uid}"}
+	if b != want {
+		t.Errorf("settings %+v, want %+v", b, want)
+	}
+
+	// A value that could break out of a shell word fails the deployment at start, naming it.
+	t.Setenv("NBV_S2I_OUTPUT_IMAGE", "registry.example.com/x:$(id)")
+	if _, err := loadBuildSettings(); err == nil || !strings.Contains(err.Error(), "NBV_S2I_OUTPUT_IMAGE") {
+		t.Errorf("bad image accepted or not named: %v", err)
+	}
+}
