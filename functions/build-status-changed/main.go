@@ -1,6 +1,7 @@
 // Command build-status-changed is the scale-to-zero function woken by updates of the build
 // children job-created started (Tekton PipelineRuns, OpenShift Builds): it moves a Building
 // job to BuildComplete or Failed, or records the build's progress (internal/buildstatus).
+// External CI systems post signed build reports to its /ci route (internal/externalci).
 package main
 
 import (
@@ -8,6 +9,7 @@ import (
 
 	"github.com/mlops-dev/nbv/internal/buildchild"
 	"github.com/mlops-dev/nbv/internal/buildstatus"
+	"github.com/mlops-dev/nbv/internal/externalci"
 	"github.com/mlops-dev/nbv/internal/function"
 	"github.com/mlops-dev/nbv/internal/functionenv"
 )
@@ -25,10 +27,9 @@ func main() {
 	if err != nil {
 		log.Fatal(err)
 	}
-	handler, types := buildstatus.Handler(x, builds), buildstatus.EventTypes
-
-	// Second route: signed external-CI build events (internal/externalci) mount here, by
-	// event type, next to the build child events above.
-
-	function.Main(handler, types...)
+	ci, err := externalci.New(settings.Kube, x)
+	if err != nil {
+		log.Fatal(err)
+	}
+	function.MainWithRoutes(buildstatus.Handler(x, builds), ci.Routes(), buildstatus.EventTypes...)
 }

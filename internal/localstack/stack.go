@@ -18,15 +18,18 @@ import (
 
 	"k8s.io/client-go/rest"
 	eventingv1 "knative.dev/eventing/pkg/apis/eventing/v1"
+	sourcesv1 "knative.dev/eventing/pkg/apis/sources/v1"
 
 	"github.com/mlops-dev/nbv/internal/buildchild"
 	"github.com/mlops-dev/nbv/internal/buildstatus"
 	"github.com/mlops-dev/nbv/internal/eventsource"
+	"github.com/mlops-dev/nbv/internal/externalci"
 	"github.com/mlops-dev/nbv/internal/function"
 	"github.com/mlops-dev/nbv/internal/functionenv"
 	"github.com/mlops-dev/nbv/internal/jobcreated"
 	"github.com/mlops-dev/nbv/internal/localbroker"
 	"github.com/mlops-dev/nbv/internal/podcompleted"
+	"github.com/mlops-dev/nbv/internal/sweep"
 	"github.com/mlops-dev/nbv/internal/validationpod"
 )
 
@@ -43,6 +46,8 @@ type Options struct {
 	// SinkURL, when set, is where the sources send their events instead of the broker
 	// ingress (tests put a proxy there that duplicates deliveries).
 	SinkURL string
+	// PingInterval replaces the PingSources' schedules; zero means DefaultPingInterval.
+	PingInterval time.Duration
 	// Log receives the stack's logs; nil discards them.
 	Log *slog.Logger
 }
@@ -65,43 +70,64 @@ type Stack struct {
 	adapters []*eventsource.Adapter
 }
 
-// function is one function of the stack: its name (the Trigger subscriber's name) and how to
-// build its handler.
+// functionSpec is one function of the stack: its name (the Trigger subscriber's name), the
+// event types it accepts, and how to assemble it, as its functions/<name>/main.go does.
 type functionSpec struct {
 	name  string
 	types []string
-	build func(functionenv.Settings) (function.Handler, error)
+	build func(functionenv.Settings, Options) (served, error)
+}
+
+// served is what a function serves: its CloudEvents handler and extra HTTP routes.
+type served struct {
+	handler function.Handler
+	routes  map[string]http.Handler
 }
 
 var functions = []functionSpec{
-	{"job-created", jobcreated.EventTypes, func(s functionenv.Settings) (function.Handler, error) {
+	{"job-created", jobcreated.EventTypes, func(s functionenv.Settings, _ Options) (served, error) {
 		builds, err := buildchild.New(s)
 		if err != nil {
-			return nil, err
+			return served{}, err
 		}
 		x, _, err := functionenv.NewExecutor("job-created", s, builds)
 		if err != nil {
-			return nil, err
+			return served{}, err
 		}
-		return jobcreated.Handler(x), nil
+		return served{handler: jobcreated.Handler(x)}, nil
 	}},
-	{"pod-completed", podcompleted.EventTypes, func(s functionenv.Settings) (function.Handler, error) {
+	{"pod-completed", podcompleted.EventTypes, func(s functionenv.Settings, _ Options) (served, error) {
 		x, store, err := functionenv.NewExecutor("pod-completed", s, nil)
 		if err != nil {
-			return nil, err
+			return served{}, err
 		}
-		return podcompleted.Handler(x, store), nil
+		return served{handler: podcompleted.Handler(x, store)}, nil
 	}},
-	{"build-status-changed", buildstatus.EventTypes, func(s functionenv.Settings) (function.Handler, error) {
+	{"build-status-changed", buildstatus.EventTypes, func(s functionenv.Settings, _ Options) (served, error) {
 		builds, err := buildchild.New(s)
 		if err != nil {
-			return nil, err
+			return served{}, err
 		}
 		x, _, err := functionenv.NewExecutor("build-status-changed", s, builds)
 		if err != nil {
-			return nil, err
+			return served{}, err
 		}
-		return buildstatus.Handler(x, builds), nil
+		ci, err := externalci.New(s.Kube, x)
+		if err != nil {
+			return served{}, err
+		}
+		return served{handler: buildstatus.Handler(x, builds), routes: ci.Routes()}, nil
+	}},
+	{"sweep", sweep.EventTypes, func(s functionenv.Settings, o Options) (served, error) {
+		builds, err := buildchild.New(s)
+		if err != nil {
+			return served{}, err
+		}
+		x, store, err := functionenv.NewExecutor("sweep", s, builds)
+		if err != nil {
+			return served{}, err
+		}
+		return served{handler: sweep.Handler(x, store, sweep.Options{Namespace: o.Namespace, Builds: builds})}, nil
 	}},
 }
 
@@ -127,7 +153,7 @@ func Start(ctx context.Context, opts Options) (_ *Stack, err error) {
 
 	settings := functionenv.Settings{Kube: opts.Config, Pod: opts.Pod}
 	for _, f := range functions {
-		if err := s.serveFunction(functionsCtx, f, settings, log); err != nil {
+		if err := s.serveFunction(functionsCtx, f, settings, opts, log); err != nil {
 			return nil, err
 		}
 	}
@@ -140,8 +166,8 @@ func Start(ctx context.Context, opts Options) (_ *Stack, err error) {
 	return s, nil
 }
 
-func (s *Stack) serveFunction(ctx context.Context, f functionSpec, settings functionenv.Settings, log *slog.Logger) error {
-	h, err := f.build(settings)
+func (s *Stack) serveFunction(ctx context.Context, f functionSpec, settings functionenv.Settings, opts Options, log *slog.Logger) error {
+	fn, err := f.build(settings, opts)
 	if err != nil {
 		return fmt.Errorf("localstack: function %s: %w", f.name, err)
 	}
@@ -150,11 +176,12 @@ func (s *Stack) serveFunction(ctx context.Context, f functionSpec, settings func
 		return fmt.Errorf("localstack: listen for %s: %w", f.name, err)
 	}
 	s.FunctionURLs[f.name] = "http://" + ln.Addr().String()
-	cfg := function.Config{Listener: ln, Types: f.types, ServiceName: f.name, Logger: log.With("function", f.name), DrainTimeout: 10 * time.Second}
+	cfg := function.Config{Listener: ln, Types: f.types, ServiceName: f.name, Routes: fn.routes,
+		Logger: log.With("function", f.name), DrainTimeout: 10 * time.Second}
 	s.wg.Add(1)
 	go func() {
 		defer s.wg.Done()
-		if err := function.Serve(ctx, cfg, h); err != nil {
+		if err := function.Serve(ctx, cfg, fn.handler); err != nil {
 			s.fail(fmt.Errorf("function %s: %w", f.name, err))
 		}
 	}()
@@ -207,7 +234,9 @@ func (s *Stack) startSources(runCtx, waitCtx context.Context, opts Options, log 
 	if sink == "" {
 		sink = s.BrokerURL
 	}
+	var pings []*sourcesv1.PingSource
 	for _, m := range manifests {
+		pings = append(pings, m.PingSources...)
 		if len(m.ApiServerSources) == 0 {
 			continue
 		}
@@ -224,6 +253,13 @@ func (s *Stack) startSources(runCtx, waitCtx context.Context, opts Options, log 
 			s.adapters = append(s.adapters, a)
 		}
 	}
+	interval := opts.PingInterval
+	if interval <= 0 {
+		interval = DefaultPingInterval
+	}
+	if err := s.runPings(runCtx, pings, sink, interval, log); err != nil {
+		return fmt.Errorf("localstack: %w", err)
+	}
 	for _, a := range s.adapters {
 		select {
 		case <-a.Ready():
@@ -233,7 +269,7 @@ func (s *Stack) startSources(runCtx, waitCtx context.Context, opts Options, log 
 			return fmt.Errorf("localstack: waiting for event sources: %w", waitCtx.Err())
 		}
 	}
-	log.Info("local stack ready", "broker", s.BrokerURL, "functions", s.FunctionURLs, "sources", len(s.adapters))
+	log.Info("local stack ready", "broker", s.BrokerURL, "functions", s.FunctionURLs, "sources", len(s.adapters), "pings", len(pings))
 	return nil
 }
 
