@@ -16,7 +16,6 @@ import (
 	cloudevents "github.com/cloudevents/sdk-go/v2"
 	corev1 "k8s.io/api/core/v1"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
-	"k8s.io/client-go/kubernetes"
 
 	"github.com/mlops-dev/nbv/api/v1alpha1"
 	"github.com/mlops-dev/nbv/internal/cisignature"
@@ -24,7 +23,6 @@ import (
 	"github.com/mlops-dev/nbv/internal/externalci"
 	"github.com/mlops-dev/nbv/internal/function"
 	"github.com/mlops-dev/nbv/internal/functionenv"
-	"github.com/mlops-dev/nbv/internal/jobstore"
 	"github.com/mlops-dev/nbv/internal/statemachine"
 )
 
@@ -74,23 +72,6 @@ func (f *fixture) setCIKey(namespace string, key []byte) {
 	if _, err := f.kube.CoreV1().Secrets(namespace).Create(f.ctx, sec, metav1.CreateOptions{}); err != nil {
 		f.t.Fatal(err)
 	}
-}
-
-// newBareFixture is a namespace on the control plane without the event-driven stack: the test
-// moves jobs between phases itself, so nothing else writes them.
-func newBareFixture(t *testing.T) *fixture {
-	cp := requireControlPlane(t)
-	ctx, cancel := context.WithTimeout(context.Background(), 2*time.Minute)
-	t.Cleanup(cancel)
-	kube, err := kubernetes.NewForConfig(cp.RESTConfig())
-	if err != nil {
-		t.Fatal(err)
-	}
-	store, err := jobstore.New(cp.RESTConfig())
-	if err != nil {
-		t.Fatal(err)
-	}
-	return &fixture{t: t, ctx: ctx, ns: newNamespace(t, ctx, cp), cp: cp, kube: kube, store: store}
 }
 
 // advance writes the state machine's JobSeen decisions until the job is in phase, as

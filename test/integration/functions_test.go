@@ -50,11 +50,11 @@ type fixture struct {
 	stack *localstack.Stack
 }
 
-func newFixture(t *testing.T, sinkCopies int) *fixture {
+// newBareFixture is a namespace and clients, with no function running in it.
+func newBareFixture(t *testing.T) *fixture {
 	cp := requireControlPlane(t)
 	ctx, cancel := context.WithTimeout(context.Background(), 3*time.Minute)
 	t.Cleanup(cancel)
-	ns := newNamespace(t, ctx, cp)
 	kube, err := kubernetes.NewForConfig(cp.RESTConfig())
 	if err != nil {
 		t.Fatal(err)
@@ -63,6 +63,12 @@ func newFixture(t *testing.T, sinkCopies int) *fixture {
 	if err != nil {
 		t.Fatal(err)
 	}
+	return &fixture{t: t, ctx: ctx, ns: newNamespace(t, ctx, cp), cp: cp, kube: kube, store: store}
+}
+
+func newFixture(t *testing.T, sinkCopies int) *fixture {
+	f := newBareFixture(t)
+	ctx, ns, cp := f.ctx, f.ns, f.cp
 	opts := localstack.Options{
 		Config: cp.RESTConfig(), RepoRoot: repoRoot, Namespace: ns,
 		Pod: validationpod.Options{RunnerImage: testRunnerImage},
@@ -93,7 +99,8 @@ func newFixture(t *testing.T, sinkCopies int) *fixture {
 			}
 		}
 	})
-	return &fixture{t: t, ctx: ctx, ns: ns, cp: cp, kube: kube, store: store, stack: stack}
+	f.stack = stack
+	return f
 }
 
 // duplicator forwards every event it receives copies times, concurrently, to the broker: the
@@ -395,13 +402,9 @@ func TestLateEventChangesNothing(t *testing.T) {
 // TestRacingFunctionsMakeOneTransition: several replicas handle the same job at once; the
 // resourceVersion guard lets one write win, the others re-read and find nothing to do.
 func TestRacingFunctionsMakeOneTransition(t *testing.T) {
-	f := newFixture(t, 1)
-	// Stop the stack's own functions from acting: a job in a namespace no source watches.
-	ns := f.ns + "-race"
-	if err := f.cp.EnsureNamespace(f.ctx, ns); err != nil {
-		t.Fatal(err)
-	}
-	f.ns = ns
+	// No stack: only the replicas below act on the job.
+	f := newBareFixture(t)
+	ns := f.ns
 	created := f.createJob("race", nil)
 	stop := f.watchWrites("race")
 
@@ -449,12 +452,8 @@ func TestRacingFunctionsMakeOneTransition(t *testing.T) {
 
 // TestAPICallsPerTransition measures the API requests each kind of step costs.
 func TestAPICallsPerTransition(t *testing.T) {
-	f := newFixture(t, 1)
-	ns := f.ns + "-calls"
-	if err := f.cp.EnsureNamespace(f.ctx, ns); err != nil {
-		t.Fatal(err)
-	}
-	f.ns = ns
+	f := newBareFixture(t)
+	ns := f.ns
 	f.createJob("calls", nil)
 	settings := functionenv.Settings{Kube: f.cp.RESTConfig(), Pod: validationpod.Options{RunnerImage: testRunnerImage}}
 	x, store, err := functionenv.NewExecutor("job-created", settings, nil)

@@ -16,7 +16,6 @@ import (
 	"k8s.io/apimachinery/pkg/apis/meta/v1/unstructured"
 	"k8s.io/apimachinery/pkg/types"
 	"k8s.io/client-go/dynamic"
-	"k8s.io/client-go/kubernetes"
 
 	"github.com/mlops-dev/nbv/api/v1alpha1"
 	"github.com/mlops-dev/nbv/internal/buildchild"
@@ -43,21 +42,7 @@ type sweepFixture struct {
 }
 
 func newSweepFixture(t *testing.T) *sweepFixture {
-	cp := requireControlPlane(t)
-	ctx, cancel := context.WithTimeout(context.Background(), 2*time.Minute)
-	t.Cleanup(cancel)
-	kube, err := kubernetes.NewForConfig(cp.RESTConfig())
-	if err != nil {
-		t.Fatal(err)
-	}
-	store, err := jobstore.New(cp.RESTConfig())
-	if err != nil {
-		t.Fatal(err)
-	}
-	f := &sweepFixture{
-		fixture: &fixture{t: t, ctx: ctx, ns: newNamespace(t, ctx, cp), cp: cp, kube: kube, store: store},
-		now:     time.Now().Truncate(time.Second),
-	}
+	f := &sweepFixture{fixture: newBareFixture(t), now: time.Now().Truncate(time.Second)}
 	f.x, f.sweep = f.executor("sweep")
 	return f
 }
