@@ -17,7 +17,6 @@ import (
 	"errors"
 	"fmt"
 	"log/slog"
-	"net/http"
 	"sync/atomic"
 
 	apierrors "k8s.io/apimachinery/pkg/api/errors"
@@ -30,6 +29,7 @@ import (
 	"k8s.io/client-go/rest"
 
 	"github.com/mlops-dev/nbv/api/v1alpha1"
+	"github.com/mlops-dev/nbv/internal/apicalls"
 )
 
 // ErrJobNotFound is wrapped by Get (and Transition) when the job does not exist. The API
@@ -72,12 +72,7 @@ func New(cfg *rest.Config) (*Store, error) {
 	if cfg == nil {
 		return nil, errors.New("jobstore: rest config is nil")
 	}
-	calls := new(atomic.Int64)
-	c := rest.CopyConfig(cfg)
-	c.Wrap(func(rt http.RoundTripper) http.RoundTripper { return &callCounter{next: rt, n: calls} })
-	if c.UserAgent == "" {
-		c.UserAgent = "nbv-jobstore"
-	}
+	c, calls := apicalls.Counted(cfg, "nbv-jobstore")
 
 	core, err := corev1client.NewForConfig(c)
 	if err != nil {
@@ -229,17 +224,3 @@ func (s *Store) Transition(ctx context.Context, namespace, name string, maxAttem
 	}
 	return nil, false, &ConflictError{Namespace: namespace, Name: name, Attempts: maxAttempts, Last: last}
 }
-
-// callCounter counts requests on their way to the API server.
-type callCounter struct {
-	next http.RoundTripper
-	n    *atomic.Int64
-}
-
-func (c *callCounter) RoundTrip(r *http.Request) (*http.Response, error) {
-	c.n.Add(1)
-	return c.next.RoundTrip(r)
-}
-
-// WrappedRoundTripper lets client-go's transport helpers see through the counter.
-func (c *callCounter) WrappedRoundTripper() http.RoundTripper { return c.next }

@@ -3,10 +3,7 @@ package jobstore
 import (
 	"encoding/json"
 	"errors"
-	"net/http"
-	"net/http/httptest"
 	"strings"
-	"sync/atomic"
 	"testing"
 	"time"
 	"unicode/utf8"
@@ -130,22 +127,5 @@ func TestNewEvent(t *testing.T) {
 	}
 	if ev.Type != corev1.EventTypeWarning || ev.Reason != "NotebookFailed" || ev.Count != 1 || !ev.FirstTimestamp.Time.Equal(now) {
 		t.Errorf("event = %+v", ev)
-	}
-}
-
-func TestCallCounter(t *testing.T) {
-	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, _ *http.Request) { w.WriteHeader(http.StatusNoContent) }))
-	defer srv.Close()
-	var n atomic.Int64
-	client := &http.Client{Transport: &callCounter{next: http.DefaultTransport, n: &n}}
-	for range 3 {
-		resp, err := client.Get(srv.URL)
-		if err != nil {
-			t.Fatal(err)
-		}
-		resp.Body.Close()
-	}
-	if n.Load() != 3 {
-		t.Errorf("counted %d calls, want 3", n.Load())
 	}
 }

@@ -12,7 +12,6 @@ import (
 	"context"
 	"errors"
 	"fmt"
-	"net/http"
 	"sync/atomic"
 
 	apierrors "k8s.io/apimachinery/pkg/api/errors"
@@ -24,6 +23,7 @@ import (
 	"k8s.io/client-go/rest"
 
 	"github.com/mlops-dev/nbv/api/v1alpha1"
+	"github.com/mlops-dev/nbv/internal/apicalls"
 	"github.com/mlops-dev/nbv/internal/statemachine"
 	"github.com/mlops-dev/nbv/internal/transition"
 )
@@ -90,12 +90,7 @@ func New(cfg *rest.Config) (*Client, error) {
 	if cfg == nil {
 		return nil, errors.New("childapi: rest config is nil")
 	}
-	calls := new(atomic.Int64)
-	c := rest.CopyConfig(cfg)
-	c.Wrap(func(rt http.RoundTripper) http.RoundTripper { return &callCounter{next: rt, n: calls} })
-	if c.UserAgent == "" {
-		c.UserAgent = "nbv-buildchild"
-	}
+	c, calls := apicalls.Counted(cfg, "nbv-buildchild")
 	dyn, err := dynamic.NewForConfig(c)
 	if err != nil {
 		return nil, fmt.Errorf("childapi: dynamic client: %w", err)
@@ -225,17 +220,3 @@ func ChildName(job *v1alpha1.NotebookValidationJob) string {
 	}
 	return statemachine.BuildName(job.Name)
 }
-
-// callCounter counts requests on their way to the API server.
-type callCounter struct {
-	next http.RoundTripper
-	n    *atomic.Int64
-}
-
-func (c *callCounter) RoundTrip(r *http.Request) (*http.Response, error) {
-	c.n.Add(1)
-	return c.next.RoundTrip(r)
-}
-
-// WrappedRoundTripper lets client-go's transport helpers see through the counter.
-func (c *callCounter) WrappedRoundTripper() http.RoundTripper { return c.next }
