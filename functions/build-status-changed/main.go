@@ -7,9 +7,7 @@ package main
 import (
 	"log"
 
-	"github.com/mlops-dev/nbv/internal/buildchild"
 	"github.com/mlops-dev/nbv/internal/buildstatus"
-	"github.com/mlops-dev/nbv/internal/externalci"
 	"github.com/mlops-dev/nbv/internal/function"
 	"github.com/mlops-dev/nbv/internal/functionenv"
 )
@@ -19,17 +17,9 @@ func main() {
 	if err != nil {
 		log.Fatal(err)
 	}
-	builds, err := buildchild.New(settings)
+	handler, routes, err := buildstatus.New(settings)
 	if err != nil {
 		log.Fatal(err)
 	}
-	x, _, err := functionenv.NewExecutor("build-status-changed", settings, builds)
-	if err != nil {
-		log.Fatal(err)
-	}
-	ci, err := externalci.New(settings.Kube, x)
-	if err != nil {
-		log.Fatal(err)
-	}
-	function.MainWithRoutes(buildstatus.Handler(x, builds), ci.Routes(), buildstatus.EventTypes...)
+	function.MainWithRoutes(handler, routes, buildstatus.EventTypes...)
 }

@@ -5,7 +5,6 @@ package main
 import (
 	"log"
 
-	"github.com/mlops-dev/nbv/internal/buildchild"
 	"github.com/mlops-dev/nbv/internal/function"
 	"github.com/mlops-dev/nbv/internal/functionenv"
 	"github.com/mlops-dev/nbv/internal/jobcreated"
@@ -16,14 +15,9 @@ func main() {
 	if err != nil {
 		log.Fatal(err)
 	}
-	// job-created starts builds (Initializing -> Building), so it links the build types.
-	builds, err := buildchild.New(settings)
+	handler, err := jobcreated.New(settings)
 	if err != nil {
 		log.Fatal(err)
 	}
-	x, _, err := functionenv.NewExecutor("job-created", settings, builds)
-	if err != nil {
-		log.Fatal(err)
-	}
-	function.Main(jobcreated.Handler(x), jobcreated.EventTypes...)
+	function.Main(handler, jobcreated.EventTypes...)
 }

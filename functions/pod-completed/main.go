@@ -16,9 +16,9 @@ func main() {
 	if err != nil {
 		log.Fatal(err)
 	}
-	x, store, err := functionenv.NewExecutor("pod-completed", settings, nil)
+	handler, err := podcompleted.New(settings)
 	if err != nil {
 		log.Fatal(err)
 	}
-	function.Main(podcompleted.Handler(x, store), podcompleted.EventTypes...)
+	function.Main(handler, podcompleted.EventTypes...)
 }

@@ -6,7 +6,6 @@ package main
 import (
 	"log"
 
-	"github.com/mlops-dev/nbv/internal/buildchild"
 	"github.com/mlops-dev/nbv/internal/function"
 	"github.com/mlops-dev/nbv/internal/functionenv"
 	"github.com/mlops-dev/nbv/internal/sweep"
@@ -21,16 +20,9 @@ func main() {
 	if err != nil {
 		log.Fatal(err)
 	}
-	// The sweep links the build types: it observes build children (lost build events), starts
-	// the build of a job job-created never saw, and deletes the build of a job out of time.
-	builds, err := buildchild.New(settings)
+	handler, err := sweep.NewFunction(settings, opts)
 	if err != nil {
 		log.Fatal(err)
 	}
-	opts.Builds = builds
-	x, store, err := functionenv.NewExecutor("sweep", settings, builds)
-	if err != nil {
-		log.Fatal(err)
-	}
-	function.Main(sweep.Handler(x, store, opts), sweep.EventTypes...)
+	function.Main(handler, sweep.EventTypes...)
 }

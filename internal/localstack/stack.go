@@ -20,10 +20,8 @@ import (
 	eventingv1 "knative.dev/eventing/pkg/apis/eventing/v1"
 	sourcesv1 "knative.dev/eventing/pkg/apis/sources/v1"
 
-	"github.com/mlops-dev/nbv/internal/buildchild"
 	"github.com/mlops-dev/nbv/internal/buildstatus"
 	"github.com/mlops-dev/nbv/internal/eventsource"
-	"github.com/mlops-dev/nbv/internal/externalci"
 	"github.com/mlops-dev/nbv/internal/function"
 	"github.com/mlops-dev/nbv/internal/functionenv"
 	"github.com/mlops-dev/nbv/internal/jobcreated"
@@ -71,7 +69,7 @@ type Stack struct {
 }
 
 // functionSpec is one function of the stack: its name (the Trigger subscriber's name), the
-// event types it accepts, and how to assemble it, as its functions/<name>/main.go does.
+// event types it accepts, and its assembly, the same call as its functions/<name>/main.go.
 type functionSpec struct {
 	name  string
 	types []string
@@ -86,48 +84,20 @@ type served struct {
 
 var functions = []functionSpec{
 	{"job-created", jobcreated.EventTypes, func(s functionenv.Settings, _ Options) (served, error) {
-		builds, err := buildchild.New(s)
-		if err != nil {
-			return served{}, err
-		}
-		x, _, err := functionenv.NewExecutor("job-created", s, builds)
-		if err != nil {
-			return served{}, err
-		}
-		return served{handler: jobcreated.Handler(x)}, nil
+		h, err := jobcreated.New(s)
+		return served{handler: h}, err
 	}},
 	{"pod-completed", podcompleted.EventTypes, func(s functionenv.Settings, _ Options) (served, error) {
-		x, store, err := functionenv.NewExecutor("pod-completed", s, nil)
-		if err != nil {
-			return served{}, err
-		}
-		return served{handler: podcompleted.Handler(x, store)}, nil
+		h, err := podcompleted.New(s)
+		return served{handler: h}, err
 	}},
 	{"build-status-changed", buildstatus.EventTypes, func(s functionenv.Settings, _ Options) (served, error) {
-		builds, err := buildchild.New(s)
-		if err != nil {
-			return served{}, err
-		}
-		x, _, err := functionenv.NewExecutor("build-status-changed", s, builds)
-		if err != nil {
-			return served{}, err
-		}
-		ci, err := externalci.New(s.Kube, x)
-		if err != nil {
-			return served{}, err
-		}
-		return served{handler: buildstatus.Handler(x, builds), routes: ci.Routes()}, nil
+		h, routes, err := buildstatus.New(s)
+		return served{handler: h, routes: routes}, err
 	}},
 	{"sweep", sweep.EventTypes, func(s functionenv.Settings, o Options) (served, error) {
-		builds, err := buildchild.New(s)
-		if err != nil {
-			return served{}, err
-		}
-		x, store, err := functionenv.NewExecutor("sweep", s, builds)
-		if err != nil {
-			return served{}, err
-		}
-		return served{handler: sweep.Handler(x, store, sweep.Options{Namespace: o.Namespace, Builds: builds})}, nil
+		h, err := sweep.NewFunction(s, sweep.Options{Namespace: o.Namespace})
+		return served{handler: h}, err
 	}},
 }
 

@@ -1,0 +1,16 @@
+package podcompleted
+
+import (
+	"github.com/mlops-dev/nbv/internal/function"
+	"github.com/mlops-dev/nbv/internal/functionenv"
+)
+
+// New assembles the function from its deployment settings. It never starts a build, so it
+// links no build types.
+func New(s functionenv.Settings) (function.Handler, error) {
+	x, store, err := functionenv.NewExecutor("pod-completed", s, nil)
+	if err != nil {
+		return nil, err
+	}
+	return Handler(x, store), nil
+}
