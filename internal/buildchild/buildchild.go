@@ -106,9 +106,17 @@ func (b *Builds) create(ctx context.Context, r childapi.Resource, job *v1alpha1.
 	return b.API.Create(ctx, r, job, &unstructured.Unstructured{Object: u})
 }
 
-// DeleteBuild deletes job's build child (childapi.Client.DeleteBuild).
+// DeleteBuild deletes job's build child, the ones childapi.Recorded names (the PipelineRun,
+// or the Build and then its BuildConfig), each with its dependents in the background. A child
+// that is gone, or whose API is not served, counts as deleted.
 func (b *Builds) DeleteBuild(ctx context.Context, job *v1alpha1.NotebookValidationJob) error {
-	return b.API.DeleteBuild(ctx, job)
+	resources, name := childapi.Recorded(job)
+	for _, r := range resources {
+		if err := b.API.Delete(ctx, r, job.Namespace, name); err != nil {
+			return err
+		}
+	}
+	return nil
 }
 
 // Strategy is the strategy of job's build as the state machine sees it: while Building, the

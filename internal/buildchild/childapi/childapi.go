@@ -1,11 +1,17 @@
-// Package childapi owns the API access to a job's build children (Tekton PipelineRuns,
-// OpenShift BuildConfigs and Builds) through the dynamic client: get, create with the
-// ownership rule of DESIGN principle 3, delete, and the mapping of "this cluster does not serve
-// that API" to a permanent failure that says what to install.
+// Package childapi owns the rules of API access to a job's build children (Tekton
+// PipelineRuns, OpenShift BuildConfigs and Builds), whichever client makes the request: create
+// with the ownership rule of DESIGN principle 3 (CreateOwned), the mapping of "this cluster
+// does not serve that API" to a permanent failure that says what to install, and delete where
+// "gone" is success (DeleteResult).
+//
+// Client applies those rules through the dynamic client, which serves PipelineRuns (Tekton's
+// clientset is tens of MB; the dynamic client is already linked). Package buildchild applies
+// the same functions through OpenShift's typed build client for BuildConfigs and Builds, made
+// from Client.Config so that its requests are counted too.
 //
 // It imports no Tekton or OpenShift types, so a function that only deletes or reads children
-// raw (the sweep) stays small; building and observing typed children is package buildchild.
-// Every HTTP request is counted (Calls) so the API cost of a transition can be reported.
+// raw stays small; building and observing typed children is package buildchild. Every HTTP
+// request is counted (Calls) so the API cost of a transition can be reported.
 package childapi
 
 import (
@@ -72,16 +78,17 @@ func ObservedKind(kind, apiVersion string) (Resource, bool) {
 	return Resource{}, false
 }
 
-// ErrNotOwned is wrapped by Create when an object of the child's name exists and is not
+// ErrNotOwned is wrapped by CreateOwned when an object of the child's name exists and is not
 // controlled by the job. Retrying cannot fix it.
 var ErrNotOwned = errors.New("exists and is not controlled by this job")
 
-// ErrNotServed is wrapped by Create when the cluster does not serve the child's API.
+// ErrNotServed is wrapped by CreateOwned when the cluster does not serve the child's API.
 var ErrNotServed = errors.New("API not served by this cluster")
 
 // Client reads, creates and deletes build children. It is safe for concurrent use.
 type Client struct {
 	dyn   dynamic.Interface
+	cfg   *rest.Config // counted in calls; nil for NewForDynamic
 	calls *atomic.Int64
 }
 
@@ -95,7 +102,7 @@ func New(cfg *rest.Config) (*Client, error) {
 	if err != nil {
 		return nil, fmt.Errorf("childapi: dynamic client: %w", err)
 	}
-	return &Client{dyn: dyn, calls: calls}, nil
+	return &Client{dyn: dyn, cfg: c, calls: calls}, nil
 }
 
 // NewForDynamic wraps an existing dynamic client (tests use client-go's fake); its requests
@@ -104,9 +111,19 @@ func NewForDynamic(dyn dynamic.Interface) *Client {
 	return &Client{dyn: dyn, calls: new(atomic.Int64)}
 }
 
-// Calls is the number of HTTP requests made so far (failures included). Take the difference
-// around a transition to report its API cost.
+// Calls is the number of HTTP requests made so far (failures included), by this client and by
+// every client made from Config. Take the difference around a transition to report its API
+// cost.
 func (c *Client) Calls() int64 { return c.calls.Load() }
+
+// Config returns a copy of the counted config the client was made from, for the typed
+// clients of other children: their requests add to Calls. It is nil for NewForDynamic.
+func (c *Client) Config() *rest.Config {
+	if c.cfg == nil {
+		return nil
+	}
+	return rest.CopyConfig(c.cfg)
+}
 
 // Get reads the child name of resource r; a missing child satisfies apierrors.IsNotFound.
 func (c *Client) Get(ctx context.Context, r Resource, namespace, name string) (*unstructured.Unstructured, error) {
@@ -117,21 +134,41 @@ func (c *Client) Get(ctx context.Context, r Resource, namespace, name string) (*
 	return obj, nil
 }
 
-// Create creates obj, a child of job of resource r. An object of that name that already
-// exists counts as created when job (by UID) controls it: an earlier attempt of the same
+// Create creates obj, a child of job of resource r, through the dynamic client, under the
+// rules of CreateOwned.
+func (c *Client) Create(ctx context.Context, r Resource, job *v1alpha1.NotebookValidationJob, obj *unstructured.Unstructured) error {
+	name := obj.GetName()
+	return CreateOwned(ctx, r, job, name,
+		func(ctx context.Context) error {
+			_, err := c.dyn.Resource(r.GVR).Namespace(job.Namespace).Create(ctx, obj, metav1.CreateOptions{})
+			return err
+		},
+		func(ctx context.Context) (metav1.Object, error) {
+			existing, err := c.Get(ctx, r, job.Namespace, name)
+			if err != nil {
+				return nil, err
+			}
+			return existing, nil
+		})
+}
+
+// CreateOwned creates the child name of resource r for job with create, whichever client
+// create uses, and classifies its error. An object of that name that already exists counts
+// as created when job (by UID) controls it, as read by get: an earlier attempt of the same
 // decision made it. Failures the job's spec or the cluster's make-up cause, which no retry
 // can fix, are transition.Permanent: an API that is not served (the message says what to
 // install), a child refused as invalid (by the API server or the build system's admission
 // webhook), or a name taken by an object the job does not control. Anything else is returned
-// as is, wrapped, for the event to be redelivered.
-func (c *Client) Create(ctx context.Context, r Resource, job *v1alpha1.NotebookValidationJob, obj *unstructured.Unstructured) error {
-	key := job.Namespace + "/" + obj.GetName()
-	_, err := c.dyn.Resource(r.GVR).Namespace(job.Namespace).Create(ctx, obj, metav1.CreateOptions{})
+// wrapped, still recognisable by apierrors, for the event to be redelivered.
+func CreateOwned(ctx context.Context, r Resource, job *v1alpha1.NotebookValidationJob, name string,
+	create func(context.Context) error, get func(context.Context) (metav1.Object, error)) error {
+	key := job.Namespace + "/" + name
+	err := create(ctx)
 	switch {
 	case err == nil:
 		return nil
 	case apierrors.IsAlreadyExists(err):
-		existing, gerr := c.Get(ctx, r, job.Namespace, obj.GetName())
+		existing, gerr := get(ctx)
 		if gerr != nil {
 			return fmt.Errorf("create %s %s: it already exists, and reading it failed: %w", r.Kind, key, gerr)
 		}
@@ -175,41 +212,46 @@ func describeRef(r *metav1.OwnerReference) string {
 	return fmt.Sprintf("%s %s (uid %s)", r.Kind, r.Name, r.UID)
 }
 
-// Delete deletes the child name of resource r with its dependents (TaskRuns, build pods)
-// in the background. A child that is gone, or an API that is not served, counts as deleted.
-func (c *Client) Delete(ctx context.Context, r Resource, namespace, name string) error {
+// DeleteOptions are the options of every child deletion: dependents (TaskRuns, build pods,
+// Builds started from a BuildConfig) are deleted in the background.
+func DeleteOptions() metav1.DeleteOptions {
 	policy := metav1.DeletePropagationBackground
-	err := c.dyn.Resource(r.GVR).Namespace(namespace).Delete(ctx, name, metav1.DeleteOptions{PropagationPolicy: &policy})
-	if err != nil && !apierrors.IsNotFound(err) && !meta.IsNoMatchError(err) {
-		return fmt.Errorf("delete %s %s/%s: %w", r.Kind, namespace, name, err)
-	}
-	return nil
+	return metav1.DeleteOptions{PropagationPolicy: &policy}
 }
 
-// DeleteBuild deletes job's build child: the PipelineRun for tekton, the Build and its
-// BuildConfig for s2i. The strategy and name are the ones recorded when the build started,
-// so a spec edited since cannot redirect the deletion. A job with no child build (external,
-// or none recorded) has nothing to delete.
-func (c *Client) DeleteBuild(ctx context.Context, job *v1alpha1.NotebookValidationJob) error {
+// DeleteResult classifies err, the result of deleting the child name of resource r in
+// namespace with any client: a child that is gone, or an API that is not served (a 404 or a
+// RESTMapper's no-match), counts as deleted (nil); anything else is wrapped for a retry.
+func DeleteResult(r Resource, namespace, name string, err error) error {
+	if err == nil || apierrors.IsNotFound(err) || meta.IsNoMatchError(err) {
+		return nil
+	}
+	return fmt.Errorf("delete %s %s/%s: %w", r.Kind, namespace, name, err)
+}
+
+// Delete deletes the child name of resource r through the dynamic client, with DeleteOptions
+// and the rules of DeleteResult.
+func (c *Client) Delete(ctx context.Context, r Resource, namespace, name string) error {
+	err := c.dyn.Resource(r.GVR).Namespace(namespace).Delete(ctx, name, DeleteOptions())
+	return DeleteResult(r, namespace, name, err)
+}
+
+// Recorded returns the children to delete for job, with their name: the PipelineRun for
+// tekton, the Build and then its BuildConfig for s2i. The strategy and name are the ones
+// recorded when the build started, so a spec edited since cannot redirect the deletion. A job
+// with no child build (external, or none recorded) has none.
+func Recorded(job *v1alpha1.NotebookValidationJob) ([]Resource, string) {
 	bs := job.Status.BuildStatus
 	if bs == nil || bs.BuildName == "" {
-		return nil
+		return nil, ""
 	}
-	var resources []Resource
 	switch bs.Strategy {
 	case v1alpha1.BuildStrategyTekton:
-		resources = []Resource{PipelineRuns}
+		return []Resource{PipelineRuns}, bs.BuildName
 	case v1alpha1.BuildStrategyS2I:
-		resources = []Resource{Builds, BuildConfigs}
-	default:
-		return nil
+		return []Resource{Builds, BuildConfigs}, bs.BuildName
 	}
-	for _, r := range resources {
-		if err := c.Delete(ctx, r, job.Namespace, bs.BuildName); err != nil {
-			return err
-		}
-	}
-	return nil
+	return nil, ""
 }
 
 // ChildName is the name of job's build child: the one recorded when the build started, else

@@ -3,6 +3,8 @@ package childapi
 import (
 	"context"
 	"errors"
+	"net/http"
+	"net/http/httptest"
 	"strings"
 	"testing"
 
@@ -14,6 +16,8 @@ import (
 	"k8s.io/apimachinery/pkg/runtime/schema"
 	"k8s.io/apimachinery/pkg/util/validation/field"
 	dynamicfake "k8s.io/client-go/dynamic/fake"
+	"k8s.io/client-go/kubernetes/scheme"
+	"k8s.io/client-go/rest"
 	k8stesting "k8s.io/client-go/testing"
 
 	"github.com/mlops-dev/nbv/api/v1alpha1"
@@ -133,51 +137,128 @@ func TestCreateAPIErrorsStayRecognisable(t *testing.T) {
 	}
 }
 
-func TestDeleteBuild(t *testing.T) {
-	job := testJob()
+// Recorded names the children of the strategy recorded at start, whatever the spec says now.
+func TestRecorded(t *testing.T) {
 	cases := []struct {
-		name     string
-		status   *v1alpha1.BuildStatus
-		existing []runtime.Object
-		deleted  []string
+		name   string
+		status *v1alpha1.BuildStatus
+		want   string
 	}{
-		{"tekton", &v1alpha1.BuildStatus{Strategy: v1alpha1.BuildStrategyTekton, BuildName: "nb-build"},
-			[]runtime.Object{child(job, PipelineRuns, job), child(job, Builds, job)}, []string{"pipelineruns"}},
-		{"s2i", &v1alpha1.BuildStatus{Strategy: v1alpha1.BuildStrategyS2I, BuildName: "nb-build"},
-			[]runtime.Object{child(job, Builds, job), child(job, BuildConfigs, job)}, []string{"builds", "buildconfigs"}},
-		{"already gone", &v1alpha1.BuildStatus{Strategy: v1alpha1.BuildStrategyS2I, BuildName: "nb-build"}, nil, []string{"builds", "buildconfigs"}},
-		{"external has no child", &v1alpha1.BuildStatus{Strategy: v1alpha1.BuildStrategyExternal}, nil, nil},
-		{"nothing recorded", nil, nil, nil},
+		{"tekton", &v1alpha1.BuildStatus{Strategy: v1alpha1.BuildStrategyTekton, BuildName: "nb-build"}, "pipelineruns nb-build"},
+		{"s2i: the Build, then its BuildConfig", &v1alpha1.BuildStatus{Strategy: v1alpha1.BuildStrategyS2I, BuildName: "nb-build-2"}, "builds,buildconfigs nb-build-2"},
+		{"external has no child", &v1alpha1.BuildStatus{Strategy: v1alpha1.BuildStrategyExternal, BuildName: "x"}, " "},
+		{"no name recorded", &v1alpha1.BuildStatus{Strategy: v1alpha1.BuildStrategyTekton}, " "},
+		{"nothing recorded", nil, " "},
 	}
 	for _, c := range cases {
-		t.Run(c.name, func(t *testing.T) {
-			j := job.DeepCopy()
-			j.Status.BuildStatus = c.status
-			fake := newFake(c.existing...)
-			if err := NewForDynamic(fake).DeleteBuild(context.Background(), j); err != nil {
-				t.Fatalf("DeleteBuild: %v", err)
+		j := testJob()
+		j.Spec.PodConfig.BuildConfig = &v1alpha1.BuildConfigSpec{Strategy: v1alpha1.BuildStrategyS2I}
+		j.Status.BuildStatus = c.status
+		rs, name := Recorded(j)
+		var names []string
+		for _, r := range rs {
+			names = append(names, r.GVR.Resource)
+		}
+		if got := strings.Join(names, ",") + " " + name; got != c.want {
+			t.Errorf("%s: Recorded = %q, want %q", c.name, got, c.want)
+		}
+	}
+}
+
+func TestDeleteResult(t *testing.T) {
+	cases := []struct {
+		name string
+		err  error
+		want string // "" is deleted
+	}{
+		{"deleted", nil, ""},
+		{"already gone", apierrors.NewNotFound(Builds.GVR.GroupResource(), "nb-build"), ""},
+		{"not served (404)", apierrors.NewGenericServerResponse(404, "DELETE", Builds.GVR.GroupResource(), "nb-build", "", 0, true), ""},
+		{"not served (no match)", &meta.NoResourceMatchError{PartialResource: Builds.GVR}, ""},
+		{"forbidden", apierrors.NewForbidden(Builds.GVR.GroupResource(), "nb-build", errors.New("rbac")), "delete Build ns/nb-build: "},
+		{"unavailable", apierrors.NewServiceUnavailable("etcd"), "delete Build ns/nb-build: etcd"},
+	}
+	for _, c := range cases {
+		err := DeleteResult(Builds, "ns", "nb-build", c.err)
+		switch {
+		case c.want == "" && err != nil:
+			t.Errorf("%s: %v, want deleted", c.name, err)
+		case c.want != "" && (err == nil || !strings.Contains(err.Error(), c.want) || !errors.Is(err, c.err)):
+			t.Errorf("%s: %v, want %q wrapping the API error", c.name, err, c.want)
+		}
+	}
+}
+
+func TestDelete(t *testing.T) {
+	job := testJob()
+	fake := newFake(child(job, PipelineRuns, job), child(job, Builds, job))
+	c := NewForDynamic(fake)
+	if err := c.Delete(context.Background(), PipelineRuns, "ns", "nb-build"); err != nil {
+		t.Fatal(err)
+	}
+	if err := c.Delete(context.Background(), PipelineRuns, "ns", "nb-build"); err != nil {
+		t.Errorf("second delete: %v, want gone to count as deleted", err)
+	}
+	if _, err := fake.Resource(PipelineRuns.GVR).Namespace("ns").Get(context.Background(), "nb-build", metav1.GetOptions{}); !apierrors.IsNotFound(err) {
+		t.Errorf("PipelineRun still there: %v", err)
+	}
+	if _, err := fake.Resource(Builds.GVR).Namespace("ns").Get(context.Background(), "nb-build", metav1.GetOptions{}); err != nil {
+		t.Errorf("the Build was deleted too: %v", err)
+	}
+	for _, a := range fake.Actions() {
+		if d, ok := a.(k8stesting.DeleteAction); ok {
+			if p := d.GetDeleteOptions().PropagationPolicy; p == nil || *p != metav1.DeletePropagationBackground {
+				t.Errorf("deleted with propagation %v, want Background", p)
 			}
-			var deleted []string
-			for _, a := range fake.Actions() {
-				if d, ok := a.(k8stesting.DeleteAction); ok {
-					deleted = append(deleted, d.GetResource().Resource)
-					if d.GetName() != "nb-build" {
-						t.Errorf("deleted %s, want the recorded build name", d.GetName())
-					}
-				}
-			}
-			if strings.Join(deleted, ",") != strings.Join(c.deleted, ",") {
-				t.Errorf("deleted %v, want %v", deleted, c.deleted)
-			}
-			for _, o := range c.existing {
-				u := o.(*unstructured.Unstructured)
-				r := map[string]Resource{"PipelineRun": PipelineRuns, "Build": Builds, "BuildConfig": BuildConfigs}[u.GetKind()]
-				_, err := fake.Resource(r.GVR).Namespace("ns").Get(context.Background(), u.GetName(), metav1.GetOptions{})
-				if wantGone := strings.Contains(strings.Join(c.deleted, ","), r.GVR.Resource); wantGone != apierrors.IsNotFound(err) {
-					t.Errorf("%s: gone = %v, want %v", u.GetKind(), apierrors.IsNotFound(err), wantGone)
-				}
-			}
-		})
+		}
+	}
+}
+
+// A client made from Config counts its requests in the Client's Calls.
+func TestConfigCountsRequests(t *testing.T) {
+	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		w.Header().Set("Content-Type", "application/json")
+		w.WriteHeader(http.StatusNotFound)
+		_, _ = w.Write([]byte(`{"kind":"Status","apiVersion":"v1","status":"Failure","reason":"NotFound","code":404}`))
+	}))
+	defer srv.Close()
+	c, err := New(&rest.Config{Host: srv.URL})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := c.Get(context.Background(), Builds, "ns", "nb-build"); !apierrors.IsNotFound(err) {
+		t.Fatalf("dynamic get: %v", err)
+	}
+	cfg := c.Config()
+	cfg.GroupVersion = &schema.GroupVersion{Group: "build.openshift.io", Version: "v1"}
+	cfg.APIPath = "/apis"
+	cfg.NegotiatedSerializer = scheme.Codecs.WithoutConversion()
+	other, err := rest.RESTClientFor(cfg)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := other.Get().Namespace("ns").Resource("builds").Name("nb-build").Do(context.Background()).Error(); !apierrors.IsNotFound(err) {
+		t.Fatalf("other client's get: %v", err)
+	}
+	if got := c.Calls(); got != 2 {
+		t.Errorf("Calls = %d, want 2 (one per client)", got)
+	}
+	if NewForDynamic(newFake()).Config() != nil {
+		t.Error("a Client over a given dynamic client has a config")
+	}
+}
+
+// CreateOwned applies the same rules to any client; reading back an existing child can fail.
+func TestCreateOwnedGetFails(t *testing.T) {
+	job := testJob()
+	err := CreateOwned(context.Background(), BuildConfigs, job, "nb-build",
+		func(context.Context) error {
+			return apierrors.NewAlreadyExists(BuildConfigs.GVR.GroupResource(), "nb-build")
+		},
+		func(context.Context) (metav1.Object, error) { return nil, apierrors.NewServiceUnavailable("etcd") })
+	if err == nil || errors.Is(err, transition.ErrPermanent) || !apierrors.IsServiceUnavailable(err) ||
+		!strings.Contains(err.Error(), "create BuildConfig ns/nb-build: it already exists, and reading it failed") {
+		t.Errorf("CreateOwned = %v, want a retryable error saying the read failed", err)
 	}
 }
 
