@@ -3,10 +3,19 @@
 // internal/build, and reads a child back as a state-machine observation. It implements
 // children.BuildStarter and the sweep's BuildObserver.
 //
-// Objects are converted with runtime.DefaultUnstructuredConverter and sent through the
-// dynamic client of package childapi: only Tekton's and OpenShift's API structs are linked,
-// never their clientsets. Functions that neither start nor observe builds should not import
-// this package (the structs are tens of MB); childapi alone deletes children.
+// Two clients serve the children, under the same rules (childapi.CreateOwned,
+// childapi.DeleteResult):
+//   - OpenShift BuildConfigs and Builds go through OpenShift's typed build client
+//     (github.com/openshift/client-go build/v1): the structs the s2i builder makes are sent
+//     as they are, and a Build read back goes straight into s2i.Observe. That client is small
+//     (one API group) next to the OpenShift structs this package links anyway.
+//   - Tekton PipelineRuns go through the dynamic client of package childapi, converted with
+//     runtime.DefaultUnstructuredConverter: Tekton's clientset is tens of MB, its structs are
+//     all that is linked.
+//
+// Both clients share childapi's counted config, so childapi.Client.Calls counts every request.
+// Functions that neither start nor observe builds should not import this package (the structs
+// are tens of MB).
 //
 // Settings read from the environment by functionenv (BuildSettings) fill the builders'
 // deployment-wide defaults; a job's buildConfig.strategyConfig overrides them.
@@ -18,6 +27,7 @@ import (
 	"fmt"
 
 	buildv1 "github.com/openshift/api/build/v1"
+	buildclient "github.com/openshift/client-go/build/clientset/versioned/typed/build/v1"
 	pipelinev1 "github.com/tektoncd/pipeline/pkg/apis/pipeline/v1"
 	apierrors "k8s.io/apimachinery/pkg/api/errors"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
@@ -52,8 +62,12 @@ func OptionsFrom(s functionenv.BuildSettings) Options {
 
 // Builds starts, deletes and observes build children. It is safe for concurrent use.
 type Builds struct {
-	API  *childapi.Client
-	Opts Options
+	// API serves PipelineRuns (and any other resource but BuildConfigs and Builds); its
+	// Calls count OpenShift's requests too when OpenShift is made from API.Config (New).
+	API *childapi.Client
+	// OpenShift serves BuildConfigs and Builds.
+	OpenShift buildclient.BuildV1Interface
+	Opts      Options
 }
 
 // New builds a Builds over the function's API server and build settings.
@@ -62,7 +76,14 @@ func New(s functionenv.Settings) (*Builds, error) {
 	if err != nil {
 		return nil, fmt.Errorf("build children: %w", err)
 	}
-	return &Builds{API: api, Opts: OptionsFrom(s.Builds)}, nil
+	cfg := api.Config()
+	// The build API may be served by CRDs, which do not speak protobuf.
+	cfg.ContentType = runtime.ContentTypeJSON
+	oc, err := buildclient.NewForConfig(cfg)
+	if err != nil {
+		return nil, fmt.Errorf("build children: OpenShift build client: %w", err)
+	}
+	return &Builds{API: api, OpenShift: oc, Opts: OptionsFrom(s.Builds)}, nil
 }
 
 // StartBuild creates job's build child named statemachine.BuildName: for tekton the
@@ -79,7 +100,11 @@ func (b *Builds) StartBuild(ctx context.Context, job *v1alpha1.NotebookValidatio
 		if err != nil {
 			return transition.Permanent(fmt.Errorf("invalid tekton buildConfig: %w", err))
 		}
-		return b.create(ctx, childapi.PipelineRuns, job, pr)
+		u, err := runtime.DefaultUnstructuredConverter.ToUnstructured(pr)
+		if err != nil {
+			return fmt.Errorf("convert PipelineRun for job %s/%s: %w", job.Namespace, job.Name, err)
+		}
+		return b.API.Create(ctx, childapi.PipelineRuns, job, &unstructured.Unstructured{Object: u})
 	case v1alpha1.BuildStrategyS2I:
 		bc, err := s2i.BuildConfig(job, name, b.Opts.S2I)
 		if err != nil {
@@ -89,21 +114,38 @@ func (b *Builds) StartBuild(ctx context.Context, job *v1alpha1.NotebookValidatio
 		if err != nil {
 			return transition.Permanent(fmt.Errorf("invalid s2i buildConfig: %w", err))
 		}
-		if err := b.create(ctx, childapi.BuildConfigs, job, bc); err != nil {
+		if err := createTyped(ctx, b.OpenShift.BuildConfigs(job.Namespace), childapi.BuildConfigs, job, bc); err != nil {
 			return err
 		}
-		return b.create(ctx, childapi.Builds, job, bld)
+		return createTyped(ctx, b.OpenShift.Builds(job.Namespace), childapi.Builds, job, bld)
 	default:
 		return transition.Permanent(fmt.Errorf("build strategy %q has no build child to create", strategy))
 	}
 }
 
-func (b *Builds) create(ctx context.Context, r childapi.Resource, job *v1alpha1.NotebookValidationJob, obj any) error {
-	u, err := runtime.DefaultUnstructuredConverter.ToUnstructured(obj)
-	if err != nil {
-		return fmt.Errorf("convert %s for job %s/%s: %w", r.Kind, job.Namespace, job.Name, err)
-	}
-	return b.API.Create(ctx, r, job, &unstructured.Unstructured{Object: u})
+// createOrGet is the part of a typed client (one kind, one namespace) that creating a child
+// needs.
+type createOrGet[T metav1.Object] interface {
+	Create(ctx context.Context, obj T, opts metav1.CreateOptions) (T, error)
+	Get(ctx context.Context, name string, opts metav1.GetOptions) (T, error)
+}
+
+// createTyped creates obj, job's child of resource r, with the typed client c under the rules
+// of childapi.CreateOwned.
+func createTyped[T metav1.Object](ctx context.Context, c createOrGet[T], r childapi.Resource, job *v1alpha1.NotebookValidationJob, obj T) error {
+	name := obj.GetName()
+	return childapi.CreateOwned(ctx, r, job, name,
+		func(ctx context.Context) error {
+			_, err := c.Create(ctx, obj, metav1.CreateOptions{})
+			return err
+		},
+		func(ctx context.Context) (metav1.Object, error) {
+			existing, err := c.Get(ctx, name, metav1.GetOptions{})
+			if err != nil {
+				return nil, fmt.Errorf("get %s %s/%s: %w", r.Kind, job.Namespace, name, err)
+			}
+			return existing, nil
+		})
 }
 
 // DeleteBuild deletes job's build child, the ones childapi.Recorded names (the PipelineRun,
@@ -112,11 +154,24 @@ func (b *Builds) create(ctx context.Context, r childapi.Resource, job *v1alpha1.
 func (b *Builds) DeleteBuild(ctx context.Context, job *v1alpha1.NotebookValidationJob) error {
 	resources, name := childapi.Recorded(job)
 	for _, r := range resources {
-		if err := b.API.Delete(ctx, r, job.Namespace, name); err != nil {
+		if err := b.delete(ctx, r, job.Namespace, name); err != nil {
 			return err
 		}
 	}
 	return nil
+}
+
+func (b *Builds) delete(ctx context.Context, r childapi.Resource, namespace, name string) error {
+	var err error
+	switch r.GVR {
+	case childapi.Builds.GVR:
+		err = b.OpenShift.Builds(namespace).Delete(ctx, name, childapi.DeleteOptions())
+	case childapi.BuildConfigs.GVR:
+		err = b.OpenShift.BuildConfigs(namespace).Delete(ctx, name, childapi.DeleteOptions())
+	default:
+		return b.API.Delete(ctx, r, namespace, name)
+	}
+	return childapi.DeleteResult(r, namespace, name, err)
 }
 
 // Strategy is the strategy of job's build as the state machine sees it: while Building, the
@@ -147,7 +202,7 @@ func resourceOf(strategy string) (childapi.Resource, bool) {
 // gone is observed as a failed build (observe.BuildMissing). A child the job does not
 // control is a forged or stale hint: function.ErrBadInput.
 func (b *Builds) ObserveChild(ctx context.Context, job *v1alpha1.NotebookValidationJob, r childapi.Resource, name string) (statemachine.Observation, error) {
-	obj, err := b.API.Get(ctx, r, job.Namespace, name)
+	obj, observed, err := b.get(ctx, r, job.Namespace, name)
 	switch {
 	case apierrors.IsNotFound(err):
 		return observe.BuildMissing(r.Kind, name), nil
@@ -156,11 +211,29 @@ func (b *Builds) ObserveChild(ctx context.Context, job *v1alpha1.NotebookValidat
 	case !metav1.IsControlledBy(obj, job):
 		return statemachine.Observation{}, fmt.Errorf("%w: %s %s/%s is not controlled by job %s", function.ErrBadInput, r.Kind, job.Namespace, name, job.Name)
 	}
-	o, err := Observe(obj)
+	o, err := observed()
 	if err != nil {
 		return statemachine.Observation{}, fmt.Errorf("%w: %v", function.ErrBadInput, err)
 	}
 	return observe.Build(o), nil
+}
+
+// get reads the child name of resource r fresh, and returns how to observe it: a Build
+// through the typed client, observed as it is (s2i.Observe); anything else through the
+// dynamic client, observed by Observe. A missing child satisfies apierrors.IsNotFound.
+func (b *Builds) get(ctx context.Context, r childapi.Resource, namespace, name string) (metav1.Object, func() (build.Observed, error), error) {
+	if r.GVR == childapi.Builds.GVR {
+		bld, err := b.OpenShift.Builds(namespace).Get(ctx, name, metav1.GetOptions{})
+		if err != nil {
+			return nil, nil, fmt.Errorf("get %s %s/%s: %w", r.Kind, namespace, name, err)
+		}
+		return bld, func() (build.Observed, error) { return s2i.Observe(bld), nil }, nil
+	}
+	u, err := b.API.Get(ctx, r, namespace, name)
+	if err != nil {
+		return nil, nil, err
+	}
+	return u, func() (build.Observed, error) { return Observe(u) }, nil
 }
 
 // ObserveBuild observes the build child of a Building job, as build-status-changed would on
@@ -178,8 +251,9 @@ func (b *Builds) ObserveBuild(ctx context.Context, job *v1alpha1.NotebookValidat
 // ErrUnknownKind is wrapped by Observe for an object that is not a PipelineRun or a Build.
 var ErrUnknownKind = errors.New("not a build child kind")
 
-// Observe reads a PipelineRun (tekton.dev/v1) or a Build (build.openshift.io/v1) as the
-// strategy's build.Observed.
+// Observe reads a PipelineRun (tekton.dev/v1) or a Build (build.openshift.io/v1) in
+// unstructured form as the strategy's build.Observed. ObserveChild reads PipelineRuns this
+// way; it observes Builds from the typed client without conversion.
 func Observe(obj *unstructured.Unstructured) (build.Observed, error) {
 	r, ok := childapi.ObservedKind(obj.GetKind(), obj.GetAPIVersion())
 	if !ok {

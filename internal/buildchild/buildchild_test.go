@@ -4,16 +4,20 @@ import (
 	"context"
 	"errors"
 	"reflect"
+	"slices"
 	"strings"
 	"testing"
 
 	buildv1 "github.com/openshift/api/build/v1"
+	buildfake "github.com/openshift/client-go/build/clientset/versioned/fake"
 	pipelinev1 "github.com/tektoncd/pipeline/pkg/apis/pipeline/v1"
 	corev1 "k8s.io/api/core/v1"
+	apierrors "k8s.io/apimachinery/pkg/api/errors"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/apimachinery/pkg/apis/meta/v1/unstructured"
 	"k8s.io/apimachinery/pkg/runtime"
 	"k8s.io/apimachinery/pkg/runtime/schema"
+	"k8s.io/apimachinery/pkg/util/validation/field"
 	dynamicfake "k8s.io/client-go/dynamic/fake"
 	k8stesting "k8s.io/client-go/testing"
 	"knative.dev/pkg/apis"
@@ -63,34 +67,72 @@ func job(strategy string, mutate func(*v1alpha1.BuildConfigSpec)) *v1alpha1.Note
 	}
 }
 
-func newBuilds(objs ...runtime.Object) (*Builds, *dynamicfake.FakeDynamicClient) {
-	fake := dynamicfake.NewSimpleDynamicClientWithCustomListKinds(runtime.NewScheme(), map[schema.GroupVersionResource]string{
-		tekton.GVR: "PipelineRunList", s2i.BuildGVR: "BuildList", s2i.BuildConfigGVR: "BuildConfigList",
-	}, objs...)
-	opts := OptionsFrom(functionenv.BuildSettings{TektonBuilderImage: "registry.example.com/buildah:1", TektonOutputImage: "registry.example.com/{namespace}/{name}:{uid}"})
-	return &Builds{API: childapi.NewForDynamic(fake), Opts: opts}, fake
+// fakes are the two clients' fakes behind a Builds: the dynamic client (PipelineRuns) and
+// OpenShift's typed build client (BuildConfigs, Builds).
+type fakes struct {
+	dyn *dynamicfake.FakeDynamicClient
+	oc  *buildfake.Clientset
 }
 
-func created(fake *dynamicfake.FakeDynamicClient) []string {
-	var out []string
-	for _, a := range fake.Actions() {
-		if c, ok := a.(k8stesting.CreateAction); ok {
-			out = append(out, c.GetResource().Resource+"/"+c.GetObject().(*unstructured.Unstructured).GetName())
+// newBuilds puts each object in the fake of the client that serves it.
+func newBuilds(objs ...runtime.Object) (*Builds, fakes) {
+	var dyn, oc []runtime.Object
+	for _, o := range objs {
+		switch o.(type) {
+		case *buildv1.Build, *buildv1.BuildConfig:
+			oc = append(oc, o)
+		default:
+			dyn = append(dyn, o)
 		}
+	}
+	f := fakes{
+		dyn: dynamicfake.NewSimpleDynamicClientWithCustomListKinds(runtime.NewScheme(), map[schema.GroupVersionResource]string{
+			tekton.GVR: "PipelineRunList", s2i.BuildGVR: "BuildList", s2i.BuildConfigGVR: "BuildConfigList",
+		}, dyn...),
+		oc: buildfake.NewSimpleClientset(oc...),
+	}
+	opts := OptionsFrom(functionenv.BuildSettings{TektonBuilderImage: "registry.example.com/buildah:1", TektonOutputImage: "registry.example.com/{namespace}/{name}:{uid}"})
+	return &Builds{API: childapi.NewForDynamic(f.dyn), OpenShift: f.oc.BuildV1(), Opts: opts}, f
+}
+
+// failCreates makes every create through either client fail with err.
+func (f fakes) failCreates(err error) {
+	react := func(k8stesting.Action) (bool, runtime.Object, error) { return true, nil, err }
+	f.dyn.PrependReactor("create", "*", react)
+	f.oc.PrependReactor("create", "*", react)
+}
+
+// actions are the requests of both clients, dynamic first, as "verb resource/name".
+func (f fakes) actions(verbs ...string) []string {
+	var out []string
+	for _, a := range append(f.dyn.Actions(), f.oc.Actions()...) {
+		if !slices.Contains(verbs, a.GetVerb()) {
+			continue
+		}
+		name := ""
+		switch a := a.(type) {
+		case k8stesting.CreateAction:
+			name = a.GetObject().(metav1.Object).GetName()
+		case k8stesting.GetAction:
+			name = a.GetName()
+		case k8stesting.DeleteAction:
+			name = a.GetName()
+		}
+		out = append(out, a.GetVerb()+" "+a.GetResource().Resource+"/"+name)
 	}
 	return out
 }
 
 func TestStartBuildTekton(t *testing.T) {
 	j := job(v1alpha1.BuildStrategyTekton, func(bc *v1alpha1.BuildConfigSpec) { bc.FallbackStrategy = build.FallbackFail })
-	b, fake := newBuilds()
+	b, f := newBuilds()
 	if err := b.StartBuild(context.Background(), j); err != nil {
 		t.Fatal(err)
 	}
-	if got := created(fake); strings.Join(got, ",") != "pipelineruns/nb-build" {
+	if got := f.actions("create"); strings.Join(got, ",") != "create pipelineruns/nb-build" {
 		t.Fatalf("created %v, want the PipelineRun nb-build", got)
 	}
-	u, err := fake.Resource(tekton.GVR).Namespace("ns").Get(context.Background(), statemachine.BuildName("nb"), metav1.GetOptions{})
+	u, err := f.dyn.Resource(tekton.GVR).Namespace("ns").Get(context.Background(), statemachine.BuildName("nb"), metav1.GetOptions{})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -121,23 +163,98 @@ func TestStartBuildTekton(t *testing.T) {
 
 func TestStartBuildS2I(t *testing.T) {
 	j := job(v1alpha1.BuildStrategyS2I, nil)
-	b, fake := newBuilds()
+	b, f := newBuilds()
 	if err := b.StartBuild(context.Background(), j); err != nil {
 		t.Fatal(err)
 	}
-	if got := created(fake); strings.Join(got, ",") != "buildconfigs/nb-build,builds/nb-build" {
-		t.Fatalf("created %v, want the BuildConfig then the Build", got)
+	// Through the typed OpenShift client only.
+	if got := f.actions("create"); strings.Join(got, ",") != "create buildconfigs/nb-build,create builds/nb-build" || len(f.dyn.Actions()) != 0 {
+		t.Fatalf("created %v (dynamic client: %v), want the BuildConfig then the Build, typed", got, f.dyn.Actions())
 	}
-	u, err := fake.Resource(s2i.BuildGVR).Namespace("ns").Get(context.Background(), "nb-build", metav1.GetOptions{})
+	got, err := f.oc.BuildV1().Builds("ns").Get(context.Background(), "nb-build", metav1.GetOptions{})
 	if err != nil {
 		t.Fatal(err)
 	}
-	var got buildv1.Build
-	if err := runtime.DefaultUnstructuredConverter.FromUnstructured(u.Object, &got); err != nil {
+	if got.Spec.CompletionDeadlineSeconds == nil || *got.Spec.CompletionDeadlineSeconds != 1200 || !metav1.IsControlledBy(got, j) {
+		t.Errorf("Build deadline %v controlled %v, want 1200 s under the job", got.Spec.CompletionDeadlineSeconds, metav1.IsControlledBy(got, j))
+	}
+	want, err := s2i.BuildConfig(j, "nb-build", b.Opts.S2I)
+	if err != nil {
 		t.Fatal(err)
 	}
-	if got.Spec.CompletionDeadlineSeconds == nil || *got.Spec.CompletionDeadlineSeconds != 1200 || !metav1.IsControlledBy(&got, j) {
-		t.Errorf("Build deadline %v controlled %v, want 1200 s under the job", got.Spec.CompletionDeadlineSeconds, metav1.IsControlledBy(&got, j))
+	bc, err := f.oc.BuildV1().BuildConfigs("ns").Get(context.Background(), "nb-build", metav1.GetOptions{})
+	if err != nil || !reflect.DeepEqual(bc.Spec, want.Spec) || !metav1.IsControlledBy(bc, j) {
+		t.Errorf("created BuildConfig %+v %v, want the builder's under the job", bc, err)
+	}
+	// A second start (a redelivered event) finds its own children: success, nothing new.
+	if err := b.StartBuild(context.Background(), j); err != nil {
+		t.Errorf("second StartBuild: %v", err)
+	}
+	if n, err := f.oc.BuildV1().Builds("ns").List(context.Background(), metav1.ListOptions{}); err != nil || len(n.Items) != 1 {
+		t.Errorf("Builds after a second start: %v %v, want the one", n, err)
+	}
+}
+
+// The typed client obeys the create rules of childapi.CreateOwned like the dynamic one: the
+// same outcomes for the BuildConfig and Build as for a PipelineRun.
+func TestStartBuildCreateRules(t *testing.T) {
+	j := job(v1alpha1.BuildStrategyS2I, nil)
+	other := j.DeepCopy()
+	other.UID = "someone-else"
+	taken := func(owner *v1alpha1.NotebookValidationJob) runtime.Object {
+		bc, err := s2i.BuildConfig(j, "nb-build", s2i.Options{})
+		if err != nil {
+			t.Fatal(err)
+		}
+		bc.OwnerReferences = nil
+		if owner != nil {
+			bc.ObjectMeta = build.ChildMeta(owner, "nb-build")
+		}
+		return bc
+	}
+	cases := []struct {
+		name      string
+		existing  []runtime.Object
+		createErr error
+		want      string // "" is success
+		permanent bool
+		notOwned  bool
+	}{
+		{name: "BuildConfig exists, ours", existing: []runtime.Object{taken(j)}},
+		{name: "BuildConfig exists, someone else's", existing: []runtime.Object{taken(other)}, want: "found controller NotebookValidationJob nb (uid someone-else)", permanent: true, notOwned: true},
+		{name: "BuildConfig exists, no controller", existing: []runtime.Object{taken(nil)}, want: "found controller none", permanent: true, notOwned: true},
+		{name: "invalid", createErr: apierrors.NewInvalid(schema.GroupKind{Group: "build.openshift.io", Kind: "BuildConfig"}, "nb-build", field.ErrorList{field.Required(field.NewPath("spec"), "")}), want: "refused as invalid", permanent: true},
+		{name: "unavailable is retried", createErr: apierrors.NewServiceUnavailable("etcd"), want: "create BuildConfig ns/nb-build: etcd"},
+	}
+	for _, c := range cases {
+		t.Run(c.name, func(t *testing.T) {
+			b, f := newBuilds(c.existing...)
+			if c.createErr != nil {
+				f.failCreates(c.createErr)
+			}
+			err := b.StartBuild(context.Background(), j)
+			if c.want == "" {
+				if err != nil {
+					t.Fatalf("StartBuild: %v", err)
+				}
+				if _, err := f.oc.BuildV1().Builds("ns").Get(context.Background(), "nb-build", metav1.GetOptions{}); err != nil {
+					t.Errorf("Build after an owned BuildConfig: %v", err)
+				}
+				return
+			}
+			if err == nil || !strings.Contains(err.Error(), c.want) {
+				t.Fatalf("StartBuild = %v, want it to mention %q", err, c.want)
+			}
+			if errors.Is(err, transition.ErrPermanent) != c.permanent || errors.Is(err, childapi.ErrNotOwned) != c.notOwned {
+				t.Errorf("StartBuild = %v: permanent %v, not owned %v; want %v, %v", err, errors.Is(err, transition.ErrPermanent), errors.Is(err, childapi.ErrNotOwned), c.permanent, c.notOwned)
+			}
+			if !c.permanent && !apierrors.IsServiceUnavailable(err) {
+				t.Errorf("retried error %v lost its API status", err)
+			}
+			if got := f.actions("create"); len(got) != 1 {
+				t.Errorf("creates %v, want the BuildConfig only (no Build after a failure)", got)
+			}
+		})
 	}
 }
 
@@ -152,13 +269,13 @@ func TestStartBuildFailsPermanently(t *testing.T) {
 		{"bad timeout", v1alpha1.BuildStrategyS2I, func(bc *v1alpha1.BuildConfigSpec) { bc.Timeout = "soon" }, nil, "buildConfig.timeout"},
 		{"external has no child", v1alpha1.BuildStrategyExternal, nil, nil, "no build child"},
 		{"tekton not installed", v1alpha1.BuildStrategyTekton, nil, notServed(tekton.GVR), "install Tekton Pipelines"},
-		{"not OpenShift", v1alpha1.BuildStrategyS2I, nil, notServed(s2i.BuildConfigGVR), "OpenShift"},
+		{"not OpenShift", v1alpha1.BuildStrategyS2I, nil, notServed(s2i.BuildConfigGVR), "run the job on an OpenShift cluster (it serves build.openshift.io/v1 BuildConfigs)"},
 	}
 	for _, c := range cases {
 		t.Run(c.name, func(t *testing.T) {
-			b, fake := newBuilds()
+			b, f := newBuilds()
 			if c.createErr != nil {
-				fake.PrependReactor("create", "*", func(k8stesting.Action) (bool, runtime.Object, error) { return true, nil, c.createErr })
+				f.failCreates(c.createErr)
 			}
 			err := b.StartBuild(context.Background(), job(c.strategy, c.mutate))
 			if !errors.Is(err, transition.ErrPermanent) || !strings.Contains(err.Error(), c.want) {
@@ -262,5 +379,149 @@ func TestObserveChild(t *testing.T) {
 	obs, err = b.ObserveBuild(context.Background(), building)
 	if err != nil || obs.Kind != statemachine.BuildFailed || obs.Reason != "Failed" {
 		t.Errorf("ObserveBuild: %+v %v, want the recorded PipelineRun's failure", obs, err)
+	}
+}
+
+func openshiftBuild(owner *v1alpha1.NotebookValidationJob, phase buildv1.BuildPhase, reason buildv1.StatusReason) *buildv1.Build {
+	b := &buildv1.Build{ObjectMeta: build.ChildMeta(owner, "nb-build")}
+	b.Status.Phase, b.Status.Reason = phase, reason
+	return b
+}
+
+// A Build is read with the typed client and observed as it is; the rules are the
+// PipelineRun's.
+func TestObserveChildBuild(t *testing.T) {
+	j := job(v1alpha1.BuildStrategyS2I, nil)
+	stranger := j.DeepCopy()
+	stranger.UID = "someone-else"
+	ctx := context.Background()
+
+	b, f := newBuilds(openshiftBuild(j, buildv1.BuildPhaseFailed, s2i.ReasonDeadlineExceeded))
+	obs, err := b.ObserveChild(ctx, j, childapi.Builds, "nb-build")
+	if err != nil || obs.Kind != statemachine.BuildTimedOut || obs.BuildName != "nb-build" {
+		t.Errorf("timed-out Build: %+v %v", obs, err)
+	}
+	if got := f.actions("get"); strings.Join(got, ",") != "get builds/nb-build" || len(f.dyn.Actions()) != 0 {
+		t.Errorf("requests %v (dynamic: %v), want one typed get of the Build", got, f.dyn.Actions())
+	}
+
+	b, _ = newBuilds(openshiftBuild(j, buildv1.BuildPhaseRunning, ""))
+	building := j.DeepCopy()
+	building.Status.Phase = v1alpha1.PhaseBuilding
+	building.Status.BuildStatus = &v1alpha1.BuildStatus{Strategy: v1alpha1.BuildStrategyS2I, BuildName: "nb-build"}
+	if obs, err := b.ObserveBuild(ctx, building); err != nil || obs.Kind != statemachine.BuildRunning {
+		t.Errorf("ObserveBuild of a running Build: %+v %v", obs, err)
+	}
+
+	b, _ = newBuilds()
+	obs, err = b.ObserveChild(ctx, j, childapi.Builds, "nb-build")
+	if err != nil || obs.Kind != statemachine.BuildFailed || obs.Reason != observe.ReasonBuildDeleted {
+		t.Errorf("missing Build: %+v %v, want a failed build (deleted)", obs, err)
+	}
+
+	b, _ = newBuilds(openshiftBuild(stranger, buildv1.BuildPhaseComplete, ""))
+	if _, err := b.ObserveChild(ctx, j, childapi.Builds, "nb-build"); !errors.Is(err, function.ErrBadInput) {
+		t.Errorf("Build of another job: %v, want ErrBadInput", err)
+	}
+
+	b, f = newBuilds()
+	f.oc.PrependReactor("get", "builds", func(k8stesting.Action) (bool, runtime.Object, error) {
+		return true, nil, apierrors.NewTooManyRequests("slow down", 2)
+	})
+	if _, err := b.ObserveChild(ctx, j, childapi.Builds, "nb-build"); !apierrors.IsTooManyRequests(err) || !strings.Contains(err.Error(), "get Build ns/nb-build") {
+		t.Errorf("throttled get: %v, want the 429 with context", err)
+	}
+
+	// BuildConfigs are not observed: read raw, they are an unknown kind.
+	bc := &unstructured.Unstructured{}
+	bc.SetAPIVersion(childapi.BuildConfigs.APIVersion())
+	bc.SetKind(childapi.BuildConfigs.Kind)
+	bc.SetNamespace("ns")
+	bc.SetName("nb-build")
+	bc.SetOwnerReferences([]metav1.OwnerReference{*metav1.NewControllerRef(j, v1alpha1.GroupVersionKind)})
+	b, _ = newBuilds(bc)
+	if _, err := b.ObserveChild(ctx, j, childapi.BuildConfigs, "nb-build"); !errors.Is(err, function.ErrBadInput) || !strings.Contains(err.Error(), ErrUnknownKind.Error()) {
+		t.Errorf("BuildConfig: %v, want ErrBadInput for an unknown kind", err)
+	}
+}
+
+func TestDeleteBuild(t *testing.T) {
+	j := job(v1alpha1.BuildStrategyS2I, nil)
+	pr := func(t *testing.T) runtime.Object { return pipelineRunObject(t, j, corev1.ConditionTrue, "Succeeded") }
+	bc := func(*testing.T) runtime.Object {
+		return &buildv1.BuildConfig{ObjectMeta: build.ChildMeta(j, "nb-build")}
+	}
+	bld := func(*testing.T) runtime.Object { return openshiftBuild(j, buildv1.BuildPhaseRunning, "") }
+	cases := []struct {
+		name     string
+		status   *v1alpha1.BuildStatus
+		existing []func(*testing.T) runtime.Object
+		deleted  string
+	}{
+		{"tekton", &v1alpha1.BuildStatus{Strategy: v1alpha1.BuildStrategyTekton, BuildName: "nb-build"},
+			[]func(*testing.T) runtime.Object{pr, bld}, "delete pipelineruns/nb-build"},
+		{"s2i", &v1alpha1.BuildStatus{Strategy: v1alpha1.BuildStrategyS2I, BuildName: "nb-build"},
+			[]func(*testing.T) runtime.Object{pr, bld, bc}, "delete builds/nb-build,delete buildconfigs/nb-build"},
+		{"already gone", &v1alpha1.BuildStatus{Strategy: v1alpha1.BuildStrategyS2I, BuildName: "nb-build"}, nil,
+			"delete builds/nb-build,delete buildconfigs/nb-build"},
+		{"external has no child", &v1alpha1.BuildStatus{Strategy: v1alpha1.BuildStrategyExternal}, nil, ""},
+		{"nothing recorded", nil, nil, ""},
+	}
+	for _, c := range cases {
+		t.Run(c.name, func(t *testing.T) {
+			var objs []runtime.Object
+			for _, o := range c.existing {
+				objs = append(objs, o(t))
+			}
+			b, f := newBuilds(objs...)
+			jj := j.DeepCopy()
+			jj.Status.BuildStatus = c.status
+			if err := b.DeleteBuild(context.Background(), jj); err != nil {
+				t.Fatalf("DeleteBuild: %v", err)
+			}
+			if got := strings.Join(f.actions("delete"), ","); got != c.deleted {
+				t.Errorf("deleted %q, want %q", got, c.deleted)
+			}
+			for _, a := range append(f.dyn.Actions(), f.oc.Actions()...) {
+				if d, ok := a.(k8stesting.DeleteAction); ok {
+					if p := d.GetDeleteOptions().PropagationPolicy; p == nil || *p != metav1.DeletePropagationBackground {
+						t.Errorf("%s deleted with propagation %v, want Background", d.GetResource().Resource, p)
+					}
+				}
+			}
+			// What was not deleted is still there.
+			_, prErr := f.dyn.Resource(tekton.GVR).Namespace("ns").Get(context.Background(), "nb-build", metav1.GetOptions{})
+			_, bldErr := f.oc.BuildV1().Builds("ns").Get(context.Background(), "nb-build", metav1.GetOptions{})
+			if c.name == "s2i" && (prErr != nil || !apierrors.IsNotFound(bldErr)) {
+				t.Errorf("s2i: PipelineRun %v, Build %v; want only the Build gone", prErr, bldErr)
+			}
+			if c.name == "tekton" && (!apierrors.IsNotFound(prErr) || bldErr != nil) {
+				t.Errorf("tekton: PipelineRun %v, Build %v; want only the PipelineRun gone", prErr, bldErr)
+			}
+		})
+	}
+}
+
+// Deleting through the typed client follows childapi.DeleteResult: an API not served counts
+// as deleted, anything else is returned for a retry.
+func TestDeleteBuildErrors(t *testing.T) {
+	j := job(v1alpha1.BuildStrategyS2I, nil)
+	j.Status.BuildStatus = &v1alpha1.BuildStatus{Strategy: v1alpha1.BuildStrategyS2I, BuildName: "nb-build"}
+	for _, c := range []struct {
+		name string
+		err  error
+		want string
+	}{
+		{"not served", notServed(s2i.BuildGVR), ""},
+		{"forbidden", apierrors.NewForbidden(s2i.BuildGVR.GroupResource(), "nb-build", errors.New("rbac")), "delete Build ns/nb-build"},
+	} {
+		t.Run(c.name, func(t *testing.T) {
+			b, f := newBuilds()
+			f.oc.PrependReactor("delete", "*", func(k8stesting.Action) (bool, runtime.Object, error) { return true, nil, c.err })
+			err := b.DeleteBuild(context.Background(), j)
+			if c.want == "" && err != nil || c.want != "" && (err == nil || !strings.Contains(err.Error(), c.want) || !apierrors.IsForbidden(err)) {
+				t.Errorf("DeleteBuild = %v, want %q", err, c.want)
+			}
+		})
 	}
 }

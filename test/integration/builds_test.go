@@ -348,7 +348,8 @@ func TestUnservedAPIIsRecognised(t *testing.T) {
 }
 
 // TestAPICallsPerBuildTransition measures the API requests of each build step: job store
-// requests (job, status, Event) plus build child requests (dynamic client).
+// requests (job, status, Event) plus build child requests, counted together for the dynamic
+// client (PipelineRuns) and OpenShift's typed build client (BuildConfigs, Builds).
 func TestAPICallsPerBuildTransition(t *testing.T) {
 	for _, bs := range buildSystems {
 		t.Run(bs.strategy, func(t *testing.T) {
