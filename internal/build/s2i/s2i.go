@@ -1,9 +1,8 @@
 // Package s2i builds the OpenShift Build (and, for `oc start-build` re-runs, the
 // BuildConfig) that builds a job's image, and reads a Build back as a build.Observed.
 //
-// Only OpenShift's typed API structs are used; callers convert them with
-// runtime.DefaultUnstructuredConverter and create them with the dynamic client at BuildGVR
-// or BuildConfigGVR. The build deadline is completionDeadlineSeconds, so OpenShift enforces
+// Only OpenShift's typed API structs are used here; internal/buildchild creates and reads them
+// with OpenShift's typed build client (github.com/openshift/client-go). The build deadline is completionDeadlineSeconds, so OpenShift enforces
 // it and reports the timeout as an ordinary update of the Build.
 //
 // Strategy, decided without reading the repository:
@@ -30,7 +29,7 @@ import (
 	"github.com/mlops-dev/nbv/internal/build"
 )
 
-// GVRs for the dynamic client.
+// GVRs of the build API, for discovery and RBAC checks.
 var (
 	BuildGVR       = schema.GroupVersionResource{Group: "build.openshift.io", Version: "v1", Resource: "builds"}
 	BuildConfigGVR = schema.GroupVersionResource{Group: "build.openshift.io", Version: "v1", Resource: "buildconfigs"}
