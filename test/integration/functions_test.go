@@ -596,3 +596,23 @@ func TestEvictedPodIsReplaced(t *testing.T) {
 	f.completePod(second, 0, passedSummary())
 	f.waitJob("evicted", "Succeeded", phaseIs(v1alpha1.PhaseSucceeded))
 }
+
+// TestUnbuildablePodFailsTheJob: a spec the API server accepts but that cannot make a valid
+// pod (a quantity that does not parse) fails the job with the field named, instead of the
+// event being retried forever.
+func TestUnbuildablePodFailsTheJob(t *testing.T) {
+	f := newFixture(t, 1)
+	f.createJob("bad-quantity", func(j *v1alpha1.NotebookValidationJob) {
+		j.Spec.PodConfig.Resources = &v1alpha1.ResourceRequirements{Limits: map[string]string{"memory": "4 GB"}}
+	})
+	job := f.waitJob("bad-quantity", "Failed", phaseIs(v1alpha1.PhaseFailed))
+	if !strings.Contains(job.Status.Message, `resources.limits["memory"]`) || !strings.Contains(job.Status.Message, "4 GB") {
+		t.Errorf("message %q does not name the bad field and value", job.Status.Message)
+	}
+	if pods := f.podsOf("bad-quantity"); len(pods) != 0 {
+		t.Errorf("pods = %v, want none", podNames(pods))
+	}
+	if cond := findCondition(job, v1alpha1.ConditionReady); cond == nil || cond.Reason != statemachine.ReasonPodStartFailed {
+		t.Errorf("Ready = %+v, want reason %s", cond, statemachine.ReasonPodStartFailed)
+	}
+}
