@@ -11,6 +11,7 @@ import (
 	"io"
 	"net/http"
 	"net/http/httptest"
+	"slices"
 	"strings"
 	"sync"
 	"testing"
@@ -302,4 +303,39 @@ func hexMAC(key, msg string) string {
 	m := hmac.New(sha256.New, []byte(key))
 	m.Write([]byte(msg))
 	return hex.EncodeToString(m.Sum(nil))
+}
+
+func TestCollectExpired(t *testing.T) {
+	now := time.Date(2026, 11, 25, 12, 0, 0, 0, time.UTC)
+	lease := func(name string, replay bool, expires time.Time) *coordinationv1.Lease {
+		l := &coordinationv1.Lease{ObjectMeta: metav1.ObjectMeta{Name: name, Namespace: "team-a",
+			Annotations: map[string]string{ReplayExpiresAnnotation: expires.Format(time.RFC3339)}}}
+		if replay {
+			l.Labels = map[string]string{ReplayLabel: "true"}
+		}
+		return l
+	}
+	cs := fake.NewClientset(
+		lease("old-1", true, now.Add(-time.Hour)),
+		lease("old-2", true, now.Add(-time.Second)),
+		lease("fresh", true, now.Add(time.Minute)),
+		lease("someone-elses", false, now.Add(-time.Hour)),
+	)
+	s := LeaseStore{Leases: cs.CoordinationV1()}
+	n, err := s.CollectExpired(context.Background(), "team-a", now)
+	if err != nil || n != 2 {
+		t.Fatalf("collected %d, %v; want the 2 expired replay-guard Leases", n, err)
+	}
+	left, err := cs.CoordinationV1().Leases("team-a").List(context.Background(), metav1.ListOptions{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	var names []string
+	for _, l := range left.Items {
+		names = append(names, l.Name)
+	}
+	slices.Sort(names)
+	if !slices.Equal(names, []string{"fresh", "someone-elses"}) {
+		t.Errorf("left %v, want the unexpired Lease and the one that is not a replay guard", names)
+	}
 }

@@ -46,8 +46,8 @@ func LeaseName(source, id string) string {
 // namespace: a create that succeeds is a first sighting, AlreadyExists a replay. It keeps no
 // state in the process, so it survives scale-to-zero and works across replicas; the create
 // is atomic in the API server, so two concurrent deliveries cannot both be fresh. Expired
-// Leases are left for a sweep to delete (Expired tells which); until then they only
-// prolong the refusal of a request the time window refuses anyway.
+// Leases are deleted by the sweep (CollectExpired); until then they only prolong the refusal
+// of a request the time window refuses anyway.
 type LeaseStore struct {
 	Leases coordinationv1client.LeasesGetter
 	// Now is the clock for the Lease's duration; nil means time.Now.
@@ -92,6 +92,37 @@ func Expired(l *coordinationv1.Lease, now time.Time) bool {
 	}
 	t, err := time.Parse(time.RFC3339, l.Annotations[ReplayExpiresAnnotation])
 	return err == nil && now.After(t)
+}
+
+// maxCollect bounds the Leases one CollectExpired call deletes, so a sweep stays short; the
+// next sweep continues.
+const maxCollect = 500
+
+// CollectExpired deletes the replay-guard Leases of namespace that expired before now, at most
+// maxCollect per call, and returns how many it deleted. A Lease already gone counts as deleted.
+func (s LeaseStore) CollectExpired(ctx context.Context, namespace string, now time.Time) (int, error) {
+	list, err := s.Leases.Leases(namespace).List(ctx, metav1.ListOptions{LabelSelector: ReplayLabel + "=true", Limit: maxCollect})
+	if err != nil {
+		return 0, fmt.Errorf("listing replay-guard Leases in %s: %w", namespace, err)
+	}
+	deleted := 0
+	for i := range list.Items {
+		l := &list.Items[i]
+		if !Expired(l, now) {
+			continue
+		}
+		// The precondition keeps a Lease re-created since the list (a new event with the
+		// same id after expiry) from being deleted by this stale judgement.
+		err := s.Leases.Leases(namespace).Delete(ctx, l.Name, metav1.DeleteOptions{Preconditions: &metav1.Preconditions{UID: &l.UID}})
+		switch {
+		case err == nil, apierrors.IsNotFound(err):
+			deleted++
+		case apierrors.IsConflict(err):
+		default:
+			return deleted, fmt.Errorf("deleting replay-guard Lease %s/%s: %w", namespace, l.Name, err)
+		}
+	}
+	return deleted, nil
 }
 
 // Signing-key Secret defaults.

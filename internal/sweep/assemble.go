@@ -1,20 +1,29 @@
 package sweep
 
 import (
+	coordinationv1client "k8s.io/client-go/kubernetes/typed/coordination/v1"
+
 	"github.com/mlops-dev/nbv/internal/buildchild"
+	"github.com/mlops-dev/nbv/internal/cisignature"
 	"github.com/mlops-dev/nbv/internal/function"
 	"github.com/mlops-dev/nbv/internal/functionenv"
 )
 
 // NewFunction assembles the function from its deployment settings and opts. The sweep links
 // the build types: it observes build children (lost build events), starts the build of a job
-// job-created never saw, and deletes the build of a job out of time.
+// job-created never saw, and deletes the build of a job out of time. It also removes the
+// external-CI route's expired replay-guard Leases.
 func NewFunction(s functionenv.Settings, opts Options) (function.Handler, error) {
 	builds, err := buildchild.New(s)
 	if err != nil {
 		return nil, err
 	}
 	opts.Builds = builds
+	leases, err := coordinationv1client.NewForConfig(s.Kube)
+	if err != nil {
+		return nil, err
+	}
+	opts.ReplayLeases = cisignature.LeaseStore{Leases: leases}
 	x, store, err := functionenv.NewExecutor("sweep", s, builds)
 	if err != nil {
 		return nil, err

@@ -90,6 +90,15 @@ type Options struct {
 	// Builds observes build children. Nil: a Building job is only checked against its
 	// deadline (nothing else is known about it without reading the child).
 	Builds BuildObserver
+	// ReplayLeases deletes the external-CI route's expired replay-guard Leases in each swept
+	// namespace. Nil: they are left.
+	ReplayLeases LeaseCollector
+}
+
+// LeaseCollector deletes what expired in a namespace before now and says how much
+// (cisignature.LeaseStore).
+type LeaseCollector interface {
+	CollectExpired(ctx context.Context, namespace string, now time.Time) (int, error)
 }
 
 // OptionsFromEnv reads NBV_SWEEP_MAX_JOBS (a positive integer, default 200),
@@ -153,6 +162,8 @@ type Result struct {
 	Transitions int  // jobs written
 	Errors      int  // jobs whose examination failed; the next ping tries again
 	Interrupted bool // the context ended before every scheduled job was examined
+	// LeasesDeleted counts the expired replay-guard Leases removed.
+	LeasesDeleted int
 }
 
 // Sweep lists the non-terminal jobs, examines those schedule picks, and makes at most one
@@ -163,7 +174,11 @@ func (s *Sweeper) Sweep(ctx context.Context) (Result, error) {
 	// Taken before the executor names jobs on ctx, so the summary line names none.
 	log := function.Logger(ctx)
 	var res Result
-	jobs, truncated, err := s.list(ctx)
+	namespaces, err := s.namespaces(ctx)
+	if err != nil {
+		return res, fmt.Errorf("sweep: %w", err)
+	}
+	jobs, truncated, err := s.list(ctx, namespaces)
 	if err != nil {
 		return res, fmt.Errorf("sweep: %w", err)
 	}
@@ -185,30 +200,52 @@ func (s *Sweeper) Sweep(ctx context.Context) (Result, error) {
 			res.Transitions++
 		}
 	}
+	res.LeasesDeleted = s.collectLeases(ctx, namespaces, log)
 	level := slog.LevelInfo
 	if res.Errors > 0 || res.Truncated || res.Interrupted {
 		level = slog.LevelWarn
 	}
 	log.Log(ctx, level, "sweep done", "listed", res.Listed, "truncated", res.Truncated, "examined", res.Examined,
-		"transitions", res.Transitions, "errors", res.Errors, "interrupted", res.Interrupted,
+		"transitions", res.Transitions, "errors", res.Errors, "interrupted", res.Interrupted, "leases_deleted", res.LeasesDeleted,
 		"duration_ms", float64(time.Since(started).Microseconds())/1000)
 	return res, nil
 }
 
-// list returns the non-terminal jobs of the swept namespaces, in the API server's order, at
-// most listFactor*MaxJobs of them (truncated says the bound cut the listing short).
-func (s *Sweeper) list(ctx context.Context) (_ []v1alpha1.NotebookValidationJob, truncated bool, _ error) {
+// namespaces returns the swept namespaces: the configured one, or those matching the selector.
+func (s *Sweeper) namespaces(ctx context.Context) ([]string, error) {
+	if s.opts.Namespace != "" {
+		return []string{s.opts.Namespace}, nil
+	}
+	return s.store.ListNamespaces(ctx, s.opts.NamespaceSelector)
+}
+
+// collectLeases deletes expired replay-guard Leases in namespaces; failures are logged, since
+// a Lease left behind only costs storage until the next sweep.
+func (s *Sweeper) collectLeases(ctx context.Context, namespaces []string, log *slog.Logger) int {
+	if s.opts.ReplayLeases == nil {
+		return 0
+	}
+	deleted := 0
+	for _, ns := range namespaces {
+		n, err := s.opts.ReplayLeases.CollectExpired(ctx, ns, s.now())
+		deleted += n
+		if err != nil {
+			log.Warn("sweep: deleting expired replay-guard Leases failed", "namespace", ns, "error", err)
+		}
+	}
+	return deleted
+}
+
+// list returns the non-terminal jobs of namespaces, in the API server's order, at most
+// listFactor*MaxJobs of them (truncated says the bound cut the listing short).
+func (s *Sweeper) list(ctx context.Context, namespaces []string) (_ []v1alpha1.NotebookValidationJob, truncated bool, _ error) {
+	if len(namespaces) == 0 {
+		return nil, false, nil
+	}
 	var allowed map[string]bool
 	if s.opts.Namespace == "" {
-		names, err := s.store.ListNamespaces(ctx, s.opts.NamespaceSelector)
-		if err != nil {
-			return nil, false, err
-		}
-		if len(names) == 0 {
-			return nil, false, nil
-		}
-		allowed = make(map[string]bool, len(names))
-		for _, n := range names {
+		allowed = make(map[string]bool, len(namespaces))
+		for _, n := range namespaces {
 			allowed[n] = true
 		}
 	}

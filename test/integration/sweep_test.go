@@ -20,6 +20,7 @@ import (
 	"github.com/mlops-dev/nbv/api/v1alpha1"
 	"github.com/mlops-dev/nbv/internal/buildchild"
 	"github.com/mlops-dev/nbv/internal/buildchild/childapi"
+	"github.com/mlops-dev/nbv/internal/cisignature"
 	"github.com/mlops-dev/nbv/internal/events"
 	"github.com/mlops-dev/nbv/internal/eventsource"
 	"github.com/mlops-dev/nbv/internal/functionenv"
@@ -528,5 +529,29 @@ func TestSweepFailsBuildPastDeadline(t *testing.T) {
 	_, err := f.children(childapi.Builds).Get(f.ctx, statemachine.BuildName("s2i"), metav1.GetOptions{})
 	if !apierrors.IsNotFound(err) {
 		t.Errorf("the Build was not deleted: %v", err)
+	}
+}
+
+// TestSweepDeletesExpiredReplayLeases: the external-CI route's replay guard leaves a Lease per
+// accepted event; the sweep removes those whose window has passed and keeps the others.
+func TestSweepDeletesExpiredReplayLeases(t *testing.T) {
+	f := newSweepFixture(t)
+	store := cisignature.LeaseStore{Leases: f.kube.CoordinationV1(), Now: func() time.Time { return f.now }}
+	for _, id := range []string{"old", "new"} {
+		expires := f.now.Add(-time.Minute)
+		if id == "new" {
+			expires = f.now.Add(time.Hour)
+		}
+		if fresh, err := store.Remember(f.ctx, f.ns, "ci://test", id, expires); err != nil || !fresh {
+			t.Fatalf("remember %s: fresh=%v %v", id, fresh, err)
+		}
+	}
+	f.ping(sweep.Options{Namespace: f.ns, ReplayLeases: store})
+	leases, err := f.kube.CoordinationV1().Leases(f.ns).List(f.ctx, metav1.ListOptions{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(leases.Items) != 1 || leases.Items[0].Name != cisignature.LeaseName("ci://test", "new") {
+		t.Errorf("leases left: %d, want only the unexpired one", len(leases.Items))
 	}
 }
