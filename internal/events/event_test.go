@@ -132,6 +132,20 @@ func TestNewTransitionEvent(t *testing.T) {
 	if err := ValidateData(first.Type(), first.Data()); err != nil {
 		t.Errorf("first transition: %v", err)
 	}
+
+	// Two infrastructure retries are the same phases and generation: the written
+	// resourceVersion tells them apart.
+	retry := Transition{Namespace: "team-a", Name: "basic", UID: "u-1", PreviousPhase: "ValidationRunning", Phase: "ValidationRunning", Reason: "ValidationRetried", ObservedGeneration: 1}
+	retry.ResourceVersion = "41"
+	one := NewTransitionEvent("/nbv/pod-completed", retry)
+	retry.ResourceVersion = "57"
+	two := NewTransitionEvent("/nbv/pod-completed", retry)
+	if one.ID() == two.ID() || one.ID() != "u-1.41" {
+		t.Errorf("retry ids %q and %q: want distinct ids naming the write", one.ID(), two.ID())
+	}
+	if err := ValidateData(two.Type(), two.Data()); err != nil {
+		t.Errorf("transition with resourceVersion: %v", err)
+	}
 }
 
 func TestDecodeBuildReport(t *testing.T) {

@@ -17,10 +17,12 @@ type Transition struct {
 	PreviousPhase string `json:"previousPhase"`
 	Phase         string `json:"phase"`
 	// Reason is a CamelCase machine-readable reason, as in a Kubernetes condition.
-	Reason             string    `json:"reason"`
-	Message            string    `json:"message"`
-	ObservedGeneration int64     `json:"observedGeneration"`
-	Time               time.Time `json:"time"`
+	Reason             string `json:"reason"`
+	Message            string `json:"message"`
+	ObservedGeneration int64  `json:"observedGeneration"`
+	// ResourceVersion is the job's resourceVersion after the write, when the sender knows it.
+	ResourceVersion string    `json:"resourceVersion,omitempty"`
+	Time            time.Time `json:"time"`
 }
 
 // JobSubject is the CloudEvents subject naming a job, in the selfLink form an ApiServerSource uses.
@@ -29,9 +31,10 @@ func JobSubject(namespace, name string) string {
 }
 
 // NewTransitionEvent builds the reply event for a transition; source names the sender (the
-// function's service). The id is derived from the job's uid, generation and the two phases, so
-// two replies for the same transition (a redelivered event racing its first delivery) share an
-// id and subscribers can drop the duplicate by (source, id). nvjpreviousphase is omitted for a
+// function's service). The id names the write: the job's uid and the resourceVersion it wrote,
+// so every transition has its own id (two infrastructure retries move ValidationRunning to
+// ValidationRunning with the same generation) and a subscriber can drop a duplicate delivery
+// by (source, id). Without a resourceVersion the id falls back to uid, generation and phases. nvjpreviousphase is omitted for a
 // new job: an empty extension value cannot be matched by a Trigger filter and reads as absent in
 // binary mode anyway. A zero Time is replaced by now.
 func NewTransitionEvent(source string, t Transition) cloudevents.Event {
@@ -42,7 +45,11 @@ func NewTransitionEvent(source string, t Transition) cloudevents.Event {
 	// and sorts lexically.
 	t.Time = t.Time.UTC()
 	e := cloudevents.NewEvent()
-	e.SetID(t.UID + "." + strconv.FormatInt(t.ObservedGeneration, 10) + "." + phaseOrNone(t.PreviousPhase) + "." + t.Phase)
+	if t.ResourceVersion != "" {
+		e.SetID(t.UID + "." + t.ResourceVersion)
+	} else {
+		e.SetID(t.UID + "." + strconv.FormatInt(t.ObservedGeneration, 10) + "." + phaseOrNone(t.PreviousPhase) + "." + t.Phase)
+	}
 	e.SetType(TypeTransitioned)
 	e.SetSource(source)
 	e.SetSubject(JobSubject(t.Namespace, t.Name))

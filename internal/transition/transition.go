@@ -188,6 +188,7 @@ func (e *Executor) reply(out Outcome) *cloudevents.Event {
 		Reason:             out.Decision.Reason,
 		Message:            st.Message,
 		ObservedGeneration: st.ObservedGeneration,
+		ResourceVersion:    out.Job.ResourceVersion,
 		Time:               e.now(),
 	})
 	return &ev
