@@ -5,11 +5,14 @@ import (
 	"errors"
 	"flag"
 	"fmt"
+	"io"
 	"log/slog"
 	"os"
 	"path/filepath"
 	"strings"
 	"time"
+
+	"k8s.io/klog/v2"
 
 	"github.com/go-git/go-git/v5"
 	"github.com/go-git/go-git/v5/plumbing/object"
@@ -79,6 +82,10 @@ func runLocal(ctx context.Context, args []string) error {
 	log := slog.New(slog.DiscardHandler)
 	if f.verbose {
 		log = slog.New(slog.NewTextHandler(os.Stderr, nil))
+	} else {
+		// client-go's reflectors report their watches ending at shutdown through klog.
+		klog.LogToStderr(false)
+		klog.SetOutput(io.Discard)
 	}
 
 	step := stage("starting the control plane (etcd + kube-apiserver)")
