@@ -10,6 +10,7 @@ import (
 	"testing"
 
 	"go.uber.org/zap"
+	"gopkg.in/yaml.v2"
 	corev1 "k8s.io/api/core/v1"
 	"k8s.io/apimachinery/pkg/api/meta"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
@@ -82,6 +83,28 @@ func TestRepoManifests(t *testing.T) {
 	}
 	if pings != 1 {
 		t.Errorf("want one PingSource, found %d", pings)
+	}
+
+	// kubectl apply -k eventsources/ must install exactly what the local stack runs.
+	raw, err := os.ReadFile(filepath.Join("..", "..", "eventsources", "kustomization.yaml"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	var k struct {
+		Namespace string   `json:"namespace"`
+		Resources []string `json:"resources"`
+	}
+	if err := yaml.Unmarshal(raw, &k); err != nil {
+		t.Fatal(err)
+	}
+	var loaded []string
+	for _, m := range manifests {
+		loaded = append(loaded, filepath.Base(m.Path))
+	}
+	slices.Sort(loaded)
+	slices.Sort(k.Resources)
+	if !slices.Equal(loaded, k.Resources) || k.Namespace != "nbv-system" {
+		t.Errorf("kustomization lists %v in %q; LoadDir loads %v; want the same files in nbv-system", k.Resources, k.Namespace, loaded)
 	}
 }
 

@@ -81,6 +81,9 @@ func LoadDir(dir string) ([]*Manifest, error) {
 	sort.Strings(files)
 	out := make([]*Manifest, 0, len(files))
 	for _, f := range files {
+		if filepath.Base(f) == "kustomization.yaml" {
+			continue // kustomize's index of the manifests, not a manifest
+		}
 		m, err := LoadFile(f)
 		if err != nil {
 			return nil, err
