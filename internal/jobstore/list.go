@@ -5,7 +5,7 @@ import (
 	"fmt"
 	"strconv"
 
-	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+	corev1 "k8s.io/api/core/v1"
 
 	"github.com/mlops-dev/nbv/api/v1alpha1"
 )
@@ -45,7 +45,8 @@ func (s *Store) List(ctx context.Context, namespace, fieldSelector string, limit
 
 // ListNamespaces returns the names of the namespaces matching labelSelector ("" for all).
 func (s *Store) ListNamespaces(ctx context.Context, labelSelector string) ([]string, error) {
-	list, err := s.core.Namespaces().List(ctx, metav1.ListOptions{LabelSelector: labelSelector})
+	list := &corev1.NamespaceList{}
+	err := s.core.Get().Resource("namespaces").Param("labelSelector", labelSelector).Do(ctx).Into(list)
 	if err != nil {
 		return nil, fmt.Errorf("list namespaces (labelSelector %q): %w", labelSelector, err)
 	}

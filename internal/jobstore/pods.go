@@ -22,14 +22,15 @@ var ErrPodNotOwned = errors.New("pod exists and is not controlled by this job")
 // the same controller (the job, by UID): an earlier attempt of the same decision made it.
 func (s *Store) CreatePod(ctx context.Context, pod *corev1.Pod) (*corev1.Pod, error) {
 	key := pod.Namespace + "/" + pod.Name
-	created, err := s.core.Pods(pod.Namespace).Create(ctx, pod, metav1.CreateOptions{})
+	created := &corev1.Pod{}
+	err := s.core.Post().Namespace(pod.Namespace).Resource("pods").Body(pod).Do(ctx).Into(created)
 	if err == nil {
 		return created, nil
 	}
 	if !apierrors.IsAlreadyExists(err) {
 		return nil, fmt.Errorf("create pod %s: %w", key, err)
 	}
-	existing, err := s.core.Pods(pod.Namespace).Get(ctx, pod.Name, metav1.GetOptions{})
+	existing, err := s.GetPod(ctx, pod.Namespace, pod.Name)
 	if err != nil {
 		return nil, fmt.Errorf("create pod %s: it already exists, and reading it failed: %w", key, err)
 	}
@@ -49,8 +50,8 @@ func describeRef(r *metav1.OwnerReference) string {
 
 // GetPod reads a pod; a missing pod satisfies apierrors.IsNotFound.
 func (s *Store) GetPod(ctx context.Context, namespace, name string) (*corev1.Pod, error) {
-	pod, err := s.core.Pods(namespace).Get(ctx, name, metav1.GetOptions{})
-	if err != nil {
+	pod := &corev1.Pod{}
+	if err := s.core.Get().Namespace(namespace).Resource("pods").Name(name).Do(ctx).Into(pod); err != nil {
 		return nil, fmt.Errorf("get pod %s/%s: %w", namespace, name, err)
 	}
 	return pod, nil
@@ -58,7 +59,7 @@ func (s *Store) GetPod(ctx context.Context, namespace, name string) (*corev1.Pod
 
 // DeletePod deletes a pod. A pod that is already gone counts as deleted.
 func (s *Store) DeletePod(ctx context.Context, namespace, name string) error {
-	err := s.core.Pods(namespace).Delete(ctx, name, metav1.DeleteOptions{})
+	err := s.core.Delete().Namespace(namespace).Resource("pods").Name(name).Do(ctx).Error()
 	if err != nil && !apierrors.IsNotFound(err) {
 		return fmt.Errorf("delete pod %s/%s: %w", namespace, name, err)
 	}
@@ -78,7 +79,7 @@ const (
 // the transition it reports has already happened.
 func (s *Store) RecordEvent(ctx context.Context, job *v1alpha1.NotebookValidationJob, eventType, reason, message string) {
 	ev := newEvent(job, eventType, reason, message, time.Now())
-	if _, err := s.core.Events(job.Namespace).Create(ctx, ev, metav1.CreateOptions{}); err != nil {
+	if err := s.core.Post().Namespace(job.Namespace).Resource("events").Body(ev).Do(ctx).Error(); err != nil {
 		s.log.WarnContext(ctx, "recording event on job failed",
 			"namespace", job.Namespace, "job", job.Name, "reason", reason, "error", err)
 	}

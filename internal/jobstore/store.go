@@ -19,13 +19,13 @@ import (
 	"log/slog"
 	"sync/atomic"
 
+	corev1 "k8s.io/api/core/v1"
 	apierrors "k8s.io/apimachinery/pkg/api/errors"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/apimachinery/pkg/runtime"
 	"k8s.io/apimachinery/pkg/runtime/schema"
 	"k8s.io/apimachinery/pkg/runtime/serializer"
 	"k8s.io/apimachinery/pkg/types"
-	corev1client "k8s.io/client-go/kubernetes/typed/core/v1"
 	"k8s.io/client-go/rest"
 
 	"github.com/mlops-dev/nbv/api/v1alpha1"
@@ -62,7 +62,7 @@ func (e *ConflictError) Unwrap() error { return e.Last }
 // Store is the API access of one function process. It is safe for concurrent use.
 type Store struct {
 	jobs  rest.Interface
-	core  corev1client.CoreV1Interface
+	core  rest.Interface // core/v1: pods, events, namespaces
 	calls *atomic.Int64
 	log   *slog.Logger
 }
@@ -73,29 +73,34 @@ func New(cfg *rest.Config) (*Store, error) {
 		return nil, errors.New("jobstore: rest config is nil")
 	}
 	c, calls := apicalls.Counted(cfg, "nbv-jobstore")
-
-	core, err := corev1client.NewForConfig(c)
+	jobs, err := restClient(c, v1alpha1.SchemeGroupVersion, "/apis", v1alpha1.AddToScheme)
+	if err != nil {
+		return nil, fmt.Errorf("jobstore: %s client: %w", v1alpha1.Resource, err)
+	}
+	core, err := restClient(c, corev1.SchemeGroupVersion, "/api", corev1.AddToScheme)
 	if err != nil {
 		return nil, fmt.Errorf("jobstore: core/v1 client: %w", err)
 	}
+	return &Store{jobs: jobs, core: core, calls: calls, log: slog.Default()}, nil
+}
 
+// restClient is a JSON REST client for one group version whose scheme holds only that group's
+// types. client-go's typed clientsets register every built-in API group (about 13 MB in each
+// function binary); functions need pods, events and namespaces only.
+func restClient(cfg *rest.Config, gv schema.GroupVersion, apiPath string, addToScheme func(*runtime.Scheme) error) (rest.Interface, error) {
 	scheme := runtime.NewScheme()
-	if err := v1alpha1.AddToScheme(scheme); err != nil {
-		return nil, fmt.Errorf("jobstore: scheme: %w", err)
+	if err := addToScheme(scheme); err != nil {
+		return nil, fmt.Errorf("scheme: %w", err)
 	}
 	// metav1.Status arrives as apiVersion v1; registering it lets error bodies decode into
 	// typed API errors (reason, message) instead of bare status codes.
 	metav1.AddToGroupVersion(scheme, schema.GroupVersion{Version: "v1"})
-	jc := rest.CopyConfig(c)
-	jc.GroupVersion = &v1alpha1.SchemeGroupVersion
-	jc.APIPath = "/apis"
-	jc.ContentType = runtime.ContentTypeJSON
-	jc.NegotiatedSerializer = serializer.NewCodecFactory(scheme).WithoutConversion()
-	jobs, err := rest.RESTClientFor(jc)
-	if err != nil {
-		return nil, fmt.Errorf("jobstore: %s client: %w", v1alpha1.Resource, err)
-	}
-	return &Store{jobs: jobs, core: core, calls: calls, log: slog.Default()}, nil
+	c := rest.CopyConfig(cfg)
+	c.GroupVersion = &gv
+	c.APIPath = apiPath
+	c.ContentType = runtime.ContentTypeJSON
+	c.NegotiatedSerializer = serializer.NewCodecFactory(scheme).WithoutConversion()
+	return rest.RESTClientFor(c)
 }
 
 // Calls is the number of HTTP requests made so far (retries and failures included). Take the
