@@ -33,32 +33,17 @@ func createJob(t *testing.T, ctx context.Context, cp *controlplane.ControlPlane,
 	return job
 }
 
-func newStore(t *testing.T, cp *controlplane.ControlPlane) *jobstore.Store {
-	t.Helper()
-	store, err := jobstore.New(cp.RESTConfig())
-	if err != nil {
-		t.Fatal(err)
-	}
-	return store
-}
-
 func TestJobstoreGetNotFound(t *testing.T) {
-	cp := requireControlPlane(t)
-	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
-	defer cancel()
-	ns := newNamespace(t, ctx, cp)
-	_, err := newStore(t, cp).Get(ctx, ns, "absent")
+	f := newBareFixture(t)
+	_, err := f.store.Get(f.ctx, f.ns, "absent")
 	if !errors.Is(err, jobstore.ErrJobNotFound) || !apierrors.IsNotFound(err) {
 		t.Errorf("err = %v, want ErrJobNotFound and IsNotFound", err)
 	}
 }
 
 func TestJobstoreTransition(t *testing.T) {
-	cp := requireControlPlane(t)
-	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
-	defer cancel()
-	ns := newNamespace(t, ctx, cp)
-	store := newStore(t, cp)
+	f := newBareFixture(t)
+	cp, ctx, ns, store := f.cp, f.ctx, f.ns, f.store
 	createJob(t, ctx, cp, store, ns, "iris")
 	now := metav1.NewTime(time.Now().Truncate(time.Second))
 
@@ -115,11 +100,8 @@ func TestJobstoreTransition(t *testing.T) {
 // TestJobstoreTransitionConflicts moves the job behind the store's back inside step, so the
 // store's conditional write loses the race exactly as with a concurrent function.
 func TestJobstoreTransitionConflicts(t *testing.T) {
-	cp := requireControlPlane(t)
-	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
-	defer cancel()
-	ns := newNamespace(t, ctx, cp)
-	store := newStore(t, cp)
+	f := newBareFixture(t)
+	cp, ctx, ns, store := f.cp, f.ctx, f.ns, f.store
 	createJob(t, ctx, cp, store, ns, "iris")
 	other := jobs(t, cp, ns)
 	interfere := func(ctx context.Context, j *v1alpha1.NotebookValidationJob, msg string) {
@@ -175,19 +157,12 @@ func TestJobstoreTransitionConflicts(t *testing.T) {
 // TestJobstorePods creates real validation pods in a namespace that enforces the restricted
 // Pod Security Standard, so the API server itself checks Build's output.
 func TestJobstorePods(t *testing.T) {
-	cp := requireControlPlane(t)
-	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
-	defer cancel()
-	ns := newNamespace(t, ctx, cp)
-	kube, err := kubernetes.NewForConfig(cp.RESTConfig())
-	if err != nil {
-		t.Fatal(err)
-	}
+	f := newBareFixture(t)
+	cp, ctx, ns, store, kube := f.cp, f.ctx, f.ns, f.store, f.kube
 	restricted := []byte(`{"metadata":{"labels":{"pod-security.kubernetes.io/enforce":"restricted"}}}`)
 	if _, err := kube.CoreV1().Namespaces().Patch(ctx, ns, types.MergePatchType, restricted, metav1.PatchOptions{}); err != nil {
 		t.Fatal(err)
 	}
-	store := newStore(t, cp)
 	job := createJob(t, ctx, cp, store, ns, "iris")
 	job.Spec.Notebook.Git.CredentialsSecret = "git-https"
 	job.Spec.GoldenNotebook = &v1alpha1.NotebookSpec{Git: v1alpha1.GitSpec{URL: "git@example.com:g.git", Ref: "main", CredentialsSecret: "git-ssh"}, Path: "g.ipynb"}
@@ -245,11 +220,8 @@ func TestJobstorePods(t *testing.T) {
 }
 
 func TestJobstoreRecordEvent(t *testing.T) {
-	cp := requireControlPlane(t)
-	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
-	defer cancel()
-	ns := newNamespace(t, ctx, cp)
-	store := newStore(t, cp)
+	f := newBareFixture(t)
+	cp, ctx, ns, store := f.cp, f.ctx, f.ns, f.store
 	job := createJob(t, ctx, cp, store, ns, "iris")
 	store.RecordEvent(ctx, job, corev1.EventTypeWarning, "NotebookFailed", "notebook failed at cell 3: ZeroDivisionError: division by zero")
 
