@@ -1,9 +1,10 @@
 #!/usr/bin/env bash
 # Installs the Debian packages that execute notebooks locally and in tests: nbclient,
-# nbformat, ipykernel and jupyter-client for /usr/bin/python3. A no-op when they import.
+# nbformat, ipykernel and jupyter-client for /usr/bin/python3, and git (the clone tests serve
+# repositories with git http-backend). A no-op when they are there.
 set -euo pipefail
 
-if /usr/bin/python3 -c 'import nbclient, nbformat, ipykernel, jupyter_client' 2>/dev/null; then
+if /usr/bin/python3 -c 'import nbclient, nbformat, ipykernel, jupyter_client' 2>/dev/null && command -v git >/dev/null; then
 	exit 0
 fi
 if [[ $(id -u) -ne 0 ]]; then
