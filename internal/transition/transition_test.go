@@ -1,0 +1,106 @@
+package transition
+
+import (
+	"context"
+	"errors"
+	"strings"
+	"testing"
+	"time"
+
+	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+
+	"github.com/mlops-dev/nbv/api/v1alpha1"
+	"github.com/mlops-dev/nbv/internal/statemachine"
+)
+
+// effects records what it was asked to do and fails with err.
+type effects struct {
+	err   error
+	calls []string
+}
+
+func (f *effects) CreateValidationPod(_ context.Context, _ *v1alpha1.NotebookValidationJob, podName, image string) error {
+	f.calls = append(f.calls, "pod "+podName+" "+image)
+	return f.err
+}
+
+func (f *effects) CreateBuild(context.Context, *v1alpha1.NotebookValidationJob) error {
+	f.calls = append(f.calls, "build")
+	return f.err
+}
+
+func (f *effects) DeleteChildren(context.Context, *v1alpha1.NotebookValidationJob) error {
+	f.calls = append(f.calls, "delete")
+	return f.err
+}
+
+func initializing(build bool) *v1alpha1.NotebookValidationJob {
+	job := &v1alpha1.NotebookValidationJob{ObjectMeta: metav1.ObjectMeta{Name: "nb", Namespace: "team-a", Generation: 1}}
+	job.Spec.PodConfig.ContainerImage = "img"
+	if build {
+		job.Spec.PodConfig.BuildConfig = &v1alpha1.BuildConfigSpec{Enabled: true, Strategy: v1alpha1.BuildStrategyTekton}
+	}
+	job.Status.Phase = v1alpha1.PhaseInitializing
+	return job
+}
+
+func jobSeen(context.Context, *v1alpha1.NotebookValidationJob) (statemachine.Observation, error) {
+	return statemachine.Observation{Kind: statemachine.JobSeen}, nil
+}
+
+// decide performs the decision's effect, and turns a permanent failure of it into the
+// matching start-failure decision instead of an error.
+func TestDecidePerformsTheEffect(t *testing.T) {
+	now := time.Date(2026, 11, 25, 12, 0, 0, 0, time.UTC)
+	cases := []struct {
+		name      string
+		build     bool
+		err       error
+		wantPhase string
+		wantErr   bool
+		wantCall  string
+	}{
+		{"pod created", false, nil, v1alpha1.PhaseValidationRunning, false, "pod nb-validation img"},
+		{"pod spec invalid", false, Permanent(errors.New(`resources.limits["memory"]: "4 GB"`)), v1alpha1.PhaseFailed, false, "pod nb-validation img"},
+		{"API unavailable", false, errors.New("connection refused"), "", true, "pod nb-validation img"},
+		{"build started", true, nil, v1alpha1.PhaseBuilding, false, "build"},
+		{"platform missing", true, Permanent(errors.New("tekton.dev/v1 pipelineruns is not served")), v1alpha1.PhaseFailed, false, "build"},
+	}
+	for _, tc := range cases {
+		t.Run(tc.name, func(t *testing.T) {
+			fx := &effects{err: tc.err}
+			x := &Executor{Effects: fx, Now: func() time.Time { return now }}
+			d, err := x.decide(context.Background(), initializing(tc.build), jobSeen)
+			if (err != nil) != tc.wantErr {
+				t.Fatalf("err = %v, want error %v", err, tc.wantErr)
+			}
+			if len(fx.calls) != 1 || fx.calls[0] != tc.wantCall {
+				t.Errorf("effects = %v, want [%s]", fx.calls, tc.wantCall)
+			}
+			if tc.wantErr {
+				return
+			}
+			if !d.Changed || d.Status.Phase != tc.wantPhase {
+				t.Errorf("decision phase %q changed %v, want %q", d.Status.Phase, d.Changed, tc.wantPhase)
+			}
+			if tc.err != nil && !strings.Contains(d.Status.Message, tc.err.Error()) {
+				t.Errorf("message %q does not carry the cause %q", d.Status.Message, tc.err)
+			}
+			if got := d.Status.Conditions; len(got) == 0 || got[0].LastTransitionTime.Time != now {
+				t.Errorf("conditions %+v not stamped with the executor's clock", got)
+			}
+		})
+	}
+}
+
+// A decision that changes nothing performs nothing.
+func TestDecideNoChangeNoEffect(t *testing.T) {
+	fx := &effects{}
+	x := &Executor{Effects: fx}
+	job := initializing(false)
+	job.Status.Phase = v1alpha1.PhaseSucceeded
+	d, err := x.decide(context.Background(), job, jobSeen)
+	if err != nil || d.Changed || len(fx.calls) != 0 {
+		t.Errorf("terminal job: changed %v err %v effects %v, want nothing", d.Changed, err, fx.calls)
+	}
+}
