@@ -6,6 +6,7 @@ import (
 	"os/exec"
 	"path/filepath"
 	"testing"
+	"time"
 
 	"github.com/mlops-dev/nbv/internal/execute"
 	"github.com/mlops-dev/nbv/internal/runner"
@@ -19,6 +20,15 @@ const trivial = fixtures + "pass.ipynb"
 // reads the notebook, executes it with nbclient and writes it back.
 func BenchmarkNbclientDirect(b *testing.B) {
 	needNbclient(b)
+	direct := nbclientDirect(b)
+	b.ResetTimer()
+	for b.Loop() {
+		direct()
+	}
+}
+
+// nbclientDirect returns a func that executes the trivial notebook with nbclient alone.
+func nbclientDirect(b *testing.B) func() {
 	dir := b.TempDir()
 	script := filepath.Join(dir, "direct.py")
 	src := `import sys, nbformat
@@ -30,8 +40,7 @@ nbformat.write(nb, sys.argv[2])
 	if err := os.WriteFile(script, []byte(src), 0o600); err != nil {
 		b.Fatal(err)
 	}
-	b.ResetTimer()
-	for b.Loop() {
+	return func() {
 		cmd := exec.Command(execute.DefaultPython, script, trivial, filepath.Join(dir, "out.ipynb"))
 		cmd.Env = append(os.Environ(), "PYDEVD_DISABLE_FILE_VALIDATION=1")
 		if out, err := cmd.CombinedOutput(); err != nil {
@@ -44,13 +53,46 @@ nbformat.write(nb, sys.argv[2])
 // per-cell events, checks, report.json, executed notebook and JUnit.
 func BenchmarkRunnerTrivial(b *testing.B) {
 	needNbclient(b)
-	v, c := defaults(b)
-	out := b.TempDir()
+	run := runnerTrivial(b)
 	b.ResetTimer()
 	for b.Loop() {
+		run()
+	}
+}
+
+// runnerTrivial returns a func that runs the whole runner on the trivial notebook.
+func runnerTrivial(b *testing.B) func() {
+	v, c := defaults(b)
+	out := b.TempDir()
+	return func() {
 		r, err := runner.Execute(context.Background(), runner.Options{Notebook: trivial, OutputDir: out, Validation: v, Comparison: c})
 		if err != nil || r.Result != summary.ResultPassed {
 			b.Fatalf("%v %v", err, r)
 		}
 	}
+}
+
+// BenchmarkRunnerOverhead alternates the two on every iteration, so that load on the machine
+// affects both alike, and reports the runner's overhead over nbclient alone from the fastest
+// run of each (the run least disturbed by anything else), as overhead-%.
+func BenchmarkRunnerOverhead(b *testing.B) {
+	needNbclient(b)
+	direct, run := nbclientDirect(b), runnerTrivial(b)
+	fastest := func(f func(), best time.Duration) time.Duration {
+		start := time.Now()
+		f()
+		if d := time.Since(start); best == 0 || d < best {
+			return d
+		}
+		return best
+	}
+	var bestDirect, bestRunner time.Duration
+	b.ResetTimer()
+	for b.Loop() {
+		bestDirect = fastest(direct, bestDirect)
+		bestRunner = fastest(run, bestRunner)
+	}
+	b.ReportMetric(100*(bestRunner.Seconds()-bestDirect.Seconds())/bestDirect.Seconds(), "overhead-%")
+	b.ReportMetric(bestDirect.Seconds(), "direct-s")
+	b.ReportMetric(bestRunner.Seconds(), "runner-s")
 }
