@@ -94,7 +94,7 @@ func New(s functionenv.Settings) (*Builds, error) {
 // permanently (transition.Permanent), with a message for the job's status.
 func (b *Builds) StartBuild(ctx context.Context, job *v1alpha1.NotebookValidationJob) error {
 	name := statemachine.BuildName(job.Name)
-	switch strategy := Strategy(job); strategy {
+	switch strategy := statemachine.BuildStrategy(job); strategy {
 	case v1alpha1.BuildStrategyTekton:
 		pr, err := tekton.PipelineRun(job, name, b.Opts.Tekton)
 		if err != nil {
@@ -174,19 +174,6 @@ func (b *Builds) delete(ctx context.Context, r childapi.Resource, namespace, nam
 	return childapi.DeleteResult(r, namespace, name, err)
 }
 
-// Strategy is the strategy of job's build as the state machine sees it: while Building, the
-// one recorded when the build started (a spec edit cannot redirect it); else the spec's, else
-// the CRD default (s2i).
-func Strategy(job *v1alpha1.NotebookValidationJob) string {
-	if bs := job.Status.BuildStatus; bs != nil && bs.Strategy != "" && job.Status.Phase == v1alpha1.PhaseBuilding {
-		return bs.Strategy
-	}
-	if bc := job.Spec.PodConfig.BuildConfig; bc != nil && bc.Strategy != "" {
-		return bc.Strategy
-	}
-	return v1alpha1.BuildStrategyS2I
-}
-
 // resourceOf is the observed child resource of a strategy.
 func resourceOf(strategy string) (childapi.Resource, bool) {
 	switch strategy {
@@ -240,7 +227,7 @@ func (b *Builds) get(ctx context.Context, r childapi.Resource, namespace, name s
 // an event about it (the sweep's BuildObserver). A job whose strategy has no child (external)
 // is an error: only external CI can report on it.
 func (b *Builds) ObserveBuild(ctx context.Context, job *v1alpha1.NotebookValidationJob) (statemachine.Observation, error) {
-	strategy := Strategy(job)
+	strategy := statemachine.BuildStrategy(job)
 	r, ok := resourceOf(strategy)
 	if !ok {
 		return statemachine.Observation{}, fmt.Errorf("job %s/%s: build strategy %q has no build child to observe", job.Namespace, job.Name, strategy)

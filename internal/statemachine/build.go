@@ -22,7 +22,7 @@ func (t *transition) decideBuilding() Decision {
 	kind := t.obs.Kind
 	if kind == DeadlinePassed {
 		message := "the build did not finish within " + buildTimeout(t.job).String()
-		if t.buildStrategy() == v1alpha1.BuildStrategyExternal {
+		if BuildStrategy(t.job) == v1alpha1.BuildStrategyExternal {
 			// Only the sweep enforces this deadline, and the user must look at their CI, not here.
 			message = "external CI never reported the build's result within " + buildTimeout(t.job).String()
 		}
@@ -31,7 +31,7 @@ func (t *transition) decideBuilding() Decision {
 		return t.timeOut(ReasonBuildTimeout, message)
 	}
 	fromChild, isBuild := buildKinds[kind]
-	if !isBuild || fromChild == (t.buildStrategy() == v1alpha1.BuildStrategyExternal) {
+	if !isBuild || fromChild == (BuildStrategy(t.job) == v1alpha1.BuildStrategyExternal) {
 		return t.unchanged()
 	}
 	name := t.buildLabel()
@@ -124,22 +124,24 @@ func (t *transition) setBuildOutcome(phase, reason, message string) {
 // observation without one.
 func (t *transition) buildStatus() *v1alpha1.BuildStatus {
 	if t.st.BuildStatus == nil {
-		t.st.BuildStatus = &v1alpha1.BuildStatus{Strategy: t.buildStrategy()}
+		t.st.BuildStatus = &v1alpha1.BuildStatus{Strategy: BuildStrategy(t.job)}
 	}
 	return t.st.BuildStatus
 }
 
-// buildStrategy is the strategy of the build in flight (recorded when it started, so a spec
-// edit cannot redirect it), else the spec's, else the CRD default.
-func (t *transition) buildStrategy() string {
-	if bs := t.job.Status.BuildStatus; bs != nil && bs.Strategy != "" && t.job.Status.Phase == v1alpha1.PhaseBuilding {
+// BuildStrategy is the strategy of job's build as the machine sees it: while Building, the one
+// recorded when the build started (a spec edit cannot redirect it); else the spec's, else the
+// CRD default (s2i). Functions that read or delete the build child use it too.
+func BuildStrategy(job *v1alpha1.NotebookValidationJob) string {
+	if bs := job.Status.BuildStatus; bs != nil && bs.Strategy != "" && job.Status.Phase == v1alpha1.PhaseBuilding {
 		return bs.Strategy
 	}
-	if bc := t.job.Spec.PodConfig.BuildConfig; bc != nil && bc.Strategy != "" {
+	if bc := job.Spec.PodConfig.BuildConfig; bc != nil && bc.Strategy != "" {
 		return bc.Strategy
 	}
 	return v1alpha1.BuildStrategyS2I
 }
+
 
 // buildLabel names the build in messages.
 func (t *transition) buildLabel() string {

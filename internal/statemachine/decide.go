@@ -123,7 +123,7 @@ func (t *transition) decideInitializing() Decision {
 	case JobSeen:
 		return t.start()
 	case BuildStartFailed:
-		if strategy := t.buildStrategy(); BuildEnabled(t.job) && (strategy == v1alpha1.BuildStrategyS2I || strategy == v1alpha1.BuildStrategyTekton) {
+		if strategy := BuildStrategy(t.job); BuildEnabled(t.job) && (strategy == v1alpha1.BuildStrategyS2I || strategy == v1alpha1.BuildStrategyTekton) {
 			return t.failBuild(ReasonBuildStartFailed, "could not start the "+strategy+" build"+detail(t.obs))
 		}
 	case PodStartFailed:
@@ -144,7 +144,7 @@ func (t *transition) start() Decision {
 	if !BuildEnabled(t.job) {
 		return t.startValidation(t.job.Spec.PodConfig.ContainerImage, "spec.podConfig.containerImage is empty")
 	}
-	strategy := t.buildStrategy()
+	strategy := BuildStrategy(t.job)
 	switch strategy {
 	case v1alpha1.BuildStrategyExternal:
 		message := "waiting for external CI to report the build"

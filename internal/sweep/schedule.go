@@ -62,16 +62,8 @@ func worthExamining(job *v1alpha1.NotebookValidationJob, observeBuilds bool) boo
 
 // childBuild reports whether a Building job's build runs in a child the sweep can read (a
 // PipelineRun or an OpenShift Build) rather than in external CI, which only reports by event.
-// The strategy recorded when the build started wins over the spec, as in the state machine.
 func childBuild(job *v1alpha1.NotebookValidationJob) bool {
-	strategy := ""
-	if bs := job.Status.BuildStatus; bs != nil {
-		strategy = bs.Strategy
-	}
-	if bc := job.Spec.PodConfig.BuildConfig; strategy == "" && bc != nil {
-		strategy = bc.Strategy
-	}
-	return strategy != v1alpha1.BuildStrategyExternal
+	return statemachine.BuildStrategy(job) != v1alpha1.BuildStrategyExternal
 }
 
 // rotate returns at most n of jobs, starting window*n places in and wrapping around; all of
