@@ -142,7 +142,6 @@ func BuildStrategy(job *v1alpha1.NotebookValidationJob) string {
 	return v1alpha1.BuildStrategyS2I
 }
 
-
 // buildLabel names the build in messages.
 func (t *transition) buildLabel() string {
 	if bs := t.st.BuildStatus; bs != nil && bs.BuildName != "" {
