@@ -274,11 +274,11 @@ func TestBuildEventHints(t *testing.T) {
 	owner := f.startBuild(bs, "owner")
 	claimant := f.startBuild(bs, "claimant")
 	url := f.stack.FunctionURLs["build-status-changed"]
-	forged := buildEvent(f.ns, "PipelineRun", "tekton.dev/v1", statemachine.BuildName("owner"), "claimant")
+	forged := resourceEvent(f.ns, "tekton.dev/v1", "PipelineRun", statemachine.BuildName("owner"), "claimant")
 	if status := postEvent(t, url, forged); status != http.StatusAccepted {
 		t.Errorf("event naming another job's child answered %d, want 202 (ignored)", status)
 	}
-	taskRun := buildEvent(f.ns, "TaskRun", "tekton.dev/v1", statemachine.BuildName("owner"), "owner")
+	taskRun := resourceEvent(f.ns, "tekton.dev/v1", "TaskRun", statemachine.BuildName("owner"), "owner")
 	if status := postEvent(t, url, taskRun); status != http.StatusBadRequest {
 		t.Errorf("TaskRun event answered %d, want 400", status)
 	}
@@ -288,7 +288,7 @@ func TestBuildEventHints(t *testing.T) {
 
 	// A genuine hint: the child, which no controller has looked at yet, is recorded as
 	// pending once ("starting" becomes "pending"); the same hint again changes nothing.
-	genuine := buildEvent(f.ns, "PipelineRun", "tekton.dev/v1", statemachine.BuildName("owner"), "owner")
+	genuine := resourceEvent(f.ns, "tekton.dev/v1", "PipelineRun", statemachine.BuildName("owner"), "owner")
 	if status := postEvent(t, url, genuine); status != http.StatusOK && status != http.StatusAccepted {
 		t.Errorf("genuine event answered %d, want 2xx", status)
 	}
@@ -312,20 +312,6 @@ func (f *fixture) jobNow(name string) *v1alpha1.NotebookValidationJob {
 		f.t.Fatal(err)
 	}
 	return job
-}
-
-func buildEvent(ns, kind, apiVersion, name, job string) cloudevents.Event {
-	ev := cloudevents.NewEvent()
-	ev.SetID("hint-" + name + "-" + job + "-" + kind)
-	ev.SetType(events.TypeResourceUpdate)
-	ev.SetSource("https://apiserver.test")
-	ev.SetExtension(events.ExtKind, kind)
-	ev.SetExtension(events.ExtAPIVersion, apiVersion)
-	ev.SetExtension(events.ExtName, name)
-	ev.SetExtension(events.ExtNamespace, ns)
-	_ = ev.SetData(cloudevents.ApplicationJSON, map[string]any{"apiVersion": apiVersion, "kind": kind,
-		"metadata": map[string]any{"name": name, "namespace": ns, "labels": map[string]any{v1alpha1.LabelJob: job}}})
-	return ev
 }
 
 // TestUnservedAPIIsRecognised: the error the real API server returns for a resource it does
@@ -369,9 +355,9 @@ func TestAPICallsPerBuildTransition(t *testing.T) {
 			if err != nil {
 				t.Fatal(err)
 			}
-			jobEvent := buildEvent(ns, v1alpha1.Kind, v1alpha1.SchemeGroupVersion.String(), "calls", "calls")
+			jobEvent := resourceEvent(ns, v1alpha1.SchemeGroupVersion.String(), v1alpha1.Kind, "calls", "calls")
 			jobEvent.SetType(events.TypeResourceAdd)
-			childEvent := buildEvent(ns, bs.child.Kind, bs.child.APIVersion(), statemachine.BuildName("calls"), "calls")
+			childEvent := resourceEvent(ns, bs.child.APIVersion(), bs.child.Kind, statemachine.BuildName("calls"), "calls")
 			created := int64(1)
 			if bs.strategy == v1alpha1.BuildStrategyS2I {
 				created = 2 // BuildConfig, then Build

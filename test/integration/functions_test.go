@@ -364,27 +364,11 @@ func TestLateEventChangesNothing(t *testing.T) {
 	f.completePod(job.Status.ValidationPodName, 0, passedSummary())
 	done := f.waitJob("late", "Succeeded", phaseIs(v1alpha1.PhaseSucceeded))
 
-	for _, fn := range []string{"job-created", "pod-completed"} {
-		ev := cloudevents.NewEvent()
-		ev.SetID("late-" + fn)
-		ev.SetType(events.TypeResourceUpdate)
-		ev.SetSource(f.cp.Host())
-		obj := map[string]any{"apiVersion": v1alpha1.SchemeGroupVersion.String(), "kind": v1alpha1.Kind,
-			"metadata": map[string]any{"name": "late", "namespace": f.ns}}
-		ev.SetExtension(events.ExtKind, v1alpha1.Kind)
-		ev.SetExtension(events.ExtAPIVersion, v1alpha1.SchemeGroupVersion.String())
-		if fn == "pod-completed" {
-			obj = map[string]any{"apiVersion": "v1", "kind": "Pod",
-				"metadata": map[string]any{"name": job.Status.ValidationPodName, "namespace": f.ns, "labels": map[string]any{v1alpha1.LabelJob: "late"}}}
-			ev.SetExtension(events.ExtKind, "Pod")
-			ev.SetExtension(events.ExtAPIVersion, "v1")
-		}
-		meta := obj["metadata"].(map[string]any)
-		ev.SetExtension(events.ExtName, meta["name"])
-		ev.SetExtension(events.ExtNamespace, f.ns)
-		if err := ev.SetData(cloudevents.ApplicationJSON, obj); err != nil {
-			t.Fatal(err)
-		}
+	late := map[string]cloudevents.Event{
+		"job-created":   resourceEvent(f.ns, v1alpha1.SchemeGroupVersion.String(), v1alpha1.Kind, "late", ""),
+		"pod-completed": resourceEvent(f.ns, "v1", "Pod", job.Status.ValidationPodName, "late"),
+	}
+	for fn, ev := range late {
 		status := postEvent(t, f.stack.FunctionURLs[fn], ev)
 		if status != http.StatusAccepted {
 			t.Errorf("%s answered %d to a late event, want 202 (done, nothing to reply)", fn, status)
@@ -461,16 +445,7 @@ func TestAPICallsPerTransition(t *testing.T) {
 		t.Fatal(err)
 	}
 	h := jobcreated.Handler(x)
-	ev := cloudevents.NewEvent()
-	ev.SetID("calls")
-	ev.SetType(events.TypeResourceAdd)
-	ev.SetSource(f.cp.Host())
-	ev.SetExtension(events.ExtKind, v1alpha1.Kind)
-	ev.SetExtension(events.ExtAPIVersion, v1alpha1.SchemeGroupVersion.String())
-	ev.SetExtension(events.ExtName, "calls")
-	ev.SetExtension(events.ExtNamespace, ns)
-	_ = ev.SetData(cloudevents.ApplicationJSON, map[string]any{"apiVersion": v1alpha1.SchemeGroupVersion.String(), "kind": v1alpha1.Kind,
-		"metadata": map[string]any{"name": "calls", "namespace": ns}})
+	ev := resourceEvent(ns, v1alpha1.SchemeGroupVersion.String(), v1alpha1.Kind, "calls", "")
 	steps := []struct {
 		name string
 		want int64
@@ -498,16 +473,7 @@ func TestAPICallsPerTransition(t *testing.T) {
 	}
 	podName := statemachine.PodName("calls", 0)
 	f.completePod(podName, 0, passedSummary())
-	pev := cloudevents.NewEvent()
-	pev.SetID("calls-pod")
-	pev.SetType(events.TypeResourceUpdate)
-	pev.SetSource(f.cp.Host())
-	pev.SetExtension(events.ExtKind, "Pod")
-	pev.SetExtension(events.ExtAPIVersion, "v1")
-	pev.SetExtension(events.ExtName, podName)
-	pev.SetExtension(events.ExtNamespace, ns)
-	_ = pev.SetData(cloudevents.ApplicationJSON, map[string]any{"apiVersion": "v1", "kind": "Pod",
-		"metadata": map[string]any{"name": podName, "namespace": ns, "labels": map[string]any{v1alpha1.LabelJob: "calls"}}})
+	pev := resourceEvent(ns, "v1", "Pod", podName, "calls")
 	before := pstore.Calls()
 	if _, err := podcompleted.Handler(px, pstore)(f.ctx, pev); err != nil {
 		t.Fatal(err)
@@ -534,6 +500,25 @@ func (f *fixture) expectEvents(job *v1alpha1.NotebookValidationJob, reasons ...s
 			f.t.Errorf("no Kubernetes Event with reason %s on the job (have %v)", r, seen)
 		}
 	}
+}
+
+// resourceEvent is the update event an ApiServerSource (mode Resource) sends about an object;
+// job, when set, is the object's job label.
+func resourceEvent(ns, apiVersion, kind, name, job string) cloudevents.Event {
+	ev := cloudevents.NewEvent()
+	ev.SetID("hint-" + ns + "-" + kind + "-" + name)
+	ev.SetType(events.TypeResourceUpdate)
+	ev.SetSource("https://apiserver.test")
+	ev.SetExtension(events.ExtKind, kind)
+	ev.SetExtension(events.ExtAPIVersion, apiVersion)
+	ev.SetExtension(events.ExtName, name)
+	ev.SetExtension(events.ExtNamespace, ns)
+	meta := map[string]any{"name": name, "namespace": ns}
+	if job != "" {
+		meta["labels"] = map[string]any{v1alpha1.LabelJob: job}
+	}
+	_ = ev.SetData(cloudevents.ApplicationJSON, map[string]any{"apiVersion": apiVersion, "kind": kind, "metadata": meta})
+	return ev
 }
 
 func postEvent(t *testing.T, url string, ev cloudevents.Event) int {

@@ -189,16 +189,7 @@ func TestSweepRecoversLostPodEvent(t *testing.T) {
 	f.completePod(deliveredPod, 0, passedSummary())
 
 	px, pstore := f.executor("pod-completed")
-	pev := cloudevents.NewEvent()
-	pev.SetID("delivered-pod")
-	pev.SetType(events.TypeResourceUpdate)
-	pev.SetSource(f.cp.Host())
-	pev.SetExtension(events.ExtKind, "Pod")
-	pev.SetExtension(events.ExtAPIVersion, "v1")
-	pev.SetExtension(events.ExtName, deliveredPod)
-	pev.SetExtension(events.ExtNamespace, f.ns)
-	_ = pev.SetData(cloudevents.ApplicationJSON, map[string]any{"apiVersion": "v1", "kind": "Pod",
-		"metadata": map[string]any{"name": deliveredPod, "namespace": f.ns, "labels": map[string]any{v1alpha1.LabelJob: "delivered"}}})
+	pev := resourceEvent(f.ns, "v1", "Pod", deliveredPod, "delivered")
 	if _, err := podcompleted.Handler(px, pstore)(f.ctx, pev); err != nil {
 		t.Fatal(err)
 	}
