@@ -24,10 +24,10 @@ import (
 	"time"
 
 	"github.com/mlops-dev/nbv/api/v1alpha1"
-	"github.com/mlops-dev/nbv/internal/execute"
-	"github.com/mlops-dev/nbv/internal/report"
 	"github.com/mlops-dev/nbv/internal/runner"
-	"github.com/mlops-dev/nbv/internal/summary"
+	"github.com/mlops-dev/nbv/internal/runner/execute"
+	"github.com/mlops-dev/nbv/internal/runner/report"
+	"github.com/mlops-dev/nbv/internal/runner/summary"
 )
 
 const defaultTerminationLog = "/dev/termination-log"

@@ -10,7 +10,7 @@ import (
 	"testing"
 
 	"github.com/mlops-dev/nbv/api/v1alpha1"
-	"github.com/mlops-dev/nbv/internal/summary"
+	"github.com/mlops-dev/nbv/internal/runner/summary"
 )
 
 func TestPrepareFailureWritesErrorSummary(t *testing.T) {

@@ -19,9 +19,9 @@ import (
 	"k8s.io/client-go/rest"
 
 	"github.com/mlops-dev/nbv/api/v1alpha1"
-	"github.com/mlops-dev/nbv/internal/controlplane"
-	"github.com/mlops-dev/nbv/internal/hostkubelet"
-	"github.com/mlops-dev/nbv/internal/localstack"
+	"github.com/mlops-dev/nbv/internal/local/controlplane"
+	"github.com/mlops-dev/nbv/internal/local/hostkubelet"
+	"github.com/mlops-dev/nbv/internal/local/localstack"
 	"github.com/mlops-dev/nbv/internal/validationpod"
 )
 

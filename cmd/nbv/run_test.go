@@ -9,7 +9,7 @@ import (
 	"testing"
 	"time"
 
-	"github.com/mlops-dev/nbv/internal/controlplane"
+	"github.com/mlops-dev/nbv/internal/local/controlplane"
 )
 
 // TestRunLocal runs `nbv run` end to end: a real control plane, Knative's adapters, the

@@ -9,9 +9,9 @@ import (
 	"os"
 	"time"
 
-	"github.com/mlops-dev/nbv/internal/execute"
 	"github.com/mlops-dev/nbv/internal/runner"
-	"github.com/mlops-dev/nbv/internal/summary"
+	"github.com/mlops-dev/nbv/internal/runner/execute"
+	"github.com/mlops-dev/nbv/internal/runner/summary"
 )
 
 func init() {

@@ -5,8 +5,8 @@ import (
 
 	corev1 "k8s.io/api/core/v1"
 
+	"github.com/mlops-dev/nbv/internal/runner/summary"
 	"github.com/mlops-dev/nbv/internal/statemachine"
-	"github.com/mlops-dev/nbv/internal/summary"
 )
 
 func terminatedPod(exitCode int32, s summary.Summary) *corev1.Pod {

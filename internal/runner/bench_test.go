@@ -8,9 +8,9 @@ import (
 	"testing"
 	"time"
 
-	"github.com/mlops-dev/nbv/internal/execute"
 	"github.com/mlops-dev/nbv/internal/runner"
-	"github.com/mlops-dev/nbv/internal/summary"
+	"github.com/mlops-dev/nbv/internal/runner/execute"
+	"github.com/mlops-dev/nbv/internal/runner/summary"
 )
 
 // trivial is the notebook both benchmarks run: three tiny code cells.

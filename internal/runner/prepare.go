@@ -13,10 +13,10 @@ import (
 	"time"
 
 	"github.com/mlops-dev/nbv/api/v1alpha1"
-	"github.com/mlops-dev/nbv/internal/checks"
-	"github.com/mlops-dev/nbv/internal/compare"
-	"github.com/mlops-dev/nbv/internal/gitclone"
-	"github.com/mlops-dev/nbv/internal/summary"
+	"github.com/mlops-dev/nbv/internal/runner/checks"
+	"github.com/mlops-dev/nbv/internal/runner/compare"
+	"github.com/mlops-dev/nbv/internal/runner/gitclone"
+	"github.com/mlops-dev/nbv/internal/runner/summary"
 )
 
 // Workspace layout shared by prepare (init container) and execute (main container).

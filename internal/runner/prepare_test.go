@@ -12,7 +12,7 @@ import (
 	"github.com/go-git/go-git/v5/plumbing/object"
 
 	"github.com/mlops-dev/nbv/internal/runner"
-	"github.com/mlops-dev/nbv/internal/summary"
+	"github.com/mlops-dev/nbv/internal/runner/summary"
 )
 
 // notebookRepo makes a repository on branch main with nb/pass.ipynb, bad.ipynb (not a notebook)

@@ -16,12 +16,12 @@ import (
 	"strings"
 	"time"
 
-	"github.com/mlops-dev/nbv/internal/checks"
-	"github.com/mlops-dev/nbv/internal/compare"
-	"github.com/mlops-dev/nbv/internal/execute"
-	"github.com/mlops-dev/nbv/internal/notebook"
-	"github.com/mlops-dev/nbv/internal/report"
-	"github.com/mlops-dev/nbv/internal/summary"
+	"github.com/mlops-dev/nbv/internal/runner/checks"
+	"github.com/mlops-dev/nbv/internal/runner/compare"
+	"github.com/mlops-dev/nbv/internal/runner/execute"
+	"github.com/mlops-dev/nbv/internal/runner/notebook"
+	"github.com/mlops-dev/nbv/internal/runner/report"
+	"github.com/mlops-dev/nbv/internal/runner/summary"
 )
 
 // Files written to the output directory.

@@ -12,12 +12,12 @@ import (
 	"unicode/utf8"
 
 	"github.com/mlops-dev/nbv/api/v1alpha1"
-	"github.com/mlops-dev/nbv/internal/checks"
-	"github.com/mlops-dev/nbv/internal/compare"
-	"github.com/mlops-dev/nbv/internal/execute"
-	"github.com/mlops-dev/nbv/internal/report"
 	"github.com/mlops-dev/nbv/internal/runner"
-	"github.com/mlops-dev/nbv/internal/summary"
+	"github.com/mlops-dev/nbv/internal/runner/checks"
+	"github.com/mlops-dev/nbv/internal/runner/compare"
+	"github.com/mlops-dev/nbv/internal/runner/execute"
+	"github.com/mlops-dev/nbv/internal/runner/report"
+	"github.com/mlops-dev/nbv/internal/runner/summary"
 )
 
 const fixtures = "../../test/fixtures/notebooks/"

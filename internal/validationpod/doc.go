@@ -10,7 +10,7 @@
 //     in the pod spec, ever holds their values.
 //   - container "notebook" (the user's or the built image) runs /nbv/bin/nbv-runner execute
 //     with the job spec in NBV_JOB_SPEC and writes the summary to /dev/termination-log,
-//     from where the kubelet copies it into the Pod status (see internal/summary).
+//     from where the kubelet copies it into the Pod status (see internal/runner/summary).
 //
 // Everything here is pure: no API calls, no clock. Build is deterministic for a given input,
 // which the golden files in test/fixtures/podspec pin down.

@@ -5,7 +5,7 @@ import (
 	"time"
 
 	"github.com/mlops-dev/nbv/api/v1alpha1"
-	"github.com/mlops-dev/nbv/internal/summary"
+	"github.com/mlops-dev/nbv/internal/runner/summary"
 )
 
 func TestResults(t *testing.T) {

@@ -24,15 +24,15 @@ import (
 	"k8s.io/client-go/kubernetes"
 
 	"github.com/mlops-dev/nbv/api/v1alpha1"
-	"github.com/mlops-dev/nbv/internal/controlplane"
 	"github.com/mlops-dev/nbv/internal/events"
 	"github.com/mlops-dev/nbv/internal/functionenv"
 	"github.com/mlops-dev/nbv/internal/jobcreated"
 	"github.com/mlops-dev/nbv/internal/jobstore"
-	"github.com/mlops-dev/nbv/internal/localstack"
+	"github.com/mlops-dev/nbv/internal/local/controlplane"
+	"github.com/mlops-dev/nbv/internal/local/localstack"
 	"github.com/mlops-dev/nbv/internal/podcompleted"
+	"github.com/mlops-dev/nbv/internal/runner/summary"
 	"github.com/mlops-dev/nbv/internal/statemachine"
-	"github.com/mlops-dev/nbv/internal/summary"
 	"github.com/mlops-dev/nbv/internal/validationpod"
 )
 

@@ -21,8 +21,8 @@ import (
 	"k8s.io/client-go/kubernetes"
 
 	"github.com/mlops-dev/nbv/api/v1alpha1"
-	"github.com/mlops-dev/nbv/internal/hostkubelet"
-	"github.com/mlops-dev/nbv/internal/summary"
+	"github.com/mlops-dev/nbv/internal/local/hostkubelet"
+	"github.com/mlops-dev/nbv/internal/runner/summary"
 	"github.com/mlops-dev/nbv/internal/validationpod"
 )
 

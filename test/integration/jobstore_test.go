@@ -15,8 +15,8 @@ import (
 	"k8s.io/client-go/kubernetes"
 
 	"github.com/mlops-dev/nbv/api/v1alpha1"
-	"github.com/mlops-dev/nbv/internal/controlplane"
 	"github.com/mlops-dev/nbv/internal/jobstore"
+	"github.com/mlops-dev/nbv/internal/local/controlplane"
 	"github.com/mlops-dev/nbv/internal/validationpod"
 )
 

@@ -5,7 +5,7 @@ import (
 	"testing"
 	"time"
 
-	"github.com/mlops-dev/nbv/internal/localstack"
+	"github.com/mlops-dev/nbv/internal/local/localstack"
 	"github.com/mlops-dev/nbv/internal/validationpod"
 )
 

@@ -5,7 +5,7 @@ import (
 	"io"
 	"strings"
 
-	"github.com/mlops-dev/nbv/internal/summary"
+	"github.com/mlops-dev/nbv/internal/runner/summary"
 )
 
 // WriteText prints the report for a person: the verdict, the failing cell with its error and

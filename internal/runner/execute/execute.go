@@ -19,7 +19,7 @@ import (
 	"sync"
 	"time"
 
-	"github.com/mlops-dev/nbv/internal/summary"
+	"github.com/mlops-dev/nbv/internal/runner/summary"
 )
 
 //go:embed driver.py

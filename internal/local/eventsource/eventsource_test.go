@@ -30,7 +30,7 @@ const jobLabel = "mlops.mlops.dev/notebookvalidationjob"
 // at run time: Resource mode, a Broker sink, the job label selector on child resources, and
 // RBAC in the same file granting the source's ServiceAccount get/list/watch on what it watches.
 func TestRepoManifests(t *testing.T) {
-	manifests, err := LoadDir(filepath.Join("..", "..", "eventsources"))
+	manifests, err := LoadDir(filepath.Join("..", "..", "..", "eventsources"))
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -86,7 +86,7 @@ func TestRepoManifests(t *testing.T) {
 	}
 
 	// kubectl apply -k eventsources/ must install exactly what the local stack runs.
-	raw, err := os.ReadFile(filepath.Join("..", "..", "eventsources", "kustomization.yaml"))
+	raw, err := os.ReadFile(filepath.Join("..", "..", "..", "eventsources", "kustomization.yaml"))
 	if err != nil {
 		t.Fatal(err)
 	}

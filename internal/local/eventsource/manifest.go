@@ -24,7 +24,7 @@ import (
 	sourcesv1 "knative.dev/eventing/pkg/apis/sources/v1"
 	"sigs.k8s.io/yaml"
 
-	"github.com/mlops-dev/nbv/internal/yamldocs"
+	"github.com/mlops-dev/nbv/internal/local/yamldocs"
 )
 
 // Manifest is one file of eventsources/: its sources and the objects they need (RBAC).

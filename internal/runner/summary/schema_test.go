@@ -9,12 +9,12 @@ import (
 
 	"github.com/santhosh-tekuri/jsonschema/v6"
 
-	"github.com/mlops-dev/nbv/internal/summary"
+	"github.com/mlops-dev/nbv/internal/runner/summary"
 )
 
 func compileSchema(t *testing.T) *jsonschema.Schema {
 	t.Helper()
-	f, err := os.Open("../../schemas/runner-summary.v1.json")
+	f, err := os.Open("../../../schemas/runner-summary.v1.json")
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -4,7 +4,7 @@ import (
 	"testing"
 
 	"github.com/mlops-dev/nbv/api/v1alpha1"
-	"github.com/mlops-dev/nbv/internal/notebook"
+	"github.com/mlops-dev/nbv/internal/runner/notebook"
 )
 
 func TestPresets(t *testing.T) {

@@ -151,8 +151,8 @@ func TestFindRepoRoot(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if _, err := os.Stat(filepath.Join(root, "internal", "controlplane")); err != nil {
-		t.Errorf("root %s does not hold internal/controlplane: %v", root, err)
+	if _, err := os.Stat(filepath.Join(root, "internal", "local", "controlplane")); err != nil {
+		t.Errorf("root %s does not hold internal/local/controlplane: %v", root, err)
 	}
 	if _, err := FindRepoRoot(t.TempDir()); err == nil {
 		t.Error("found a repo root above a temp dir")

@@ -4,7 +4,7 @@ import (
 	"regexp"
 	"testing"
 
-	"github.com/mlops-dev/nbv/internal/notebook"
+	"github.com/mlops-dev/nbv/internal/runner/notebook"
 )
 
 func TestNumbersClose(t *testing.T) {

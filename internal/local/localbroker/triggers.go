@@ -10,7 +10,7 @@ import (
 	eventingv1 "knative.dev/eventing/pkg/apis/eventing/v1"
 	"sigs.k8s.io/yaml"
 
-	"github.com/mlops-dev/nbv/internal/yamldocs"
+	"github.com/mlops-dev/nbv/internal/local/yamldocs"
 )
 
 // LoadTriggers reads every Trigger from a multi-document YAML file; other kinds are skipped.

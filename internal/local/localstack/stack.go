@@ -21,11 +21,11 @@ import (
 	sourcesv1 "knative.dev/eventing/pkg/apis/sources/v1"
 
 	"github.com/mlops-dev/nbv/internal/buildstatus"
-	"github.com/mlops-dev/nbv/internal/eventsource"
 	"github.com/mlops-dev/nbv/internal/function"
 	"github.com/mlops-dev/nbv/internal/functionenv"
 	"github.com/mlops-dev/nbv/internal/jobcreated"
-	"github.com/mlops-dev/nbv/internal/localbroker"
+	"github.com/mlops-dev/nbv/internal/local/eventsource"
+	"github.com/mlops-dev/nbv/internal/local/localbroker"
 	"github.com/mlops-dev/nbv/internal/podcompleted"
 	"github.com/mlops-dev/nbv/internal/sweep"
 	"github.com/mlops-dev/nbv/internal/validationpod"

@@ -33,8 +33,8 @@ import (
 	"strings"
 
 	"github.com/mlops-dev/nbv/api/v1alpha1"
-	"github.com/mlops-dev/nbv/internal/execute"
-	"github.com/mlops-dev/nbv/internal/notebook"
+	"github.com/mlops-dev/nbv/internal/runner/execute"
+	"github.com/mlops-dev/nbv/internal/runner/notebook"
 )
 
 // Levels.

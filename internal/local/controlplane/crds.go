@@ -20,7 +20,7 @@ import (
 	"k8s.io/apimachinery/pkg/types"
 	"k8s.io/client-go/dynamic"
 
-	"github.com/mlops-dev/nbv/internal/yamldocs"
+	"github.com/mlops-dev/nbv/internal/local/yamldocs"
 )
 
 // crdGVR addresses CustomResourceDefinitions for the dynamic client; using it instead of the

@@ -1,5 +1,5 @@
 // Package report owns the outputs of one run: the full report (JSON), its compact form for the
-// termination message (internal/summary), a JUnit XML rendering for CI systems, and the
+// termination message (internal/runner/summary), a JUnit XML rendering for CI systems, and the
 // human-readable text that `nbv validate` prints.
 package report
 
@@ -11,9 +11,9 @@ import (
 	"strings"
 	"time"
 
-	"github.com/mlops-dev/nbv/internal/checks"
-	"github.com/mlops-dev/nbv/internal/compare"
-	"github.com/mlops-dev/nbv/internal/summary"
+	"github.com/mlops-dev/nbv/internal/runner/checks"
+	"github.com/mlops-dev/nbv/internal/runner/compare"
+	"github.com/mlops-dev/nbv/internal/runner/summary"
 )
 
 // MaxStreamBytes caps each cell's stdout and stderr in the report; the executed notebook

@@ -57,7 +57,7 @@ func (s *subscriber) count() int {
 // and points each at its own subscriber on loopback.
 func newTestBroker(t *testing.T, statuses map[string][]int) (*Broker, map[string]*subscriber) {
 	t.Helper()
-	triggers, err := LoadTriggers("../../config/broker/triggers.yaml")
+	triggers, err := LoadTriggers("../../../config/broker/triggers.yaml")
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -25,7 +25,7 @@ import (
 	"strings"
 
 	"github.com/mlops-dev/nbv/api/v1alpha1"
-	"github.com/mlops-dev/nbv/internal/notebook"
+	"github.com/mlops-dev/nbv/internal/runner/notebook"
 )
 
 // Strategies.

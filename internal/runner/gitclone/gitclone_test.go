@@ -21,8 +21,8 @@ import (
 	"github.com/go-git/go-git/v5/plumbing/object"
 	"golang.org/x/crypto/ssh"
 
-	"github.com/mlops-dev/nbv/internal/gitclone"
-	"github.com/mlops-dev/nbv/internal/summary"
+	"github.com/mlops-dev/nbv/internal/runner/gitclone"
+	"github.com/mlops-dev/nbv/internal/runner/summary"
 )
 
 // makeRepo creates a repository with two commits on main (nb.ipynb "v1" then "v2"), a tag
