@@ -1,6 +1,6 @@
 # nbv notebook driver: embedded in the nbv-runner binary and run by the image's own Python.
 #
-# Input: one JSON object on stdin (see internal/execute.driverConfig).
+# Input: one JSON object on stdin (see internal/runner/execute.driverConfig).
 # Output: one JSON object per line on the file descriptor named by "events_fd" (never stdout,
 # which libraries may print to). Events: start, cell_start, cell, probe, fatal, done.
 # The executed notebook is written to "output" whatever happens after the kernel started.
