@@ -40,9 +40,9 @@ func Handler(x *transition.Executor, builds Observer) function.Handler {
 			return nil, fmt.Errorf("%w: build-status-changed handles %s %s and %s %s events, got %s %s", function.ErrBadInput,
 				childapi.PipelineRuns.APIVersion(), childapi.PipelineRuns.Kind, childapi.Builds.APIVersion(), childapi.Builds.Kind, re.APIVersion, re.Kind)
 		}
-		job := re.Object.GetLabels()[v1alpha1.LabelJob]
-		if job == "" {
-			return nil, fmt.Errorf("%w: %s %s/%s has no %s label", function.ErrBadInput, re.Kind, re.Namespace, re.Name, v1alpha1.LabelJob)
+		job, err := re.JobLabel()
+		if err != nil {
+			return nil, err
 		}
 		ctx = function.WithJob(ctx, re.Namespace, job)
 		if want := statemachine.BuildName(job); re.Name != want {

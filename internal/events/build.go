@@ -45,7 +45,17 @@ func (r BuildReport) ImageReference() string {
 // DecodeBuildReport checks the type, validates the data against its schema and decodes it.
 // Failures wrap ErrMalformed and name the offending field.
 func DecodeBuildReport(ce cloudevents.Event) (BuildReport, error) {
-	return decodeData[BuildReport](ce, TypeBuildReport)
+	r, err := decodeData[BuildReport](ce, TypeBuildReport)
+	if err != nil {
+		return r, err
+	}
+	if err := CheckNamespace("namespace", r.Namespace); err != nil {
+		return r, fmt.Errorf("event %s: %w", ce.ID(), err)
+	}
+	if err := CheckObjectName("job", r.Job); err != nil {
+		return r, fmt.Errorf("event %s: %w", ce.ID(), err)
+	}
+	return r, nil
 }
 
 // decodeData checks that ce has type want, validates its data against the type's schema and

@@ -178,3 +178,70 @@ func TestDecodeBuildReport(t *testing.T) {
 		t.Errorf("already pinned image: %s", got)
 	}
 }
+
+// TestDecodeResourceEventRefusesInvalidNames: names an attacker would use to build another API
+// path are refused by the decoder itself, consistently in the extensions and the data, naming
+// the field; the schema refuses the same data.
+func TestDecodeResourceEventRefusesInvalidNames(t *testing.T) {
+	cases := []struct {
+		name, ns, objName, want string
+	}{
+		{"name with a slash", "team-a", "a/b", `name "a/b" is invalid`},
+		{"name climbing the path", "team-a", "../../api/v1/namespaces/x/secrets", `name "../../api/v1/namespaces/x/secrets" is invalid`},
+		{"percent-encoded dots", "team-a", "%2e%2e", `name "%2e%2e" is invalid`},
+		{"namespace climbing the path", "../kube-system", "basic-validation-1", `namespace "../kube-system" is invalid`},
+		{"namespace with a dot", "team.a", "basic-validation-1", `namespace "team.a" is invalid`},
+		{"upper case name", "team-a", "Basic", `name "Basic" is invalid`},
+	}
+	for _, c := range cases {
+		t.Run(c.name, func(t *testing.T) {
+			data := mutate(t, TypeResourceUpdate, func(m map[string]any) {
+				md := m["metadata"].(map[string]any)
+				md["name"], md["namespace"] = c.objName, c.ns
+			})
+			ext := podExt()
+			ext[ExtName], ext[ExtNamespace] = c.objName, c.ns
+			_, err := DecodeResourceEvent(resourceEvent(t, TypeResourceUpdate, data, ext))
+			if !errors.Is(err, ErrMalformed) || !strings.Contains(err.Error(), c.want) {
+				t.Errorf("decoder: got %v, want ErrMalformed naming %s", err, c.want)
+			}
+			if err := ValidateData(TypeResourceUpdate, data); !errors.Is(err, ErrMalformed) || !strings.Contains(err.Error(), "/metadata/") {
+				t.Errorf("schema: got %v, want ErrMalformed naming the metadata field", err)
+			}
+		})
+	}
+}
+
+func TestJobLabel(t *testing.T) {
+	withLabel := func(v any) ResourceEvent {
+		data := mutate(t, TypeResourceUpdate, func(m map[string]any) {
+			md := m["metadata"].(map[string]any)
+			if v == nil {
+				delete(md, "labels")
+			} else {
+				md["labels"] = map[string]any{"mlops.mlops.dev/notebookvalidationjob": v}
+			}
+		})
+		re, err := DecodeResourceEvent(resourceEvent(t, TypeResourceUpdate, data, podExt()))
+		if err != nil {
+			t.Fatal(err)
+		}
+		return re
+	}
+	if job, err := withLabel("basic").JobLabel(); err != nil || job != "basic" {
+		t.Errorf("valid label: %q %v", job, err)
+	}
+	for v, want := range map[any]string{
+		nil:                     "is missing",
+		"":                      "is missing",
+		"x/y":                   `"x/y" is invalid`,
+		"..":                    `".." is invalid`,
+		"UPPER":                 `"UPPER" is invalid`,
+		strings.Repeat("a", 64): "must be no more than 63",
+	} {
+		_, err := withLabel(v).JobLabel()
+		if !errors.Is(err, ErrMalformed) || !strings.Contains(err.Error(), want) || !strings.Contains(err.Error(), "label mlops.mlops.dev/notebookvalidationjob of Pod team-a/basic-validation-1") {
+			t.Errorf("label %q: got %v, want ErrMalformed naming the label and %q", v, err, want)
+		}
+	}
+}

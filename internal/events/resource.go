@@ -29,7 +29,8 @@ func IsResourceType(t string) bool {
 // DecodeResourceEvent decodes an ApiServerSource (mode Resource) event: it checks the type, the
 // extensions kind/apiversion/name/namespace, decodes the data as a Kubernetes object and checks
 // that the object is the one the extensions name (a disagreement means a forged or corrupted
-// event). Every failure wraps ErrMalformed and names the problem.
+// event) and that its namespace and name are ones the API server could hold (names.go). Every
+// failure wraps ErrMalformed and names the problem.
 func DecodeResourceEvent(ce cloudevents.Event) (ResourceEvent, error) {
 	if !IsResourceType(ce.Type()) {
 		return ResourceEvent{}, fmt.Errorf("%w: type %q is not an ApiServerSource resource event (want %s, %s or %s)",
@@ -64,6 +65,12 @@ func DecodeResourceEvent(ce cloudevents.Event) (ResourceEvent, error) {
 			return ResourceEvent{}, fmt.Errorf("%w: event %s (%s): extension %s=%q but the data object says %q",
 				ErrMalformed, ce.ID(), ce.Type(), c.attr, c.ext, c.data)
 		}
+	}
+	if err := CheckNamespace("namespace", ext[ExtNamespace]); err != nil {
+		return ResourceEvent{}, fmt.Errorf("event %s (%s): %w", ce.ID(), ce.Type(), err)
+	}
+	if err := CheckObjectName("name", ext[ExtName]); err != nil {
+		return ResourceEvent{}, fmt.Errorf("event %s (%s): %w", ce.ID(), ce.Type(), err)
 	}
 	return ResourceEvent{
 		Type:       ce.Type(),

@@ -7,6 +7,7 @@ import (
 	"io/fs"
 	"strings"
 	"sync"
+	"unicode/utf8"
 
 	"github.com/santhosh-tekuri/jsonschema/v6"
 	"golang.org/x/text/language"
@@ -101,6 +102,11 @@ func ValidateData(eventType string, data []byte) error {
 	if err != nil {
 		return err
 	}
+	if at := InvalidUTF8(data); at >= 0 {
+		// encoding/json would silently turn the bytes into U+FFFD: what was signed or sent
+		// would not be what is decoded.
+		return fmt.Errorf("%w: data of %s is not valid UTF-8 (invalid byte at offset %d)", ErrMalformed, eventType, at)
+	}
 	var doc any
 	if len(bytes.TrimSpace(data)) > 0 {
 		doc, err = jsonschema.UnmarshalJSON(bytes.NewReader(data))
@@ -135,6 +141,18 @@ func violations(ve *jsonschema.ValidationError) string {
 	}
 	walk(ve)
 	return strings.Join(out, "; ")
+}
+
+// InvalidUTF8 returns the offset of the first byte of b that is not valid UTF-8, or -1.
+func InvalidUTF8(b []byte) int {
+	for i := 0; i < len(b); {
+		r, size := utf8.DecodeRune(b[i:])
+		if r == utf8.RuneError && size == 1 {
+			return i
+		}
+		i += size
+	}
+	return -1
 }
 
 // prefix returns the start of a payload for error messages, bounded so a huge body cannot flood logs.

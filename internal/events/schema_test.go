@@ -1,8 +1,10 @@
 package events
 
 import (
+	"bytes"
 	"encoding/json"
 	"errors"
+	"fmt"
 	"os"
 	"path/filepath"
 	"strings"
@@ -127,5 +129,59 @@ func TestValidateDataEdgeCases(t *testing.T) {
 	err := ValidateData(TypeTransitioned, []byte(`{"namespace":`))
 	if !errors.Is(err, ErrMalformed) || !strings.Contains(err.Error(), "not JSON") {
 		t.Errorf("truncated JSON: got %v", err)
+	}
+}
+
+func TestSchemaRefusesInvalidNamesNamingTheField(t *testing.T) {
+	job := "mlops.mlops.dev/notebookvalidationjob"
+	cases := []struct {
+		name, typ string
+		fn        func(m map[string]any)
+		want      string
+	}{
+		{"job label with a slash", TypeResourceUpdate, func(m map[string]any) {
+			m["metadata"].(map[string]any)["labels"] = map[string]any{job: "x/y"}
+		}, "/metadata/labels/" + job},
+		{"job label too long for a label", TypeResourceUpdate, func(m map[string]any) {
+			m["metadata"].(map[string]any)["labels"] = map[string]any{job: strings.Repeat("a", 64)}
+		}, "/metadata/labels/" + job},
+		{"other label value invalid", TypeResourceUpdate, func(m map[string]any) {
+			m["metadata"].(map[string]any)["labels"] = map[string]any{"app": "-x"}
+		}, "/metadata/labels/app"},
+		{"namespace missing", TypeResourceDelete, func(m map[string]any) { delete(m["metadata"].(map[string]any), "namespace") }, "namespace"},
+		{"name %2e%2e", TypeResourceAdd, func(m map[string]any) { m["metadata"].(map[string]any)["name"] = "%2e%2e" }, "/metadata/name"},
+		{"build report namespace ../kube-system", TypeBuildReport, func(m map[string]any) { m["namespace"] = "../kube-system" }, "/namespace"},
+		{"build report job a/b", TypeBuildReport, func(m map[string]any) { m["job"] = "a/b" }, "/job"},
+	}
+	for _, c := range cases {
+		t.Run(c.name, func(t *testing.T) {
+			err := ValidateData(c.typ, mutate(t, c.typ, c.fn))
+			if !errors.Is(err, ErrMalformed) || !strings.Contains(err.Error(), c.want) {
+				t.Errorf("got %v, want ErrMalformed naming %s", err, c.want)
+			}
+		})
+	}
+	// Label values other than the job's may use what the API server allows in a value.
+	data := mutate(t, TypeResourceUpdate, func(m map[string]any) {
+		m["metadata"].(map[string]any)["labels"] = map[string]any{job: "basic", "app.kubernetes.io/version": "V1_2.3", "empty": ""}
+	})
+	if err := ValidateData(TypeResourceUpdate, data); err != nil {
+		t.Errorf("valid labels refused: %v", err)
+	}
+}
+
+func TestValidateDataRefusesInvalidUTF8(t *testing.T) {
+	good := readExample(t, TypeBuildReport)
+	i := bytes.Index(good, []byte("built in"))
+	if i < 0 {
+		i = bytes.IndexByte(good, '"') + 1
+	}
+	bad := append(append(append([]byte{}, good[:i]...), 0xff, 0xfe), good[i:]...)
+	err := ValidateData(TypeBuildReport, bad)
+	if !errors.Is(err, ErrMalformed) || !strings.Contains(err.Error(), fmt.Sprintf("not valid UTF-8 (invalid byte at offset %d)", i)) {
+		t.Errorf("got %v", err)
+	}
+	if InvalidUTF8([]byte("héllo")) != -1 || InvalidUTF8([]byte("h\xc3")) != 1 {
+		t.Error("InvalidUTF8 offsets")
 	}
 }

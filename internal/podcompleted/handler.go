@@ -34,9 +34,9 @@ func Handler(x *transition.Executor, store *jobstore.Store) function.Handler {
 		if re.Kind != "Pod" || re.APIVersion != "v1" {
 			return nil, fmt.Errorf("%w: pod-completed handles v1 Pod events, got %s %s", function.ErrBadInput, re.APIVersion, re.Kind)
 		}
-		job := re.Object.GetLabels()[v1alpha1.LabelJob]
-		if job == "" {
-			return nil, fmt.Errorf("%w: pod %s/%s has no %s label", function.ErrBadInput, re.Namespace, re.Name, v1alpha1.LabelJob)
+		job, err := re.JobLabel()
+		if err != nil {
+			return nil, err
 		}
 		return x.Step(ctx, re.Namespace, job, func(ctx context.Context, j *v1alpha1.NotebookValidationJob) (statemachine.Observation, error) {
 			return observePod(ctx, store, j, re.Name)
