@@ -29,6 +29,8 @@ type Metadata struct {
 	KernelSpec struct {
 		Name string `json:"name"`
 	} `json:"kernelspec"`
+	// Execution is nbmake's metadata.execution (see ExecutionSettings).
+	Execution json.RawMessage `json:"execution,omitempty"`
 }
 
 // Cell is one notebook cell.
@@ -44,6 +46,8 @@ type Cell struct {
 // CellMeta is the cell metadata the runner uses.
 type CellMeta struct {
 	Tags []string `json:"tags,omitempty"`
+	// NBMake is nbmake's cell metadata (see Directives).
+	NBMake json.RawMessage `json:"nbmake,omitempty"`
 }
 
 // HasTag reports whether the cell carries tag.
@@ -54,6 +58,12 @@ func (c Cell) HasTag(tag string) bool {
 		}
 	}
 	return false
+}
+
+// NeverRan reports whether the cell was never executed: no execution count and no outputs,
+// as a cell of a notebook saved without running it.
+func (c Cell) NeverRan() bool {
+	return c.ExecutionCount == nil && len(c.Outputs) == 0
 }
 
 // Output is one cell output. Data maps MIME types to their content: text types are decoded
