@@ -30,6 +30,12 @@
 //
 // Every rejection wraps one of the sentinel errors, which HTTPStatus maps to a status code:
 // ErrMalformed 400, ErrBadSignature/ErrNoKey/ErrExpired 401, ErrReplayed 409, ErrTooLarge 413.
+// PublicMessage is what the caller is told: whatever the reason a signature cannot be checked
+// (no header, no key in the namespace, a key that does not match) the answer is the same
+// Unauthorized text, so an unsigned request cannot learn which namespaces have a key; the
+// detail is for the server's log. A malformed header is refused (400) before the key is
+// looked up, for the same reason. ErrExpired is only reached once the MAC verified, so its
+// detail goes to a caller that holds the key.
 // A replay gets 409, not 2xx, because nothing was written (DESIGN principle 6: never 2xx for a
 // write that did not happen): a sender that retries a delivery it thought lost learns that the
 // first one arrived. Other errors (API failures) are the server's problem: 5xx, retry.
@@ -65,6 +71,10 @@ const maxSignatures = 5
 // maxAttribute bounds source and id: they name a Lease annotation and a hash input.
 const maxAttribute = 1024
 
+// Unauthorized is the one answer to a request whose signature cannot be checked.
+const Unauthorized = "signature does not verify: sign the request with the external-CI key of the report's namespace (" +
+	Header + ": t=<unix seconds>,v1=<hex HMAC-SHA256>)"
+
 // Rejections; see the package documentation for their HTTP mapping.
 var (
 	ErrMalformed    = errors.New("malformed external CI event")
@@ -91,6 +101,33 @@ func HTTPStatus(err error) int {
 		return http.StatusConflict
 	}
 	return http.StatusInternalServerError
+}
+
+// PublicMessage is the text to answer err with: Unauthorized for ErrBadSignature and ErrNoKey,
+// err's own text otherwise.
+func PublicMessage(err error) string {
+	if errors.Is(err, ErrBadSignature) || errors.Is(err, ErrNoKey) {
+		return Unauthorized
+	}
+	return err.Error()
+}
+
+// KeySource yields a namespace's signing key; an error wrapping ErrNoKey means it has none.
+// SecretKeys is the implementation.
+type KeySource interface {
+	SecretKey(ctx context.Context, namespace string) ([]byte, error)
+}
+
+// StaticKey is a KeySource with one key for every namespace (a sender signs with one key);
+// an empty StaticKey has none.
+type StaticKey []byte
+
+// SecretKey implements KeySource.
+func (k StaticKey) SecretKey(_ context.Context, namespace string) ([]byte, error) {
+	if len(k) == 0 {
+		return nil, fmt.Errorf("%w: namespace %q", ErrNoKey, namespace)
+	}
+	return k, nil
 }
 
 // Sign returns the X-Nbv-Signature header value for body sent at t, signed with key.
@@ -140,8 +177,8 @@ type VerifyInput struct {
 	// Source and ID are the CloudEvent's attributes (from the body in structured mode, the
 	// ce-source and ce-id headers in binary mode); they key the replay guard.
 	Source, ID string
-	// Key is the namespace's signing key (SecretKeys.SecretKey).
-	Key []byte
+	// Keys yields the namespace's signing key; it is asked only once the header parsed.
+	Keys KeySource
 	// Replay remembers accepted (source, id) pairs.
 	Replay ReplayStore
 
@@ -181,10 +218,17 @@ func Verify(ctx context.Context, in VerifyInput) error {
 	if err != nil {
 		return err
 	}
-	if len(in.Key) == 0 {
+	if in.Keys == nil {
+		return errors.New("cisignature: no key source configured")
+	}
+	key, err := in.Keys.SecretKey(ctx, in.Namespace)
+	if err != nil {
+		return err
+	}
+	if len(key) == 0 {
 		return fmt.Errorf("%w: namespace %q", ErrNoKey, in.Namespace)
 	}
-	want := mac(in.Key, ts, in.Body)
+	want := mac(key, ts, in.Body)
 	ok := false
 	for _, s := range sigs {
 		// Every candidate is compared, so timing does not reveal which one matched.
@@ -197,13 +241,10 @@ func Verify(ctx context.Context, in VerifyInput) error {
 	}
 
 	sec, _ := strconv.ParseInt(ts, 10, 64) // parseSignature checked it
+	if err := inWindow(sec, now, maxAge, maxSkew); err != nil {
+		return err
+	}
 	sent := time.Unix(sec, 0)
-	if age := now.Sub(sent); age > maxAge {
-		return fmt.Errorf("%w: signed %s ago, limit %s", ErrExpired, age.Round(time.Second), maxAge)
-	}
-	if ahead := sent.Sub(now); ahead > maxSkew {
-		return fmt.Errorf("%w: signed %s in the future, allowed clock skew %s", ErrExpired, ahead.Round(time.Second), maxSkew)
-	}
 
 	if in.Source == "" || in.ID == "" {
 		return fmt.Errorf("%w: CloudEvent source and id are required", ErrMalformed)

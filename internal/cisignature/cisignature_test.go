@@ -9,6 +9,7 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"math"
 	"net/http"
 	"net/http/httptest"
 	"slices"
@@ -56,7 +57,7 @@ var (
 )
 
 func input(sig string, b []byte, store ReplayStore) VerifyInput {
-	return VerifyInput{Namespace: "team-a", Signature: sig, Body: b, Source: "ci/jenkins", ID: "42", Key: keyA, Replay: store, Now: now}
+	return VerifyInput{Namespace: "team-a", Signature: sig, Body: b, Source: "ci/jenkins", ID: "42", Keys: StaticKey(keyA), Replay: store, Now: now}
 }
 
 func TestVerify(t *testing.T) {
@@ -95,7 +96,7 @@ func TestVerify(t *testing.T) {
 		}, ErrMalformed},
 		{"no key", func(s *memStore) VerifyInput {
 			in := input(Sign(body, keyA, now), body, s)
-			in.Key = nil
+			in.Keys = StaticKey(nil)
 			return in
 		}, ErrNoKey},
 	}
@@ -178,7 +179,7 @@ func TestReadBodyOverHTTP(t *testing.T) {
 		read = len(b)
 		if err == nil {
 			err = Verify(r.Context(), VerifyInput{Namespace: "team-a", Signature: r.Header.Get(Header), Body: b,
-				Source: "ci/jenkins", ID: r.Header.Get("Ce-Id"), Key: keyA, Replay: store, Now: now})
+				Source: "ci/jenkins", ID: r.Header.Get("Ce-Id"), Keys: StaticKey(keyA), Replay: store, Now: now})
 		}
 		w.WriteHeader(HTTPStatus(err))
 	})
@@ -337,5 +338,69 @@ func TestCollectExpired(t *testing.T) {
 	slices.Sort(names)
 	if !slices.Equal(names, []string{"fresh", "someone-elses"}) {
 		t.Errorf("left %v, want the unexpired Lease and the one that is not a replay guard", names)
+	}
+}
+
+// signAt signs body with key under a timestamp given as text, as a sender could write any.
+func signAt(body, key []byte, ts string) string {
+	return "t=" + ts + ",v1=" + hex.EncodeToString(mac(key, ts, body))
+}
+
+// TestTimestampWindowDoesNotOverflow: a correctly signed but absurd timestamp is refused as
+// outside the window, on the side it is on, whatever its size.
+func TestTimestampWindowDoesNotOverflow(t *testing.T) {
+	cases := map[string]string{
+		"9223372036854775807":        "signed more than 292 years in the future (t=9223372036854775807)",
+		"9223372036":                 "in the future (t=9223372036)",
+		"1":                          "signed 498779h59m59s ago (t=1)",
+		fmt.Sprint(now.Unix() - 301): "signed 5m1s ago",
+		fmt.Sprint(now.Unix() + 61):  "signed 1m1s in the future",
+	}
+	for ts, want := range cases {
+		err := Verify(context.Background(), input(signAt(body, keyA, ts), body, &memStore{}))
+		if !errors.Is(err, ErrExpired) || !strings.Contains(err.Error(), want) {
+			t.Errorf("t=%s: got %v, want ErrExpired saying %q", ts, err, want)
+		}
+	}
+	for _, ts := range []string{fmt.Sprint(now.Unix() - 300), fmt.Sprint(now.Unix() + 60)} {
+		if err := Verify(context.Background(), input(signAt(body, keyA, ts), body, &memStore{})); err != nil {
+			t.Errorf("t=%s at the edge of the window: %v", ts, err)
+		}
+	}
+	if got := spanOf(math.MaxInt64, math.MinInt64); got != "more than 292 years" {
+		t.Errorf("spanOf(max, min) = %q", got)
+	}
+}
+
+// TestOneAnswerWhateverTheSignatureProblem: no header, no key, the wrong key and a tampered
+// body are told the same text; the detail stays in the error for the log.
+func TestOneAnswerWhateverTheSignatureProblem(t *testing.T) {
+	ins := map[string]VerifyInput{
+		"no header":     input("", body, &memStore{}),
+		"wrong key":     input(Sign(body, keyB, now), body, &memStore{}),
+		"tampered body": input(Sign(body, keyA, now), append([]byte(" "), body...), &memStore{}),
+	}
+	noKey := input("", body, &memStore{})
+	noKey.Keys = StaticKey(nil)
+	ins["no header, no key"] = noKey
+	noKey.Signature = Sign(body, keyA, now)
+	ins["no key"] = noKey
+	for name, in := range ins {
+		err := Verify(context.Background(), in)
+		if HTTPStatus(err) != http.StatusUnauthorized || PublicMessage(err) != Unauthorized {
+			t.Errorf("%s: %d %q (error %v), want 401 %q", name, HTTPStatus(err), PublicMessage(err), err, Unauthorized)
+		}
+	}
+	// A malformed header is refused before the key is looked up: the same 400 with or without a key.
+	for _, keys := range []KeySource{StaticKey(keyA), StaticKey(nil)} {
+		in := input("t=abc,v1=00", body, &memStore{})
+		in.Keys = keys
+		if err := Verify(context.Background(), in); !errors.Is(err, ErrMalformed) || !strings.Contains(PublicMessage(err), `t="abc" is not unix seconds`) {
+			t.Errorf("malformed header with keys %v: %v", keys, err)
+		}
+	}
+	expired := Verify(context.Background(), input(Sign(body, keyA, now.Add(-time.Hour)), body, &memStore{}))
+	if PublicMessage(expired) != expired.Error() {
+		t.Errorf("an expired but verified request is told the detail: %q", PublicMessage(expired))
 	}
 }

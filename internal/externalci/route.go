@@ -7,8 +7,9 @@
 //
 // # Checks, in order
 //
-//  1. Size: a body over MaxBody (default 64 KiB) is refused while reading: 413.
-//  2. Shape: a single CloudEvent of the build-report type whose data matches its schema, else
+//  1. Size: a body over MaxBody (default 64 KiB) is refused while reading: 413. A body that
+//     is not valid UTF-8 is 400 (JSON decoding would silently replace the bytes).
+//  2. Shape: a single CloudEvent (in binary mode with Content-Type application/json, else 415) of the build-report type whose data matches its schema, else
 //     a 400. The data is read before the signature is checked because it names the namespace
 //     whose key verifies it.
 //  3. Signature (package cisignature): HMAC-SHA256 with the Secret nbv-ci-webhook of the
@@ -43,10 +44,13 @@
 // # Status codes
 //
 // The caller is a CI script, not the broker, so codes say what happened rather than steering
-// broker retries: 200 applied; 400 malformed or schema-invalid; 401 signature, key or
-// timestamp; 404 unknown job; 409 replayed, wrong strategy or wrong phase; 413 too large; 429
-// or 503 retry later with a new event; 500 internal error. Every 4xx body names the problem and
-// means the job was not changed.
+// broker retries: 200 applied; 400 malformed, schema-invalid or not UTF-8; 401 signature, key
+// or timestamp; 404 unknown job; 409 replayed, wrong strategy or wrong phase; 413 too large;
+// 415 binary mode without Content-Type application/json; 429 or 503 retry later with a new
+// event; 500 internal error. Every 4xx body names the problem and means the job was not
+// changed, except that every reason a signature cannot be checked (no header, no key in the
+// namespace, the wrong key) gets one 401 text, cisignature.Unauthorized: an unsigned request
+// must not learn which namespaces are set up for external CI.
 package externalci
 
 import (
@@ -56,6 +60,7 @@ import (
 	"fmt"
 	"io"
 	"log/slog"
+	"mime"
 	"net/http"
 	"strconv"
 	"time"
@@ -80,16 +85,11 @@ import (
 // Path is where build-status-changed serves the route.
 const Path = "/ci"
 
-// Keys yields a namespace's signing key; cisignature.SecretKeys is the implementation.
-type Keys interface {
-	SecretKey(ctx context.Context, namespace string) ([]byte, error)
-}
-
 // Route is the http.Handler of the external-CI route. Mount it with Routes.
 type Route struct {
 	// Executor performs the step; its Store reads the job.
 	Executor *transition.Executor
-	Keys     Keys
+	Keys     cisignature.KeySource
 	Replay   cisignature.ReplayStore
 	// MaxBody, MaxAge and MaxSkew default to cisignature's defaults when zero.
 	MaxBody         int64
@@ -114,6 +114,10 @@ func New(kube *rest.Config, x *transition.Executor) (*Route, error) {
 	}
 	return &Route{Executor: x, Keys: cisignature.SecretKeys{Secrets: core}, Replay: cisignature.LeaseStore{Leases: coord}}, nil
 }
+
+// EventTypes makes rt a function.EventRoute: a build report POSTed to another path of the
+// function is answered 404 naming Path.
+func (rt *Route) EventTypes() []string { return []string{events.TypeBuildReport} }
 
 // Routes is the function.Config.Routes value mounting rt at Path.
 func (rt *Route) Routes() map[string]http.Handler {
@@ -203,6 +207,10 @@ func (rt *Route) handle(ctx context.Context, w http.ResponseWriter, r *http.Requ
 		return rejection(err)
 	}
 
+	if at := events.InvalidUTF8(body); at >= 0 {
+		return badInput("body is not valid UTF-8 (invalid byte at offset %d)", at)
+	}
+
 	msg := cehttp.NewMessage(r.Header, io.NopCloser(bytes.NewReader(body)))
 	enc := msg.ReadEncoding()
 	switch enc {
@@ -210,6 +218,11 @@ func (rt *Route) handle(ctx context.Context, w http.ResponseWriter, r *http.Requ
 		return badInput("not a CloudEvent: no ce-specversion header (binary mode) and content type %q is not application/cloudevents+json (structured mode)", r.Header.Get("Content-Type"))
 	case binding.EncodingBatch:
 		return badInput("batched CloudEvents are not accepted: send one event per request")
+	case binding.EncodingBinary:
+		if ct := r.Header.Get("Content-Type"); !isJSON(ct) {
+			return result{status: http.StatusUnsupportedMediaType, outcome: outcomeBadInput,
+				body: fmt.Sprintf("binary mode: Content-Type %q is not application/json: the build report's data is JSON", ct)}
+		}
 	}
 	e, err := binding.ToEvent(ctx, msg)
 	if err != nil {
@@ -232,13 +245,9 @@ func (rt *Route) handle(ctx context.Context, w http.ResponseWriter, r *http.Requ
 		return rejection(err)
 	}
 
-	key, err := rt.Keys.SecretKey(ctx, report.Namespace)
-	if err != nil {
-		return rejection(err)
-	}
 	err = cisignature.Verify(ctx, cisignature.VerifyInput{
 		Namespace: report.Namespace, Signature: r.Header.Get(cisignature.Header), Body: signed,
-		Source: e.Source(), ID: e.ID(), Key: key, Replay: rt.Replay,
+		Source: e.Source(), ID: e.ID(), Keys: rt.Keys, Replay: rt.Replay,
 		Now: rt.now(), MaxAge: rt.MaxAge, MaxSkew: rt.MaxSkew,
 		// The raw body was bounded by ReadBody; the signed content adds the header block.
 		MaxBody: maxBody + maxSignedHeaders,
@@ -330,7 +339,14 @@ func rejection(err error) result {
 	case http.StatusConflict:
 		outcome = outcomeReplayed
 	}
-	return result{status: status, outcome: outcome, body: err.Error()}
+	return result{status: status, outcome: outcome, body: cisignature.PublicMessage(err), err: err}
+}
+
+// isJSON reports whether a Content-Type header is application/json (parameters such as
+// charset allowed).
+func isJSON(contentType string) bool {
+	mt, _, err := mime.ParseMediaType(contentType)
+	return err == nil && mt == "application/json"
 }
 
 // serverError answers a failure that is not the caller's: the details go to our log only.

@@ -118,20 +118,28 @@ func TestRejectedBeforeAnyWrite(t *testing.T) {
 		req.Header.Set(cisignature.Header, cisignature.Sign(b, keyA, now))
 		return req
 	}
+	// binaryAs is a correctly signed binary-mode request whose Content-Type is then changed.
+	binaryAs := func(contentType string) func() *http.Request {
+		return func() *http.Request {
+			req := request(t, event(t, report(), "id-1"), Binary, keyA, now)
+			req.Header.Set("Content-Type", contentType)
+			return req
+		}
+	}
 	cases := []struct {
 		name   string
 		req    func() *http.Request
 		status int
 		want   string
 	}{
-		{"tampered structured id", func() *http.Request { return tampered(Structured) }, 401, "signature does not verify"},
-		{"tampered binary id", func() *http.Request { return tampered(Binary) }, 401, "signature does not verify"},
-		{"other namespace's key", func() *http.Request { return request(t, event(t, report(), "id-1"), Structured, keyB, now) }, 401, `key of namespace "team-a"`},
+		{"tampered structured id", func() *http.Request { return tampered(Structured) }, 401, cisignature.Unauthorized},
+		{"tampered binary id", func() *http.Request { return tampered(Binary) }, 401, cisignature.Unauthorized},
+		{"other namespace's key", func() *http.Request { return request(t, event(t, report(), "id-1"), Structured, keyB, now) }, 401, cisignature.Unauthorized},
 		{"no signature", func() *http.Request {
 			req := request(t, event(t, report(), "id-1"), Binary, keyA, now)
 			req.Header.Del(cisignature.Header)
 			return req
-		}, 401, "no X-Nbv-Signature"},
+		}, 401, cisignature.Unauthorized},
 		{"expired", func() *http.Request {
 			return request(t, event(t, report(), "id-1"), Structured, keyA, now.Add(-10*time.Minute))
 		}, 401, "outside the accepted window"},
@@ -142,7 +150,36 @@ func TestRejectedBeforeAnyWrite(t *testing.T) {
 			r := report()
 			r.Namespace = "team-c"
 			return request(t, event(t, r, "id-1"), Structured, keyA, now)
-		}, 401, "no external CI signing key"},
+		}, 401, cisignature.Unauthorized},
+		{"malformed signature header", func() *http.Request {
+			req := request(t, event(t, report(), "id-1"), Structured, keyA, now)
+			req.Header.Set(cisignature.Header, "sha256=abc")
+			return req
+		}, 400, "header needs t= and v1="},
+		{"malformed signature header, namespace without key", func() *http.Request {
+			r := report()
+			r.Namespace = "team-c"
+			req := request(t, event(t, r, "id-1"), Structured, keyA, now)
+			req.Header.Set(cisignature.Header, "sha256=abc")
+			return req
+		}, 400, "header needs t= and v1="},
+		{"unsigned, namespace without key", func() *http.Request {
+			r := report()
+			r.Namespace = "team-c"
+			req := request(t, event(t, r, "id-1"), Structured, keyA, now)
+			req.Header.Del(cisignature.Header)
+			return req
+		}, 401, cisignature.Unauthorized},
+		{"binary mode with a text body type", binaryAs("text/plain"), 415, `Content-Type "text/plain" is not application/json`},
+		{"binary mode without a body type", binaryAs(""), 415, `Content-Type "" is not application/json`},
+		{"invalid UTF-8 in a JSON string", func() *http.Request {
+			req := request(t, event(t, report(), "id-1"), Structured, keyA, now)
+			b, _ := io.ReadAll(req.Body)
+			b = bytes.Replace(b, []byte(`"built"`), []byte("\"bu\xffilt\""), 1)
+			setBody(req, b)
+			req.Header.Set(cisignature.Header, cisignature.Sign(b, keyA, now))
+			return req
+		}, 400, "not valid UTF-8"},
 		{"schema invalid", schemaInvalid, 400, "at '/status'"},
 		{"wrong type", func() *http.Request {
 			ev := event(t, report(), "id-1")
@@ -162,6 +199,9 @@ func TestRejectedBeforeAnyWrite(t *testing.T) {
 			status, body := serve(rt, c.req())
 			if status != c.status || !strings.Contains(body, c.want) {
 				t.Errorf("got %d %q, want %d containing %q", status, body, c.status, c.want)
+			}
+			if c.want == cisignature.Unauthorized && body != cisignature.Unauthorized+"\n" {
+				t.Errorf("401 body %q says more than the one Unauthorized text", body)
 			}
 			if len(replay.calls) != 0 {
 				t.Errorf("a refused request reached the replay store: %v", replay.calls)

@@ -32,7 +32,8 @@
 // seen raw: the external-CI route (internal/externalci) verifies a signature over the body
 // and headers as sent. A route chooses its own status codes (its caller is not the broker);
 // the runtime answers the webhook handshake and wrong methods for it and counts it for the
-// drain.
+// drain. A route that implements EventRoute names the event types it takes: such an event
+// POSTed anywhere else is answered 404 naming the route's path.
 //
 // # Configuration
 //
@@ -41,4 +42,7 @@
 // unset disables metric export), K_SERVICE (service name in logs, metrics and reply sources;
 // set by Knative Serving) and NBV_WEBHOOK_ALLOWED_ORIGINS (comma-separated origins allowed by
 // the CloudEvents webhook abuse-protection handshake, "*" for any; unset refuses it).
+// LISTEN_FDS=1 (systemd socket activation) serves the listening socket inherited as file
+// descriptor 3 instead of listening on PORT: the local stack hands each function instance a
+// socket bound to loopback this way.
 package function

@@ -49,6 +49,7 @@ const (
 	outcomeGone         = "gone"
 	outcomeBadInput     = "bad_input"
 	outcomeTooLarge     = "too_large"
+	outcomeWrongPath    = "wrong_path"
 	outcomeRateLimited  = "rate_limited"
 	outcomeUnavailable  = "unavailable"
 	outcomeConflict     = "conflict"

@@ -126,3 +126,60 @@ func TestNewServerRejectsBadRoutes(t *testing.T) {
 		t.Errorf("valid route refused: %v", err)
 	}
 }
+
+// typedRoute takes build reports.
+type typedRoute struct{ http.HandlerFunc }
+
+func (typedRoute) EventTypes() []string { return []string{events.TypeBuildReport} }
+
+// TestEventOfARouteAtTheWrongPath: a build report POSTed anywhere but its route's path (in
+// either content mode) is answered 404 naming the path; at the path, the route gets it.
+func TestEventOfARouteAtTheWrongPath(t *testing.T) {
+	ci := typedRoute{func(w http.ResponseWriter, _ *http.Request) { w.WriteHeader(http.StatusTeapot) }}
+	r := start(t, Config{Routes: map[string]http.Handler{"/ci": ci}, ServiceName: "build-status-changed"}, testHandler)
+	report := wireEvent{id: "r-1", typ: events.TypeBuildReport, data: []byte(`{"namespace":"team-a"}`)}
+	for _, path := range []string{"/wrong", "/CI", "/ci/", "/"} {
+		for mode, enc := range map[string]func() (http.Header, []byte){"binary": report.binary, "structured": report.structured} {
+			h, b := enc()
+			req, _ := http.NewRequest(http.MethodPost, r.url+path, strings.NewReader(string(b)))
+			req.Header = h
+			resp, err := http.DefaultClient.Do(req)
+			if err != nil {
+				t.Fatal(err)
+			}
+			body, _ := io.ReadAll(resp.Body)
+			resp.Body.Close()
+			want := `event type "` + events.TypeBuildReport + `" is accepted only at /ci, not at ` + path + ": POST it to /ci"
+			if resp.StatusCode != http.StatusNotFound || strings.TrimSpace(string(body)) != want {
+				t.Errorf("%s %s: %d %q, want 404 %q", mode, path, resp.StatusCode, body, want)
+			}
+		}
+	}
+	h, b := report.binary()
+	req, _ := http.NewRequest(http.MethodPost, r.url+"/ci", strings.NewReader(string(b)))
+	req.Header = h
+	resp, err := http.DefaultClient.Do(req)
+	if err != nil {
+		t.Fatal(err)
+	}
+	resp.Body.Close()
+	if resp.StatusCode != http.StatusTeapot {
+		t.Errorf("at /ci the route did not get the report: %d", resp.StatusCode)
+	}
+	// Another unaccepted type still gets the 400 listing what "/" takes.
+	h, b = wireEvent{id: "x", typ: "dev.example.other", data: []byte(`{}`)}.binary()
+	req, _ = http.NewRequest(http.MethodPost, r.url+"/", strings.NewReader(string(b)))
+	req.Header = h
+	if resp, err = http.DefaultClient.Do(req); err != nil {
+		t.Fatal(err)
+	}
+	resp.Body.Close()
+	if resp.StatusCode != http.StatusBadRequest {
+		t.Errorf("unknown type: %d, want 400", resp.StatusCode)
+	}
+
+	overlap := Config{Types: []string{events.TypeBuildReport}, Routes: map[string]http.Handler{"/ci": ci}}
+	if _, err := newServer(overlap, testHandler); err == nil || !strings.Contains(err.Error(), "also accepts") {
+		t.Errorf("a type both at / and at a route: %v", err)
+	}
+}

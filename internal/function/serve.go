@@ -43,6 +43,8 @@ type server struct {
 	cfg      Config
 	handler  Handler
 	accepted map[string]bool
+	// routed maps an event type a route takes (EventRoute) to the route's path.
+	routed map[string]string
 
 	draining atomic.Bool
 	inflight atomic.Int64
@@ -56,7 +58,7 @@ func newServer(cfg Config, h Handler) (*server, error) {
 	if len(cfg.Types) == 0 {
 		return nil, errors.New("function: Config.Types is empty: a function must name the event types it handles")
 	}
-	s := &server{cfg: cfg, handler: h, accepted: map[string]bool{}}
+	s := &server{cfg: cfg, handler: h, accepted: map[string]bool{}, routed: map[string]string{}}
 	for _, t := range cfg.Types {
 		if !events.HasSchema(t) {
 			return nil, fmt.Errorf("function: event type %q has no schema in package schemas: every accepted type is validated at the edge", t)
@@ -72,8 +74,24 @@ func newServer(cfg Config, h Handler) (*server, error) {
 		case h == nil:
 			return nil, fmt.Errorf("function: route %q: nil handler", path)
 		}
+		if er, ok := h.(EventRoute); ok {
+			for _, t := range er.EventTypes() {
+				if s.accepted[t] {
+					return nil, fmt.Errorf("function: route %q takes event type %q, which %q also accepts", path, t, "/")
+				}
+				s.routed[t] = path
+			}
+		}
 	}
 	return s, nil
+}
+
+// EventRoute is a route (Config.Routes) that takes CloudEvents of its own types. A POST of one
+// of those types to any other path is answered 404 naming the route's path, so a sender that
+// got the path wrong (`/CI`, `/`) learns where to send instead of "type not handled".
+type EventRoute interface {
+	http.Handler
+	EventTypes() []string
 }
 
 // Main is the whole of a function's main: configuration from the environment, Serve until
@@ -283,6 +301,10 @@ func (s *server) serveEvent(w http.ResponseWriter, r *http.Request) {
 			slog.String("event.source", ev.Source()), slog.String("event.subject", ev.Subject()))
 		if err := ev.Validate(); err != nil {
 			return badInput("invalid CloudEvent: %v", err)
+		}
+		if path, ok := s.routed[ev.Type()]; ok {
+			return answer{status: http.StatusNotFound, outcome: outcomeWrongPath,
+				body: fmt.Sprintf("event type %q is accepted only at %s, not at %s: POST it to %s", ev.Type(), path, r.URL.Path, path)}
 		}
 		if !s.accepted[ev.Type()] {
 			return badInput("event type %q is not handled by %s (accepted: %s)", ev.Type(), s.cfg.ServiceName, strings.Join(slices.Sorted(maps.Keys(s.accepted)), ", "))
