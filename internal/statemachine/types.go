@@ -136,4 +136,8 @@ const (
 	ReasonInfrastructureFailed  = "InfrastructureFailed"
 	ReasonTimeout               = "Timeout"
 	ReasonMigrated              = "Migrated"
+
+	// ReasonInconsistentSummary fails a job whose pod left a runner summary that contradicts
+	// itself or the pod (observed as PodFailed with this reason): terminal, never retried.
+	ReasonInconsistentSummary = "InconsistentSummary"
 )

@@ -37,8 +37,12 @@ func (t *transition) decideValidationRunning() Decision {
 	case PodFailed:
 		t.recordResults()
 		message := t.summary(true)
-		t.setCondition(v1alpha1.ConditionValidationComplete, metav1.ConditionTrue, ReasonNotebookFailed, message)
-		return t.fail(ReasonNotebookFailed, message)
+		reason := ReasonNotebookFailed
+		if t.obs.Reason == ReasonInconsistentSummary {
+			reason = ReasonInconsistentSummary
+		}
+		t.setCondition(v1alpha1.ConditionValidationComplete, metav1.ConditionTrue, reason, message)
+		return t.fail(reason, message)
 	case PodTimedOut:
 		t.recordResults()
 		message := fmt.Sprintf("notebook did not finish within %s in pod %s%s", validationTimeout(t.job), pod, detail(t.obs))

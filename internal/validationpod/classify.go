@@ -1,6 +1,7 @@
 package validationpod
 
 import (
+	"errors"
 	"fmt"
 	"strings"
 
@@ -130,18 +131,18 @@ func classifyPrepare(pod *corev1.Pod) (Outcome, bool) {
 		return Outcome{State: StateInfraFailed, Reason: ReasonOOMKilled,
 			Message: fmt.Sprintf("cloning ran out of memory (the prepare container's limit is %s); the repository may be too large for it", memoryLimit(pod, PrepareContainer, true))}, true
 	}
-	s, err := summary.Decode([]byte(t.Message))
+	s, err := DecodeSummary(t.Message)
+	if errors.Is(err, summary.ErrInvalid) {
+		return inconsistent(pod, PrepareContainer, invalidDetail(err)), true
+	}
 	if err != nil {
 		return Outcome{State: StateInfraFailed, Reason: ReasonPrepareFailed,
 			Message: fmt.Sprintf("preparing the notebook (install runner, clone) failed with exit code %d and no readable summary (%v); see kubectl logs -n %s %s -c %s", t.ExitCode, err, pod.Namespace, pod.Name, PrepareContainer)}, true
 	}
-	o := fromSummary(&s)
-	if o.State == StateSucceeded {
-		// A non-zero exit with a passing summary means the runner contradicts itself.
-		return Outcome{State: StateInfraFailed, Reason: ReasonInconsistent, Summary: &s,
-			Message: fmt.Sprintf("the prepare container exited with code %d although its summary says %s", t.ExitCode, s.Result)}, true
+	if why := contradiction(&s, PrepareContainer, t.ExitCode, pod.Status.Phase); why != "" {
+		return inconsistent(pod, PrepareContainer, why), true
 	}
-	return o, true
+	return fromSummary(&s), true
 }
 
 func classifyTerminal(pod *corev1.Pod) Outcome {
@@ -154,7 +155,7 @@ func classifyTerminal(pod *corev1.Pod) Outcome {
 			Message: fmt.Sprintf("the validation pod ended (%s) before the notebook container ran: %s", pod.Status.Phase, podDetail(pod))}
 	}
 	t := cs.State.Terminated
-	s, decodeErr := summary.Decode([]byte(t.Message))
+	s, decodeErr := DecodeSummary(t.Message)
 	var sp *summary.Summary
 	if decodeErr == nil {
 		sp = &s
@@ -166,15 +167,16 @@ func classifyTerminal(pod *corev1.Pod) Outcome {
 		}
 		return Outcome{State: StateInfraFailed, Reason: ReasonOOMKilled, Message: msg, Summary: sp}
 	}
+	if errors.Is(decodeErr, summary.ErrInvalid) {
+		return inconsistent(pod, NotebookContainer, invalidDetail(decodeErr))
+	}
 	if decodeErr != nil {
 		return noSummary(pod, t, decodeErr)
 	}
-	o := fromSummary(sp)
-	if o.State == StateSucceeded && t.ExitCode != 0 {
-		return Outcome{State: StateInfraFailed, Reason: ReasonInconsistent, Summary: sp,
-			Message: fmt.Sprintf("the notebook container exited with code %d although its summary says %s", t.ExitCode, sp.Result)}
+	if why := contradiction(sp, NotebookContainer, t.ExitCode, pod.Status.Phase); why != "" {
+		return inconsistent(pod, NotebookContainer, why)
 	}
-	return o
+	return fromSummary(sp)
 }
 
 // fromSummary maps a decoded runner summary to an outcome.
@@ -190,7 +192,7 @@ func fromSummary(s *summary.Summary) Outcome {
 	case summary.ResultFailed:
 		o.State = StateFailed
 		o.Message = failureMessage(s)
-	default: // summary.ResultError; Decode admits nothing else
+	default: // summary.ResultError; DecodeSummary admits nothing else
 		if hint, ok := userErrorReasons[s.Reason]; ok {
 			o.State = StateFailed
 			o.Message = joinMessage(s.Message, hint)

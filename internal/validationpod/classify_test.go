@@ -178,7 +178,7 @@ func TestClassify(t *testing.T) {
 				p.Status = corev1.PodStatus{Phase: corev1.PodFailed, InitContainerStatuses: []corev1.ContainerStatus{prepareDone()},
 					ContainerStatuses: []corev1.ContainerStatus{terminated(NotebookContainer, 3, "Error", encode(t, passed))}}
 			},
-			state: StateInfraFailed, reason: ReasonInconsistent, wantSummary: true, wantTerminal: true,
+			state: StateFailed, reason: ReasonInconsistent, wantTerminal: true, msgHas: []string{"exited with code 3"},
 		},
 		{
 			name: "clone: bad credentials",
@@ -242,9 +242,17 @@ func TestClassify(t *testing.T) {
 			name: "summary malformed",
 			mutate: func(p *corev1.Pod) {
 				p.Status = corev1.PodStatus{Phase: corev1.PodFailed, InitContainerStatuses: []corev1.ContainerStatus{prepareDone()},
+					ContainerStatuses: []corev1.ContainerStatus{terminated(NotebookContainer, 2, "Error", `{"v":1,"result":"passed","reason":`)}}
+			},
+			state: StateInfraFailed, reason: ReasonSummaryMalformed, wantTerminal: true, msgHas: []string{"not JSON"},
+		},
+		{
+			name: "summary of another schema version",
+			mutate: func(p *corev1.Pod) {
+				p.Status = corev1.PodStatus{Phase: corev1.PodFailed, InitContainerStatuses: []corev1.ContainerStatus{prepareDone()},
 					ContainerStatuses: []corev1.ContainerStatus{terminated(NotebookContainer, 0, "Completed", `{"v":7,"result":"passed","reason":"Passed"}`)}}
 			},
-			state: StateInfraFailed, reason: ReasonSummaryMalformed, wantTerminal: true, msgHas: []string{"schema version 7"},
+			state: StateFailed, reason: ReasonInconsistent, wantTerminal: true, msgHas: []string{"'/v'"},
 		},
 		{
 			name: "runner not executable in the image",

@@ -5,9 +5,11 @@
 package summary
 
 import (
+	"bytes"
 	"encoding/json"
 	"errors"
 	"fmt"
+	"unicode/utf8"
 )
 
 // SchemaVersion is the value of the "v" field this package writes and accepts.
@@ -152,26 +154,39 @@ func Encode(s Summary, limit int) ([]byte, error) {
 	}
 }
 
-// Decode parses a termination message written by Encode. It rejects what is not a summary of
-// this schema version, naming the problem.
+// ErrInvalid marks a termination message that is JSON but not a summary this runner could
+// have written: an unknown or duplicate field, a value of the wrong type, or a summary that
+// contradicts itself (see Check). The container that wrote it is the user's, so such a message
+// is a result to report, never something to retry.
+var ErrInvalid = errors.New("runner summary is invalid")
+
+// Decode parses a termination message written by Encode, strictly: besides JSON syntax it
+// refuses invalid UTF-8, duplicate keys, unknown fields and trailing data, then applies Check.
+// Every refusal of a syntactically valid JSON document wraps ErrInvalid; an empty or non-JSON
+// message (a runner killed before or while writing it) does not.
 func Decode(b []byte) (Summary, error) {
 	var s Summary
-	if len(b) == 0 {
+	if len(bytes.TrimSpace(b)) == 0 {
 		return s, errors.New("summary is empty")
 	}
-	if err := json.Unmarshal(b, &s); err != nil {
-		return s, fmt.Errorf("summary is not JSON: %w", err)
+	if !json.Valid(b) {
+		var probe any
+		err := json.Unmarshal(b, &probe)
+		return s, fmt.Errorf("summary is not JSON: %v", err)
 	}
-	if s.V != SchemaVersion {
-		return s, fmt.Errorf("summary has schema version %d, want %d", s.V, SchemaVersion)
+	if !utf8.Valid(b) {
+		return s, fmt.Errorf("%w: it is not valid UTF-8", ErrInvalid)
 	}
-	switch s.Result {
-	case ResultPassed, ResultFailed, ResultError:
-	default:
-		return s, fmt.Errorf("summary result %q is not one of passed, failed, error", s.Result)
+	if err := checkDuplicateKeys(b); err != nil {
+		return s, fmt.Errorf("%w: %v", ErrInvalid, err)
 	}
-	if s.Reason == "" {
-		return s, errors.New("summary has no reason")
+	dec := json.NewDecoder(bytes.NewReader(b))
+	dec.DisallowUnknownFields()
+	if err := dec.Decode(&s); err != nil {
+		return Summary{}, fmt.Errorf("%w: %v", ErrInvalid, err)
+	}
+	if err := s.Check(); err != nil {
+		return Summary{}, fmt.Errorf("%w: %v", ErrInvalid, err)
 	}
 	return s, nil
 }
