@@ -93,7 +93,7 @@ func New(s functionenv.Settings) (*Builds, error) {
 // fallbackStrategy, path or image) and a cluster that does not serve the strategy's API fail
 // permanently (transition.Permanent), with a message for the job's status.
 func (b *Builds) StartBuild(ctx context.Context, job *v1alpha1.NotebookValidationJob) error {
-	name := statemachine.BuildName(job.Name)
+	name := statemachine.BuildName(job)
 	switch strategy := statemachine.BuildStrategy(job); strategy {
 	case v1alpha1.BuildStrategyTekton:
 		pr, err := tekton.PipelineRun(job, name, b.Opts.Tekton)

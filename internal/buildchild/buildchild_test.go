@@ -30,6 +30,7 @@ import (
 	"github.com/mlops-dev/nbv/internal/buildchild/childapi"
 	"github.com/mlops-dev/nbv/internal/function"
 	"github.com/mlops-dev/nbv/internal/functionenv"
+	"github.com/mlops-dev/nbv/internal/jobstore"
 	"github.com/mlops-dev/nbv/internal/observe"
 	"github.com/mlops-dev/nbv/internal/statemachine"
 	"github.com/mlops-dev/nbv/internal/transition"
@@ -123,16 +124,19 @@ func (f fakes) actions(verbs ...string) []string {
 	return out
 }
 
+// childName is the build child of every job(...): named after the job and its UID.
+var childName = statemachine.BuildName(job("", nil))
+
 func TestStartBuildTekton(t *testing.T) {
 	j := job(v1alpha1.BuildStrategyTekton, func(bc *v1alpha1.BuildConfigSpec) { bc.FallbackStrategy = build.FallbackFail })
 	b, f := newBuilds()
 	if err := b.StartBuild(context.Background(), j); err != nil {
 		t.Fatal(err)
 	}
-	if got := f.actions("create"); strings.Join(got, ",") != "create pipelineruns/nb-build" {
-		t.Fatalf("created %v, want the PipelineRun nb-build", got)
+	if got := f.actions("create"); strings.Join(got, ",") != "create pipelineruns/"+childName {
+		t.Fatalf("created %v, want the PipelineRun %s", got, childName)
 	}
-	u, err := f.dyn.Resource(tekton.GVR).Namespace("ns").Get(context.Background(), statemachine.BuildName("nb"), metav1.GetOptions{})
+	u, err := f.dyn.Resource(tekton.GVR).Namespace("ns").Get(context.Background(), childName, metav1.GetOptions{})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -142,7 +146,7 @@ func TestStartBuildTekton(t *testing.T) {
 	}
 	// What was created is exactly the builder's object for the deployment's options, so the
 	// builder's handling of fallbackStrategy, images and the deadline reaches the cluster.
-	want, err := tekton.PipelineRun(j, "nb-build", b.Opts.Tekton)
+	want, err := tekton.PipelineRun(j, childName, b.Opts.Tekton)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -168,21 +172,21 @@ func TestStartBuildS2I(t *testing.T) {
 		t.Fatal(err)
 	}
 	// Through the typed OpenShift client only.
-	if got := f.actions("create"); strings.Join(got, ",") != "create buildconfigs/nb-build,create builds/nb-build" || len(f.dyn.Actions()) != 0 {
+	if got := f.actions("create"); strings.Join(got, ",") != "create buildconfigs/"+childName+",create builds/"+childName || len(f.dyn.Actions()) != 0 {
 		t.Fatalf("created %v (dynamic client: %v), want the BuildConfig then the Build, typed", got, f.dyn.Actions())
 	}
-	got, err := f.oc.BuildV1().Builds("ns").Get(context.Background(), "nb-build", metav1.GetOptions{})
+	got, err := f.oc.BuildV1().Builds("ns").Get(context.Background(), childName, metav1.GetOptions{})
 	if err != nil {
 		t.Fatal(err)
 	}
 	if got.Spec.CompletionDeadlineSeconds == nil || *got.Spec.CompletionDeadlineSeconds != 1200 || !metav1.IsControlledBy(got, j) {
 		t.Errorf("Build deadline %v controlled %v, want 1200 s under the job", got.Spec.CompletionDeadlineSeconds, metav1.IsControlledBy(got, j))
 	}
-	want, err := s2i.BuildConfig(j, "nb-build", b.Opts.S2I)
+	want, err := s2i.BuildConfig(j, childName, b.Opts.S2I)
 	if err != nil {
 		t.Fatal(err)
 	}
-	bc, err := f.oc.BuildV1().BuildConfigs("ns").Get(context.Background(), "nb-build", metav1.GetOptions{})
+	bc, err := f.oc.BuildV1().BuildConfigs("ns").Get(context.Background(), childName, metav1.GetOptions{})
 	if err != nil || !reflect.DeepEqual(bc.Spec, want.Spec) || !metav1.IsControlledBy(bc, j) {
 		t.Errorf("created BuildConfig %+v %v, want the builder's under the job", bc, err)
 	}
@@ -202,13 +206,13 @@ func TestStartBuildCreateRules(t *testing.T) {
 	other := j.DeepCopy()
 	other.UID = "someone-else"
 	taken := func(owner *v1alpha1.NotebookValidationJob) runtime.Object {
-		bc, err := s2i.BuildConfig(j, "nb-build", s2i.Options{})
+		bc, err := s2i.BuildConfig(j, childName, s2i.Options{})
 		if err != nil {
 			t.Fatal(err)
 		}
 		bc.OwnerReferences = nil
 		if owner != nil {
-			bc.ObjectMeta = build.ChildMeta(owner, "nb-build")
+			bc.ObjectMeta = build.ChildMeta(owner, childName)
 		}
 		return bc
 	}
@@ -221,10 +225,10 @@ func TestStartBuildCreateRules(t *testing.T) {
 		notOwned  bool
 	}{
 		{name: "BuildConfig exists, ours", existing: []runtime.Object{taken(j)}},
-		{name: "BuildConfig exists, someone else's", existing: []runtime.Object{taken(other)}, want: "found controller NotebookValidationJob nb (uid someone-else)", permanent: true, notOwned: true},
-		{name: "BuildConfig exists, no controller", existing: []runtime.Object{taken(nil)}, want: "found controller none", permanent: true, notOwned: true},
-		{name: "invalid", createErr: apierrors.NewInvalid(schema.GroupKind{Group: "build.openshift.io", Kind: "BuildConfig"}, "nb-build", field.ErrorList{field.Required(field.NewPath("spec"), "")}), want: "refused as invalid", permanent: true},
-		{name: "unavailable is retried", createErr: apierrors.NewServiceUnavailable("etcd"), want: "create BuildConfig ns/nb-build: etcd"},
+		{name: "BuildConfig exists, someone else's", existing: []runtime.Object{taken(other)}, want: "its controller is NotebookValidationJob nb (uid someone-else)", permanent: true, notOwned: true},
+		{name: "BuildConfig exists, no controller", existing: []runtime.Object{taken(nil)}, want: "its controller is none", permanent: true, notOwned: true},
+		{name: "invalid", createErr: apierrors.NewInvalid(schema.GroupKind{Group: "build.openshift.io", Kind: "BuildConfig"}, childName, field.ErrorList{field.Required(field.NewPath("spec"), "")}), want: "is invalid: spec: Required value", permanent: true},
+		{name: "unavailable is retried", createErr: apierrors.NewServiceUnavailable("etcd"), want: "create BuildConfig ns/" + childName + ": etcd"},
 	}
 	for _, c := range cases {
 		t.Run(c.name, func(t *testing.T) {
@@ -237,7 +241,7 @@ func TestStartBuildCreateRules(t *testing.T) {
 				if err != nil {
 					t.Fatalf("StartBuild: %v", err)
 				}
-				if _, err := f.oc.BuildV1().Builds("ns").Get(context.Background(), "nb-build", metav1.GetOptions{}); err != nil {
+				if _, err := f.oc.BuildV1().Builds("ns").Get(context.Background(), childName, metav1.GetOptions{}); err != nil {
 					t.Errorf("Build after an owned BuildConfig: %v", err)
 				}
 				return
@@ -245,8 +249,8 @@ func TestStartBuildCreateRules(t *testing.T) {
 			if err == nil || !strings.Contains(err.Error(), c.want) {
 				t.Fatalf("StartBuild = %v, want it to mention %q", err, c.want)
 			}
-			if errors.Is(err, transition.ErrPermanent) != c.permanent || errors.Is(err, childapi.ErrNotOwned) != c.notOwned {
-				t.Errorf("StartBuild = %v: permanent %v, not owned %v; want %v, %v", err, errors.Is(err, transition.ErrPermanent), errors.Is(err, childapi.ErrNotOwned), c.permanent, c.notOwned)
+			if errors.Is(err, transition.ErrPermanent) != c.permanent || errors.Is(err, jobstore.ErrNotOwned) != c.notOwned {
+				t.Errorf("StartBuild = %v: permanent %v, not owned %v; want %v, %v", err, errors.Is(err, transition.ErrPermanent), errors.Is(err, jobstore.ErrNotOwned), c.permanent, c.notOwned)
 			}
 			if !c.permanent && !apierrors.IsServiceUnavailable(err) {
 				t.Errorf("retried error %v lost its API status", err)

@@ -45,13 +45,14 @@ func Handler(x *transition.Executor, builds Observer) function.Handler {
 			return nil, err
 		}
 		ctx = function.WithJob(ctx, re.Namespace, job)
-		if want := statemachine.BuildName(job); re.Name != want {
-			// A build the job did not start, such as a re-run with `oc start-build` from its
-			// BuildConfig (it inherits the label): it says nothing about the job's build.
-			function.Logger(ctx).Info("not the job's build child; ignored", "kind", re.Kind, "child", re.Name, "want", want)
-			return nil, nil
-		}
 		return x.Step(ctx, re.Namespace, job, func(ctx context.Context, j *v1alpha1.NotebookValidationJob) (statemachine.Observation, error) {
+			if want := childapi.ChildName(j); re.Name != want {
+				// A build the job did not start: a re-run with `oc start-build` from its
+				// BuildConfig (it inherits the label), or the child of an earlier job of the
+				// same name. It says nothing about this job's build: observe nothing.
+				function.Logger(ctx).Info("not the job's build child; ignored", "kind", re.Kind, "child", re.Name, "want", want)
+				return statemachine.Observation{}, nil
+			}
 			obs, err := builds.ObserveChild(ctx, j, r, re.Name)
 			if err != nil {
 				return obs, err

@@ -33,17 +33,18 @@ type Children struct {
 var _ transition.Effects = (*Children)(nil)
 
 // CreateValidationPod builds the pod for job and creates it. A spec that cannot make a valid
-// pod, or a pod of that name owned by something else, is permanent.
+// pod, a pod the API server refuses (transition.CreateFailure), and a pod of that name
+// controlled by something else are permanent.
 func (c *Children) CreateValidationPod(ctx context.Context, job *v1alpha1.NotebookValidationJob, podName, image string) error {
 	pod, err := validationpod.Build(job, podName, image, c.Pod)
 	if err != nil {
 		return transition.Permanent(err)
 	}
 	if _, err := c.Store.CreatePod(ctx, pod); err != nil {
-		if errors.Is(err, jobstore.ErrPodNotOwned) {
-			return transition.Permanent(err)
+		if errors.Is(err, jobstore.ErrNotOwned) {
+			return transition.NameTaken(err)
 		}
-		return err
+		return transition.CreateFailure(err)
 	}
 	return nil
 }

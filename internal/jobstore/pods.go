@@ -10,16 +10,25 @@ import (
 	corev1 "k8s.io/api/core/v1"
 	apierrors "k8s.io/apimachinery/pkg/api/errors"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+	"k8s.io/apimachinery/pkg/types"
 
 	"github.com/mlops-dev/nbv/api/v1alpha1"
 )
 
-// ErrPodNotOwned is wrapped by CreatePod when a pod of that name exists but belongs to someone
-// else. Retrying cannot fix it.
-var ErrPodNotOwned = errors.New("pod exists and is not controlled by this job")
+// ErrNotOwned is wrapped when an object holds a child's name and is not controlled by the job
+// (by UID) the child is for. Retrying cannot fix it.
+var ErrNotOwned = errors.New("exists and is not controlled by job")
+
+// NotOwned is the error for existing, an object of kind found at the name of a child of job
+// jobName (uid jobUID) but not controlled by it: it names the object and its controller.
+func NotOwned(kind string, existing metav1.Object, jobName string, jobUID types.UID) error {
+	return fmt.Errorf("%s %s/%s %w %s (uid %s); its controller is %s", kind, existing.GetNamespace(), existing.GetName(),
+		ErrNotOwned, jobName, jobUID, describeRef(metav1.GetControllerOf(existing)))
+}
 
 // CreatePod creates pod. A pod of that name that already exists counts as created when it has
-// the same controller (the job, by UID): an earlier attempt of the same decision made it.
+// the same controller (the job, by UID): an earlier attempt of the same decision made it. Any
+// other pod there is ErrNotOwned.
 func (s *Store) CreatePod(ctx context.Context, pod *corev1.Pod) (*corev1.Pod, error) {
 	key := pod.Namespace + "/" + pod.Name
 	created := &corev1.Pod{}
@@ -38,7 +47,10 @@ func (s *Store) CreatePod(ctx context.Context, pod *corev1.Pod) (*corev1.Pod, er
 	if want != nil && have != nil && want.UID == have.UID {
 		return existing, nil
 	}
-	return nil, fmt.Errorf("create pod %s: %w: wanted controller %s, found %s", key, ErrPodNotOwned, describeRef(want), describeRef(have))
+	if want == nil {
+		want = &metav1.OwnerReference{}
+	}
+	return nil, fmt.Errorf("create pod %s: %w", key, NotOwned("Pod", existing, want.Name, want.UID))
 }
 
 func describeRef(r *metav1.OwnerReference) string {

@@ -51,7 +51,7 @@ func (t *transition) decideBuilding() Decision {
 	case BuildTimedOut:
 		return t.failBuild(ReasonBuildTimeout, name+" timed out after "+buildTimeout(t.job).String()+detail(t.obs))
 	case BuildStartFailed:
-		return t.failBuild(ReasonBuildStartFailed, "could not start "+name+detail(t.obs))
+		return t.failBuildStart(name)
 	}
 	return t.unchanged()
 }

@@ -1,6 +1,8 @@
 package statemachine
 
 import (
+	"crypto/sha256"
+	"encoding/hex"
 	"fmt"
 
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
@@ -40,17 +42,26 @@ func Decide(job *v1alpha1.NotebookValidationJob, obs Observation) Decision {
 	return t.unchanged()
 }
 
-// PodName names the validation pod of an attempt; attempt 0 keeps the historical name.
-func PodName(jobName string, attempt int) string {
+// PodName names the validation pod of job's attempt. Every child name carries a short hash of
+// the job's UID (childSuffix), so a job re-created under the same name never meets the
+// children of the one before it, which may still exist until the garbage collector runs.
+func PodName(job *v1alpha1.NotebookValidationJob, attempt int) string {
 	if attempt == 0 {
-		return kmeta.ChildName(jobName, "-validation")
+		return kmeta.ChildName(job.Name, childSuffix(job, "validation"))
 	}
-	return kmeta.ChildName(jobName, fmt.Sprintf("-validation-%d", attempt))
+	return kmeta.ChildName(job.Name, childSuffix(job, fmt.Sprintf("validation-%d", attempt)))
 }
 
-// BuildName names the job's build child (PipelineRun or OpenShift Build).
-func BuildName(jobName string) string {
-	return kmeta.ChildName(jobName, "-build")
+// BuildName names job's build child (PipelineRun, or OpenShift BuildConfig and Build).
+func BuildName(job *v1alpha1.NotebookValidationJob) string {
+	return kmeta.ChildName(job.Name, childSuffix(job, "build"))
+}
+
+// childSuffix is "-<uid hash>-<what>". kmeta.ChildName keeps the suffix whole and shortens
+// (with a hash) only a job name too long to fit in 63 characters with it.
+func childSuffix(job *v1alpha1.NotebookValidationJob, what string) string {
+	sum := sha256.Sum256([]byte(job.UID))
+	return "-" + hex.EncodeToString(sum[:3]) + "-" + what
 }
 
 // BuildEnabled reports whether the job asks for an image build before validation.
@@ -124,7 +135,7 @@ func (t *transition) decideInitializing() Decision {
 		return t.start()
 	case BuildStartFailed:
 		if strategy := BuildStrategy(t.job); BuildEnabled(t.job) && (strategy == v1alpha1.BuildStrategyS2I || strategy == v1alpha1.BuildStrategyTekton) {
-			return t.failBuild(ReasonBuildStartFailed, "could not start the "+strategy+" build"+detail(t.obs))
+			return t.failBuildStart("the " + strategy + " build")
 		}
 	case PodStartFailed:
 		if !BuildEnabled(t.job) {
@@ -152,7 +163,7 @@ func (t *transition) start() Decision {
 		t.setCondition(v1alpha1.ConditionBuildReady, metav1.ConditionUnknown, ReasonAwaitingExternalBuild, message)
 		return t.move(v1alpha1.PhaseBuilding, ReasonAwaitingExternalBuild, message)
 	case v1alpha1.BuildStrategyS2I, v1alpha1.BuildStrategyTekton:
-		name := BuildName(t.job.Name)
+		name := BuildName(t.job)
 		message := fmt.Sprintf("starting %s build %s", strategy, name)
 		t.st.BuildStatus = &v1alpha1.BuildStatus{Phase: v1alpha1.BuildPhasePending, BuildName: name, Strategy: strategy, StartTime: t.now(), Message: message}
 		t.setCondition(v1alpha1.ConditionBuildReady, metav1.ConditionUnknown, ReasonBuildStarted, message)
@@ -169,7 +180,7 @@ func (t *transition) startValidation(image, missingImage string) Decision {
 	if image == "" {
 		return t.fail(ReasonImageMissing, "cannot start validation: "+missingImage)
 	}
-	name := PodName(t.job.Name, t.st.RetryCount)
+	name := PodName(t.job, t.st.RetryCount)
 	t.st.ValidationPodName = name
 	message := fmt.Sprintf("validating the notebook in pod %s with image %s", name, image)
 	t.setCondition(v1alpha1.ConditionValidationComplete, metav1.ConditionUnknown, ReasonValidationStarted, message)
@@ -194,12 +205,31 @@ func (t *transition) decideBuildComplete() Decision {
 	return t.unchanged()
 }
 
-// failPodStart fails the job because its validation pod could not be created: the spec
-// cannot make a valid pod, so retrying the same spec cannot help.
+// failPodStart fails the job because its validation pod could not be created: retrying the
+// same spec cannot help. The reason says why (startFailure).
 func (t *transition) failPodStart() Decision {
-	message := "could not create the validation pod" + detail(t.obs)
-	t.setCondition(v1alpha1.ConditionValidationComplete, metav1.ConditionFalse, ReasonPodStartFailed, message)
-	return t.fail(ReasonPodStartFailed, message)
+	reason, message := t.startFailure("the validation pod", ReasonPodStartFailed, ReasonPodRejected)
+	t.setCondition(v1alpha1.ConditionValidationComplete, metav1.ConditionFalse, reason, message)
+	return t.fail(reason, message)
+}
+
+// failBuildStart fails the job because its build child could not be created.
+func (t *transition) failBuildStart(child string) Decision {
+	reason, message := t.startFailure(child, ReasonBuildStartFailed, ReasonBuildRejected)
+	return t.failBuild(reason, message)
+}
+
+// startFailure is the reason and message of a child that could not be created, by why: a
+// spec found invalid before any API call (invalid), refused by the API server (rejected), or
+// a name held by an object the job does not control.
+func (t *transition) startFailure(child, invalid, rejected string) (string, string) {
+	switch t.obs.StartFailure {
+	case StartRejected:
+		return rejected, "the API server refused " + child + detail(t.obs)
+	case StartNameTaken:
+		return ReasonChildNameTaken, "cannot create " + child + ": its name is taken by an object this job does not control" + detail(t.obs)
+	}
+	return invalid, "could not create " + child + detail(t.obs)
 }
 
 // migrateRunning moves the legacy Running phase into the machine, keeping every recorded field.

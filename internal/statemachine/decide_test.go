@@ -53,13 +53,13 @@ func TestHappyPathWithBuildSetsConditionsAndFields(t *testing.T) {
 
 	d = apply(job, Observation{Kind: JobSeen, Now: at(time.Second)})
 	bs := d.Status.BuildStatus
-	if d.Effect != EffectCreateBuild || bs == nil || bs.BuildName != BuildName("nb") || bs.Strategy != "tekton" ||
+	if d.Effect != EffectCreateBuild || bs == nil || bs.BuildName != BuildName(job) || bs.Strategy != "tekton" ||
 		bs.Phase != v1alpha1.BuildPhasePending || !bs.StartTime.Equal(ptr(at(time.Second))) {
 		t.Fatalf("Initializing with a tekton build: effect %q buildStatus %+v", d.Effect, bs)
 	}
 	wantCondition(t, job.Status, v1alpha1.ConditionBuildReady, metav1.ConditionUnknown, ReasonBuildStarted, at(time.Second))
 
-	apply(job, Observation{Kind: BuildRunning, Now: at(time.Minute), BuildName: BuildName("nb")})
+	apply(job, Observation{Kind: BuildRunning, Now: at(time.Minute), BuildName: BuildName(job)})
 	wantCondition(t, job.Status, v1alpha1.ConditionBuildReady, metav1.ConditionUnknown, ReasonBuildRunning, at(time.Second))
 
 	built := at(6 * time.Minute)
@@ -73,17 +73,17 @@ func TestHappyPathWithBuildSetsConditionsAndFields(t *testing.T) {
 	wantCondition(t, job.Status, v1alpha1.ConditionBuildReady, metav1.ConditionTrue, ReasonBuildSucceeded, at(7*time.Minute))
 
 	d = apply(job, Observation{Kind: JobSeen, Now: at(8 * time.Minute)})
-	if d.Effect != EffectCreateValidationPod || d.PodName != "nb-validation" || d.Image != sampleBuiltImage {
+	if d.Effect != EffectCreateValidationPod || d.PodName != PodName(job, 0) || d.Image != sampleBuiltImage {
 		t.Fatalf("BuildComplete must validate in the built image: %q %q %q", d.Effect, d.PodName, d.Image)
 	}
 	wantCondition(t, job.Status, v1alpha1.ConditionValidationComplete, metav1.ConditionUnknown, ReasonValidationStarted, at(8*time.Minute))
 
-	if d = apply(job, Observation{Kind: PodRunning, Now: at(9 * time.Minute), PodName: "nb-validation"}); d.Changed {
+	if d = apply(job, Observation{Kind: PodRunning, Now: at(9 * time.Minute), PodName: PodName(job, 0)}); d.Changed {
 		t.Fatalf("PodRunning for the recorded pod must write nothing: %+v", d)
 	}
 
 	comparison := &v1alpha1.ComparisonResult{Strategy: "exact", Result: "matched", TotalCells: 1, MatchedCells: 1}
-	d = apply(job, Observation{Kind: PodSucceeded, Now: at(10 * time.Minute), PodName: "nb-validation",
+	d = apply(job, Observation{Kind: PodSucceeded, Now: at(10 * time.Minute), PodName: PodName(job, 0),
 		Results: []v1alpha1.CellResult{{CellIndex: 0, Status: v1alpha1.CellStatusSuccess}}, Comparison: comparison})
 	if d.Status.Phase != v1alpha1.PhaseSucceeded || len(d.Status.Results) != 1 || d.Status.ComparisonResult.Result != "matched" ||
 		!d.Status.CompletionTime.Equal(ptr(at(10*time.Minute))) || d.Status.Message != "notebook passed: 1 of 1 cells succeeded" {
@@ -105,7 +105,7 @@ func TestInfraFailuresRetryUpToMaxThenFail(t *testing.T) {
 		d := apply(job, Observation{Kind: PodInfraFailed, Now: now, PodName: job.Status.ValidationPodName,
 			Reason: "Evicted", Message: "node ran out of memory"})
 		if d.Status.Phase != v1alpha1.PhaseValidationRunning || d.Effect != EffectCreateValidationPod ||
-			d.Status.RetryCount != attempt || d.PodName != PodName("nb", attempt) || d.Image != sampleBuiltImage ||
+			d.Status.RetryCount != attempt || d.PodName != PodName(job, attempt) || d.Image != sampleBuiltImage ||
 			!d.Status.LastRetryTime.Equal(&now) || d.Reason != ReasonValidationRetried {
 			t.Fatalf("retry %d: %+v", attempt, d)
 		}
@@ -141,11 +141,11 @@ func TestStalePodObservationsAreIgnored(t *testing.T) {
 func TestJobWithoutRecordedPodAdoptsTheFirstItHears(t *testing.T) {
 	job := validatingJob(v1alpha1.PhaseValidationRunning)
 	job.Status.ValidationPodName = ""
-	d := apply(job, Observation{Kind: PodRunning, Now: at(time.Minute), PodName: "nb-validation"})
-	if !d.Changed || d.Status.ValidationPodName != "nb-validation" {
+	d := apply(job, Observation{Kind: PodRunning, Now: at(time.Minute), PodName: PodName(job, 0)})
+	if !d.Changed || d.Status.ValidationPodName != PodName(job, 0) {
 		t.Fatalf("PodRunning must record the pod: %+v", d)
 	}
-	if d = Decide(job, Observation{Kind: PodRunning, Now: at(2 * time.Minute), PodName: "nb-validation"}); d.Changed {
+	if d = Decide(job, Observation{Kind: PodRunning, Now: at(2 * time.Minute), PodName: PodName(job, 0)}); d.Changed {
 		t.Fatalf("a second PodRunning must write nothing")
 	}
 	if d = Decide(job, Observation{Kind: PodFailed, Now: at(2 * time.Minute), PodName: "other"}); d.Changed {
@@ -168,7 +168,7 @@ func TestBuildProgressWritesOncePerStateChange(t *testing.T) {
 		{BuildPending, "step build", true},
 	}
 	for i, step := range steps {
-		d := apply(job, Observation{Kind: step.kind, Now: at(time.Duration(i) * time.Minute), BuildName: BuildName("nb"), Message: step.message})
+		d := apply(job, Observation{Kind: step.kind, Now: at(time.Duration(i) * time.Minute), BuildName: BuildName(job), Message: step.message})
 		if d.Changed != step.changed {
 			t.Fatalf("step %d (%s %q): changed %v, want %v", i, step.kind, step.message, d.Changed, step.changed)
 		}
@@ -189,7 +189,7 @@ func TestBuildFailuresSayWhatHappened(t *testing.T) {
 		{v1alpha1.BuildStrategyTekton, BuildFailed, ReasonBuildFailed, "failed", EffectNone},
 		{v1alpha1.BuildStrategyTekton, BuildCancelled, ReasonBuildCancelled, "was cancelled", EffectNone},
 		{v1alpha1.BuildStrategyS2I, BuildTimedOut, ReasonBuildTimeout, "timed out after 15m0s", EffectNone},
-		{v1alpha1.BuildStrategyS2I, BuildStartFailed, ReasonBuildStartFailed, "could not start", EffectNone},
+		{v1alpha1.BuildStrategyS2I, BuildStartFailed, ReasonBuildStartFailed, "could not create", EffectNone},
 		{v1alpha1.BuildStrategyExternal, ExternalBuildFailed, ReasonBuildFailed, "external CI reported", EffectNone},
 		{v1alpha1.BuildStrategyExternal, DeadlinePassed, ReasonBuildTimeout, "external CI never reported the build's result within 15m0s", EffectDeleteChildren},
 		{v1alpha1.BuildStrategyTekton, DeadlinePassed, ReasonBuildTimeout, "the build did not finish within 15m0s", EffectDeleteChildren},
@@ -298,16 +298,23 @@ func TestBadInputChangesNothing(t *testing.T) {
 }
 
 func TestChildNames(t *testing.T) {
-	if got := PodName("nb", 0); got != "nb-validation" {
-		t.Errorf("PodName(nb, 0) = %q", got)
+	job := sampleJob(v1alpha1.PhaseNone, "")
+	for _, c := range []struct{ got, want string }{
+		{PodName(job, 0), "nb-682571-validation"},
+		{PodName(job, 2), "nb-682571-validation-2"},
+		{BuildName(job), "nb-682571-build"},
+	} {
+		if c.got != c.want {
+			t.Errorf("child name %q, want %q", c.got, c.want)
+		}
 	}
-	if got := PodName("nb", 2); got != "nb-validation-2" {
-		t.Errorf("PodName(nb, 2) = %q", got)
+	again := job.DeepCopy()
+	again.UID = "a-new-incarnation"
+	if PodName(again, 0) == PodName(job, 0) || BuildName(again) == BuildName(job) {
+		t.Errorf("a job re-created under the same name must not reuse its children's names")
 	}
-	if got := BuildName("nb"); got != "nb-build" {
-		t.Errorf("BuildName(nb) = %q", got)
-	}
-	long := strings.Repeat("n", 63)
+	long := sampleJob(v1alpha1.PhaseNone, "")
+	long.Name = strings.Repeat("n", 253)
 	names := map[string]bool{BuildName(long): true}
 	for attempt := 0; attempt <= MaxInfraRetries; attempt++ {
 		names[PodName(long, attempt)] = true
@@ -319,6 +326,55 @@ func TestChildNames(t *testing.T) {
 	}
 	if len(names) != MaxInfraRetries+2 {
 		t.Errorf("child names of a long job collide: %v", names)
+	}
+	longAgain := long.DeepCopy()
+	longAgain.UID = "a-new-incarnation"
+	if PodName(longAgain, 0) == PodName(long, 0) {
+		t.Errorf("a long job re-created under the same name reuses its pod name %s", PodName(long, 0))
+	}
+}
+
+// TestStartFailuresSayWhatWasRefused: a child that cannot be created fails the job with a
+// reason saying why, in every phase and build strategy that creates one.
+func TestStartFailuresSayWhatWasRefused(t *testing.T) {
+	type start struct {
+		job  *v1alpha1.NotebookValidationJob
+		kind Kind
+	}
+	starts := map[string]start{
+		"no build, Initializing":     {sampleJob(v1alpha1.PhaseInitializing, ""), PodStartFailed},
+		"no build, legacy Pending":   {sampleJob(v1alpha1.PhasePending, ""), PodStartFailed},
+		"built image, BuildComplete": {buildCompleteJob(), PodStartFailed},
+		"retry, ValidationRunning":   {validatingJob(v1alpha1.PhaseValidationRunning), PodStartFailed},
+		"tekton, Initializing":       {sampleJob(v1alpha1.PhaseInitializing, v1alpha1.BuildStrategyTekton), BuildStartFailed},
+		"s2i, Building":              {buildingJob(v1alpha1.BuildStrategyS2I), BuildStartFailed},
+	}
+	reasons := map[Kind]map[StartFailure]string{
+		PodStartFailed:   {StartInvalid: ReasonPodStartFailed, StartRejected: ReasonPodRejected, StartNameTaken: ReasonChildNameTaken},
+		BuildStartFailed: {StartInvalid: ReasonBuildStartFailed, StartRejected: ReasonBuildRejected, StartNameTaken: ReasonChildNameTaken},
+	}
+	for name, s := range starts {
+		for _, failure := range AllStartFailures {
+			t.Run(name+"/"+string(failure), func(t *testing.T) {
+				obs := sampleObservation(s.job, s.kind)
+				obs.Reason, obs.StartFailure = "", failure
+				obs.Message = `Pod "x" is invalid: spec.containers[0].image: Invalid value: "quay.io/x:latest ": must not have leading or trailing whitespace`
+				d := Decide(s.job, obs)
+				want := reasons[s.kind][failure]
+				if d.Status.Phase != v1alpha1.PhaseFailed || d.Reason != want || d.Effect != EffectNone {
+					t.Fatalf("got phase %q reason %q effect %q; want Failed %s", d.Status.Phase, d.Reason, d.Effect, want)
+				}
+				if !strings.Contains(d.Status.Message, obs.Message) {
+					t.Errorf("message %q does not carry the API server's words", d.Status.Message)
+				}
+				wantCondition(t, d.Status, v1alpha1.ConditionReady, metav1.ConditionFalse, want, obs.Now)
+				if s.kind == BuildStartFailed {
+					if bs := d.Status.BuildStatus; bs.Phase != v1alpha1.BuildPhaseFailed || bs.Reason != want {
+						t.Errorf("buildStatus %+v, want Failed with reason %s", bs, want)
+					}
+				}
+			})
+		}
 	}
 }
 

@@ -27,6 +27,7 @@ var (
 
 const (
 	sampleJobName    = "nb"
+	sampleJobUID     = "5a3f0c1e-8f4b-4c5e-9d2a-1b7e6f0a9c3d"
 	sampleSpecImage  = "quay.io/jupyter/minimal-notebook:latest"
 	sampleBuiltImage = "registry.example/nb@sha256:0123456789abcdef0123456789abcdef0123456789abcdef0123456789abcdef"
 )
@@ -59,7 +60,7 @@ func samples(phase string) []sample {
 	case v1alpha1.PhaseValidationRunning:
 		exhausted := validatingJob(v1alpha1.PhaseValidationRunning)
 		exhausted.Status.RetryCount = MaxInfraRetries
-		exhausted.Status.ValidationPodName = PodName(sampleJobName, MaxInfraRetries)
+		exhausted.Status.ValidationPodName = PodName(exhausted, MaxInfraRetries)
 		exhausted.Status.LastRetryTime = &sampleStart
 		return []sample{{"retries left", validatingJob(v1alpha1.PhaseValidationRunning)}, {"retries exhausted", exhausted}}
 	case v1alpha1.PhaseRunning:
@@ -77,7 +78,7 @@ func samples(phase string) []sample {
 // sampleJob is a job in phase with a build of strategy ("" for none).
 func sampleJob(phase, strategy string) *v1alpha1.NotebookValidationJob {
 	job := &v1alpha1.NotebookValidationJob{
-		ObjectMeta: metav1.ObjectMeta{Name: sampleJobName, Namespace: "notebooks", Generation: 2},
+		ObjectMeta: metav1.ObjectMeta{Name: sampleJobName, Namespace: "notebooks", UID: sampleJobUID, Generation: 2},
 		Spec: v1alpha1.NotebookValidationJobSpec{
 			Notebook:  v1alpha1.NotebookSpec{Path: "notebooks/analysis.ipynb"},
 			PodConfig: v1alpha1.PodConfigSpec{ContainerImage: sampleSpecImage},
@@ -100,7 +101,7 @@ func buildingJob(strategy string) *v1alpha1.NotebookValidationJob {
 		Phase: v1alpha1.BuildPhasePending, Strategy: strategy, StartTime: &sampleStart, Message: "starting the build",
 	}
 	if strategy != v1alpha1.BuildStrategyExternal {
-		job.Status.BuildStatus.BuildName = BuildName(sampleJobName)
+		job.Status.BuildStatus.BuildName = BuildName(job)
 	}
 	return job
 }
@@ -115,7 +116,7 @@ func buildCompleteJob() *v1alpha1.NotebookValidationJob {
 
 func validatingJob(phase string) *v1alpha1.NotebookValidationJob {
 	job := sampleJob(phase, "")
-	job.Status.ValidationPodName = PodName(sampleJobName, 0)
+	job.Status.ValidationPodName = PodName(job, 0)
 	job.Status.Conditions = []metav1.Condition{{
 		Type: v1alpha1.ConditionValidationComplete, Status: metav1.ConditionUnknown,
 		Reason: ReasonValidationStarted, LastTransitionTime: sampleStart,
@@ -129,15 +130,15 @@ func sampleObservation(job *v1alpha1.NotebookValidationJob, kind Kind) Observati
 	obs := Observation{Kind: kind, Now: sampleNow}
 	switch kind {
 	case BuildPending, BuildRunning:
-		obs.BuildName = BuildName(job.Name)
+		obs.BuildName = BuildName(job)
 	case BuildSucceeded, ExternalBuildSucceeded:
-		obs.BuildName, obs.Image, obs.BuildCompleted = BuildName(job.Name), sampleBuiltImage, &sampleNow
+		obs.BuildName, obs.Image, obs.BuildCompleted = BuildName(job), sampleBuiltImage, &sampleNow
 	case BuildFailed, BuildCancelled, BuildTimedOut, BuildStartFailed, ExternalBuildFailed:
 		obs.Reason, obs.Message, obs.BuildCompleted = "Failed", "step build exited with code 1", &sampleNow
 	case PodPending, PodRunning, PodSucceeded, PodFailed, PodInfraFailed, PodTimedOut, PodStartFailed:
 		obs.PodName = job.Status.ValidationPodName
 		if obs.PodName == "" {
-			obs.PodName = PodName(job.Name, job.Status.RetryCount)
+			obs.PodName = PodName(job, job.Status.RetryCount)
 		}
 	}
 	switch kind {
@@ -151,7 +152,7 @@ func sampleObservation(job *v1alpha1.NotebookValidationJob, kind Kind) Observati
 	case PodInfraFailed:
 		obs.Reason, obs.Message = "ImagePullBackOff", "image could not be pulled"
 	case PodStartFailed:
-		obs.Reason, obs.Message = "InvalidSpec", `spec.podConfig.resources.limits["memory"]: "lots" is not a quantity`
+		obs.Message = `spec.podConfig.resources.limits["memory"]: "lots" is not a quantity`
 	case PodTimedOut:
 		obs.Reason = "DeadlineExceeded"
 	}

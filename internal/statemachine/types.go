@@ -84,11 +84,31 @@ type Observation struct {
 	BuildName                    string
 	Image                        string
 	BuildStarted, BuildCompleted *metav1.Time
+	// StartFailure says why a child could not be created (PodStartFailed, BuildStartFailed).
+	StartFailure StartFailure
 	// Pod observations: the results the caller extracted from the runner summary
 	PodName    string
 	Results    []v1alpha1.CellResult
 	Comparison *v1alpha1.ComparisonResult
 }
+
+// StartFailure says why creating a child (the validation pod, the build) failed for good. The
+// decision's reason says which: the job's owner fixes each differently.
+type StartFailure string
+
+// Start failures.
+const (
+	// StartInvalid (the zero value): the spec cannot make a valid child, found before any API
+	// call, or the cluster does not serve the build's API.
+	StartInvalid StartFailure = ""
+	// StartRejected: the API server refused the child (validation or admission).
+	StartRejected StartFailure = "Rejected"
+	// StartNameTaken: an object this job does not control holds the child's name.
+	StartNameTaken StartFailure = "NameTaken"
+)
+
+// AllStartFailures lists every StartFailure (tests decide each).
+var AllStartFailures = []StartFailure{StartInvalid, StartRejected, StartNameTaken}
 
 // Effect is the one side effect a decision asks the caller to perform.
 type Effect string
@@ -122,6 +142,9 @@ const (
 	ReasonUnsupportedStrategy   = "UnsupportedBuildStrategy"
 	ReasonBuildStartFailed      = "BuildStartFailed"
 	ReasonPodStartFailed        = "PodStartFailed"
+	ReasonPodRejected           = "PodRejected"    // the API server refused the validation pod
+	ReasonBuildRejected         = "BuildRejected"  // the API server refused the build child
+	ReasonChildNameTaken        = "ChildNameTaken" // an object the job does not control holds a child's name
 	ReasonBuildPending          = "BuildPending"
 	ReasonBuildRunning          = "BuildRunning"
 	ReasonBuildSucceeded        = "BuildSucceeded"

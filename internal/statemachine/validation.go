@@ -69,7 +69,7 @@ func (t *transition) retryOrFail(pod string) Decision {
 	}
 	t.st.RetryCount++
 	t.st.LastRetryTime = t.now()
-	next := PodName(t.job.Name, t.st.RetryCount)
+	next := PodName(t.job, t.st.RetryCount)
 	t.st.ValidationPodName = next
 	message := fmt.Sprintf("validation pod %s failed for an infrastructure reason%s; retrying in pod %s (retry %d of %d)",
 		pod, detail(t.obs), next, t.st.RetryCount, MaxInfraRetries)

@@ -30,24 +30,12 @@ const MaxAttempts = 3
 
 // Effects performs the side effects decisions ask for. Every method must be idempotent: after a
 // 409 the step runs again. A failure the job's spec causes (retrying cannot help) is wrapped
-// with Permanent.
+// with Permanent or NameTaken, or classified by CreateFailure.
 type Effects interface {
 	CreateValidationPod(ctx context.Context, job *v1alpha1.NotebookValidationJob, podName, image string) error
 	CreateBuild(ctx context.Context, job *v1alpha1.NotebookValidationJob) error
 	DeleteChildren(ctx context.Context, job *v1alpha1.NotebookValidationJob) error
 }
-
-// ErrPermanent marks a side effect that failed because of the job's spec (an invalid pod or
-// build, a build platform that is not installed): the job fails instead of the event retrying.
-var ErrPermanent = errors.New("cannot be done with this spec")
-
-type permanentError struct{ err error }
-
-func (p *permanentError) Error() string   { return p.err.Error() }
-func (p *permanentError) Unwrap() []error { return []error{ErrPermanent, p.err} }
-
-// Permanent wraps err as ErrPermanent.
-func Permanent(err error) error { return &permanentError{err: err} }
 
 // Observer turns the fresh job (and whatever else the function reads) into an observation. It
 // runs again after every re-read. Now is filled in by the Executor when left zero.
@@ -131,7 +119,7 @@ func (e *Executor) decide(ctx context.Context, job *v1alpha1.NotebookValidationJ
 	if !errors.Is(err, ErrPermanent) {
 		return statemachine.Decision{}, fmt.Errorf("%s: %w", d.Effect, err)
 	}
-	failed := statemachine.Observation{Now: obs.Now, Reason: "InvalidSpec", Message: err.Error(), PodName: d.PodName}
+	failed := statemachine.Observation{Now: obs.Now, StartFailure: startFailure(err), Message: err.Error(), PodName: d.PodName}
 	switch d.Effect {
 	case statemachine.EffectCreateValidationPod:
 		failed.Kind = statemachine.PodStartFailed

@@ -7,7 +7,10 @@ import (
 	"testing"
 	"time"
 
+	apierrors "k8s.io/apimachinery/pkg/api/errors"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+	"k8s.io/apimachinery/pkg/runtime/schema"
+	"k8s.io/apimachinery/pkg/util/validation/field"
 
 	"github.com/mlops-dev/nbv/api/v1alpha1"
 	"github.com/mlops-dev/nbv/internal/statemachine"
@@ -52,19 +55,36 @@ func jobSeen(context.Context, *v1alpha1.NotebookValidationJob) (statemachine.Obs
 // matching start-failure decision instead of an error.
 func TestDecidePerformsTheEffect(t *testing.T) {
 	now := time.Date(2026, 11, 25, 12, 0, 0, 0, time.UTC)
+	pods := schema.GroupResource{Resource: "pods"}
+	pipelineRuns := schema.GroupResource{Group: "tekton.dev", Resource: "pipelineruns"}
+	invalidImage := apierrors.NewInvalid(schema.GroupKind{Kind: "Pod"}, "nb-validation", field.ErrorList{
+		field.Invalid(field.NewPath("spec", "containers").Index(0).Child("image"), "quay.io/x:latest ", "must not have leading or trailing whitespace")})
+	podSecurity := apierrors.NewForbidden(pods, "nb-validation", errors.New(`violates PodSecurity "baseline:latest": hostPath volumes (volume "host")`))
+	rbac := apierrors.NewForbidden(pods, "nb-validation", errors.New(`User "system:serviceaccount:nbv-system:job-created" cannot create resource "pods" in API group "" in the namespace "team-a"`))
+	quota := apierrors.NewForbidden(pods, "nb-validation", errors.New("exceeded quota: compute, requested: pods=1, used: pods=10, limited: pods=10"))
+	webhook := apierrors.NewBadRequest(`admission webhook "validation.webhook.pipeline.tekton.dev" denied the request: validation failed: invalid value: spec.params`)
+	podCall := "pod " + statemachine.PodName(initializing(false), 0) + " img"
 	cases := []struct {
-		name      string
-		build     bool
-		err       error
-		wantPhase string
-		wantErr   bool
-		wantCall  string
+		name       string
+		build      bool
+		err        error
+		wantPhase  string
+		wantReason string
+		wantErr    bool
+		wantCall   string
 	}{
-		{"pod created", false, nil, v1alpha1.PhaseValidationRunning, false, "pod nb-validation img"},
-		{"pod spec invalid", false, Permanent(errors.New(`resources.limits["memory"]: "4 GB"`)), v1alpha1.PhaseFailed, false, "pod nb-validation img"},
-		{"API unavailable", false, errors.New("connection refused"), "", true, "pod nb-validation img"},
-		{"build started", true, nil, v1alpha1.PhaseBuilding, false, "build"},
-		{"platform missing", true, Permanent(errors.New("tekton.dev/v1 pipelineruns is not served")), v1alpha1.PhaseFailed, false, "build"},
+		{"pod created", false, nil, v1alpha1.PhaseValidationRunning, statemachine.ReasonValidationStarted, false, podCall},
+		{"pod spec invalid", false, Permanent(errors.New(`resources.limits["memory"]: "4 GB"`)), v1alpha1.PhaseFailed, statemachine.ReasonPodStartFailed, false, podCall},
+		{"pod refused as invalid", false, CreateFailure(invalidImage), v1alpha1.PhaseFailed, statemachine.ReasonPodRejected, false, podCall},
+		{"pod denied by admission", false, CreateFailure(podSecurity), v1alpha1.PhaseFailed, statemachine.ReasonPodRejected, false, podCall},
+		{"pod name taken", false, NameTaken(errors.New("Pod team-a/nb-validation exists, controlled by nothing")), v1alpha1.PhaseFailed, statemachine.ReasonChildNameTaken, false, podCall},
+		{"function lacks RBAC", false, CreateFailure(rbac), "", "", true, podCall},
+		{"quota exhausted", false, CreateFailure(quota), "", "", true, podCall},
+		{"API unavailable", false, CreateFailure(errors.New("connection refused")), "", "", true, podCall},
+		{"build started", true, nil, v1alpha1.PhaseBuilding, statemachine.ReasonBuildStarted, false, "build"},
+		{"platform missing", true, Permanent(errors.New("tekton.dev/v1 pipelineruns is not served")), v1alpha1.PhaseFailed, statemachine.ReasonBuildStartFailed, false, "build"},
+		{"build refused by a webhook", true, CreateFailure(webhook), v1alpha1.PhaseFailed, statemachine.ReasonBuildRejected, false, "build"},
+		{"build name taken", true, NameTaken(apierrors.NewAlreadyExists(pipelineRuns, "nb-build")), v1alpha1.PhaseFailed, statemachine.ReasonChildNameTaken, false, "build"},
 	}
 	for _, tc := range cases {
 		t.Run(tc.name, func(t *testing.T) {
@@ -80,8 +100,8 @@ func TestDecidePerformsTheEffect(t *testing.T) {
 			if tc.wantErr {
 				return
 			}
-			if !d.Changed || d.Status.Phase != tc.wantPhase {
-				t.Errorf("decision phase %q changed %v, want %q", d.Status.Phase, d.Changed, tc.wantPhase)
+			if !d.Changed || d.Status.Phase != tc.wantPhase || d.Reason != tc.wantReason {
+				t.Errorf("decision phase %q reason %q changed %v, want %q %q", d.Status.Phase, d.Reason, d.Changed, tc.wantPhase, tc.wantReason)
 			}
 			if tc.err != nil && !strings.Contains(d.Status.Message, tc.err.Error()) {
 				t.Errorf("message %q does not carry the cause %q", d.Status.Message, tc.err)

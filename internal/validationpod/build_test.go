@@ -15,6 +15,7 @@ import (
 	"sigs.k8s.io/yaml"
 
 	"github.com/mlops-dev/nbv/api/v1alpha1"
+	"github.com/mlops-dev/nbv/internal/statemachine"
 )
 
 var update = flag.Bool("update", false, "rewrite the golden files in test/fixtures/podspec")
@@ -120,7 +121,7 @@ func TestBuildGolden(t *testing.T) {
 	}
 	for _, tc := range cases {
 		t.Run(tc.file, func(t *testing.T) {
-			pod, err := Build(tc.job, tc.job.Name+"-validation", tc.image, tc.opts)
+			pod, err := Build(tc.job, statemachine.PodName(tc.job, 0), tc.image, tc.opts)
 			if err != nil {
 				t.Fatalf("Build: %v", err)
 			}

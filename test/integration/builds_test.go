@@ -117,7 +117,7 @@ func (f *fixture) dynamic() dynamic.Interface {
 func (f *fixture) setBuildStatus(bs buildSystem, job, state string) {
 	f.t.Helper()
 	c := f.dynamic().Resource(bs.child.GVR).Namespace(f.ns)
-	obj, err := c.Get(f.ctx, statemachine.BuildName(job), metav1.GetOptions{})
+	obj, err := c.Get(f.ctx, statemachine.BuildName(f.jobNow(job)), metav1.GetOptions{})
 	if err != nil {
 		f.t.Fatalf("build controller: get %s: %v", bs.child.Kind, err)
 	}
@@ -132,7 +132,7 @@ func (f *fixture) startBuild(bs buildSystem, name string) *v1alpha1.NotebookVali
 	f.t.Helper()
 	f.createJob(name, buildJob(bs.strategy))
 	job := f.waitJob(name, "Building", phaseIs(v1alpha1.PhaseBuilding))
-	child, err := f.dynamic().Resource(bs.child.GVR).Namespace(f.ns).Get(f.ctx, statemachine.BuildName(name), metav1.GetOptions{})
+	child, err := f.dynamic().Resource(bs.child.GVR).Namespace(f.ns).Get(f.ctx, statemachine.BuildName(job), metav1.GetOptions{})
 	if err != nil {
 		f.t.Fatalf("job-created did not create the %s: %v", bs.child.Kind, err)
 	}
@@ -154,7 +154,7 @@ func TestBuildSucceedsThenValidates(t *testing.T) {
 			stop := f.watchWrites("built")
 			f.startBuild(bs, "built")
 			if bs.strategy == v1alpha1.BuildStrategyS2I {
-				if _, err := f.dynamic().Resource(childapi.BuildConfigs.GVR).Namespace(f.ns).Get(f.ctx, statemachine.BuildName("built"), metav1.GetOptions{}); err != nil {
+				if _, err := f.dynamic().Resource(childapi.BuildConfigs.GVR).Namespace(f.ns).Get(f.ctx, statemachine.BuildName(f.jobNow("built")), metav1.GetOptions{}); err != nil {
 					t.Errorf("no BuildConfig for re-runs: %v", err)
 				}
 			}
@@ -274,11 +274,11 @@ func TestBuildEventHints(t *testing.T) {
 	owner := f.startBuild(bs, "owner")
 	claimant := f.startBuild(bs, "claimant")
 	url := f.stack.FunctionURLs["build-status-changed"]
-	forged := resourceEvent(f.ns, "tekton.dev/v1", "PipelineRun", statemachine.BuildName("owner"), "claimant")
+	forged := resourceEvent(f.ns, "tekton.dev/v1", "PipelineRun", statemachine.BuildName(owner), "claimant")
 	if status := postEvent(t, url, forged); status != http.StatusAccepted {
 		t.Errorf("event naming another job's child answered %d, want 202 (ignored)", status)
 	}
-	taskRun := resourceEvent(f.ns, "tekton.dev/v1", "TaskRun", statemachine.BuildName("owner"), "owner")
+	taskRun := resourceEvent(f.ns, "tekton.dev/v1", "TaskRun", statemachine.BuildName(owner), "owner")
 	if status := postEvent(t, url, taskRun); status != http.StatusBadRequest {
 		t.Errorf("TaskRun event answered %d, want 400", status)
 	}
@@ -288,7 +288,7 @@ func TestBuildEventHints(t *testing.T) {
 
 	// A genuine hint: the child, which no controller has looked at yet, is recorded as
 	// pending once ("starting" becomes "pending"); the same hint again changes nothing.
-	genuine := resourceEvent(f.ns, "tekton.dev/v1", "PipelineRun", statemachine.BuildName("owner"), "owner")
+	genuine := resourceEvent(f.ns, "tekton.dev/v1", "PipelineRun", statemachine.BuildName(owner), "owner")
 	if status := postEvent(t, url, genuine); status != http.StatusOK && status != http.StatusAccepted {
 		t.Errorf("genuine event answered %d, want 2xx", status)
 	}
@@ -345,7 +345,7 @@ func TestAPICallsPerBuildTransition(t *testing.T) {
 				t.Fatal(err)
 			}
 			f.ns = ns
-			f.createJob("calls", buildJob(bs.strategy))
+			callsJob := f.createJob("calls", buildJob(bs.strategy))
 			settings := functionenv.Settings{Kube: f.cp.RESTConfig(), Pod: validationpod.Options{RunnerImage: testRunnerImage}}
 			builds, err := buildchild.New(settings)
 			if err != nil {
@@ -357,7 +357,7 @@ func TestAPICallsPerBuildTransition(t *testing.T) {
 			}
 			jobEvent := resourceEvent(ns, v1alpha1.SchemeGroupVersion.String(), v1alpha1.Kind, "calls", "calls")
 			jobEvent.SetType(events.TypeResourceAdd)
-			childEvent := resourceEvent(ns, bs.child.APIVersion(), bs.child.Kind, statemachine.BuildName("calls"), "calls")
+			childEvent := resourceEvent(ns, bs.child.APIVersion(), bs.child.Kind, statemachine.BuildName(callsJob), "calls")
 			created := int64(1)
 			if bs.strategy == v1alpha1.BuildStrategyS2I {
 				created = 2 // BuildConfig, then Build

@@ -23,6 +23,7 @@ import (
 	"github.com/mlops-dev/nbv/api/v1alpha1"
 	"github.com/mlops-dev/nbv/internal/local/hostkubelet"
 	"github.com/mlops-dev/nbv/internal/runner/summary"
+	"github.com/mlops-dev/nbv/internal/statemachine"
 	"github.com/mlops-dev/nbv/internal/validationpod"
 )
 
@@ -90,7 +91,7 @@ func TestHostKubeletRunsValidationPods(t *testing.T) {
 				Timeout:   timeout,
 			},
 		}
-		pod, err := validationpod.Build(job, name+"-validation", job.Spec.PodConfig.ContainerImage, validationpod.Options{RunnerImage: "ghcr.io/mlops-dev/nbv-runner:test"})
+		pod, err := validationpod.Build(job, statemachine.PodName(job, 0), job.Spec.PodConfig.ContainerImage, validationpod.Options{RunnerImage: "ghcr.io/mlops-dev/nbv-runner:test"})
 		if err != nil {
 			t.Fatal(err)
 		}

@@ -198,8 +198,8 @@ func TestJobstorePods(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if _, err := store.CreatePod(ctx, foreign); !errors.Is(err, jobstore.ErrPodNotOwned) {
-		t.Errorf("CreatePod over another job's pod: err = %v, want ErrPodNotOwned", err)
+	if _, err := store.CreatePod(ctx, foreign); !errors.Is(err, jobstore.ErrNotOwned) {
+		t.Errorf("CreatePod over another job's pod: err = %v, want ErrNotOwned", err)
 	}
 
 	got, err := store.GetPod(ctx, ns, "iris-validation")

@@ -51,7 +51,7 @@ func newSweepFixture(t *testing.T) *sweepFixture {
 // executor builds a function's executor on the fixture's clock.
 func (f *sweepFixture) executor(service string) (*transition.Executor, *jobstore.Store) {
 	f.t.Helper()
-	settings := functionenv.Settings{Kube: f.cp.RESTConfig(), Pod: validationpod.Options{RunnerImage: testRunnerImage}}
+	settings := functionenv.Settings{Kube: f.functionConfig(service), Pod: validationpod.Options{RunnerImage: testRunnerImage}}
 	x, store, err := functionenv.NewExecutor(service, settings, nil)
 	if err != nil {
 		f.t.Fatal(err)
@@ -246,7 +246,7 @@ func TestSweepAdvancesUnseenJob(t *testing.T) {
 	f.now = f.now.Add(time.Minute)
 	f.ping(sweep.Options{})
 	job = f.get("unseen")
-	if job.Status.Phase != v1alpha1.PhaseValidationRunning || job.Status.ValidationPodName != statemachine.PodName("unseen", 0) {
+	if job.Status.Phase != v1alpha1.PhaseValidationRunning || job.Status.ValidationPodName != statemachine.PodName(job, 0) {
 		t.Fatalf("after two pings: %q pod %q, want ValidationRunning with the first pod", job.Status.Phase, job.Status.ValidationPodName)
 	}
 	if pods := f.podsOf("unseen"); len(pods) != 1 || !metav1.IsControlledBy(&pods[0], job) {
@@ -346,37 +346,12 @@ func TestSweepOnlyOptedInNamespaces(t *testing.T) {
 	}
 }
 
-// TestSweepRunsWithItsOwnRBAC runs the sweep as the nbv-sweep ServiceAccount bound by
-// config/rbac/functions.yaml: listing opted-in namespaces and jobs, advancing a job (status,
-// Event, pod) and failing it past its deadline (pod deletion) all need to be allowed.
+// TestSweepRunsWithItsOwnRBAC sweeps cluster-wide, as deployed: listing opted-in namespaces
+// and their jobs, advancing a job (status, Event, pod) and failing it past its deadline (pod
+// deletion), all as the nbv-sweep ServiceAccount (every sweepFixture executor runs as its
+// function's ServiceAccount).
 func TestSweepRunsWithItsOwnRBAC(t *testing.T) {
 	f := newSweepFixture(t)
-	m, err := eventsource.LoadFile(filepath.Join(repoRoot, "config", "rbac", "functions.yaml"))
-	if err != nil {
-		t.Fatal(err)
-	}
-	var objects []*unstructured.Unstructured
-	for _, o := range m.Objects {
-		if o.GetName() == "nbv-sweep" {
-			objects = append(objects, o)
-		}
-	}
-	if len(objects) != 3 {
-		t.Fatalf("found %d nbv-sweep objects in %s, want ServiceAccount, ClusterRole and ClusterRoleBinding", len(objects), m.Path)
-	}
-	m.Objects = objects
-	if err := m.ApplyObjects(f.ctx, f.cp.RESTConfig(), f.ns); err != nil {
-		t.Fatal(err)
-	}
-	saConfig, err := f.cp.ServiceAccountConfig(f.ctx, f.ns, "nbv-sweep")
-	if err != nil {
-		t.Fatal(err)
-	}
-	f.x, f.sweep, err = functionenv.NewExecutor("sweep", functionenv.Settings{Kube: saConfig, Pod: validationpod.Options{RunnerImage: testRunnerImage}}, nil)
-	if err != nil {
-		t.Fatal(err)
-	}
-	f.x.Now = func() time.Time { return f.now }
 	label := "nbv-sweep-rbac-test"
 	patch := fmt.Sprintf(`{"metadata":{"labels":{%q:"enabled"}}}`, label)
 	if _, err := f.kube.CoreV1().Namespaces().Patch(f.ctx, f.ns, types.MergePatchType, []byte(patch), metav1.PatchOptions{}); err != nil {
@@ -455,7 +430,7 @@ func (f *sweepFixture) children(r childapi.Resource) dynamic.ResourceInterface {
 func (f *sweepFixture) setChildStatus(r childapi.Resource, job string, status map[string]any) {
 	f.t.Helper()
 	c := f.children(r)
-	obj, err := c.Get(f.ctx, statemachine.BuildName(job), metav1.GetOptions{})
+	obj, err := c.Get(f.ctx, statemachine.BuildName(f.get(job)), metav1.GetOptions{})
 	if err != nil {
 		f.t.Fatalf("get %s of %s: %v", r.Kind, job, err)
 	}
@@ -517,7 +492,7 @@ func TestSweepFailsBuildPastDeadline(t *testing.T) {
 	if job.Status.Phase != v1alpha1.PhaseFailed || !strings.Contains(job.Status.Message, "the build did not finish within 5m0s") {
 		t.Fatalf("status = %q %q, want Failed by the build deadline", job.Status.Phase, job.Status.Message)
 	}
-	_, err := f.children(childapi.Builds).Get(f.ctx, statemachine.BuildName("s2i"), metav1.GetOptions{})
+	_, err := f.children(childapi.Builds).Get(f.ctx, statemachine.BuildName(job), metav1.GetOptions{})
 	if !apierrors.IsNotFound(err) {
 		t.Errorf("the Build was not deleted: %v", err)
 	}

@@ -30,6 +30,7 @@ import (
 
 	"github.com/mlops-dev/nbv/api/v1alpha1"
 	"github.com/mlops-dev/nbv/internal/apicalls"
+	"github.com/mlops-dev/nbv/internal/jobstore"
 	"github.com/mlops-dev/nbv/internal/statemachine"
 	"github.com/mlops-dev/nbv/internal/transition"
 )
@@ -77,10 +78,6 @@ func ObservedKind(kind, apiVersion string) (Resource, bool) {
 	}
 	return Resource{}, false
 }
-
-// ErrNotOwned is wrapped by CreateOwned when an object of the child's name exists and is not
-// controlled by the job. Retrying cannot fix it.
-var ErrNotOwned = errors.New("exists and is not controlled by this job")
 
 // ErrNotServed is wrapped by CreateOwned when the cluster does not serve the child's API.
 var ErrNotServed = errors.New("API not served by this cluster")
@@ -156,10 +153,11 @@ func (c *Client) Create(ctx context.Context, r Resource, job *v1alpha1.NotebookV
 // create uses, and classifies its error. An object of that name that already exists counts
 // as created when job (by UID) controls it, as read by get: an earlier attempt of the same
 // decision made it. Failures the job's spec or the cluster's make-up cause, which no retry
-// can fix, are transition.Permanent: an API that is not served (the message says what to
-// install), a child refused as invalid (by the API server or the build system's admission
-// webhook), or a name taken by an object the job does not control. Anything else is returned
-// wrapped, still recognisable by apierrors, for the event to be redelivered.
+// can fix, are permanent: a name taken by an object the job does not control
+// (transition.NameTaken, wrapping jobstore.ErrNotOwned), an API that is not served (the
+// message says what to install), and a child the API server or the build system's admission
+// webhook refuses (transition.CreateFailure). Anything else is returned wrapped, still
+// recognisable by apierrors, for the event to be redelivered.
 func CreateOwned(ctx context.Context, r Resource, job *v1alpha1.NotebookValidationJob, name string,
 	create func(context.Context) error, get func(context.Context) (metav1.Object, error)) error {
 	key := job.Namespace + "/" + name
@@ -175,15 +173,12 @@ func CreateOwned(ctx context.Context, r Resource, job *v1alpha1.NotebookValidati
 		if metav1.IsControlledBy(existing, job) {
 			return nil
 		}
-		return transition.Permanent(fmt.Errorf("create %s %s: %w %s (uid %s); found controller %s",
-			r.Kind, key, ErrNotOwned, job.Name, job.UID, describeRef(metav1.GetControllerOf(existing))))
+		return transition.NameTaken(fmt.Errorf("create %s %s: %w", r.Kind, key, jobstore.NotOwned(r.Kind, existing, job.Name, job.UID)))
 	case IsNotServed(err):
 		return transition.Permanent(fmt.Errorf("create %s %s: %w: %s is not served: %s (%v)",
 			r.Kind, key, ErrNotServed, r.GVR.GroupResource(), r.Install, err))
-	case apierrors.IsInvalid(err), apierrors.IsBadRequest(err):
-		return transition.Permanent(fmt.Errorf("create %s %s: refused as invalid: %w", r.Kind, key, err))
 	}
-	return fmt.Errorf("create %s %s: %w", r.Kind, key, err)
+	return transition.CreateFailure(fmt.Errorf("create %s %s: %w", r.Kind, key, err))
 }
 
 // IsNotServed reports whether err, from a create or list, says the cluster does not serve the
@@ -203,13 +198,6 @@ func IsNotServed(err error) bool {
 		}
 	}
 	return true
-}
-
-func describeRef(r *metav1.OwnerReference) string {
-	if r == nil {
-		return "none"
-	}
-	return fmt.Sprintf("%s %s (uid %s)", r.Kind, r.Name, r.UID)
 }
 
 // DeleteOptions are the options of every child deletion: dependents (TaskRuns, build pods,
@@ -260,5 +248,5 @@ func ChildName(job *v1alpha1.NotebookValidationJob) string {
 	if bs := job.Status.BuildStatus; bs != nil && bs.BuildName != "" {
 		return bs.BuildName
 	}
-	return statemachine.BuildName(job.Name)
+	return statemachine.BuildName(job)
 }

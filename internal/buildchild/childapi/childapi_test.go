@@ -85,12 +85,14 @@ func TestCreate(t *testing.T) {
 	}{
 		{name: "created", wantCreate: true},
 		{name: "already exists, ours", existing: []runtime.Object{child(job, PipelineRuns, job)}},
-		{name: "already exists, someone else's", existing: []runtime.Object{child(job, PipelineRuns, other)}, wantErr: "not controlled by this job", permanent: true},
-		{name: "already exists, no controller", existing: []runtime.Object{child(job, PipelineRuns, nil)}, wantErr: "found controller none", permanent: true},
+		{name: "already exists, someone else's", existing: []runtime.Object{child(job, PipelineRuns, other)}, wantErr: "PipelineRun ns/nb-build exists and is not controlled by job nb (uid uid-1); its controller is NotebookValidationJob nb (uid uid-other)", permanent: true},
+		{name: "already exists, no controller", existing: []runtime.Object{child(job, PipelineRuns, nil)}, wantErr: "its controller is none", permanent: true},
 		{name: "API not served", createErr: apierrors.NewNotFound(PipelineRuns.GVR.GroupResource(), ""), wantErr: "install Tekton Pipelines", permanent: true},
 		{name: "no kind match", createErr: &meta.NoKindMatchError{GroupKind: schema.GroupKind{Group: "tekton.dev", Kind: "PipelineRun"}}, wantErr: "install Tekton Pipelines", permanent: true},
-		{name: "refused by admission", createErr: apierrors.NewBadRequest("admission webhook denied the request: invalid param"), wantErr: "refused as invalid", permanent: true},
-		{name: "invalid", createErr: apierrors.NewInvalid(schema.GroupKind{Group: "tekton.dev", Kind: "PipelineRun"}, "nb-build", field.ErrorList{field.Required(field.NewPath("spec"), "")}), wantErr: "refused as invalid", permanent: true},
+		{name: "refused by a webhook", createErr: apierrors.NewBadRequest("admission webhook denied the request: invalid param"), wantErr: "create PipelineRun ns/nb-build: admission webhook denied the request: invalid param", permanent: true},
+		{name: "denied by admission", createErr: apierrors.NewForbidden(PipelineRuns.GVR.GroupResource(), "nb-build", errors.New("exceeds the namespace's LimitRange")), wantErr: "LimitRange", permanent: true},
+		{name: "invalid", createErr: apierrors.NewInvalid(schema.GroupKind{Group: "tekton.dev", Kind: "PipelineRun"}, "nb-build", field.ErrorList{field.Required(field.NewPath("spec"), "")}), wantErr: `PipelineRun.tekton.dev "nb-build" is invalid: spec: Required value`, permanent: true},
+		{name: "RBAC denial is retried", createErr: apierrors.NewForbidden(PipelineRuns.GVR.GroupResource(), "nb-build", errors.New(`User "system:serviceaccount:nbv-system:job-created" cannot create resource "pipelineruns" in API group "tekton.dev" in the namespace "ns"`)), wantErr: "cannot create resource"},
 		{name: "namespace terminating is retried", createErr: apierrors.NewNotFound(schema.GroupResource{Resource: "namespaces"}, "ns"), wantErr: "not found"},
 		{name: "unavailable is retried", createErr: apierrors.NewServiceUnavailable("etcd"), wantErr: "etcd"},
 	}
