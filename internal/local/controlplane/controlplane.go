@@ -19,7 +19,6 @@ import (
 	"sync"
 	"time"
 
-	authenticationv1 "k8s.io/api/authentication/v1"
 	corev1 "k8s.io/api/core/v1"
 	apierrors "k8s.io/apimachinery/pkg/api/errors"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
@@ -28,6 +27,9 @@ import (
 	"k8s.io/client-go/rest"
 	"k8s.io/client-go/tools/clientcmd"
 	clientcmdapi "k8s.io/client-go/tools/clientcmd/api"
+
+	"github.com/mlops-dev/nbv/internal/local/childproc"
+	"github.com/mlops-dev/nbv/internal/local/identity"
 )
 
 // AdminUser is the user name of the admin client certificate (group system:masters).
@@ -81,7 +83,7 @@ type ControlPlane struct {
 	host       string
 	pki        *pki
 	kubeconfig string
-	procs      []*process // start order: etcd, kube-apiserver, kube-controller-manager
+	procs      []*childproc.Process // start order: etcd, kube-apiserver, kube-controller-manager
 
 	stopOnce sync.Once
 	stopErr  error
@@ -251,8 +253,8 @@ func (cp *ControlPlane) start(ctx context.Context, opts Options) error {
 		cp.procs = append(cp.procs, kcm)
 		// Give it a moment to fail on bad flags, so the caller hears about it from Start.
 		select {
-		case <-kcm.done:
-			_, err := kcm.exited()
+		case <-kcm.Done():
+			_, err := kcm.Exited()
 			return err
 		case <-time.After(300 * time.Millisecond):
 		}
@@ -272,7 +274,7 @@ func (cp *ControlPlane) waitReady(ctx context.Context) error {
 	var last string
 	for {
 		for _, p := range cp.procs {
-			if gone, err := p.exited(); gone {
+			if gone, err := p.Exited(); gone {
 				return err
 			}
 		}
@@ -290,7 +292,7 @@ func (cp *ControlPlane) waitReady(ctx context.Context) error {
 		select {
 		case <-ctx.Done():
 			return fmt.Errorf("kube-apiserver not ready (last: %s): %w; last log lines:\n%s",
-				last, ctx.Err(), cp.procs[len(cp.procs)-1].logTail(20))
+				last, ctx.Err(), cp.procs[len(cp.procs)-1].LogTail(20))
 		case <-time.After(100 * time.Millisecond):
 		}
 	}
@@ -354,21 +356,11 @@ func (cp *ControlPlane) ServiceAccountConfig(ctx context.Context, namespace, nam
 	if _, err := kube.CoreV1().ServiceAccounts(namespace).Create(ctx, sa, metav1.CreateOptions{}); err != nil && !apierrors.IsAlreadyExists(err) {
 		return nil, fmt.Errorf("creating ServiceAccount %s/%s: %w", namespace, name, err)
 	}
-	expiry := int64(3600)
-	tr, err := kube.CoreV1().ServiceAccounts(namespace).CreateToken(ctx, name, &authenticationv1.TokenRequest{
-		Spec: authenticationv1.TokenRequestSpec{ExpirationSeconds: &expiry},
-	}, metav1.CreateOptions{})
+	token, err := identity.Token(ctx, cp.RESTConfig(), namespace, name, identity.DefaultExpiry)
 	if err != nil {
-		return nil, fmt.Errorf("requesting token for ServiceAccount %s/%s: %w", namespace, name, err)
+		return nil, err
 	}
-	cfg := &rest.Config{
-		Host:            cp.host,
-		TLSClientConfig: rest.TLSClientConfig{CAData: cp.pki.caCert},
-		BearerToken:     tr.Status.Token,
-		QPS:             500,
-		Burst:           1000,
-	}
-	return cfg, nil
+	return identity.Config(cp.RESTConfig(), token), nil
 }
 
 // EnsureNamespace creates namespace name unless it exists.
@@ -393,7 +385,7 @@ func EnsureNamespace(ctx context.Context, cfg *rest.Config, name string) error {
 func (cp *ControlPlane) PIDs() []int {
 	pids := make([]int, 0, len(cp.procs))
 	for _, p := range cp.procs {
-		pids = append(pids, p.cmd.Process.Pid)
+		pids = append(pids, p.Pid())
 	}
 	return pids
 }
@@ -404,7 +396,7 @@ func (cp *ControlPlane) Stop() error {
 	cp.stopOnce.Do(func() {
 		var errs []error
 		for i := len(cp.procs) - 1; i >= 0; i-- {
-			if err := cp.procs[i].stop(3 * time.Second); err != nil {
+			if err := cp.procs[i].Stop(3 * time.Second); err != nil {
 				errs = append(errs, err)
 			}
 		}

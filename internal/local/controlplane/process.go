@@ -1,109 +1,19 @@
 package controlplane
 
 import (
-	"bytes"
-	"errors"
 	"fmt"
 	"net"
 	"os"
-	"os/exec"
 	"path/filepath"
 	"strings"
-	"syscall"
-	"time"
+
+	"github.com/mlops-dev/nbv/internal/local/childproc"
 )
 
-// process is one child binary (etcd, kube-apiserver, kube-controller-manager).
-type process struct {
-	name    string
-	cmd     *exec.Cmd
-	logPath string
-	logFile *os.File
-	done    chan struct{} // closed once the child has been reaped
-	waitErr error         // valid after done is closed
-}
-
-// startProcess runs bin with args, its output going to dir/<name>.log.
-//
-// The child gets its own process group (so Stop can kill it and anything it forked with one
-// signal) and a parent-death signal of SIGKILL (so it cannot outlive this process, even when a
-// test binary panics or is killed on timeout and no deferred Stop ever runs). Pdeathsig fires
-// when the forking OS thread exits; Go only retires threads whose goroutine exits while locked
-// with runtime.LockOSThread, so Start must not be called from such a goroutine.
-func startProcess(name, bin string, args []string, dir string) (*process, error) {
-	logPath := filepath.Join(dir, name+".log")
-	logFile, err := os.OpenFile(logPath, os.O_CREATE|os.O_WRONLY|os.O_APPEND, 0o600)
-	if err != nil {
-		return nil, fmt.Errorf("opening %s log: %w", name, err)
-	}
-	cmd := exec.Command(bin, args...)
-	cmd.Dir = dir
-	cmd.Stdout = logFile
-	cmd.Stderr = logFile
-	cmd.SysProcAttr = &syscall.SysProcAttr{Pdeathsig: syscall.SIGKILL, Setpgid: true}
-	if err := cmd.Start(); err != nil {
-		_ = logFile.Close()
-		return nil, fmt.Errorf("starting %s (%s): %w", name, bin, err)
-	}
-	p := &process{name: name, cmd: cmd, logPath: logPath, logFile: logFile, done: make(chan struct{})}
-	go func() {
-		p.waitErr = cmd.Wait()
-		_ = logFile.Close()
-		close(p.done)
-	}()
-	return p, nil
-}
-
-// exited reports whether the child is gone, with its exit error and the tail of its log.
-func (p *process) exited() (bool, error) {
-	select {
-	case <-p.done:
-		return true, fmt.Errorf("%s exited early (%v); last log lines:\n%s", p.name, p.waitErr, p.logTail(20))
-	default:
-		return false, nil
-	}
-}
-
-// stop asks the process group to terminate, and kills it when grace runs out. The data dir is
-// thrown away afterwards, so a clean shutdown is a courtesy, not a requirement.
-func (p *process) stop(grace time.Duration) error {
-	pgid := p.cmd.Process.Pid // Setpgid made the child its group's leader
-	select {
-	case <-p.done:
-		// Reap stragglers the child may have forked into its group.
-		_ = syscall.Kill(-pgid, syscall.SIGKILL)
-		return nil
-	default:
-	}
-	if err := syscall.Kill(-pgid, syscall.SIGTERM); err != nil && !errors.Is(err, syscall.ESRCH) {
-		return fmt.Errorf("signalling %s: %w", p.name, err)
-	}
-	select {
-	case <-p.done:
-	case <-time.After(grace):
-	}
-	// Always SIGKILL the group: a child that exited on SIGTERM may have left children behind.
-	if err := syscall.Kill(-pgid, syscall.SIGKILL); err != nil && !errors.Is(err, syscall.ESRCH) {
-		return fmt.Errorf("killing %s: %w", p.name, err)
-	}
-	select {
-	case <-p.done:
-		return nil
-	case <-time.After(10 * time.Second):
-		return fmt.Errorf("%s (pid %d) did not exit after SIGKILL", p.name, pgid)
-	}
-}
-
-func (p *process) logTail(n int) string {
-	data, err := os.ReadFile(p.logPath)
-	if err != nil {
-		return fmt.Sprintf("(cannot read %s: %v)", p.logPath, err)
-	}
-	lines := bytes.Split(bytes.TrimRight(data, "\n"), []byte("\n"))
-	if len(lines) > n {
-		lines = lines[len(lines)-n:]
-	}
-	return string(bytes.Join(lines, []byte("\n")))
+// startProcess runs bin with args as a child (package childproc: own process group,
+// parent-death signal), its output going to dir/<name>.log.
+func startProcess(name, bin string, args []string, dir string) (*childproc.Process, error) {
+	return childproc.Start(childproc.Spec{Name: name, Bin: bin, Args: args, Dir: dir, LogPath: filepath.Join(dir, name+".log")})
 }
 
 // freePorts reserves n distinct loopback ports. They are released before the children bind

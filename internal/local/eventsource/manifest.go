@@ -7,23 +7,16 @@ package eventsource
 
 import (
 	"context"
-	"encoding/json"
 	"fmt"
 	"path/filepath"
 	"sort"
 
-	"k8s.io/apimachinery/pkg/api/meta"
-	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/apimachinery/pkg/apis/meta/v1/unstructured"
-	"k8s.io/apimachinery/pkg/types"
-	"k8s.io/client-go/discovery"
-	"k8s.io/client-go/discovery/cached/memory"
-	"k8s.io/client-go/dynamic"
 	"k8s.io/client-go/rest"
-	"k8s.io/client-go/restmapper"
 	sourcesv1 "knative.dev/eventing/pkg/apis/sources/v1"
 	"sigs.k8s.io/yaml"
 
+	"github.com/mlops-dev/nbv/internal/local/serverapply"
 	"github.com/mlops-dev/nbv/internal/local/yamldocs"
 )
 
@@ -97,40 +90,16 @@ func LoadDir(dir string) ([]*Manifest, error) {
 // kinds move there, and so do the ServiceAccount subjects of (Cluster)RoleBindings, which the
 // manifests bind in nbv-system. Sources themselves are not applied: in-process adapters stand in for them.
 func (m *Manifest) ApplyObjects(ctx context.Context, cfg *rest.Config, namespace string) error {
-	disc, err := discovery.NewDiscoveryClientForConfig(cfg)
-	if err != nil {
-		return fmt.Errorf("discovery client: %w", err)
-	}
-	mapper := restmapper.NewDeferredDiscoveryRESTMapper(memory.NewMemCacheClient(disc))
-	client, err := dynamic.NewForConfig(cfg)
-	if err != nil {
-		return fmt.Errorf("dynamic client: %w", err)
-	}
-	force := true
+	objs := make([]*unstructured.Unstructured, 0, len(m.Objects))
 	for _, orig := range m.Objects {
 		obj := orig.DeepCopy()
-		gvk := obj.GroupVersionKind()
-		mapping, err := mapper.RESTMapping(gvk.GroupKind(), gvk.Version)
-		if err != nil {
-			return fmt.Errorf("%s: mapping %s: %w", m.Path, gvk, err)
-		}
-		res := client.Resource(mapping.Resource)
-		var ri dynamic.ResourceInterface = res
-		if mapping.Scope.Name() == meta.RESTScopeNameNamespace {
-			obj.SetNamespace(namespace)
-			ri = res.Namespace(namespace)
-		}
-		if gvk.Kind == "RoleBinding" || gvk.Kind == "ClusterRoleBinding" {
+		if k := obj.GetKind(); k == "RoleBinding" || k == "ClusterRoleBinding" {
 			moveSubjectNamespaces(obj, namespace)
 		}
-		data, err := json.Marshal(obj.Object)
-		if err != nil {
-			return fmt.Errorf("%s: encoding %s %s: %w", m.Path, gvk.Kind, obj.GetName(), err)
-		}
-		if _, err := ri.Patch(ctx, obj.GetName(), types.ApplyPatchType, data,
-			metav1.PatchOptions{FieldManager: "nbv-eventsource", Force: &force}); err != nil {
-			return fmt.Errorf("%s: applying %s %s/%s: %w", m.Path, gvk.Kind, namespace, obj.GetName(), err)
-		}
+		objs = append(objs, obj)
+	}
+	if err := serverapply.Objects(ctx, cfg, objs, serverapply.Options{FieldManager: "nbv-eventsource", Namespace: namespace}); err != nil {
+		return fmt.Errorf("%s: %w", m.Path, err)
 	}
 	return nil
 }
