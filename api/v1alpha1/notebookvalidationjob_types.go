@@ -123,21 +123,28 @@ type ExecutionSpec struct {
 // when the pod is built (a CEL rule over core/v1 Volume lists exceeds the API server's cost
 // budget, since their strings carry no length bound).
 type PodConfigSpec struct {
-	// ContainerImage runs the notebook. With a build, the built image replaces it.
+	// ContainerImage runs the notebook. With a build, the built image replaces it. It must be
+	// an image reference (ImageReferencePattern).
 	// +kubebuilder:validation:MinLength=1
+	// +kubebuilder:validation:MaxLength=1024
+	// +kubebuilder:validation:Pattern=`^((([a-zA-Z0-9]|[a-zA-Z0-9][a-zA-Z0-9-]*[a-zA-Z0-9])(\.([a-zA-Z0-9]|[a-zA-Z0-9][a-zA-Z0-9-]*[a-zA-Z0-9]))*|\[[a-fA-F0-9:]+\])(:[0-9]+)?/)?[a-z0-9]+((\.|_|__|-+)[a-z0-9]+)*(/[a-z0-9]+((\.|_|__|-+)[a-z0-9]+)*)*(:[a-zA-Z0-9_][a-zA-Z0-9_.-]{0,127})?(@[A-Za-z][A-Za-z0-9]*([-_+.][A-Za-z][A-Za-z0-9]*)*:[0-9a-fA-F]{32,})?$`
 	ContainerImage string `json:"containerImage"`
 
 	// Resources for the notebook container, as quantity strings ("500m", "2Gi").
 	// +optional
 	Resources *ResourceRequirements `json:"resources,omitempty"`
 
-	// ServiceAccountName runs the validation pod.
+	// ServiceAccountName runs the validation pod: a DNS-1123 subdomain, as the API server
+	// requires of a ServiceAccount's name.
+	// +kubebuilder:validation:MaxLength=253
+	// +kubebuilder:validation:Pattern=`^[a-z0-9]([-a-z0-9]*[a-z0-9])?(\.[a-z0-9]([-a-z0-9]*[a-z0-9])?)*$`
 	// +kubebuilder:default="default"
 	// +optional
 	ServiceAccountName string `json:"serviceAccountName,omitempty"`
 
-	// Env for the notebook container.
+	// Env for the notebook container. Names follow the API server's rule (EnvVarNamePattern).
 	// +kubebuilder:validation:MaxItems=128
+	// +kubebuilder:validation:XValidation:rule="self.all(e, e.name.matches('^[-._a-zA-Z][-._a-zA-Z0-9]*$'))",message="env names must consist of letters, digits, '_', '-' or '.', and must not start with a digit"
 	// +optional
 	Env []corev1.EnvVar `json:"env,omitempty"`
 
@@ -179,9 +186,15 @@ type PodConfigSpec struct {
 }
 
 // ResourceRequirements keeps the existing CRD's string maps so manifests round-trip unchanged.
+// A request above its limit is refused here, as the API server would refuse the pod; a value
+// that is not a quantity is left to the pod's construction, which names the field.
+//
+// +kubebuilder:validation:XValidation:rule="!has(self.requests) || !has(self.limits) || self.requests.all(k, !(k in self.limits) || !isQuantity(self.requests[k]) || !isQuantity(self.limits[k]) || quantity(self.requests[k]).compareTo(quantity(self.limits[k])) <= 0)",message="every request must be less than or equal to its limit"
 type ResourceRequirements struct {
+	// +kubebuilder:validation:MaxProperties=16
 	// +optional
 	Limits map[string]string `json:"limits,omitempty"`
+	// +kubebuilder:validation:MaxProperties=16
 	// +optional
 	Requests map[string]string `json:"requests,omitempty"`
 }
@@ -212,7 +225,10 @@ type BuildConfigSpec struct {
 	// +optional
 	Strategy string `json:"strategy,omitempty"`
 
-	// BaseImage is the builder (s2i) or FROM image (generated Dockerfile).
+	// BaseImage is the builder (s2i) or FROM image (generated Dockerfile): an image reference
+	// (ImageReferencePattern).
+	// +kubebuilder:validation:MaxLength=1024
+	// +kubebuilder:validation:Pattern=`^((([a-zA-Z0-9]|[a-zA-Z0-9][a-zA-Z0-9-]*[a-zA-Z0-9])(\.([a-zA-Z0-9]|[a-zA-Z0-9][a-zA-Z0-9-]*[a-zA-Z0-9]))*|\[[a-fA-F0-9:]+\])(:[0-9]+)?/)?[a-z0-9]+((\.|_|__|-+)[a-z0-9]+)*(/[a-z0-9]+((\.|_|__|-+)[a-z0-9]+)*)*(:[a-zA-Z0-9_][a-zA-Z0-9_.-]{0,127})?(@[A-Za-z][A-Za-z0-9]*([-_+.][A-Za-z][A-Za-z0-9]*)*:[0-9a-fA-F]{32,})?$`
 	// +kubebuilder:default="quay.io/jupyter/minimal-notebook:latest"
 	// +optional
 	BaseImage string `json:"baseImage,omitempty"`
@@ -362,6 +378,27 @@ type ComparisonConfigSpec struct {
 	// IgnoreOutputTypes are output types (e.g. "display_data", "image/png") left out.
 	// +optional
 	IgnoreOutputTypes []string `json:"ignoreOutputTypes,omitempty"`
+
+	// MaskPatterns rewrite volatile text in both notebooks' outputs before they are compared
+	// (nbval's sanitize): each match of pattern is replaced, in order, under either strategy.
+	// +kubebuilder:validation:MaxItems=32
+	// +listType=atomic
+	// +optional
+	MaskPatterns []MaskPattern `json:"maskPatterns,omitempty"`
+}
+
+// MaskPattern is one regular-expression replacement applied to output text.
+type MaskPattern struct {
+	// Pattern is a regular expression (RE2 syntax, as Go and CEL accept it).
+	// +kubebuilder:validation:MinLength=1
+	// +kubebuilder:validation:MaxLength=512
+	// +kubebuilder:validation:XValidation:rule="''.matches(self) || !''.matches(self)",message="pattern must be a valid regular expression (RE2 syntax)"
+	Pattern string `json:"pattern"`
+
+	// Replacement replaces each match; $1 or ${name} insert capture groups. Empty deletes.
+	// +kubebuilder:validation:MaxLength=512
+	// +optional
+	Replacement string `json:"replacement,omitempty"`
 }
 
 // ModelValidationSpec is accepted for compatibility with the existing CRD.
