@@ -4,15 +4,22 @@
 // What is compared: the outputs of code cells (stream text, rich outputs by MIME type, errors).
 // Sources, markdown and metadata are not compared. Cells tagged injected-parameters are left
 // out on both sides (parameter values legitimately differ), so indexes still line up when
-// only one notebook carries the injected cell. Consecutive stream outputs of the same stream
-// are joined first, because how a kernel chunks a stream varies between runs.
+// only one notebook carries the injected cell. A cell's stream outputs are coalesced per
+// stream first (CoalesceStreams), because how a kernel chunks and interleaves streams varies
+// between runs. Not compared, and reported as such: golden cells that never ran (no execution
+// count, no outputs), cells whose nbval markers ignore their output (NBVAL_IGNORE_OUTPUT,
+// nbval-ignore-output) and cells not run because of a skip marker (NBVAL_SKIP, nbval-skip,
+// skip-execution), on either side.
 //
-// Strategy "exact" compares texts byte for byte, except that execution counts are ignored
-// (the execution_count fields always; "In [n]", "Cell In[n]", "Out[n]" in tracebacks when
-// IgnoreExecutionCount). Strategy "normalized" additionally strips ANSI sequences, CRLF and
+// Masks (comparisonConfig.maskPatterns) rewrite text first, under both strategies.
+// Strategy "exact" then compares texts byte for byte, except that execution counts are
+// ignored (the execution_count fields always; "In [n]", "Cell In[n]", "Out[n]" in tracebacks
+// when IgnoreExecutionCount). Strategy "normalized" additionally strips ANSI sequences, CRLF and
 // trailing spaces, masks timestamps (built-in patterns plus custom ones, when IgnoreTimestamps)
-// and object addresses ("at 0x7f..."), and compares numbers with a tolerance: a and b match
-// when |a-b| <= tol * max(1, |a|, |b|) — absolute below 1, relative above.
+// and object addresses ("at 0x7f..."), compares numbers with a tolerance (a and b match
+// when |a-b| <= tol * max(1, |a|, |b|) — absolute below 1, relative above), compares PNG and
+// JPEG images by type and pixel dimensions instead of bytes, and errors by name and value
+// without their tracebacks (which name installation paths).
 package compare
 
 import (
@@ -59,6 +66,15 @@ type Config struct {
 	// IgnoreOutputTypes holds output types (stream, execute_result, display_data, error),
 	// stream names (stdout, stderr) or MIME types (image/png) to leave out.
 	IgnoreOutputTypes []string
+	// Masks rewrite output text before comparison, in order, under both strategies.
+	Masks []Mask
+}
+
+// Mask is a regular-expression replacement (Go's Regexp.ReplaceAllString: $1 and ${name}
+// expand capture groups).
+type Mask struct {
+	Pattern     *regexp.Regexp
+	Replacement string
 }
 
 // FromSpec resolves a ComparisonConfigSpec (nil allowed) with the CRD's defaults.
@@ -95,31 +111,50 @@ func FromSpec(spec *v1alpha1.ComparisonConfigSpec) (Config, error) {
 		c.TimestampPatterns = append(c.TimestampPatterns, re)
 	}
 	c.IgnoreOutputTypes = slices.Clone(spec.IgnoreOutputTypes)
+	for i, m := range spec.MaskPatterns {
+		re, err := regexp.Compile(m.Pattern)
+		if err != nil {
+			return c, fmt.Errorf("maskPatterns[%d].pattern %q is not a valid regular expression: %w", i, m.Pattern, err)
+		}
+		c.Masks = append(c.Masks, Mask{Pattern: re, Replacement: m.Replacement})
+	}
 	return c, nil
 }
 
-// Result is the outcome of a comparison. Total counts the code cells compared.
+// Result is the outcome of a comparison. Total counts the code cells compared; NotCompared
+// lists the code cells left out, with why.
 type Result struct {
-	Strategy   string
-	Total      int
-	Matched    int
-	Mismatched int
-	Diffs      []Diff
+	Strategy    string
+	Total       int
+	Matched     int
+	Mismatched  int
+	Diffs       []Diff
+	NotCompared []NotCompared
+}
+
+// NotCompared is a code cell pair left out of the comparison. Index is the executed cell's
+// index, GoldenIndex the golden cell's.
+type NotCompared struct {
+	Index       int    `json:"index"`
+	GoldenIndex int    `json:"goldenIndex"`
+	Reason      string `json:"reason"`
 }
 
 // Passed reports whether the notebooks matched.
 func (r Result) Passed() bool { return len(r.Diffs) == 0 }
 
 // Diff is one cell that differs. Index is the cell's index in the executed notebook (for a
-// missing cell, in the golden notebook). Expected and Actual are the first differing lines.
+// missing cell, in the golden notebook), GoldenIndex the golden cell's (-1: none). Expected
+// and Actual are the first differing lines.
 type Diff struct {
-	Index    int    `json:"index"`
-	CellType string `json:"cellType"`
-	DiffType string `json:"diffType"`
-	Severity string `json:"severity"`
-	Message  string `json:"message"`
-	Expected string `json:"expected,omitempty"`
-	Actual   string `json:"actual,omitempty"`
+	Index       int    `json:"index"`
+	GoldenIndex int    `json:"goldenIndex"`
+	CellType    string `json:"cellType"`
+	DiffType    string `json:"diffType"`
+	Severity    string `json:"severity"`
+	Message     string `json:"message"`
+	Expected    string `json:"expected,omitempty"`
+	Actual      string `json:"actual,omitempty"`
 }
 
 type indexedCell struct {
@@ -150,7 +185,7 @@ func Compare(actual, golden *notebook.Notebook, cfg Config) Result {
 				res.Total++
 			}
 			res.Mismatched++
-			res.Diffs = append(res.Diffs, Diff{Index: gc.index, CellType: gc.cell.CellType, DiffType: DiffMissingCell,
+			res.Diffs = append(res.Diffs, Diff{Index: gc.index, GoldenIndex: gc.index, CellType: gc.cell.CellType, DiffType: DiffMissingCell,
 				Severity: SeverityCritical, Message: fmt.Sprintf("golden cell %d has no counterpart in the executed notebook", gc.index),
 				Expected: firstLine(string(gc.cell.Source))})
 		case k >= len(g):
@@ -159,18 +194,22 @@ func Compare(actual, golden *notebook.Notebook, cfg Config) Result {
 				res.Total++
 			}
 			res.Mismatched++
-			res.Diffs = append(res.Diffs, Diff{Index: ac.index, CellType: ac.cell.CellType, DiffType: DiffExtraCell,
+			res.Diffs = append(res.Diffs, Diff{Index: ac.index, GoldenIndex: -1, CellType: ac.cell.CellType, DiffType: DiffExtraCell,
 				Severity: SeverityMajor, Message: fmt.Sprintf("cell %d is not in the golden notebook", ac.index),
 				Actual: firstLine(string(ac.cell.Source))})
 		default:
 			ac, gc := a[k], g[k]
 			if ac.cell.CellType != gc.cell.CellType {
 				res.Mismatched++
-				res.Diffs = append(res.Diffs, Diff{Index: ac.index, CellType: ac.cell.CellType, DiffType: DiffOutputMismatch,
+				res.Diffs = append(res.Diffs, Diff{Index: ac.index, GoldenIndex: gc.index, CellType: ac.cell.CellType, DiffType: DiffOutputMismatch,
 					Severity: SeverityMajor, Message: fmt.Sprintf("cell %d is %s, golden cell %d is %s", ac.index, ac.cell.CellType, gc.index, gc.cell.CellType)})
 				continue
 			}
 			if ac.cell.CellType != "code" {
+				continue
+			}
+			if why := notCompared(ac.cell, gc.cell); why != "" {
+				res.NotCompared = append(res.NotCompared, NotCompared{Index: ac.index, GoldenIndex: gc.index, Reason: why})
 				continue
 			}
 			res.Total++
@@ -185,29 +224,55 @@ func Compare(actual, golden *notebook.Notebook, cfg Config) Result {
 	return res
 }
 
-type segment struct{ key, text string }
+// notCompared says why a pair of code cells is left out of the comparison, or "".
+func notCompared(actual, golden notebook.Cell) string {
+	for _, side := range []struct {
+		name string
+		cell notebook.Cell
+	}{{"cell", actual}, {"golden cell", golden}} {
+		d, _ := side.cell.Directives()
+		if d.Skip != "" {
+			return "not run: " + side.name + " is marked " + d.Skip
+		}
+		if !d.Compare {
+			return "output ignored: " + side.name + " is marked " + d.IgnoredBy
+		}
+	}
+	if golden.NeverRan() {
+		return "the golden cell never ran (no execution count, no outputs)"
+	}
+	return ""
+}
 
-// segments flattens a cell's outputs into comparable (kind, text) pairs.
-func segments(c notebook.Cell, cfg Config) []segment {
+// Segment is one comparable piece of a cell's outputs: Key names its kind ("stream:stdout",
+// "execute_result:text/plain", "display_data:image/png", "error") and Text its content as
+// the strategy compares it (an image under normalized: "image/png 640x480").
+type Segment struct {
+	Key   string
+	Text  string
+	Image bool // Text is an image's comparable form, compared as is
+}
+
+// Segments flattens a cell's outputs into what the comparison sees, streams coalesced and
+// ignored output types left out.
+func (cfg Config) Segments(c notebook.Cell) []Segment {
 	ignored := func(s string) bool { return slices.Contains(cfg.IgnoreOutputTypes, s) }
-	var out []segment
-	for _, o := range c.Outputs {
+	var out []Segment
+	for _, o := range CoalesceStreams(c.Outputs) {
 		if ignored(o.OutputType) {
 			continue
 		}
 		switch o.OutputType {
 		case "stream":
-			if ignored(o.Name) {
-				continue
+			if !ignored(o.Name) {
+				out = append(out, Segment{Key: "stream:" + o.Name, Text: string(o.Text)})
 			}
-			key := "stream:" + o.Name
-			if n := len(out); n > 0 && out[n-1].key == key {
-				out[n-1].text += string(o.Text)
-				continue
-			}
-			out = append(out, segment{key, string(o.Text)})
 		case "error":
-			out = append(out, segment{"error", o.EName + ": " + o.EValue + "\n" + strings.Join(o.Traceback, "\n")})
+			text := o.EName + ": " + o.EValue
+			if cfg.Strategy == StrategyExact {
+				text += "\n" + strings.Join(o.Traceback, "\n")
+			}
+			out = append(out, Segment{Key: "error", Text: text})
 		default:
 			mimes := make([]string, 0, len(o.Data))
 			for m := range o.Data {
@@ -217,7 +282,11 @@ func segments(c notebook.Cell, cfg Config) []segment {
 			}
 			sort.Strings(mimes)
 			for _, m := range mimes {
-				out = append(out, segment{o.OutputType + ":" + m, o.Data[m]})
+				s := Segment{Key: o.OutputType + ":" + m, Text: o.Data[m]}
+				if cfg.Strategy != StrategyExact && comparedByShape(m) {
+					s.Text, s.Image = imageShape(m, s.Text), true
+				}
+				out = append(out, s)
 			}
 		}
 	}
@@ -234,8 +303,8 @@ func hasError(c notebook.Cell) (string, bool) {
 }
 
 func compareCell(a, g indexedCell, cfg Config) (Diff, bool) {
-	as, gs := segments(a.cell, cfg), segments(g.cell, cfg)
-	d := Diff{Index: a.index, CellType: "code", DiffType: DiffOutputMismatch, Severity: SeverityMajor}
+	as, gs := cfg.Segments(a.cell), cfg.Segments(g.cell)
+	d := Diff{Index: a.index, GoldenIndex: g.index, CellType: "code", DiffType: DiffOutputMismatch, Severity: SeverityMajor}
 	mismatch := func(msg, want, got string) (Diff, bool) {
 		if e, ok := hasError(a.cell); ok {
 			if _, gok := hasError(g.cell); !gok {
@@ -249,16 +318,21 @@ func compareCell(a, g indexedCell, cfg Config) (Diff, bool) {
 	for k := 0; k < max(len(as), len(gs)); k++ {
 		switch {
 		case k >= len(as):
-			return mismatch(fmt.Sprintf("cell %d lacks output %d (%s) of the golden cell", a.index, k, gs[k].key), firstLine(gs[k].text), "")
+			return mismatch(fmt.Sprintf("cell %d lacks output %d (%s) of the golden cell", a.index, k, gs[k].Key), firstLine(gs[k].Text), "")
 		case k >= len(gs):
-			return mismatch(fmt.Sprintf("cell %d has an extra output %d (%s)", a.index, k, as[k].key), "", firstLine(as[k].text))
-		case as[k].key != gs[k].key:
-			return mismatch(fmt.Sprintf("cell %d output %d is %s, golden has %s", a.index, k, as[k].key, gs[k].key), gs[k].key, as[k].key)
+			return mismatch(fmt.Sprintf("cell %d has an extra output %d (%s)", a.index, k, as[k].Key), "", firstLine(as[k].Text))
+		case as[k].Key != gs[k].Key:
+			return mismatch(fmt.Sprintf("cell %d output %d is %s, golden has %s", a.index, k, as[k].Key, gs[k].Key), gs[k].Key, as[k].Key)
+		case as[k].Image:
+			if as[k].Text != gs[k].Text {
+				return mismatch(fmt.Sprintf("cell %d output %d (%s) differs in type or size", a.index, k, as[k].Key), firstLine(gs[k].Text), firstLine(as[k].Text))
+			}
+			continue
 		}
-		want, got := cfg.normalize(gs[k].text), cfg.normalize(as[k].text)
+		want, got := cfg.normalize(gs[k].Text), cfg.normalize(as[k].Text)
 		if line, ok := cfg.equal(want, got); !ok {
 			wl, gl := lineAt(want, line), lineAt(got, line)
-			return mismatch(fmt.Sprintf("cell %d output %d (%s) differs at line %d", a.index, k, as[k].key, line+1), wl, gl)
+			return mismatch(fmt.Sprintf("cell %d output %d (%s) differs at line %d", a.index, k, as[k].Key, line+1), wl, gl)
 		}
 	}
 	return d, true
@@ -285,6 +359,9 @@ var (
 const timestampMask = "<timestamp>"
 
 func (c Config) normalize(s string) string {
+	for _, m := range c.Masks {
+		s = m.Pattern.ReplaceAllString(s, m.Replacement)
+	}
 	if c.IgnoreExecutionCount {
 		s = executionCount.ReplaceAllStringFunc(s, func(m string) string { return m[:strings.IndexByte(m, '[')] + "[#]" })
 	}
