@@ -5,7 +5,6 @@ import (
 	"errors"
 	"fmt"
 	"time"
-	"unicode/utf8"
 
 	corev1 "k8s.io/api/core/v1"
 	apierrors "k8s.io/apimachinery/pkg/api/errors"
@@ -13,6 +12,7 @@ import (
 	"k8s.io/apimachinery/pkg/types"
 
 	"github.com/mlops-dev/nbv/api/v1alpha1"
+	"github.com/mlops-dev/nbv/internal/statustext"
 )
 
 // ErrNotOwned is wrapped when an object holds a child's name and is not controlled by the job
@@ -82,8 +82,6 @@ func (s *Store) DeletePod(ctx context.Context, namespace, name string) error {
 const (
 	eventComponent  = "nbv"
 	eventController = "mlops.mlops.dev/nbv"
-	// maxEventMessage keeps describe output readable; events.k8s.io enforces the same bound.
-	maxEventMessage = 1024
 )
 
 // RecordEvent attaches a core/v1 Event (type corev1.EventTypeNormal or EventTypeWarning) to
@@ -114,7 +112,7 @@ func newEvent(job *v1alpha1.NotebookValidationJob, eventType, reason, message st
 			ResourceVersion: job.ResourceVersion,
 		},
 		Reason:              reason,
-		Message:             truncate(message, maxEventMessage),
+		Message:             statustext.Clean(message, statustext.MaxEventMessage),
 		Type:                eventType,
 		Source:              corev1.EventSource{Component: eventComponent},
 		FirstTimestamp:      t,
@@ -122,15 +120,4 @@ func newEvent(job *v1alpha1.NotebookValidationJob, eventType, reason, message st
 		Count:               1,
 		ReportingController: eventController,
 	}
-}
-
-func truncate(s string, n int) string {
-	if len(s) <= n {
-		return s
-	}
-	cut := n - len("…")
-	for cut > 0 && !utf8.RuneStart(s[cut]) {
-		cut--
-	}
-	return s[:cut] + "…"
 }

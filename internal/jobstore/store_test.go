@@ -14,6 +14,7 @@ import (
 	"k8s.io/apimachinery/pkg/runtime/schema"
 
 	"github.com/mlops-dev/nbv/api/v1alpha1"
+	"github.com/mlops-dev/nbv/internal/statustext"
 )
 
 func storedJob() *v1alpha1.NotebookValidationJob {
@@ -122,7 +123,7 @@ func TestNewEvent(t *testing.T) {
 	if ref.Kind != "NotebookValidationJob" || ref.APIVersion != "mlops.mlops.dev/v1alpha1" || ref.UID != "u-1" || ref.Namespace != "team-a" {
 		t.Errorf("involvedObject = %+v", ref)
 	}
-	if len(ev.Message) > maxEventMessage || !utf8.ValidString(ev.Message) || !strings.HasSuffix(ev.Message, "…") {
+	if len(ev.Message) > statustext.MaxEventMessage || !utf8.ValidString(ev.Message) || !strings.HasSuffix(ev.Message, "bytes]") {
 		t.Errorf("message of %d bytes not truncated cleanly", len(ev.Message))
 	}
 	if ev.Type != corev1.EventTypeWarning || ev.Reason != "NotebookFailed" || ev.Count != 1 || !ev.FirstTimestamp.Time.Equal(now) {

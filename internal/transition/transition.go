@@ -1,7 +1,7 @@
 // Package transition performs one state-machine step for a job, the same way for every
 // function: read the job fresh, turn what the function sees into an observation, decide with
-// internal/statemachine, perform the decision's side effect idempotently, write the status
-// with a resourceVersion-guarded patch (re-reading and re-deciding on 409, bounded), then
+// internal/statemachine, perform the decision's side effect idempotently, write the status,
+// its texts cleaned and bounded by internal/statustext, with a resourceVersion-guarded patch (re-reading and re-deciding on 409, bounded), then
 // record a Kubernetes Event and build the reply CloudEvent. Functions differ only in how they
 // observe.
 package transition
@@ -22,6 +22,7 @@ import (
 	"github.com/mlops-dev/nbv/internal/jobstore"
 	"github.com/mlops-dev/nbv/internal/metrics"
 	"github.com/mlops-dev/nbv/internal/statemachine"
+	"github.com/mlops-dev/nbv/internal/statustext"
 )
 
 // MaxAttempts bounds the re-read/re-decide rounds after a 409 before the event is answered
@@ -78,6 +79,8 @@ func (e *Executor) Run(ctx context.Context, namespace, name string, observe Obse
 			out = Outcome{}
 			return nil, err
 		}
+		// Every text written passes here: the status, and through it the Event and the reply.
+		statustext.Status(&d.Status)
 		out = Outcome{PreviousPhase: job.Status.Phase, Decision: d}
 		return &d.Status, nil
 	})
@@ -108,6 +111,10 @@ func (e *Executor) decide(ctx context.Context, job *v1alpha1.NotebookValidationJ
 	if obs.Now.IsZero() {
 		obs.Now = metav1.NewTime(e.now())
 	}
+	// Cleaned before deciding too, so that the machine compares what it would store with what
+	// is stored (a build's progress message), and a dirty text never looks like a change.
+	obs.Reason = statustext.Clean(obs.Reason, statustext.MaxReason)
+	obs.Message = statustext.Clean(obs.Message, statustext.MaxMessage)
 	d := statemachine.Decide(job, obs)
 	if !d.Changed {
 		return d, nil
