@@ -98,6 +98,22 @@ func Execute(ctx context.Context, o Options) (*report.Report, error) {
 		}
 		return i
 	}
+	toRun, err := notebook.Parse(injected)
+	if err != nil {
+		return nil, &Error{Reason: summary.ReasonNotANotebook, Err: fmt.Errorf("notebook with parameters: %w", err)}
+	}
+	plans, nbSettings, err := conventions(toRun)
+	if err != nil {
+		return nil, err
+	}
+	// nbmake's notebook-level settings apply where the job and the command line set nothing.
+	cellTimeout, allowErrors := o.CellTimeout, ""
+	if cellTimeout == 0 && nbSettings.HasTimeout {
+		cellTimeout = nbSettings.Timeout
+	}
+	if nbSettings.AllowErrors {
+		allowErrors = "metadata.execution.allow_errors"
+	}
 
 	outDir := o.OutputDir
 	if outDir == "" {
@@ -121,8 +137,8 @@ func Execute(ctx context.Context, o Options) (*report.Report, error) {
 
 	res, err := execute.Run(ctx, execute.Options{
 		Python: o.Python, Notebook: input, Output: executedPath, Dir: filepath.Dir(absNotebook),
-		CellTimeout: o.CellTimeout, Kernel: o.Kernel, ProbeCells: o.Validation.ProbeCells(toExecuted),
-		Progress: o.Progress, Stderr: o.Stderr,
+		CellTimeout: cellTimeout, Kernel: o.Kernel, ProbeCells: o.Validation.ProbeCells(toExecuted),
+		Cells: plans, AllowErrors: allowErrors, Progress: o.Progress, Stderr: o.Stderr,
 	})
 	if err != nil {
 		return nil, err
@@ -138,23 +154,24 @@ func Execute(ctx context.Context, o Options) (*report.Report, error) {
 		Parameters: o.Parameters, StartedAt: started, KernelStartupMs: res.Start.StartupMs,
 	}
 	ran := map[int]bool{}
-	allRan := true
 	for _, ev := range res.Cells {
 		r.Cells = append(r.Cells, cellReport(executed, ev))
-		if ev.Status == execute.StatusSkipped {
-			allRan = false
-		} else {
+		if ev.Status != execute.StatusSkipped {
 			ran[ev.Index] = true
+		}
+		if ev.Exited {
+			r.ExitedEarly = &report.EarlyExit{Cell: ev.Index, Code: ev.EValue}
 		}
 	}
 	r.Findings = o.Validation.Run(checks.Input{Notebook: executed, Ran: ran, Probes: res.Probes, ProbeErrs: res.ProbeErrs, SourceToExecuted: toExecuted})
 	if golden != nil {
 		c := &report.Comparison{Strategy: o.Comparison.Strategy, Tolerance: o.Comparison.Tolerance, Result: report.ComparisonSkipped}
 		// After a failed cell the later cells have no outputs: comparing them would only
-		// bury the real cause under diffs.
-		if allRan && r.FirstFailure() == nil {
+		// bury the real cause under diffs. Cells skipped by a marker or after an early exit
+		// are compared like any other (or left out for their marker).
+		if r.FirstFailure() == nil {
 			cr := compare.Compare(executed, golden, o.Comparison)
-			c.Total, c.Matched, c.Mismatched, c.Diffs = cr.Total, cr.Matched, cr.Mismatched, cr.Diffs
+			c.Total, c.Matched, c.Mismatched, c.Diffs, c.NotCompared = cr.Total, cr.Matched, cr.Mismatched, cr.Diffs, cr.NotCompared
 			c.Result = report.ComparisonMatched
 			if !cr.Passed() {
 				c.Result = report.ComparisonFailed
@@ -175,11 +192,14 @@ func cellReport(nb *notebook.Notebook, ev execute.Event) report.Cell {
 	switch ev.Status {
 	case execute.StatusSuccess:
 		c.Status = summary.CellSuccess
+		if a := ev.Allowed; a != nil {
+			c.AllowedError = &report.CellError{Name: a.EName, Value: a.EValue, AllowedBy: a.By}
+		}
 	case execute.StatusSkipped:
 		c.Status, c.SkipReason = summary.CellSkipped, ev.Reason
 	default:
 		c.Status, c.TimedOut = summary.CellFailure, ev.Status == execute.StatusTimeout
-		c.Error = &report.CellError{Name: ev.EName, Value: ev.EValue,
+		c.Error = &report.CellError{Name: ev.EName, Value: ev.EValue, From: ev.From,
 			Traceback: notebook.StripANSI(strings.Join(ev.Traceback, "\n"))}
 	}
 	if ev.Index >= 0 && ev.Index < len(nb.Cells) {

@@ -4,7 +4,9 @@
 //
 // The checks and what they mean:
 //
-//   - stderr: a code cell wrote to stderr. Error with failOnStderr, else warning.
+//   - stderr: a code cell wrote to stderr. Error with failOnStderr, else warning. IPython's
+//     "To exit: use 'exit', 'quit', or Ctrl-D." after sys.exit() does not count: under
+//     papermill's rule that is how a notebook ends early.
 //   - warnings: stderr holds a Python warning line ("file:line: SomeWarning: text").
 //     Error with failOnWarnings, else warning.
 //   - silentFailure (detectSilentFailures, on by default): a cell's result displays as
@@ -137,6 +139,8 @@ func (c Config) ProbeCells(sourceToExecuted func(int) int) []int {
 var (
 	warningLine = regexp.MustCompile(`(?m)^.*:\d+: [A-Za-z_][A-Za-z0-9_]*Warning: .*$`)
 	assertStmt  = regexp.MustCompile(`(?m)^\s*assert\b`)
+	// exitWarning is what IPython prints to stderr when a cell calls sys.exit().
+	exitWarning = regexp.MustCompile(`[^\n]*UserWarning: To exit: use 'exit', 'quit', or Ctrl-D\.\n([ \t]+warn\([^\n]*\n)?`)
 	silentValue = map[string]bool{"nan": true, "NaN": true, "None": true, "<NA>": true, "NaT": true, "inf": true, "-inf": true}
 )
 
@@ -184,7 +188,7 @@ func (c Config) Run(in Input) []Finding {
 		if strings.TrimSpace(string(cell.Source)) != "" {
 			lastResultCell, lastHasResult = i, hasResult
 		}
-		if s := stderr.String(); s != "" {
+		if s := exitWarning.ReplaceAllString(stderr.String(), ""); s != "" {
 			add(i, "stderr", c.FailOnStderr, fmt.Sprintf("cell %d wrote to stderr: %s", i, firstLine(s)))
 			if w := warningLine.FindString(s); w != "" {
 				add(i, "warnings", c.FailOnWarnings, fmt.Sprintf("cell %d raised a warning: %s", i, clip(strings.TrimSpace(w))))

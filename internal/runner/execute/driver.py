@@ -4,6 +4,14 @@
 # Output: one JSON object per line on the file descriptor named by "events_fd" (never stdout,
 # which libraries may print to). Events: start, cell_start, cell, probe, fatal, done.
 # The executed notebook is written to "output" whatever happens after the kernel started.
+#
+# Conventions of the notebook-testing tools, decided by the Go side and passed in "cells"
+# (per code cell: skip, allow_error, after) and "allow_errors" (the whole notebook):
+#   - a skipped cell is not run (nbval-skip, skip-execution);
+#   - an allowed error does not fail the cell (raises-exception, nbmake's allow_errors);
+#   - "after" snippets (nbmake's mock and post_cell_execute) run once the cell succeeded and
+#     fail the cell when they raise;
+#   - papermill: SystemExit with no code, None or 0 ends the notebook early as a success.
 import sys
 
 # With -c, sys.path starts with the current directory; a repository file named like a
@@ -57,6 +65,27 @@ print("NBVPROBE" + json.dumps(r))
 '''
 
 
+# papermill's rule: SystemExit whose value prints as "", "0" (or "None") is a clean exit.
+CLEAN_EXIT_VALUES = ("", "0", "None")
+
+def clean_exit(ename, evalue):
+    return ename == "SystemExit" and (evalue or "") in CLEAN_EXIT_VALUES
+
+
+def early_exit(i, evalue):
+    """The cell event's fields and the later cells' skip reason for a clean exit in cell i."""
+    return ({"status": "success", "exited": True, "evalue": evalue or ""},
+            "the notebook exited early in cell %d (SystemExit%s)"
+            % (i, "(%s)" % evalue if evalue else ""))
+
+
+def first_error(cell):
+    for out in cell.outputs:
+        if out.get("output_type") == "error":
+            return out
+    return None
+
+
 def main():
     global EVENTS
     cfg = json.load(sys.stdin)
@@ -93,6 +122,8 @@ def main():
     )
     code_cells = sum(1 for c in nb.cells if c.cell_type == "code")
     probes = set(cfg.get("probe_cells") or [])
+    plans = {int(k): v for k, v in (cfg.get("cells") or {}).items()}
+    notebook_allows = cfg.get("allow_errors") or ""
     t0 = time.monotonic()
     try:
         ctx = client.setup_kernel()
@@ -111,45 +142,70 @@ def main():
           "python": sys.version.split()[0], "nbclient": nbclient_version,
           "startupMs": int((time.monotonic() - t0) * 1000)})
 
+    def run(cell, i, store_history=True):
+        """Runs one cell; returns the cell event's status fields and why later cells stop."""
+        try:
+            client.execute_cell(cell, i, store_history=store_history)
+        except CellTimeoutError:
+            # A busy kernel never answers a graceful shutdown request.
+            client.shutdown_kernel = "immediate"
+            return ({"status": "timeout", "ename": "CellTimeoutError",
+                     "evalue": "cell %d did not finish within %ss" % (i, cfg.get("timeout"))},
+                    "cell %d timed out" % i)
+        except DeadKernelError as e:
+            client.shutdown_kernel = "immediate"
+            return ({"status": "failure", "ename": "DeadKernelError",
+                     "evalue": "kernel died while running cell %d: %s" % (i, e)},
+                    "kernel died in cell %d" % i)
+        except CellExecutionError as e:
+            if clean_exit(e.ename, e.evalue):
+                return early_exit(i, e.evalue)
+            ev = {"status": "failure", "ename": e.ename, "evalue": e.evalue}
+            err = first_error(cell)
+            if err is not None:
+                ev["traceback"] = list(err.traceback)
+            return ev, "cell %d failed" % i
+        return {"status": "success"}, None
+
     stopped = None  # why later cells are skipped
     try:
         for i, cell in enumerate(nb.cells):
             if cell.cell_type != "code":
                 continue
-            if stopped is not None:
+            plan = plans.get(i, {})
+            if stopped is not None or plan.get("skip"):
                 emit({"event": "cell", "index": i, "status": "skipped", "ms": 0,
-                      "reason": stopped})
+                      "reason": stopped or "marked " + plan["skip"]})
                 continue
             emit({"event": "cell_start", "index": i})
             c0 = time.monotonic()
-            ev = {"event": "cell", "index": i, "status": "success"}
-            try:
-                client.execute_cell(cell, i)
-            except CellTimeoutError:
-                ev["status"] = "timeout"
-                ev["ename"] = "CellTimeoutError"
-                ev["evalue"] = "cell %d did not finish within %ss" % (i, cfg.get("timeout"))
-                stopped = "cell %d timed out" % i
-                # A busy kernel never answers a graceful shutdown request.
-                client.shutdown_kernel = "immediate"
-            except DeadKernelError as e:
-                ev["status"] = "failure"
-                ev["ename"] = "DeadKernelError"
-                ev["evalue"] = "kernel died while running cell %d: %s" % (i, e)
-                stopped = "kernel died in cell %d" % i
-                client.shutdown_kernel = "immediate"
-            except CellExecutionError as e:
-                ev["status"] = "failure"
-                ev["ename"] = e.ename
-                ev["evalue"] = e.evalue
-                for out in cell.outputs:
-                    if out.output_type == "error":
-                        ev["traceback"] = list(out.traceback)
-                stopped = "cell %d failed" % i
+            allowed_by = plan.get("allow_error") or notebook_allows
+            client.allow_errors = bool(allowed_by)
+            result, stopped = run(cell, i)
+            ev = {"event": "cell", "index": i}
+            ev.update(result)
+            err = first_error(cell)
+            if ev.get("exited"):
+                pass  # later cells are skipped: stopped says why
+            elif ev["status"] == "success" and err is not None:
+                if clean_exit(err.ename, err.evalue):
+                    # An allowed clean exit still ends the notebook, as under papermill.
+                    result, stopped = early_exit(i, err.evalue)
+                    ev.update(result)
+                else:
+                    ev["allowed"] = {"ename": err.ename, "evalue": err.evalue,
+                                     "by": allowed_by or "tag raises-exception"}
+            elif ev["status"] == "success":
+                for snippet in plan.get("after") or []:
+                    failed = run_after(run, nbformat, nb, cell, i, snippet)
+                    if failed is not None:
+                        ev.update(failed[0])
+                        stopped = failed[1]
+                        break
             ev["ms"] = int((time.monotonic() - c0) * 1000)
             emit(ev)
             if ev["status"] == "success" and i in probes and cell.execution_count:
-                emit(probe(client, nbformat, i, cell.execution_count))
+                emit(probe(client, nbformat, nb, i, cell.execution_count))
     finally:
         total = int((time.monotonic() - t0) * 1000)
         write_notebook(nbformat, nb, cfg["output"])
@@ -160,14 +216,43 @@ def main():
     emit({"event": "done", "ms": total})
 
 
-def probe(client, nbformat, index, count):
+def aside(nb, index, fn):
+    # nbclient stores the cell it ran at nb.cells[index]: code run on the notebook's behalf
+    # must not take the place of the notebook's own cell.
+    own = nb.cells[index]
+    try:
+        return fn()
+    finally:
+        nb.cells[index] = own
+
+
+def run_after(run, nbformat, nb, cell, index, snippet):
+    """Runs nbmake's mock or post_cell_execute code after cell; None when it succeeded, else
+    the failing cell event's fields (the error also added to the cell's outputs) and why."""
+    extra = nbformat.v4.new_code_cell(snippet["code"])
+    result, stopped = aside(nb, index, lambda: run(extra, index, store_history=False))
+    if result["status"] == "success" and not result.get("exited"):
+        return None
+    err = first_error(extra)
+    if err is not None:
+        cell.outputs.append(err)
+    if result["status"] == "success":
+        # Even a clean exit is a failure here: nbmake requires the snippet to succeed.
+        result = {"status": "failure", "ename": "SystemExit", "evalue": result.get("evalue", "")}
+    if result["status"] == "failure" and result.get("ename") != "DeadKernelError":
+        stopped = "cell %d failed in %s" % (index, snippet["from"])
+    result["from"] = snippet["from"]
+    return result, stopped
+
+
+def probe(client, nbformat, nb, index, count):
     # Evaluate the cell's result object in the kernel without touching the user namespace
     # or the execution count, so checks can use its real Python type, shape and value.
     code = "exec(compile(%r, '<nbv-probe>', 'exec'), {'Out': Out, 'n': %d})" % (PROBE_SRC, count)
     cell = nbformat.v4.new_code_cell(code)
     ev = {"event": "probe", "index": index}
     try:
-        client.execute_cell(cell, index, store_history=False)
+        aside(nb, index, lambda: client.execute_cell(cell, index, store_history=False))
     except Exception as e:
         ev["error"] = "%s: %s" % (type(e).__name__, e)
         return ev

@@ -19,6 +19,7 @@ import (
 	"sync"
 	"time"
 
+	"github.com/mlops-dev/nbv/internal/runner/notebook"
 	"github.com/mlops-dev/nbv/internal/runner/summary"
 )
 
@@ -49,10 +50,32 @@ type Options struct {
 	// ProbeCells are cell indexes whose result object is inspected in the kernel after they
 	// run (type, shape, length, numeric value) for expected-output checks.
 	ProbeCells []int
+	// Cells holds what the notebook's markers ask of each code cell, by index.
+	Cells map[int]CellPlan
+	// AllowErrors, when set, names why no cell's error fails the notebook (nbmake's
+	// metadata.execution.allow_errors).
+	AllowErrors string
 	// Progress, if set, is called for every event as it arrives.
 	Progress func(Event)
 	// Stderr, if set, receives the driver's and kernel's stderr as it is written.
 	Stderr io.Writer
+}
+
+// CellPlan is what the runner does differently for one code cell.
+type CellPlan struct {
+	// Skip, when set, names the marker that keeps the cell from running.
+	Skip string `json:"skip,omitempty"`
+	// AllowError, when set, names the marker under which the cell may raise.
+	AllowError string `json:"allow_error,omitempty"`
+	// After is code run once the cell succeeded; its failure fails the cell.
+	After []notebook.Snippet `json:"after,omitempty"`
+}
+
+// AllowedError is an exception a cell raised that its markers allowed.
+type AllowedError struct {
+	EName  string `json:"ename"`
+	EValue string `json:"evalue"`
+	By     string `json:"by"`
 }
 
 // Event is one line of the driver's event stream.
@@ -76,6 +99,14 @@ type Event struct {
 	Traceback []string `json:"traceback,omitempty"`
 	Values    *Probe   `json:"values,omitempty"`
 	Error     string   `json:"error,omitempty"`
+	// Exited: the cell ended the notebook early with a clean SystemExit (EValue holds its
+	// code); the cell succeeded and the later ones are skipped.
+	Exited bool `json:"exited,omitempty"`
+	// Allowed is the error a successful cell raised under raises-exception or allow_errors.
+	Allowed *AllowedError `json:"allowed,omitempty"`
+	// From names the code run after the cell that failed it (nbmake.mock,
+	// nbmake.post_cell_execute).
+	From string `json:"from,omitempty"`
 
 	// fatal (Reason, Message); cell skipped (Reason)
 	Reason  string `json:"reason,omitempty"`
@@ -144,14 +175,16 @@ func Run(ctx context.Context, o Options) (*Result, error) {
 }
 
 type driverConfig struct {
-	EventsFD       int     `json:"events_fd"`
-	Input          string  `json:"input"`
-	Output         string  `json:"output"`
-	Cwd            string  `json:"cwd"`
-	Timeout        float64 `json:"timeout,omitempty"`
-	Kernel         string  `json:"kernel,omitempty"`
-	StartupTimeout float64 `json:"startup_timeout,omitempty"`
-	ProbeCells     []int   `json:"probe_cells,omitempty"`
+	EventsFD       int              `json:"events_fd"`
+	Input          string           `json:"input"`
+	Output         string           `json:"output"`
+	Cwd            string           `json:"cwd"`
+	Timeout        float64          `json:"timeout,omitempty"`
+	Kernel         string           `json:"kernel,omitempty"`
+	StartupTimeout float64          `json:"startup_timeout,omitempty"`
+	ProbeCells     []int            `json:"probe_cells,omitempty"`
+	Cells          map[int]CellPlan `json:"cells,omitempty"`
+	AllowErrors    string           `json:"allow_errors,omitempty"`
 }
 
 func runWith(ctx context.Context, python string, o Options) (*Result, error) {
@@ -164,6 +197,7 @@ func runWith(ctx context.Context, python string, o Options) (*Result, error) {
 		EventsFD: 3, Input: o.Notebook, Output: o.Output, Cwd: o.Dir,
 		Timeout: o.CellTimeout.Seconds(), Kernel: o.Kernel,
 		StartupTimeout: o.StartupTimeout.Seconds(), ProbeCells: o.ProbeCells,
+		Cells: o.Cells, AllowErrors: o.AllowErrors,
 	})
 	if err != nil {
 		return nil, fmt.Errorf("encode driver config: %w", err)

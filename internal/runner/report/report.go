@@ -40,6 +40,14 @@ type Report struct {
 	Cells            []Cell                     `json:"cellResults,omitempty"`
 	Findings         []checks.Finding           `json:"findings,omitempty"`
 	Comparison       *Comparison                `json:"comparison,omitempty"`
+	// ExitedEarly is the cell whose clean SystemExit ended the notebook (papermill's rule).
+	ExitedEarly *EarlyExit `json:"exitedEarly,omitempty"`
+}
+
+// EarlyExit is a notebook that stopped itself with sys.exit(), sys.exit(0) or SystemExit.
+type EarlyExit struct {
+	Cell int    `json:"cell"`
+	Code string `json:"code,omitempty"`
 }
 
 // Cell is one code cell's outcome. Index counts all cells of the executed notebook.
@@ -55,6 +63,9 @@ type Cell struct {
 	StreamTruncated bool       `json:"streamTruncated,omitempty"`
 	Error           *CellError `json:"error,omitempty"`
 	SkipReason      string     `json:"skipReason,omitempty"`
+	// AllowedError is an exception the cell raised that a marker allowed (raises-exception,
+	// NBVAL_RAISES_EXCEPTION, nbmake's allow_errors): the cell still succeeded.
+	AllowedError *CellError `json:"allowedError,omitempty"`
 }
 
 // CellError is the exception a cell raised, traceback without ANSI sequences.
@@ -62,6 +73,11 @@ type CellError struct {
 	Name      string `json:"name"`
 	Value     string `json:"value"`
 	Traceback string `json:"traceback,omitempty"`
+	// From names the code run after the cell that raised (nbmake.mock,
+	// nbmake.post_cell_execute); empty: the cell itself.
+	From string `json:"from,omitempty"`
+	// AllowedBy names the marker that allowed the error.
+	AllowedBy string `json:"allowedBy,omitempty"`
 }
 
 // Comparison is the golden comparison in the report.
@@ -73,6 +89,9 @@ type Comparison struct {
 	Matched    int            `json:"matched"`
 	Mismatched int            `json:"mismatched"`
 	Diffs      []compare.Diff `json:"diffs,omitempty"`
+	// NotCompared are code cells left out, with why (never ran in the golden notebook,
+	// nbval markers).
+	NotCompared []compare.NotCompared `json:"notCompared,omitempty"`
 }
 
 // Comparison results.
@@ -157,6 +176,13 @@ func (r *Report) Decide() {
 	}
 	r.Result, r.Reason = summary.ResultPassed, summary.ReasonPassed
 	r.Message = fmt.Sprintf("%d code cells passed", r.Counts.Passed)
+	if e := r.ExitedEarly; e != nil {
+		r.Message += fmt.Sprintf("; the notebook exited early in cell %d (SystemExit", e.Cell)
+		if e.Code != "" {
+			r.Message += " " + e.Code
+		}
+		r.Message += fmt.Sprintf("), %d later code cells skipped", r.Counts.Skipped)
+	}
 	if r.Comparison != nil && r.Comparison.Result == ComparisonMatched {
 		r.Message += "; outputs match the golden notebook"
 	}
@@ -166,10 +192,18 @@ func (c *Cell) errorText() string {
 	if c.Error == nil {
 		return ""
 	}
-	if c.Error.Value == "" {
-		return c.Error.Name
+	return c.Error.text()
+}
+
+func (e *CellError) text() string {
+	s := e.Name
+	if e.Value != "" {
+		s += ": " + e.Value
 	}
-	return c.Error.Name + ": " + c.Error.Value
+	if e.From != "" {
+		s += " (in " + e.From + ")"
+	}
+	return s
 }
 
 // Summary is the compact form for the termination message.
