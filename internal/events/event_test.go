@@ -245,3 +245,17 @@ func TestJobLabel(t *testing.T) {
 		}
 	}
 }
+
+func TestCheckEnvelopeListsProblemsInOrder(t *testing.T) {
+	e := cloudevents.NewEvent()
+	for range 20 {
+		err := CheckEnvelope(e)
+		if !errors.Is(err, ErrMalformed) || !strings.HasPrefix(err.Error(), "malformed event: invalid CloudEvent: id: ") ||
+			!strings.Contains(err.Error(), "; source: ") || !strings.Contains(err.Error(), "; type: ") {
+			t.Fatalf("got %v", err)
+		}
+	}
+	if err := CheckEnvelope(resourceEvent(t, TypePing, nil, nil)); err != nil {
+		t.Errorf("valid envelope: %v", err)
+	}
+}

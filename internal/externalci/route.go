@@ -229,8 +229,8 @@ func (rt *Route) handle(ctx context.Context, w http.ResponseWriter, r *http.Requ
 		return badInput("cannot decode CloudEvent: %v", err)
 	}
 	*ev = e
-	if err := e.Validate(); err != nil {
-		return badInput("invalid CloudEvent: %v", err)
+	if err := events.CheckEnvelope(*e); err != nil {
+		return badInput("%v", err)
 	}
 	if e.Type() != events.TypeBuildReport {
 		return badInput("event type %q is not accepted here: send %s", e.Type(), events.TypeBuildReport)

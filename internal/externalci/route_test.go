@@ -58,7 +58,7 @@ func report() events.BuildReport {
 		Image: "registry.example.com/team-a/train:1", Message: "built", BuildID: "ci-42", Timestamp: now}
 }
 
-func event(t *testing.T, r events.BuildReport, id string) cloudevents.Event {
+func event(t testing.TB, r events.BuildReport, id string) cloudevents.Event {
 	t.Helper()
 	ev, err := NewEvent(r, "/ci/example", id, now)
 	if err != nil {
