@@ -79,7 +79,8 @@ func InjectParameters(src []byte, params map[string]json.RawMessage) ([]byte, in
 		"outputs":         []any{},
 		"source":          code.String(),
 	}
-	if minor, _ := doc["nbformat_minor"].(json.Number).Int64(); minor >= 5 {
+	// nbformat_minor may be missing or not a number in a notebook Parse accepts: no cell ids then.
+	if minor, ok := doc["nbformat_minor"].(json.Number); ok && minorAtLeast(minor, 5) {
 		cell["id"] = newCellID()
 	}
 	cells = slices.Insert(cells, at, any(cell))
@@ -89,6 +90,11 @@ func InjectParameters(src []byte, params map[string]json.RawMessage) ([]byte, in
 		return nil, -1, fmt.Errorf("encode notebook with parameters: %w", err)
 	}
 	return out, at, nil
+}
+
+func minorAtLeast(n json.Number, min int64) bool {
+	v, err := n.Int64()
+	return err == nil && v >= min
 }
 
 func cellTags(c any) []string {
