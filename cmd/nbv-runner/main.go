@@ -20,12 +20,14 @@ import (
 	"os"
 	"os/signal"
 	"path/filepath"
+	"strings"
 	"syscall"
 	"time"
 
 	"github.com/mlops-dev/nbv/api/v1alpha1"
 	"github.com/mlops-dev/nbv/internal/runner"
 	"github.com/mlops-dev/nbv/internal/runner/execute"
+	"github.com/mlops-dev/nbv/internal/runner/redact"
 	"github.com/mlops-dev/nbv/internal/runner/report"
 	"github.com/mlops-dev/nbv/internal/runner/summary"
 )
@@ -56,9 +58,9 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) int {
 
 // fail reports an infrastructure error: message on stderr, summary with result "error" in
 // the termination log, exit code 2.
-func fail(stderr io.Writer, termLog string, err error) int {
+func fail(stderr io.Writer, termLog string, red *redact.Redactor, err error) int {
 	fmt.Fprintf(stderr, "nbv-runner: %s: %v\n", runner.Reason(err), err)
-	if werr := runner.WriteTerminationLog(termLog, report.ErrorSummary(runner.Reason(err), err.Error())); werr != nil {
+	if werr := runner.WriteTerminationLog(termLog, report.ErrorSummary(runner.Reason(err), red.String(err.Error()))); werr != nil {
 		fmt.Fprintf(stderr, "nbv-runner: %v\n", werr)
 	}
 	return 2
@@ -93,16 +95,22 @@ func prepare(ctx context.Context, args []string, stdout, stderr io.Writer) int {
 	if err := fs.Parse(args); err != nil {
 		return 2
 	}
+	red, err := secrets(*creds, *gCreds)
+	if err != nil {
+		return fail(stderr, *termLog, nil, err)
+	}
+	stdout, stderr, flush := redacted(red, stdout, stderr)
+	defer flush()
 	spec, err := loadSpec(*jobSpec)
 	if err != nil {
-		return fail(stderr, *termLog, err)
+		return fail(stderr, *termLog, red, err)
 	}
 	o := prepareOptions(spec, prepareFlags{installDir: *installDir, workspace: *workspace,
 		notebook: sourceFlags{*nbURL, *nbRef, *nbPath, *creds}, golden: sourceFlags{*gURL, *gRef, *gPath, *gCreds}})
 	start := time.Now()
 	p, err := runner.Prepare(ctx, o)
 	if err != nil {
-		return fail(stderr, *termLog, err)
+		return fail(stderr, *termLog, red, err)
 	}
 	fmt.Fprintf(stdout, "prepared %s at %s in %s\n", p.Notebook, p.NotebookCommit, time.Since(start).Round(time.Millisecond))
 	if p.Golden != "" {
@@ -161,16 +169,24 @@ func executeCmd(ctx context.Context, args []string, stdout, stderr io.Writer) in
 	termLog := fs.String("termination-log", defaultTerminationLog, "write the compact summary here (empty: nowhere)")
 	params := runner.ParamFlag{}
 	fs.Var(params, "p", "parameter `name=value` (JSON value or string; repeatable; overrides the job spec)")
+	var secretDirs dirList
+	fs.Var(&secretDirs, "secret-dir", "mounted Secret `dir` whose values are masked in every output (repeatable); so are the variables named in $"+redact.EnvNames)
 	if err := fs.Parse(args); err != nil {
 		return 2
 	}
+	red, err := secrets(secretDirs...)
+	if err != nil {
+		return fail(stderr, *termLog, nil, err)
+	}
+	stdout, stderr, flush := redacted(red, stdout, stderr)
+	defer flush()
 	spec, err := loadSpec(*jobSpec)
 	if err != nil {
-		return fail(stderr, *termLog, err)
+		return fail(stderr, *termLog, red, err)
 	}
 	set, err := runner.SettingsFromSpec(spec)
 	if err != nil {
-		return fail(stderr, *termLog, &runner.Error{Reason: summary.ReasonRunnerError, Err: fmt.Errorf("job spec: %w", err)})
+		return fail(stderr, *termLog, red, &runner.Error{Reason: summary.ReasonRunnerError, Err: fmt.Errorf("job spec: %w", err)})
 	}
 	nb, golden := runner.WorkspacePaths(*workspace, spec)
 	override(&nb, *nbFile)
@@ -192,15 +208,15 @@ func executeCmd(ctx context.Context, args []string, stdout, stderr io.Writer) in
 		set.Comparison.Tolerance = *tolerance
 	}
 	if spec.Notebook.Path == "" && *nbFile == "" {
-		return fail(stderr, *termLog, &runner.Error{Reason: summary.ReasonRunnerError, Err: errors.New("no notebook: pass --notebook or a job spec")})
+		return fail(stderr, *termLog, red, &runner.Error{Reason: summary.ReasonRunnerError, Err: errors.New("no notebook: pass --notebook or a job spec")})
 	}
 	r, err := runner.Execute(ctx, runner.Options{
 		Notebook: nb, Golden: golden, OutputDir: *outDir, Python: *python, Kernel: set.Kernel,
 		Parameters: set.Parameters, CellTimeout: set.CellTimeout, Validation: set.Validation, Comparison: set.Comparison,
-		Progress: func(ev execute.Event) { logEvent(stdout, ev) }, Stderr: stderr,
+		Progress: func(ev execute.Event) { logEvent(stdout, ev) }, Stderr: stderr, Redact: red,
 	})
 	if err != nil && r == nil {
-		return fail(stderr, *termLog, err)
+		return fail(stderr, *termLog, red, err)
 	}
 	if werr := runner.WriteTerminationLog(*termLog, r.Summary()); werr != nil {
 		fmt.Fprintf(stderr, "nbv-runner: %v\n", werr)
@@ -229,4 +245,35 @@ func logEvent(w io.Writer, ev execute.Event) {
 		}
 		fmt.Fprintln(w, line)
 	}
+}
+
+// secrets masks the values of the Secrets mounted at dirs and of the environment variables
+// the pod spec names in $NBV_SECRET_ENV.
+func secrets(dirs ...string) (*redact.Redactor, error) {
+	values, err := redact.FromDirs(dirs...)
+	if err != nil {
+		return nil, &runner.Error{Reason: summary.ReasonRunnerError, Err: err}
+	}
+	return redact.New(append(values, redact.FromEnv(os.Environ())...)...), nil
+}
+
+// redacted wraps the command's output so no secret value reaches the pod's log; flush writes
+// what an unterminated last line held back.
+func redacted(red *redact.Redactor, stdout, stderr io.Writer) (io.Writer, io.Writer, func()) {
+	out, errOut := red.Writer(stdout), red.Writer(stderr)
+	return out, errOut, func() {
+		_ = out.Flush()
+		_ = errOut.Flush()
+	}
+}
+
+// dirList is a repeatable directory flag.
+type dirList []string
+
+func (d *dirList) String() string { return strings.Join(*d, ",") }
+
+// Set adds one directory.
+func (d *dirList) Set(s string) error {
+	*d = append(*d, s)
+	return nil
 }

@@ -20,6 +20,7 @@ import (
 	"github.com/mlops-dev/nbv/internal/runner/compare"
 	"github.com/mlops-dev/nbv/internal/runner/execute"
 	"github.com/mlops-dev/nbv/internal/runner/notebook"
+	"github.com/mlops-dev/nbv/internal/runner/redact"
 	"github.com/mlops-dev/nbv/internal/runner/report"
 	"github.com/mlops-dev/nbv/internal/runner/summary"
 )
@@ -70,6 +71,9 @@ type Options struct {
 	Progress func(execute.Event)
 	// Stderr receives the kernel's own stderr (logs); nil discards it.
 	Stderr io.Writer
+	// Redact masks the credential values the notebook could print in the report, the
+	// executed notebook and the summary; nil masks nothing.
+	Redact *redact.Redactor
 }
 
 // Execute runs the notebook, applies checks and the golden comparison, and writes the report
@@ -141,6 +145,10 @@ func Execute(ctx context.Context, o Options) (*report.Report, error) {
 		Cells: plans, AllowErrors: allowErrors, Progress: o.Progress, Stderr: o.Stderr,
 	})
 	if err != nil {
+		// A run stopped midway may have left an executed notebook holding outputs.
+		if rerr := o.Redact.File(executedPath); rerr != nil && !errors.Is(rerr, fs.ErrNotExist) {
+			return nil, &Error{Reason: summary.ReasonRunnerError, Err: rerr}
+		}
 		return nil, err
 	}
 	executed, err := notebook.ReadFile(executedPath)
@@ -181,6 +189,12 @@ func Execute(ctx context.Context, o Options) (*report.Report, error) {
 	}
 	r.DurationMs = res.Total.Milliseconds()
 	r.Decide()
+	if err := o.Redact.JSON(r); err != nil {
+		return nil, &Error{Reason: summary.ReasonRunnerError, Err: err}
+	}
+	if err := o.Redact.File(executedPath); err != nil {
+		return nil, &Error{Reason: summary.ReasonRunnerError, Err: err}
+	}
 	if err := writeOutputs(r, outDir, o.JUnitPath); err != nil {
 		return r, &Error{Reason: summary.ReasonRunnerError, Err: err}
 	}

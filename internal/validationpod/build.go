@@ -220,6 +220,12 @@ func Build(job *v1alpha1.NotebookValidationJob, podName, image string, opts Opti
 	for _, m := range pc.VolumeMounts {
 		notebookMounts = append(notebookMounts, *m.DeepCopy())
 	}
+	secretEnv, redactVolumes, redactMounts, redactArgs := redaction(env, envFrom)
+	if secretEnv != nil {
+		env = append(env, *secretEnv)
+	}
+	volumes = append(volumes, redactVolumes...)
+	notebookMounts = append(notebookMounts, redactMounts...)
 
 	var nodeSelector map[string]string
 	if len(pc.NodeSelector) > 0 {
@@ -279,12 +285,12 @@ func Build(job *v1alpha1.NotebookValidationJob, podName, image string, opts Opti
 				Name:    NotebookContainer,
 				Image:   image,
 				Command: []string{path.Join(InstallDir, RunnerBinary)},
-				Args: []string{
+				Args: append([]string{
 					"execute",
 					"--workspace", WorkspaceDir,
 					"--output-dir", OutputDir,
 					"--termination-log", TerminationLog,
-				},
+				}, redactArgs...),
 				Env:                      env,
 				EnvFrom:                  envFrom,
 				Resources:                resources,

@@ -1,0 +1,119 @@
+package redact
+
+import (
+	"bytes"
+	"encoding/json"
+	"os"
+	"path/filepath"
+	"strings"
+	"testing"
+)
+
+func TestStringMasksEveryForm(t *testing.T) {
+	key := "-----BEGIN KEY-----\nAAAAB3NzaC1yc2E\n-----END KEY-----\n"
+	r := New("s3cr3t-t0ken", "abc", `pa"ss\word`, key)
+	cases := map[string]string{
+		"token=s3cr3t-t0ken!":                  "token=***!",
+		"twice s3cr3t-t0kens3cr3t-t0ken":       "twice ******",
+		"short values stay: abc":               "short values stay: abc",
+		`json: "pa\"ss\\word"`:                 `json: "***"`,
+		`raw: pa"ss\word`:                      `raw: ***`,
+		"one line of the key: AAAAB3NzaC1yc2E": "one line of the key: ***",
+		"whole key: " + key:                    "whole key: ***",
+	}
+	for in, want := range cases {
+		if got := r.String(in); got != want {
+			t.Errorf("String(%q) = %q, want %q", in, got, want)
+		}
+	}
+	if !New("", "ab", "xyz").Empty() || (*Redactor)(nil).String("x") != "x" {
+		t.Error("values under MinLen must redact nothing")
+	}
+}
+
+func TestJSONAndFile(t *testing.T) {
+	r := New("hunter2-password")
+	type cell struct {
+		Stdout string            `json:"stdout"`
+		Params map[string]string `json:"params"`
+	}
+	v := &struct {
+		Message string `json:"message"`
+		Cells   []cell `json:"cells"`
+	}{Message: "login with hunter2-password failed", Cells: []cell{{Stdout: "pw=hunter2-password\n", Params: map[string]string{"pw": "hunter2-password"}}}}
+	if err := r.JSON(v); err != nil {
+		t.Fatal(err)
+	}
+	b, _ := json.Marshal(v)
+	if strings.Contains(string(b), "hunter2") || v.Message != "login with *** failed" {
+		t.Errorf("after JSON: %s", b)
+	}
+
+	path := filepath.Join(t.TempDir(), "executed.ipynb")
+	nb := `{"cells": [{"outputs": [{"text": "hunter2-password\n"}]}]}`
+	if err := os.WriteFile(path, []byte(nb), 0o640); err != nil {
+		t.Fatal(err)
+	}
+	if err := r.File(path); err != nil {
+		t.Fatal(err)
+	}
+	got, _ := os.ReadFile(path)
+	info, _ := os.Stat(path)
+	if string(got) != `{"cells": [{"outputs": [{"text": "***\n"}]}]}` || info.Mode().Perm() != 0o640 {
+		t.Errorf("file = %s (mode %v)", got, info.Mode().Perm())
+	}
+}
+
+func TestFromEnvAndDirs(t *testing.T) {
+	environ := []string{EnvNames + "=DB_PASSWORD, API_TOKEN,MISSING", "DB_PASSWORD=pw-123456", "API_TOKEN=tok-abcdef", "HOME=/home/jovyan"}
+	if got := FromEnv(environ); strings.Join(got, ",") != "pw-123456,tok-abcdef" {
+		t.Errorf("FromEnv = %q", got)
+	}
+	// A Secret volume as the kubelet lays it out: keys are symlinks into ..data.
+	dir := t.TempDir()
+	data := filepath.Join(dir, "..2026_01_01")
+	if err := os.Mkdir(data, 0o755); err != nil {
+		t.Fatal(err)
+	}
+	if err := os.WriteFile(filepath.Join(data, "password"), []byte("from-a-file"), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	if err := os.Symlink(filepath.Base(data), filepath.Join(dir, "..data")); err != nil {
+		t.Fatal(err)
+	}
+	if err := os.Symlink(filepath.Join("..data", "password"), filepath.Join(dir, "password")); err != nil {
+		t.Fatal(err)
+	}
+	got, err := FromDirs(dir, filepath.Join(dir, "not-mounted"), "")
+	if err != nil || len(got) != 1 || got[0] != "from-a-file" {
+		t.Errorf("FromDirs = %q, %v; want the one key once", got, err)
+	}
+}
+
+func TestWriterFindsValuesSplitAcrossWrites(t *testing.T) {
+	r := New("split-secret-value")
+	var out bytes.Buffer
+	w := r.Writer(&out)
+	for _, part := range []string{"line 1: split-se", "cret-value\nline 2: ", "split-secret-value", " end"} {
+		if _, err := w.Write([]byte(part)); err != nil {
+			t.Fatal(err)
+		}
+	}
+	if err := w.Flush(); err != nil {
+		t.Fatal(err)
+	}
+	if got := out.String(); got != "line 1: ***\nline 2: *** end" {
+		t.Errorf("written %q", got)
+	}
+
+	// A line longer than the writer holds is written in pieces, never through a value.
+	out.Reset()
+	long := strings.Repeat("x", maxHeld-5) + "split-secret-value" + strings.Repeat("y", 100)
+	for i := 0; i < len(long); i += 7 {
+		_, _ = w.Write([]byte(long[i:min(i+7, len(long))]))
+	}
+	_ = w.Flush()
+	if strings.Contains(out.String(), "secret") || !strings.Contains(out.String(), "x***y") {
+		t.Errorf("long line leaked or lost the value's place (%d bytes written)", out.Len())
+	}
+}
