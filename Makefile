@@ -7,7 +7,7 @@ export NBV_CACHE
 CONTROLLER_GEN := $(GO) tool controller-gen
 CRD_DIR := config/crd
 
-.PHONY: all build run test unit integration bench lint manifests verify-manifests controlplane python-deps
+.PHONY: all build run test unit integration bench lint manifests verify-manifests controlplane python-deps release
 
 all: build
 
@@ -55,3 +55,18 @@ controlplane:
 ## python-deps: the Debian nbclient stack for /usr/bin/python3.
 python-deps:
 	bash hack/install-python-deps.sh
+
+KO_VERSION := v0.19.1
+KUBECTL ?= $(shell command -v kubectl || echo $(NBV_CACHE)/bin/kubectl)
+
+## release: one YAML installing nbv on a cluster, _output/release.yaml: config/ and eventsources/ (their kustomizations), every ko:// image built and pushed by ko to $$KO_DOCKER_REPO.
+release:
+	@command -v ko >/dev/null || { echo "make release needs ko: go install github.com/google/ko@$(KO_VERSION) (and \$$(go env GOPATH)/bin on PATH)"; exit 1; }
+	@test -n "$$KO_DOCKER_REPO" || { echo "make release: set KO_DOCKER_REPO to the registry the function images are pushed to, e.g. KO_DOCKER_REPO=registry.example.com/nbv"; exit 1; }
+	@test -x "$(KUBECTL)" || { echo "make release needs kubectl (for kubectl kustomize): on PATH, or run make controlplane"; exit 1; }
+	mkdir -p _output
+	set -o pipefail; { "$(KUBECTL)" kustomize config && echo --- && "$(KUBECTL)" kustomize eventsources; } \
+		| ko resolve -f - > _output/release.yaml.tmp || { rm -f _output/release.yaml.tmp; exit 1; }
+	mv _output/release.yaml.tmp _output/release.yaml
+	cp config/rbac/opt-in/rolebindings.yaml _output/opt-in.yaml
+	@echo "wrote _output/release.yaml (kubectl apply -f) and _output/opt-in.yaml (kubectl apply -n <namespace> -f, per opted-in namespace)"

@@ -32,6 +32,7 @@ import (
 	"github.com/mlops-dev/nbv/api/v1alpha1"
 	"github.com/mlops-dev/nbv/internal/local/controlplane"
 	"github.com/mlops-dev/nbv/internal/local/eventsource"
+	"github.com/mlops-dev/nbv/internal/local/optin"
 )
 
 var (
@@ -65,7 +66,10 @@ func runMain(m *testing.M) int {
 	ctx, cancel := context.WithTimeout(context.Background(), 2*time.Minute)
 	defer cancel()
 	start := time.Now()
-	controlPlane, err = controlplane.Start(ctx, controlplane.Options{RepoRoot: repoRoot})
+	// The audit log records what each function's ServiceAccount asks of the API server
+	// (TestRBACEqualsUse).
+	controlPlane, err = controlplane.Start(ctx, controlplane.Options{RepoRoot: repoRoot,
+		AuditUserGroups: []string{"system:serviceaccounts:" + optin.SystemNamespace}})
 	if err != nil {
 		fmt.Fprintln(os.Stderr, "integration: starting control plane:", err)
 		return 1

@@ -35,7 +35,7 @@ var (
 // function runtime's Config.Routes, on 127.0.0.1; it returns the route's URL.
 func (f *fixture) serveCIRoute() string {
 	f.t.Helper()
-	cfg := f.cp.RESTConfig()
+	cfg := f.functionConfig("build-status-changed")
 	x, _, err := functionenv.NewExecutor("build-status-changed", functionenv.Settings{Kube: cfg}, nil)
 	if err != nil {
 		f.t.Fatal(err)

@@ -74,6 +74,10 @@ type Options struct {
 	// StartTimeout bounds startup, CRDs included. Default 90 s: the API server is ready in
 	// ~3 s, but a loaded 2-core machine compiling in parallel can be ten times slower.
 	StartTimeout time.Duration
+	// AuditUserGroups, when set, turns on kube-apiserver's audit log (AuditLogPath) for the
+	// requests of users in these groups, e.g. system:serviceaccounts:nbv-system: what each
+	// function really asked of the API server, read back with ReadAudit.
+	AuditUserGroups []string
 }
 
 // ControlPlane is a running control plane. Its methods are safe for concurrent use.
@@ -84,6 +88,7 @@ type ControlPlane struct {
 	pki        *pki
 	kubeconfig string
 	procs      []*childproc.Process // start order: etcd, kube-apiserver, kube-controller-manager
+	auditLog   string
 
 	stopOnce sync.Once
 	stopErr  error
@@ -218,6 +223,17 @@ func (cp *ControlPlane) start(ctx context.Context, opts Options) error {
 		"--service-cluster-ip-range=10.0.0.0/24",
 		"--allow-privileged=true",
 		"--cert-dir=" + pkiDir,
+		// As on OpenShift: setting blockOwnerDeletion on a child's ownerReference requires
+		// update on the owner's finalizers, so RBAC that lacks it fails here first.
+		"--enable-admission-plugins=OwnerReferencesPermissionEnforcement",
+	}
+	if len(opts.AuditUserGroups) > 0 {
+		flags, logPath, err := auditFlags(cp.dir, opts.AuditUserGroups)
+		if err != nil {
+			return err
+		}
+		apiArgs = append(apiArgs, flags...)
+		cp.auditLog = logPath
 	}
 	if !opts.ControllerManager {
 		apiArgs = append(apiArgs, "--disable-admission-plugins=ServiceAccount")

@@ -30,6 +30,12 @@ func ReadFile(path string) ([]Doc, error) {
 	if err != nil {
 		return nil, fmt.Errorf("read manifest: %w", err)
 	}
+	return Parse(path, data)
+}
+
+// Parse returns the non-empty documents of data, a YAML stream; name (a path, or the command
+// that printed data) identifies it in errors.
+func Parse(name string, data []byte) ([]Doc, error) {
 	reader := utilyaml.NewYAMLReader(bufio.NewReader(bytes.NewReader(data)))
 	var docs []Doc
 	for i := 0; ; i++ {
@@ -38,11 +44,11 @@ func ReadFile(path string) ([]Doc, error) {
 			return docs, nil
 		}
 		if err != nil {
-			return nil, fmt.Errorf("reading %s document %d: %w", path, i, err)
+			return nil, fmt.Errorf("reading %s document %d: %w", name, i, err)
 		}
 		obj := map[string]any{}
 		if err := yaml.Unmarshal(raw, &obj); err != nil {
-			return nil, fmt.Errorf("parsing %s document %d: %w", path, i, err)
+			return nil, fmt.Errorf("parsing %s document %d: %w", name, i, err)
 		}
 		if len(obj) == 0 {
 			continue // comment-only or empty document
