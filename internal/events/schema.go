@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"io/fs"
+	"slices"
 	"strings"
 	"sync"
 	"unicode/utf8"
@@ -140,6 +141,9 @@ func violations(ve *jsonschema.ValidationError) string {
 		}
 	}
 	walk(ve)
+	// The library finds violations of an object's properties in map order; the same data must
+	// get the same answer every time.
+	slices.Sort(out)
 	return strings.Join(out, "; ")
 }
 

@@ -185,3 +185,19 @@ func TestValidateDataRefusesInvalidUTF8(t *testing.T) {
 		t.Error("InvalidUTF8 offsets")
 	}
 }
+
+func TestViolationsInAStableOrder(t *testing.T) {
+	data := mutate(t, TypeBuildReport, func(m map[string]any) {
+		m["job"], m["namespace"], m["timestamp"], m["status"] = "a/b", "../kube-system", "yesterday", "ok"
+	})
+	first := ValidateData(TypeBuildReport, data)
+	for range 50 {
+		if again := ValidateData(TypeBuildReport, data); again.Error() != first.Error() {
+			t.Fatalf("same data, different answers:\n%v\n%v", first, again)
+		}
+	}
+	msg := first.Error()
+	if i, j := strings.Index(msg, "at '/job'"), strings.Index(msg, "at '/timestamp'"); i < 0 || j < i {
+		t.Errorf("violations not in location order: %v", msg)
+	}
+}

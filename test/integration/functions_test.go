@@ -207,25 +207,11 @@ func (f *fixture) completePod(name string, exitCode int32, s summary.Summary) {
 	if err != nil {
 		f.t.Fatal(err)
 	}
-	pod, err := f.kube.CoreV1().Pods(f.ns).Get(f.ctx, name, metav1.GetOptions{})
-	if err != nil {
-		f.t.Fatal(err)
-	}
-	now := metav1.Now()
-	pod.Status.Phase = corev1.PodSucceeded
-	reason := "Completed"
+	phase := corev1.PodSucceeded
 	if exitCode != 0 {
-		pod.Status.Phase, reason = corev1.PodFailed, "Error"
+		phase = corev1.PodFailed
 	}
-	pod.Status.StartTime = &now
-	pod.Status.InitContainerStatuses = []corev1.ContainerStatus{{Name: validationpod.PrepareContainer, Ready: true,
-		State: corev1.ContainerState{Terminated: &corev1.ContainerStateTerminated{ExitCode: 0, Reason: "Completed", StartedAt: now, FinishedAt: now}}}}
-	pod.Status.ContainerStatuses = []corev1.ContainerStatus{{Name: validationpod.NotebookContainer,
-		State: corev1.ContainerState{Terminated: &corev1.ContainerStateTerminated{
-			ExitCode: exitCode, Reason: reason, Message: string(msg), StartedAt: now, FinishedAt: now}}}}
-	if _, err := f.kube.CoreV1().Pods(f.ns).UpdateStatus(f.ctx, pod, metav1.UpdateOptions{}); err != nil {
-		f.t.Fatalf("kubelet: update pod %s status: %v", name, err)
-	}
+	f.finishPod(name, exitCode, phase, string(msg))
 }
 
 // watchWrites counts the job's writes (MODIFIED events) until stop is called.
