@@ -7,7 +7,7 @@ export NBV_CACHE
 CONTROLLER_GEN := $(GO) tool controller-gen
 CRD_DIR := config/crd
 
-.PHONY: all build run test unit integration bench lint manifests verify-manifests controlplane python-deps release
+.PHONY: all build run test unit integration bench lint manifests verify-manifests controlplane python-deps fuzz fuzz-smoke release
 
 all: build
 
@@ -19,8 +19,8 @@ build:
 run: controlplane python-deps build
 	bin/nbv run --runner bin/nbv-runner
 
-## test: everything CI runs: set-up, generated files up to date, lint, unit + integration tests.
-test: controlplane python-deps verify-manifests lint
+## test: everything CI runs: set-up, generated files up to date, lint, a short fuzzing pass, unit + integration tests.
+test: controlplane python-deps verify-manifests lint fuzz-smoke
 	$(GO) test -race -count=1 -timeout 30m ./...
 
 ## unit: tests that need no control plane.
@@ -30,6 +30,15 @@ unit:
 ## bench: print the benchmark figures.
 bench: python-deps
 	$(GO) test -run '^$$' -bench . -benchtime 5x ./...
+
+## fuzz: run every fuzz target (func FuzzXxx in any package) for FUZZTIME each, one after another.
+FUZZTIME ?= 1m
+fuzz:
+	FUZZTIME=$(FUZZTIME) GO=$(GO) bash hack/fuzz.sh
+
+## fuzz-smoke: every fuzz target for a few seconds (what CI runs, inside make test).
+fuzz-smoke:
+	FUZZTIME=$(or $(FUZZ_SMOKE_TIME),3s) GO=$(GO) bash hack/fuzz.sh
 
 ## lint: gofmt and go vet.
 lint:
