@@ -34,9 +34,9 @@ func init() {
 
 // runFlags are `nbv run`'s settings.
 type runFlags struct {
-	notebook, golden, runner, workDir, namespace string
-	keep, verbose                                bool
-	timeout                                      time.Duration
+	notebook, golden, runner, functionsDir, workDir, namespace string
+	keep, verbose                                              bool
+	timeout, idle                                              time.Duration
 }
 
 // runLocal starts a real control plane, the functions, Knative's ApiServerSource adapters, the
@@ -48,10 +48,12 @@ func runLocal(ctx context.Context, args []string) error {
 	fs.StringVar(&f.notebook, "notebook", "test/fixtures/notebooks/compute.ipynb", "notebook to validate")
 	fs.StringVar(&f.golden, "golden", "test/fixtures/notebooks/compute.golden.ipynb", "golden notebook to compare with (empty: none)")
 	fs.StringVar(&f.runner, "runner", "bin/nbv-runner", "host path of a built nbv-runner (make build)")
+	fs.StringVar(&f.functionsDir, "functions-dir", "bin", "directory holding the function binaries (make build)")
+	fs.DurationVar(&f.idle, "idle", localstack.DefaultIdle, "stop a function instance once it has served nothing for this long (scale to zero)")
 	fs.StringVar(&f.workDir, "work-dir", "", "where pods' files go (default: a temporary directory)")
 	fs.StringVar(&f.namespace, "namespace", "nbv-demo", "namespace of the job")
 	fs.BoolVar(&f.keep, "keep", false, "keep the stack running after the job finishes (Ctrl-C stops it); kubectl works against the printed kubeconfig")
-	fs.BoolVar(&f.verbose, "v", false, "log the functions', broker's and kubelet's work")
+	fs.BoolVar(&f.verbose, "v", false, "log the functions' work and each instance's start (with its cold start) and stop, the broker's and the kubelet's")
 	fs.DurationVar(&f.timeout, "timeout", 5*time.Minute, "give up when the job has not finished by then")
 	if err := fs.Parse(args); err != nil {
 		return &ExitError{Code: 2}
@@ -67,6 +69,10 @@ func runLocal(ctx context.Context, args []string) error {
 	if err != nil {
 		return err
 	}
+	functionsDir, err := filepath.Abs(f.functionsDir)
+	if err != nil {
+		return err
+	}
 	work := f.workDir
 	if work == "" {
 		if work, err = os.MkdirTemp("", "nbv-run-"); err != nil {
@@ -75,8 +81,10 @@ func runLocal(ctx context.Context, args []string) error {
 		defer os.RemoveAll(work)
 	}
 	log := slog.New(slog.DiscardHandler)
+	var functionOutput io.Writer
 	if f.verbose {
 		log = slog.New(slog.NewTextHandler(os.Stderr, nil))
+		functionOutput = os.Stderr
 	} else {
 		// client-go's reflectors report their watches ending at shutdown through klog.
 		klog.LogToStderr(false)
@@ -95,8 +103,9 @@ func runLocal(ctx context.Context, args []string) error {
 		return err
 	}
 
-	step = stage("starting the functions, the broker and Knative's ApiServerSource adapters")
+	step = stage("starting the broker, Knative's ApiServerSource adapters and the functions' activators")
 	stack, err := localstack.Start(ctx, localstack.Options{Config: cfg, RepoRoot: root, Namespace: f.namespace,
+		FunctionsDir: functionsDir, Idle: f.idle, FunctionOutput: functionOutput,
 		Pod: validationpod.Options{RunnerImage: "nbv-runner (host binary " + runner + ")"}, Log: log})
 	if err != nil {
 		return err
@@ -132,13 +141,17 @@ func runLocal(ctx context.Context, args []string) error {
 	fmt.Printf("created NotebookValidationJob %s/%s for %s\n", f.namespace, job, repo)
 	fmt.Printf("kubectl --kubeconfig %s -n %s get nvj -w\n\n", cp.KubeconfigPath(), f.namespace)
 
+	before := countProcesses(stack)
+	peak := watchPeak(stack)
 	final, err := followJob(ctx, cfg, f.namespace, job, f.timeout)
 	if err != nil {
 		return err
 	}
 	printResult(final)
+	fmt.Printf("\nfunction processes: %d before the job, at most %d during it, %d when it ended\n", before, peak(), countProcesses(stack))
 	if f.keep {
-		fmt.Printf("\nthe stack keeps running; Ctrl-C stops it\n")
+		fmt.Printf("the stack keeps running (Ctrl-C stops it); idle function instances stop after %s\n", f.idle)
+		reportIdle(ctx, stack, f.idle)
 		<-ctx.Done()
 	}
 	if final.Status.Phase != v1alpha1.PhaseSucceeded {

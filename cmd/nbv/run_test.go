@@ -25,6 +25,10 @@ func TestRunLocal(t *testing.T) {
 	if out, err := exec.Command("go", "build", "-o", runner, "../nbv-runner").CombinedOutput(); err != nil {
 		t.Fatalf("build nbv-runner: %v\n%s", err, out)
 	}
+	functions := t.TempDir()
+	if out, err := exec.Command("go", "build", "-o", functions+"/", "github.com/mlops-dev/nbv/functions/...").CombinedOutput(); err != nil {
+		t.Fatalf("build the functions: %v\n%s", err, out)
+	}
 	root, err := controlplane.FindRepoRoot(".")
 	if err != nil {
 		t.Fatal(err)
@@ -42,7 +46,7 @@ func TestRunLocal(t *testing.T) {
 		t.Run(tc.name, func(t *testing.T) {
 			ctx, cancel := context.WithTimeout(context.Background(), 3*time.Minute)
 			defer cancel()
-			err := runLocal(ctx, []string{"--runner", runner, "--notebook", tc.notebook, "--golden", tc.golden, "--timeout", "2m"})
+			err := runLocal(ctx, []string{"--runner", runner, "--functions-dir", functions, "--notebook", tc.notebook, "--golden", tc.golden, "--timeout", "2m"})
 			code := 0
 			var ee *ExitError
 			switch {

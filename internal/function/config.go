@@ -75,6 +75,13 @@ func ConfigFromEnv() (Config, error) {
 			}
 		}
 	}
+	if v := os.Getenv("LISTEN_FDS"); v != "" {
+		ln, err := inheritedListener(v, os.Getenv("LISTEN_PID"))
+		if err != nil {
+			return Config{}, err
+		}
+		c.Listener = ln
+	}
 	if c.Port != "" {
 		if p, err := strconv.Atoi(c.Port); err != nil || p <= 0 || p > 65535 {
 			return Config{}, fmt.Errorf("PORT=%q: want a TCP port number", c.Port)
@@ -100,4 +107,23 @@ func (c Config) withDefaults() Config {
 		c.Logger = slog.New(slog.NewJSONHandler(os.Stdout, nil))
 	}
 	return c
+}
+
+// inheritedListener is the socket passed by socket activation (LISTEN_FDS, LISTEN_PID): one
+// listening socket as file descriptor 3. A LISTEN_PID naming another process means the
+// variables were meant for that process and are ignored.
+func inheritedListener(fds, pid string) (net.Listener, error) {
+	if pid != "" && pid != strconv.Itoa(os.Getpid()) {
+		return nil, nil
+	}
+	if fds != "1" {
+		return nil, fmt.Errorf("LISTEN_FDS=%q: want exactly one inherited socket (1)", fds)
+	}
+	f := os.NewFile(3, "LISTEN_FDS socket")
+	defer f.Close()
+	ln, err := net.FileListener(f)
+	if err != nil {
+		return nil, fmt.Errorf("LISTEN_FDS=1: file descriptor 3 is not a listening socket: %w", err)
+	}
+	return ln, nil
 }

@@ -41,6 +41,9 @@ var (
 	// skipReason is set when NBV_SKIP_INTEGRATION=1 and the binaries are absent.
 	skipReason string
 	repoRoot   string
+	// functionsDir holds the function binaries (go build ./functions/...), which the local
+	// stack runs as processes.
+	functionsDir string
 )
 
 func TestMain(m *testing.M) {
@@ -62,6 +65,11 @@ func runMain(m *testing.M) int {
 		fmt.Fprintf(os.Stderr, "integration: %v\n(set NBV_SKIP_INTEGRATION=1 to skip these tests instead)\n", err)
 		return 1
 	}
+	if functionsDir, err = buildFunctions(); err != nil {
+		fmt.Fprintln(os.Stderr, "integration:", err)
+		return 1
+	}
+	defer os.RemoveAll(functionsDir)
 
 	ctx, cancel := context.WithTimeout(context.Background(), 2*time.Minute)
 	defer cancel()
@@ -96,6 +104,24 @@ func runMain(m *testing.M) int {
 		code = 1
 	}
 	return code
+}
+
+// buildFunctions builds every function's binary, as `make build` does, into a temporary
+// directory.
+func buildFunctions() (string, error) {
+	dir, err := os.MkdirTemp("", "nbv-functions-")
+	if err != nil {
+		return "", err
+	}
+	start := time.Now()
+	cmd := exec.Command("go", "build", "-o", dir+string(os.PathSeparator), "./functions/...")
+	cmd.Dir = repoRoot
+	if out, err := cmd.CombinedOutput(); err != nil {
+		_ = os.RemoveAll(dir)
+		return "", fmt.Errorf("building the functions: %v\n%s", err, out)
+	}
+	fmt.Printf("integration: functions built into %s in %v\n", dir, time.Since(start).Round(time.Millisecond))
+	return dir, nil
 }
 
 // requireControlPlane skips the test only in the case runMain allowed.

@@ -66,12 +66,23 @@ func newBareFixture(t *testing.T) *fixture {
 	return &fixture{t: t, ctx: ctx, ns: newNamespace(t, ctx, cp), cp: cp, kube: kube, store: store}
 }
 
+// newFixture is a namespace with the whole stack running for it: each function a process of
+// its binary (built by TestMain) as its own ServiceAccount, behind an activator at
+// f.stack.FunctionURLs[name]. sinkCopies > 1 delivers every source event that many times.
 func newFixture(t *testing.T, sinkCopies int) *fixture {
+	return newFixtureWith(t, sinkCopies, nil)
+}
+
+// newFixtureWith is newFixture with the stack's options adjusted by adjust.
+func newFixtureWith(t *testing.T, sinkCopies int, adjust func(*localstack.Options)) *fixture {
 	f := newBareFixture(t)
 	ctx, ns, cp := f.ctx, f.ns, f.cp
 	opts := localstack.Options{
-		Config: cp.RESTConfig(), RepoRoot: repoRoot, Namespace: ns,
+		Config: cp.RESTConfig(), RepoRoot: repoRoot, Namespace: ns, FunctionsDir: functionsDir,
 		Pod: validationpod.Options{RunnerImage: testRunnerImage},
+	}
+	if adjust != nil {
+		adjust(&opts)
 	}
 	var dup *duplicator
 	if sinkCopies > 1 {

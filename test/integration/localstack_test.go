@@ -16,7 +16,7 @@ func TestLocalStackPingsTheSweep(t *testing.T) {
 	ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
 	defer cancel()
 	ns := newNamespace(t, ctx, cp)
-	stack, err := localstack.Start(ctx, localstack.Options{Config: cp.RESTConfig(), RepoRoot: repoRoot, Namespace: ns,
+	stack, err := localstack.Start(ctx, localstack.Options{Config: cp.RESTConfig(), RepoRoot: repoRoot, Namespace: ns, FunctionsDir: functionsDir,
 		Pod: validationpod.Options{RunnerImage: testRunnerImage}, PingInterval: 100 * time.Millisecond})
 	if err != nil {
 		t.Fatal(err)

@@ -1,18 +1,26 @@
 // Package localstack assembles the event-driven system on one machine, against a real API
-// server: each function served over HTTP on loopback by the same runtime as in a cluster, the
-// Broker routing by the Triggers in config/broker (localbroker), and Knative's own
-// ApiServerSource adapter for every source in eventsources/ sinking into that Broker. It is
-// what `nbv run` starts, and what the integration tests drive.
+// server, as a small faithful Knative: each function of config/functions runs as processes of
+// its own binary (the one ko packages), configured only by its Knative Service and
+// authenticated as its ServiceAccount from config/rbac, behind an activator that starts them
+// when a request arrives and stops them when idle (scale to zero); the Broker routes by the
+// Triggers in config/broker (localbroker); and Knative's own ApiServerSource adapter runs for
+// every source in eventsources/, as the source's ServiceAccount, sinking into that Broker. It
+// is what `nbv run` starts, and what the integration tests drive.
 package localstack
 
 import (
 	"context"
 	"errors"
 	"fmt"
+	"io"
 	"log/slog"
+	"maps"
 	"net"
 	"net/http"
+	"os"
+	"path"
 	"path/filepath"
+	"slices"
 	"sync"
 	"time"
 
@@ -20,27 +28,41 @@ import (
 	eventingv1 "knative.dev/eventing/pkg/apis/eventing/v1"
 	sourcesv1 "knative.dev/eventing/pkg/apis/sources/v1"
 
-	"github.com/mlops-dev/nbv/internal/buildstatus"
-	"github.com/mlops-dev/nbv/internal/function"
-	"github.com/mlops-dev/nbv/internal/functionenv"
-	"github.com/mlops-dev/nbv/internal/jobcreated"
+	"github.com/mlops-dev/nbv/internal/local/activator"
 	"github.com/mlops-dev/nbv/internal/local/eventsource"
+	"github.com/mlops-dev/nbv/internal/local/identity"
+	"github.com/mlops-dev/nbv/internal/local/knservice"
 	"github.com/mlops-dev/nbv/internal/local/localbroker"
-	"github.com/mlops-dev/nbv/internal/podcompleted"
-	"github.com/mlops-dev/nbv/internal/sweep"
+	"github.com/mlops-dev/nbv/internal/local/optin"
 	"github.com/mlops-dev/nbv/internal/validationpod"
 )
 
 // Options configure a Stack.
 type Options struct {
-	// Config is an admin configuration of the API server.
+	// Config is an admin configuration of the API server. It applies the manifests and issues
+	// ServiceAccount tokens; no function or source acts with it.
 	Config *rest.Config
 	// RepoRoot holds config/ and eventsources/.
 	RepoRoot string
-	// Namespace is where the event sources run and what they watch.
+	// Namespace is where jobs live: the event sources watch it and the sweep sweeps it.
 	Namespace string
-	// Pod configures the validation pods the functions create.
+	// FunctionsDir holds each function's binary, named after its package (bin/ after `make
+	// build`).
+	FunctionsDir string
+	// Pod configures the validation pods the functions create (the one substitution of a
+	// manifest value, see overrides.go). PrepareResources cannot be passed to a process.
 	Pod validationpod.Options
+	// Idle is how long a function instance may serve nothing before it is stopped; zero means
+	// DefaultIdle.
+	Idle time.Duration
+	// ConcurrencyOverride replaces the containerConcurrency of the named functions. Test-only:
+	// it lets a test show a second instance start without sending twenty requests at once.
+	ConcurrencyOverride map[string]int
+	// Dir receives the kubeconfigs, tokens and logs of the functions; default a temporary
+	// directory removed by Stop.
+	Dir string
+	// FunctionOutput, when set, also receives the function processes' output.
+	FunctionOutput io.Writer
 	// SinkURL, when set, is where the sources send their events instead of the broker
 	// ingress (tests put a proxy there that duplicates deliveries).
 	SinkURL string
@@ -50,61 +72,45 @@ type Options struct {
 	Log *slog.Logger
 }
 
+// DefaultIdle is the idle window of `nbv run` (Knative's scale-to-zero grace period is 30 s).
+const DefaultIdle = 30 * time.Second
+
 // Stack is a running local system. Stop it with Stop.
 type Stack struct {
 	// Broker routes the events; tests inspect its deliveries and dead letters.
 	Broker *localbroker.Broker
 	// BrokerURL is the broker ingress (where sources and external senders post events).
 	BrokerURL string
-	// FunctionURLs maps each function's name to its URL.
+	// FunctionURLs maps each function's name to its activator's URL: a request there starts an
+	// instance when none runs.
 	FunctionURLs map[string]string
+	// Activators maps each function's name to its activator (its instances, cold starts).
+	Activators map[string]*activator.Activator
+	// Overrides are the environment values that differ from the Knative Services (overrides.go).
+	Overrides []Override
 
 	stopSources, stopFunctions context.CancelFunc
 
-	ingress  *http.Server
-	wg       sync.WaitGroup
-	mu       sync.Mutex
-	errs     []error
-	adapters []*eventsource.Adapter
+	dir, removeDir string
+	ingress        *http.Server
+	fronts         []*http.Server
+	wg             sync.WaitGroup
+	mu             sync.Mutex
+	errs           []error
+	adapters       []*eventsource.Adapter
 }
 
-// functionSpec is one function of the stack: its name (the Trigger subscriber's name), the
-// event types it accepts, and its assembly, the same call as its functions/<name>/main.go.
-type functionSpec struct {
-	name  string
-	types []string
-	build func(functionenv.Settings, Options) (served, error)
-}
-
-// served is what a function serves: its CloudEvents handler and extra HTTP routes.
-type served struct {
-	handler function.Handler
-	routes  map[string]http.Handler
-}
-
-var functions = []functionSpec{
-	{"job-created", jobcreated.EventTypes, func(s functionenv.Settings, _ Options) (served, error) {
-		h, err := jobcreated.New(s)
-		return served{handler: h}, err
-	}},
-	{"pod-completed", podcompleted.EventTypes, func(s functionenv.Settings, _ Options) (served, error) {
-		h, err := podcompleted.New(s)
-		return served{handler: h}, err
-	}},
-	{"build-status-changed", buildstatus.EventTypes, func(s functionenv.Settings, _ Options) (served, error) {
-		h, routes, err := buildstatus.New(s)
-		return served{handler: h, routes: routes}, err
-	}},
-	{"sweep", sweep.EventTypes, func(s functionenv.Settings, o Options) (served, error) {
-		h, err := sweep.NewFunction(s, sweep.Options{Namespace: o.Namespace})
-		return served{handler: h}, err
-	}},
-}
-
-// Start brings the stack up and returns once every source watches the API server.
+// Start brings the stack up and returns once every source watches the API server. No function
+// process runs yet: the first event for a function starts it.
 func Start(ctx context.Context, opts Options) (_ *Stack, err error) {
-	if opts.Config == nil || opts.RepoRoot == "" || opts.Namespace == "" {
-		return nil, errors.New("localstack: Config, RepoRoot and Namespace are required")
+	if opts.Config == nil || opts.RepoRoot == "" || opts.Namespace == "" || opts.FunctionsDir == "" {
+		return nil, errors.New("localstack: Config, RepoRoot, Namespace and FunctionsDir are required")
+	}
+	if opts.Pod.PrepareResources != nil {
+		return nil, errors.New("localstack: Pod.PrepareResources has no environment variable, so function processes cannot be given it")
+	}
+	if opts.Idle <= 0 {
+		opts.Idle = DefaultIdle
 	}
 	log := opts.Log
 	if log == nil {
@@ -114,18 +120,41 @@ func Start(ctx context.Context, opts Options) (_ *Stack, err error) {
 	// every event already in the broker is delivered to a live function.
 	sourcesCtx, stopSources := context.WithCancel(context.WithoutCancel(ctx))
 	functionsCtx, stopFunctions := context.WithCancel(context.WithoutCancel(ctx))
-	s := &Stack{stopSources: stopSources, stopFunctions: stopFunctions, FunctionURLs: map[string]string{}}
+	s := &Stack{stopSources: stopSources, stopFunctions: stopFunctions,
+		FunctionURLs: map[string]string{}, Activators: map[string]*activator.Activator{}, dir: opts.Dir}
 	defer func() {
 		if err != nil {
 			s.Stop(context.Background())
 		}
 	}()
+	if s.dir == "" {
+		if s.dir, err = os.MkdirTemp("", "nbv-localstack-"); err != nil {
+			return nil, fmt.Errorf("localstack: %w", err)
+		}
+		s.removeDir = s.dir
+	}
 
-	settings := functionenv.Settings{Kube: opts.Config, Pod: opts.Pod}
-	for _, f := range functions {
-		if err := s.serveFunction(functionsCtx, f, settings, opts, log); err != nil {
+	// What a cluster operator does: install the functions' ServiceAccounts and ClusterRoles
+	// (config/namespace.yaml, config/rbac/) and opt the namespace in (its label and the
+	// RoleBindings of config/rbac/opt-in/), so the functions' rights are exactly the manifests'.
+	if err := optin.InstallRBAC(ctx, opts.Config, opts.RepoRoot); err != nil {
+		return nil, fmt.Errorf("localstack: %w", err)
+	}
+	if err := optin.Namespace(ctx, opts.Config, opts.RepoRoot, opts.Namespace); err != nil {
+		return nil, fmt.Errorf("localstack: %w", err)
+	}
+	services, err := knservice.LoadDir(filepath.Join(opts.RepoRoot, "config", "functions"))
+	if err != nil {
+		return nil, fmt.Errorf("localstack: %w", err)
+	}
+	for _, name := range slices.Sorted(maps.Keys(services)) {
+		if err := s.serveFunction(functionsCtx, services[name], opts, log); err != nil {
 			return nil, err
 		}
+	}
+	for _, o := range s.Overrides {
+		log.Info("function environment differs from its Knative Service", "function", o.Function, "env", o.Name,
+			"manifest", o.Manifest, "local", o.Local, "why", o.Why)
 	}
 	if err := s.startBroker(opts.RepoRoot, log); err != nil {
 		return nil, err
@@ -136,26 +165,66 @@ func Start(ctx context.Context, opts Options) (_ *Stack, err error) {
 	return s, nil
 }
 
-func (s *Stack) serveFunction(ctx context.Context, f functionSpec, settings functionenv.Settings, opts Options, log *slog.Logger) error {
-	fn, err := f.build(settings, opts)
+// serveFunction puts an activator for fn on a loopback URL. Its instances run fn's binary with
+// fn's environment, as fn's ServiceAccount.
+func (s *Stack) serveFunction(ctx context.Context, fn knservice.Function, opts Options, log *slog.Logger) error {
+	pkg, err := fn.Package()
 	if err != nil {
-		return fmt.Errorf("localstack: function %s: %w", f.name, err)
+		return fmt.Errorf("localstack: %w", err)
+	}
+	bin := filepath.Join(opts.FunctionsDir, path.Base(pkg))
+	if st, err := os.Stat(bin); err != nil || st.IsDir() {
+		return fmt.Errorf("localstack: function %s: no binary %s (build it with `make build`, or `go build -o DIR/ ./functions/...`)", fn.Name, bin)
+	}
+	dir := filepath.Join(s.dir, fn.Name)
+	kubeconfig, err := identity.WriteKubeconfig(ctx, opts.Config, fn.Namespace, fn.ServiceAccountName, dir)
+	if err != nil {
+		return fmt.Errorf("localstack: function %s runs as ServiceAccount %s/%s (config/functions), which config/rbac must define: %w",
+			fn.Name, fn.Namespace, fn.ServiceAccountName, err)
+	}
+	env, overrides := functionEnv(opts, fn, kubeconfig.Path)
+	s.Overrides = append(s.Overrides, overrides...)
+	concurrency := fn.ContainerConcurrency
+	if c, ok := opts.ConcurrencyOverride[fn.Name]; ok {
+		concurrency = c
+	}
+	launcher := &processLauncher{name: fn.Name, bin: bin, env: env, dir: dir, readinessPath: fn.ReadinessPath, output: opts.FunctionOutput}
+	timeout := time.Duration(fn.TimeoutSeconds) * time.Second
+	act, err := activator.New(activator.Options{
+		Name: fn.Name, Concurrency: concurrency, MaxScale: fn.MaxScale, Timeout: timeout, Idle: opts.Idle,
+		// Knative gives a revision's pods the revision timeout as their termination grace.
+		StopGrace: timeout, Launch: launcher.launch, Log: log.With("component", "activator"), Failed: s.fail,
+	})
+	if err != nil {
+		return fmt.Errorf("localstack: %w", err)
 	}
 	ln, err := net.Listen("tcp", "127.0.0.1:0")
 	if err != nil {
-		return fmt.Errorf("localstack: listen for %s: %w", f.name, err)
+		return fmt.Errorf("localstack: listen for %s: %w", fn.Name, err)
 	}
-	s.FunctionURLs[f.name] = "http://" + ln.Addr().String()
-	cfg := function.Config{Listener: ln, Types: f.types, ServiceName: f.name, Routes: fn.routes,
-		Logger: log.With("function", f.name), DrainTimeout: 10 * time.Second}
+	s.FunctionURLs[fn.Name] = "http://" + ln.Addr().String()
+	s.Activators[fn.Name] = act
+	front := &http.Server{Handler: act, ReadHeaderTimeout: 10 * time.Second}
+	s.fronts = append(s.fronts, front)
 	s.wg.Add(1)
 	go func() {
 		defer s.wg.Done()
-		if err := function.Serve(ctx, cfg, fn.handler); err != nil {
-			s.fail(fmt.Errorf("function %s: %w", f.name, err))
+		if err := front.Serve(ln); err != nil && !errors.Is(err, http.ErrServerClosed) {
+			s.fail(fmt.Errorf("activator %s: %w", fn.Name, err))
 		}
 	}()
 	return nil
+}
+
+// FunctionProcesses are the process IDs of every function instance starting or running.
+func (s *Stack) FunctionProcesses() map[string][]int {
+	out := map[string][]int{}
+	for name, a := range s.Activators {
+		if pids := a.Processes(); len(pids) > 0 {
+			out[name] = pids
+		}
+	}
+	return out
 }
 
 func (s *Stack) startBroker(repoRoot string, log *slog.Logger) error {
@@ -193,8 +262,10 @@ func (s *Stack) startBroker(repoRoot string, log *slog.Logger) error {
 	return nil
 }
 
-// startSources applies each event source manifest's RBAC and runs its ApiServerSources,
-// waiting (bounded by waitCtx) until their watches are established.
+// startSources applies each event source manifest's RBAC into SystemNamespace, as
+// `kubectl apply -k eventsources/` does, and runs its ApiServerSources there as their
+// ServiceAccounts, watching opts.Namespace; then waits (bounded by waitCtx) until their
+// watches are established.
 func (s *Stack) startSources(runCtx, waitCtx context.Context, opts Options, log *slog.Logger) error {
 	manifests, err := eventsource.LoadDir(filepath.Join(opts.RepoRoot, "eventsources"))
 	if err != nil {
@@ -210,12 +281,24 @@ func (s *Stack) startSources(runCtx, waitCtx context.Context, opts Options, log 
 		if len(m.ApiServerSources) == 0 {
 			continue
 		}
-		if err := m.ApplyObjects(waitCtx, opts.Config, opts.Namespace); err != nil {
+		if err := m.ApplyObjects(waitCtx, opts.Config, SystemNamespace); err != nil {
 			return fmt.Errorf("localstack: %w", err)
 		}
 		for _, src := range m.ApiServerSources {
+			sa := src.Spec.ServiceAccountName
+			if sa == "" {
+				sa = "default"
+			}
+			kubeconfig, err := identity.WriteKubeconfig(runCtx, opts.Config, SystemNamespace, sa, filepath.Join(s.dir, "sources", src.Name))
+			if err != nil {
+				return fmt.Errorf("localstack: ApiServerSource %s: %w", src.Name, err)
+			}
+			cfg, err := kubeconfig.RESTConfig()
+			if err != nil {
+				return fmt.Errorf("localstack: ApiServerSource %s: %w", src.Name, err)
+			}
 			a, err := eventsource.Start(runCtx, eventsource.Options{
-				Config: opts.Config, Source: src, Namespace: opts.Namespace, WatchNamespace: opts.Namespace, SinkURL: sink,
+				Config: cfg, Source: src, Namespace: SystemNamespace, WatchNamespace: opts.Namespace, SinkURL: sink,
 			})
 			if err != nil {
 				return fmt.Errorf("localstack: %w", err)
@@ -249,8 +332,8 @@ func (s *Stack) fail(err error) {
 	s.errs = append(s.errs, err)
 }
 
-// Stop stops the sources, drains the broker and the functions, and returns what failed while
-// the stack ran.
+// Stop stops the sources, drains the broker, stops every function instance (each drains its
+// in-flight events), and returns what failed while the stack ran.
 func (s *Stack) Stop(ctx context.Context) error {
 	s.stopSources()
 	var errs []error
@@ -267,8 +350,23 @@ func (s *Stack) Stop(ctx context.Context) error {
 			errs = append(errs, err)
 		}
 	}
+	for _, a := range s.Activators {
+		if err := a.Close(ctx); err != nil {
+			errs = append(errs, err)
+		}
+	}
+	for _, f := range s.fronts {
+		if err := f.Shutdown(ctx); err != nil {
+			errs = append(errs, fmt.Errorf("activator shutdown: %w", err))
+		}
+	}
 	s.stopFunctions()
 	s.wg.Wait()
+	if s.removeDir != "" {
+		if err := os.RemoveAll(s.removeDir); err != nil {
+			errs = append(errs, err)
+		}
+	}
 	s.mu.Lock()
 	errs = append(errs, s.errs...)
 	s.mu.Unlock()
