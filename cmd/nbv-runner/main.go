@@ -161,7 +161,7 @@ func executeCmd(ctx context.Context, args []string, stdout, stderr io.Writer) in
 	workspace := fs.String("workspace", "/workspace", "workspace `dir` filled by prepare")
 	nbFile := fs.String("notebook", "", "notebook `file` (default: from the job spec in the workspace)")
 	goldenFile := fs.String("golden", "", "golden notebook `file` (default: from the job spec in the workspace)")
-	outDir := fs.String("output-dir", "", "write report.json, executed.ipynb, junit.xml here (default: workspace/output)")
+	outDir := fs.String("output-dir", "", "write report.json, report.html, executed.ipynb, junit.xml here (default: workspace/output)")
 	python := fs.String("python", "", "Python interpreter with nbclient (default: "+execute.DefaultPython+", then python3 on PATH)")
 	kernel := fs.String("kernel", "", "kernel name (overrides the notebook and the job spec)")
 	cellTimeout := fs.Duration("cell-timeout", 0, "per-cell timeout (overrides the job spec; 0: the spec's or none)")

@@ -23,7 +23,7 @@ func init() {
 func validate(ctx context.Context, args []string) error {
 	fs := flag.NewFlagSet("validate", flag.ContinueOnError)
 	fs.Usage = func() {
-		fmt.Fprintln(fs.Output(), "usage: nbv validate NOTEBOOK [--golden G] [-p name=value ...] [--cell-timeout D] [--tolerance X] [--junit FILE] [--kernel K]")
+		fmt.Fprintln(fs.Output(), "usage: nbv validate NOTEBOOK [--golden G] [-p name=value ...] [--cell-timeout D] [--tolerance X] [--junit FILE] [--html FILE] [--kernel K]")
 		fs.PrintDefaults()
 	}
 	golden := fs.String("golden", "", "golden notebook `file` to compare outputs with")
@@ -32,9 +32,10 @@ func validate(ctx context.Context, args []string) error {
 	cellTimeout := fs.Duration("cell-timeout", 0, "per-cell timeout (0: none, or the job spec's)")
 	tolerance := fs.Float64("tolerance", -1, "floating-point tolerance for the golden comparison (default 0.0001)")
 	junit := fs.String("junit", "", "also write a JUnit XML report to `file`")
+	htmlReport := fs.String("html", "", "also write a self-contained HTML report (every cell, traceback, golden diff side by side) to `file`")
 	kernel := fs.String("kernel", "", "kernel name (default: the notebook's)")
 	python := fs.String("python", "", "Python interpreter with nbclient (default: "+execute.DefaultPython+", then python3 on PATH)")
-	outDir := fs.String("output-dir", "", "keep report.json and executed.ipynb in `dir` (default: a temporary directory)")
+	outDir := fs.String("output-dir", "", "keep report.json, report.html and executed.ipynb in `dir` (default: a temporary directory)")
 	jobSpec := fs.String("job-spec", "", "NotebookValidationJobSpec JSON `file` for validationConfig, comparisonConfig and execution")
 
 	// Flags may come before or after the notebook.
@@ -79,7 +80,7 @@ func validate(ctx context.Context, args []string) error {
 	}
 	p := newProgress(os.Stderr)
 	r, err := runner.Execute(ctx, runner.Options{
-		Notebook: positional[0], Golden: *golden, OutputDir: *outDir, JUnitPath: *junit,
+		Notebook: positional[0], Golden: *golden, OutputDir: *outDir, JUnitPath: *junit, HTMLPath: *htmlReport,
 		Python: *python, Kernel: set.Kernel, Parameters: set.Parameters, CellTimeout: set.CellTimeout,
 		Validation: set.Validation, Comparison: set.Comparison, Progress: p.event,
 	})

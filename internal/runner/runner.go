@@ -58,8 +58,9 @@ func Reason(err error) string {
 type Options struct {
 	Notebook   string // path of the notebook to run
 	Golden     string // path of the golden notebook; empty for none
-	OutputDir  string // receives report.json, executed.ipynb, junit.xml; empty: a temporary directory
+	OutputDir  string // receives report.json, executed.ipynb, junit.xml, report.html; empty: a temporary directory
 	JUnitPath  string // overrides OutputDir/junit.xml when set
+	HTMLPath   string // also writes the HTML report (OutputDir/report.html) here when set
 	Python     string
 	Kernel     string
 	Parameters map[string]json.RawMessage
@@ -196,6 +197,9 @@ func Execute(ctx context.Context, o Options) (*report.Report, error) {
 		return nil, &Error{Reason: summary.ReasonRunnerError, Err: err}
 	}
 	if err := writeOutputs(r, outDir, o.JUnitPath); err != nil {
+		return r, &Error{Reason: summary.ReasonRunnerError, Err: err}
+	}
+	if err := writeHTML(r, executedPath, o.Golden, o.Comparison, o.Redact, filepath.Join(outDir, HTMLFile), o.HTMLPath); err != nil {
 		return r, &Error{Reason: summary.ReasonRunnerError, Err: err}
 	}
 	return r, nil
