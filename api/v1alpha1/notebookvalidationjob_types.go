@@ -142,11 +142,10 @@ type PodConfigSpec struct {
 	// +optional
 	ServiceAccountName string `json:"serviceAccountName,omitempty"`
 
-	// Env for the notebook container. Names follow the API server's rule (EnvVarNamePattern).
+	// Env for the notebook container.
 	// +kubebuilder:validation:MaxItems=128
-	// +kubebuilder:validation:XValidation:rule="self.all(e, e.name.matches('^[-._a-zA-Z][-._a-zA-Z0-9]*$'))",message="env names must consist of letters, digits, '_', '-' or '.', and must not start with a digit"
 	// +optional
-	Env []corev1.EnvVar `json:"env,omitempty"`
+	Env []EnvVar `json:"env,omitempty"`
 
 	// EnvFrom for the notebook container.
 	// +kubebuilder:validation:MaxItems=64
@@ -189,12 +188,12 @@ type PodConfigSpec struct {
 // A request above its limit is refused here, as the API server would refuse the pod; a value
 // that is not a quantity is left to the pod's construction, which names the field.
 //
-// +kubebuilder:validation:XValidation:rule="!has(self.requests) || !has(self.limits) || self.requests.all(k, !(k in self.limits) || !isQuantity(self.requests[k]) || !isQuantity(self.limits[k]) || quantity(self.requests[k]).compareTo(quantity(self.limits[k])) <= 0)",message="every request must be less than or equal to its limit"
+// +kubebuilder:validation:XValidation:rule="!has(self.requests) || !has(self.limits) || self.requests.all(k, !(k in self.limits) || !isQuantity(self.requests[k]) || !isQuantity(self.limits[k]) || !quantity(self.limits[k]).isLessThan(quantity(self.requests[k])))",message="every request must be less than or equal to its limit"
 type ResourceRequirements struct {
-	// +kubebuilder:validation:MaxProperties=16
+	// +kubebuilder:validation:MaxProperties=8
 	// +optional
 	Limits map[string]string `json:"limits,omitempty"`
-	// +kubebuilder:validation:MaxProperties=16
+	// +kubebuilder:validation:MaxProperties=6
 	// +optional
 	Requests map[string]string `json:"requests,omitempty"`
 }

@@ -9,6 +9,7 @@ import (
 	"fmt"
 
 	cloudevents "github.com/cloudevents/sdk-go/v2"
+	corev1 "k8s.io/api/core/v1"
 	apierrors "k8s.io/apimachinery/pkg/api/errors"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 
@@ -44,8 +45,10 @@ func Handler(x *transition.Executor, store *jobstore.Store) function.Handler {
 	}
 }
 
-// observePod reads the pod fresh. A pod that is gone is observed as such; a pod that the job
-// does not control is a forged or stale hint and is refused.
+// observePod reads the pod fresh. A pod that is gone is observed as such. A pod of an earlier
+// job of the same name (deleted and created again while its pod lives on) says nothing about
+// this job: nothing is observed. Any other pod the job does not control is a forged hint and
+// is refused.
 func observePod(ctx context.Context, store *jobstore.Store, job *v1alpha1.NotebookValidationJob, name string) (statemachine.Observation, error) {
 	pod, err := store.GetPod(ctx, job.Namespace, name)
 	switch {
@@ -53,8 +56,18 @@ func observePod(ctx context.Context, store *jobstore.Store, job *v1alpha1.Notebo
 		pod = nil
 	case err != nil:
 		return statemachine.Observation{}, err
+	case earlierIncarnation(pod, job):
+		function.Logger(ctx).Info("pod of an earlier job of the same name; ignored", "pod", name)
+		return statemachine.Observation{}, nil
 	case !metav1.IsControlledBy(pod, job):
 		return statemachine.Observation{}, fmt.Errorf("%w: pod %s/%s is not controlled by job %s", function.ErrBadInput, job.Namespace, name, job.Name)
 	}
 	return observe.Pod(name, pod), nil
+}
+
+// earlierIncarnation reports whether pod is controlled by a job of job's name with another UID.
+func earlierIncarnation(pod *corev1.Pod, job *v1alpha1.NotebookValidationJob) bool {
+	ref := metav1.GetControllerOf(pod)
+	return ref != nil && ref.APIVersion == v1alpha1.SchemeGroupVersion.String() && ref.Kind == v1alpha1.Kind &&
+		ref.Name == job.Name && ref.UID != job.UID
 }

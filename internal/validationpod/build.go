@@ -200,7 +200,7 @@ func Build(job *v1alpha1.NotebookValidationJob, podName, image string, opts Opti
 
 	env := []corev1.EnvVar{{Name: EnvJobSpec, Value: jobSpec}}
 	for _, e := range pc.Env {
-		env = append(env, *e.DeepCopy())
+		env = append(env, e.Core())
 	}
 	var envFrom []corev1.EnvFromSource
 	for _, e := range pc.EnvFrom {

@@ -60,7 +60,7 @@ func everyFieldJob() *v1alpha1.NotebookValidationJob {
 			Requests: map[string]string{"cpu": "500m", "memory": "1Gi"},
 		},
 		ServiceAccountName: "notebook-runner",
-		Env: []corev1.EnvVar{
+		Env: []v1alpha1.EnvVar{
 			{Name: "MODE", Value: "ci"},
 			{Name: "API_TOKEN", ValueFrom: &corev1.EnvVarSource{SecretKeyRef: &corev1.SecretKeySelector{
 				LocalObjectReference: corev1.LocalObjectReference{Name: "api"}, Key: "token"}}},
@@ -362,7 +362,7 @@ func TestBuildErrors(t *testing.T) {
 			j.Spec.PodConfig.VolumeMounts = []corev1.VolumeMount{{Name: "data", MountPath: "/data"}, {Name: "datta", MountPath: "/more"}}
 		}, `volumeMounts[1]: volume "datta" is not declared in spec.podConfig.volumes`},
 		{"env overrides the job spec", func(j *v1alpha1.NotebookValidationJob, _, _ *string, _ *Options) {
-			j.Spec.PodConfig.Env = []corev1.EnvVar{{Name: "A", Value: "1"}, {Name: EnvJobSpec, Value: "{}"}}
+			j.Spec.PodConfig.Env = []v1alpha1.EnvVar{{Name: "A", Value: "1"}, {Name: EnvJobSpec, Value: "{}"}}
 		}, "env[1]: NBV_JOB_SPEC is set by the validation pod"},
 	}
 	for _, tc := range cases {

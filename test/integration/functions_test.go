@@ -426,7 +426,7 @@ func TestRacingFunctionsMakeOneTransition(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if job.UID != created.UID || job.Status.ValidationPodName != statemachine.PodName("race", 0) {
+	if job.UID != created.UID || job.Status.ValidationPodName != statemachine.PodName(job, 0) {
 		t.Errorf("job status %+v is not the one consistent transition", job.Status)
 	}
 }
@@ -435,7 +435,7 @@ func TestRacingFunctionsMakeOneTransition(t *testing.T) {
 func TestAPICallsPerTransition(t *testing.T) {
 	f := newBareFixture(t)
 	ns := f.ns
-	f.createJob("calls", nil)
+	callsJob := f.createJob("calls", nil)
 	settings := functionenv.Settings{Kube: f.cp.RESTConfig(), Pod: validationpod.Options{RunnerImage: testRunnerImage}}
 	x, store, err := functionenv.NewExecutor("job-created", settings, nil)
 	if err != nil {
@@ -468,7 +468,7 @@ func TestAPICallsPerTransition(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	podName := statemachine.PodName("calls", 0)
+	podName := statemachine.PodName(callsJob, 0)
 	f.completePod(podName, 0, passedSummary())
 	pev := resourceEvent(ns, "v1", "Pod", podName, "calls")
 	before := pstore.Calls()
@@ -566,8 +566,8 @@ func TestEvictedPodIsReplaced(t *testing.T) {
 	}
 	job = f.waitJob("evicted", "a replacement pod", func(j *v1alpha1.NotebookValidationJob) bool { return j.Status.RetryCount == 1 })
 	second := job.Status.ValidationPodName
-	if second != statemachine.PodName("evicted", 1) || job.Status.Phase != v1alpha1.PhaseValidationRunning {
-		t.Fatalf("after eviction: phase %s pod %s, want ValidationRunning in %s", job.Status.Phase, second, statemachine.PodName("evicted", 1))
+	if second != statemachine.PodName(job, 1) || job.Status.Phase != v1alpha1.PhaseValidationRunning {
+		t.Fatalf("after eviction: phase %s pod %s, want ValidationRunning in %s", job.Status.Phase, second, statemachine.PodName(job, 1))
 	}
 	if !strings.Contains(job.Status.Message, "Evicted") && !strings.Contains(strings.ToLower(job.Status.Message), "evict") {
 		t.Errorf("message %q does not say the pod was evicted", job.Status.Message)
