@@ -27,6 +27,11 @@ func (r *Report) WriteText(w io.Writer) error {
 			b.WriteByte('\n')
 		}
 	}
+	for _, c := range r.Cells {
+		if a := c.AllowedError; a != nil {
+			fmt.Fprintf(&b, "cell %d raised %s, allowed by %s\n", c.Index, a.text(), a.AllowedBy)
+		}
+	}
 	for _, f := range r.Findings {
 		fmt.Fprintf(&b, "%s: %s: %s\n", f.Severity, f.Check, f.Message)
 	}
@@ -37,6 +42,9 @@ func (r *Report) WriteText(w io.Writer) error {
 			if d.Expected != "" || d.Actual != "" {
 				fmt.Fprintf(&b, "    - expected: %s\n    + actual:   %s\n", d.Expected, d.Actual)
 			}
+		}
+		for _, n := range c.NotCompared {
+			fmt.Fprintf(&b, "  not compared: cell %d: %s\n", n.Index, n.Reason)
 		}
 	}
 	if r.ExecutedNotebook != "" {
