@@ -252,3 +252,27 @@ func TestMaskPatternsHideVolatileText(t *testing.T) {
 		t.Fatalf("with masks: %s: %s %+v", r.Reason, r.Message, r.Comparison)
 	}
 }
+
+// Expected-output checks inspect a cell's result in the kernel after it ran; that inspection
+// must not take the cell's place in the executed notebook (nbclient stores the cell it ran).
+func TestProbedCellsKeepTheirPlaceInTheExecutedNotebook(t *testing.T) {
+	v, err := checks.FromSpec(&v1alpha1.ValidationConfigSpec{ExpectedOutputs: []v1alpha1.ExpectedOutputSpec{{Cell: 2, NotEmpty: true}, {Cell: 3, MinValue: "1"}}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	out := t.TempDir()
+	r := mustRun(t, runner.Options{Notebook: fixtures + "pass.ipynb", Validation: v, OutputDir: out})
+	if r.Result != summary.ResultPassed {
+		t.Fatalf("%s: %s %+v", r.Reason, r.Message, r.Findings)
+	}
+	b, err := os.ReadFile(filepath.Join(out, runner.ExecutedFile))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if strings.Contains(string(b), "nbv-probe") || strings.Contains(string(b), "NBVPROBE") {
+		t.Errorf("the executed notebook holds the probe instead of the cell:\n%s", b)
+	}
+	if r.Cells[1].Source == "" || strings.Contains(r.Cells[1].Source, "nbv-probe") {
+		t.Errorf("cell 2 source %q", r.Cells[1].Source)
+	}
+}
