@@ -53,7 +53,7 @@ func TestHostKubeletRunsValidationPods(t *testing.T) {
 	if out, err := build.CombinedOutput(); err != nil {
 		t.Fatalf("go build nbv-runner: %v\n%s", err, out)
 	}
-	repoURL := "file://" + hkGitRepo(t, filepath.Join(tmp, "repo"))
+	repoURL := "file://" + hkGitRepo(t, filepath.Join(tmp, "repo"), hkNotebooks)
 
 	runCtx, stop := context.WithCancel(ctx)
 	k := hostkubelet.New(cp.RESTConfig(), hostkubelet.Options{
@@ -219,7 +219,8 @@ func TestHostKubeletRunsValidationPods(t *testing.T) {
 }
 
 // hkGitRepo commits hkNotebooks to a new repository at dir (branch master) and returns dir.
-func hkGitRepo(t *testing.T, dir string) string {
+// hkGitRepo commits notebooks (file name -> code cells) to a new repository in dir.
+func hkGitRepo(t *testing.T, dir string, notebooks map[string][]string) string {
 	t.Helper()
 	repo, err := git.PlainInit(dir, false)
 	if err != nil {
@@ -229,7 +230,7 @@ func hkGitRepo(t *testing.T, dir string) string {
 	if err != nil {
 		t.Fatal(err)
 	}
-	for name, cells := range hkNotebooks {
+	for name, cells := range notebooks {
 		if err := os.WriteFile(filepath.Join(dir, name), hkNotebook(cells), 0o644); err != nil {
 			t.Fatal(err)
 		}
