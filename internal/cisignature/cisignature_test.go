@@ -291,11 +291,19 @@ func TestSecretKeys(t *testing.T) {
 	if k, err := custom.SecretKey(context.Background(), "team-d"); err != nil || !bytes.Equal(k, keyB) {
 		t.Errorf("custom name: %q %v", k, err)
 	}
-	cs.PrependReactor("get", "secrets", func(k8stesting.Action) (bool, runtime.Object, error) {
-		return true, nil, apierrors.NewForbidden(schema.GroupResource{Resource: "secrets"}, "x", errors.New("rbac"))
+	// Functions may read Secrets only in namespaces opted in to nbv: elsewhere the namespace
+	// has no key the route can use, which is the caller's problem (401), not the server's.
+	cs.PrependReactor("get", "secrets", func(a k8stesting.Action) (bool, runtime.Object, error) {
+		if a.GetNamespace() == "not-opted-in" {
+			return true, nil, apierrors.NewForbidden(schema.GroupResource{Resource: "secrets"}, "nbv-ci-webhook", errors.New("rbac"))
+		}
+		return true, nil, apierrors.NewServiceUnavailable("etcd down")
 	})
-	if _, err := ks.SecretKey(context.Background(), "team-a"); err == nil || errors.Is(err, ErrNoKey) {
-		t.Errorf("forbidden must be a server-side error, got %v", err)
+	if _, err := ks.SecretKey(context.Background(), "not-opted-in"); !errors.Is(err, ErrNoKey) || HTTPStatus(err) != http.StatusUnauthorized {
+		t.Errorf("forbidden: %v, want ErrNoKey", err)
+	}
+	if _, err := ks.SecretKey(context.Background(), "team-a"); err == nil || errors.Is(err, ErrNoKey) || HTTPStatus(err) != http.StatusInternalServerError {
+		t.Errorf("an unavailable API server must be a server-side error, got %v", err)
 	}
 }
 

@@ -141,8 +141,9 @@ type SecretKeys struct {
 	Name, Key string
 }
 
-// SecretKey returns namespace's key. A missing Secret, missing key or too short a key is
-// ErrNoKey (the namespace is not set up for external CI); an API failure is returned as is.
+// SecretKey returns namespace's key. A missing or unreadable (forbidden) Secret, missing key or
+// too short a key is ErrNoKey (the namespace is not set up for external CI); any other API
+// failure is returned as is.
 func (s SecretKeys) SecretKey(ctx context.Context, namespace string) ([]byte, error) {
 	name, key := s.Name, s.Key
 	if name == "" {
@@ -152,8 +153,14 @@ func (s SecretKeys) SecretKey(ctx context.Context, namespace string) ([]byte, er
 		key = DefaultSecretKey
 	}
 	sec, err := s.Secrets.Secrets(namespace).Get(ctx, name, metav1.GetOptions{})
-	if apierrors.IsNotFound(err) {
+	switch {
+	case apierrors.IsNotFound(err):
 		return nil, fmt.Errorf("%w: Secret %s/%s not found", ErrNoKey, namespace, name)
+	case apierrors.IsForbidden(err):
+		// The function may read the key only in namespaces opted in to nbv: any other
+		// namespace has no key it can use. Not a server fault, and not to be told apart
+		// from a missing key.
+		return nil, fmt.Errorf("%w: Secret %s/%s cannot be read (namespace not opted in?): %v", ErrNoKey, namespace, name, err)
 	}
 	if err != nil {
 		return nil, fmt.Errorf("reading Secret %s/%s: %w", namespace, name, err)
