@@ -97,7 +97,8 @@ func allowed(ctx context.Context, kube kubernetes.Interface, sa string, attrs au
 
 // rbacScenarios are the tests that together make every function do everything it can do:
 // jobs with and without builds succeeding and failing, an evicted pod's retry, Tekton and
-// OpenShift builds, a signed external-CI report, and the sweep's deadlines and recoveries.
+// OpenShift builds, a signed external-CI report, the sweep's deadlines and recoveries, and
+// children whose name is taken.
 var rbacScenarios = []struct {
 	name string
 	run  func(*testing.T)
@@ -115,6 +116,7 @@ var rbacScenarios = []struct {
 	{"SweepAdvancesUnseenJob", TestSweepAdvancesUnseenJob},
 	{"SweepClusterWide", TestSweepRunsWithItsOwnRBAC},
 	{"SweepReplayLeases", TestSweepDeletesExpiredReplayLeases},
+	{"TakenChildNames", TestTakenChildNameIsReadBack},
 }
 
 // TestRBACEqualsUse runs the scenarios with every function acting as its own ServiceAccount,
@@ -154,16 +156,20 @@ func TestRBACEqualsUse(t *testing.T) {
 		}
 		return m.Resource.Resource, nil
 	}
-	used, denied, err := usedAccesses(events, resourceOf)
+	grants, err := rbacGrants(repoRoot)
+	if err != nil {
+		t.Fatal(err)
+	}
+	sas := map[string]bool{}
+	for _, g := range grants {
+		sas[g.SA] = true
+	}
+	used, denied, err := usedAccesses(events, sas, resourceOf)
 	if err != nil {
 		t.Fatal(err)
 	}
 	for _, d := range denied {
 		t.Errorf("denied: %s", d)
-	}
-	grants, err := rbacGrants(repoRoot)
-	if err != nil {
-		t.Fatal(err)
 	}
 	for _, m := range rbacMismatch(grants, used) {
 		t.Error(m)

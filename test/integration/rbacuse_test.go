@@ -158,9 +158,9 @@ const saPrefix = "system:serviceaccount:" + optin.SystemNamespace + ":"
 // usedAccesses turns audit events into the accesses of each function's ServiceAccount:
 // the requests themselves, and the permission OwnerReferencesPermissionEnforcement checks when
 // a created object's ownerReference sets blockOwnerDeletion (update on the owner's finalizers).
-// resourceOf maps an owner's group and kind to its resource. denied lists requests the
-// authorizer refused.
-func usedAccesses(events []controlplane.AuditEvent, resourceOf func(schema.GroupKind) (string, error)) (used []access, denied []string, err error) {
+// Only the ServiceAccounts in sas count. resourceOf maps an owner's group and kind to its
+// resource. denied lists requests refused with 403.
+func usedAccesses(events []controlplane.AuditEvent, sas map[string]bool, resourceOf func(schema.GroupKind) (string, error)) (used []access, denied []string, err error) {
 	seen := map[access]bool{}
 	add := func(a access) {
 		if !seen[a] {
@@ -170,7 +170,7 @@ func usedAccesses(events []controlplane.AuditEvent, resourceOf func(schema.Group
 	}
 	for _, e := range events {
 		sa, ok := strings.CutPrefix(e.User.Username, saPrefix)
-		if !ok || e.ObjectRef == nil {
+		if !ok || !sas[sa] || e.ObjectRef == nil {
 			continue
 		}
 		ref := e.ObjectRef
@@ -180,7 +180,8 @@ func usedAccesses(events []controlplane.AuditEvent, resourceOf func(schema.Group
 		}
 		a := access{SA: sa, Verb: e.Verb, Group: ref.APIGroup, Resource: ref.Resource, Subresource: ref.Subresource, Scope: scope, Name: ref.Name}
 		add(a)
-		if e.Forbidden() {
+		// Refused by the authorizer, or by admission (OwnerReferencesPermissionEnforcement).
+		if e.Forbidden() || (e.ResponseStatus != nil && e.ResponseStatus.Code == 403) {
 			denied = append(denied, fmt.Sprintf("%s (%s, namespace %q): %s", a, e.RequestURI, ref.Namespace, statusMessage(e)))
 		}
 		if e.Verb != "create" || len(e.RequestObject) == 0 {

@@ -14,6 +14,7 @@ import (
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/apimachinery/pkg/types"
 	"k8s.io/client-go/dynamic"
+	"k8s.io/client-go/kubernetes"
 
 	"github.com/mlops-dev/nbv/api/v1alpha1"
 	"github.com/mlops-dev/nbv/internal/buildchild"
@@ -381,7 +382,7 @@ func TestSweepRunsWithItsOwnRBAC(t *testing.T) {
 // job-created does, creating its child; it returns the sweep's build access.
 func (f *sweepFixture) buildingWithChild(name, strategy string) *buildchild.Builds {
 	f.t.Helper()
-	settings := functionenv.Settings{Kube: f.cp.RESTConfig(), Pod: validationpod.Options{RunnerImage: testRunnerImage}}
+	settings := functionenv.Settings{Kube: f.functionConfig("sweep"), Pod: validationpod.Options{RunnerImage: testRunnerImage}}
 	builds, err := buildchild.New(settings)
 	if err != nil {
 		f.t.Fatal(err)
@@ -465,23 +466,36 @@ func TestSweepRecoversLostBuildEvent(t *testing.T) {
 // TestSweepFailsBuildPastDeadline: an OpenShift Build still running past its timeout and
 // grace (the build system did not stop it) fails the job, and the Build is deleted.
 func TestSweepFailsBuildPastDeadline(t *testing.T) {
-	f := newSweepFixture(t)
-	builds := f.buildingWithChild("s2i", v1alpha1.BuildStrategyS2I)
-	f.setChildStatus(childapi.Builds, "s2i", map[string]any{"phase": "Running", "startTimestamp": "2026-01-02T03:04:05Z"})
-	f.now = f.now.Add(5*time.Minute + statemachine.DeadlineGrace - time.Second)
-	f.ping(sweep.Options{Builds: builds})
-	if job := f.get("s2i"); job.Status.Phase != v1alpha1.PhaseBuilding {
-		t.Fatalf("within timeout and grace the job moved to %q", job.Status.Phase)
+	running := map[string]struct {
+		child  childapi.Resource
+		status map[string]any
+	}{
+		v1alpha1.BuildStrategyS2I: {childapi.Builds, map[string]any{"phase": "Running", "startTimestamp": "2026-01-02T03:04:05Z"}},
+		v1alpha1.BuildStrategyTekton: {childapi.PipelineRuns, map[string]any{"startTime": "2026-01-02T03:04:05Z",
+			"conditions": []any{map[string]any{"type": "Succeeded", "status": "Unknown", "reason": "Running",
+				"lastTransitionTime": "2026-01-02T03:04:05Z"}}}},
 	}
-	f.now = f.now.Add(2 * time.Second)
-	f.ping(sweep.Options{Builds: builds})
-	job := f.get("s2i")
-	if job.Status.Phase != v1alpha1.PhaseFailed || !strings.Contains(job.Status.Message, "the build did not finish within 5m0s") {
-		t.Fatalf("status = %q %q, want Failed by the build deadline", job.Status.Phase, job.Status.Message)
-	}
-	_, err := f.children(childapi.Builds).Get(f.ctx, statemachine.BuildName(job), metav1.GetOptions{})
-	if !apierrors.IsNotFound(err) {
-		t.Errorf("the Build was not deleted: %v", err)
+	for strategy, r := range running {
+		t.Run(strategy, func(t *testing.T) {
+			f := newSweepFixture(t)
+			builds := f.buildingWithChild("build", strategy)
+			f.setChildStatus(r.child, "build", r.status)
+			f.now = f.now.Add(5*time.Minute + statemachine.DeadlineGrace - time.Second)
+			f.ping(sweep.Options{Builds: builds})
+			if job := f.get("build"); job.Status.Phase != v1alpha1.PhaseBuilding {
+				t.Fatalf("within timeout and grace the job moved to %q", job.Status.Phase)
+			}
+			f.now = f.now.Add(2 * time.Second)
+			f.ping(sweep.Options{Builds: builds})
+			job := f.get("build")
+			if job.Status.Phase != v1alpha1.PhaseFailed || !strings.Contains(job.Status.Message, "the build did not finish within 5m0s") {
+				t.Fatalf("status = %q %q, want Failed by the build deadline", job.Status.Phase, job.Status.Message)
+			}
+			_, err := f.children(r.child).Get(f.ctx, statemachine.BuildName(job), metav1.GetOptions{})
+			if !apierrors.IsNotFound(err) {
+				t.Errorf("the %s was not deleted: %v", r.child.Kind, err)
+			}
+		})
 	}
 }
 
@@ -499,7 +513,12 @@ func TestSweepDeletesExpiredReplayLeases(t *testing.T) {
 			t.Fatalf("remember %s: fresh=%v %v", id, fresh, err)
 		}
 	}
-	f.ping(sweep.Options{Namespace: f.ns, ReplayLeases: store})
+	// build-status-changed remembered them; the sweep, as its ServiceAccount, collects them.
+	sweepKube, err := kubernetes.NewForConfig(f.functionConfig("sweep"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	f.ping(sweep.Options{Namespace: f.ns, ReplayLeases: cisignature.LeaseStore{Leases: sweepKube.CoordinationV1(), Now: store.Now}})
 	leases, err := f.kube.CoordinationV1().Leases(f.ns).List(f.ctx, metav1.ListOptions{})
 	if err != nil {
 		t.Fatal(err)
