@@ -364,3 +364,24 @@ func TestCIReportWithInvalidImageIsRefused(t *testing.T) {
 		t.Errorf("after a valid report the job is %s, want BuildComplete", after.Status.Phase)
 	}
 }
+
+// TestBuildEventsNotAboutTheJobsChildAreIgnored: build-status-changed compares the child an
+// event names with the job's own child, read fresh: a re-run from the BuildConfig and the
+// build of an earlier job of the same name are answered 202 and change nothing.
+func TestBuildEventsNotAboutTheJobsChildAreIgnored(t *testing.T) {
+	f := newFixture(t, 1)
+	bs := buildSystems[0]
+	job := f.startBuild(bs, "rebuilt")
+	earlier := job.DeepCopy()
+	earlier.UID = "an-earlier-incarnation"
+	url := f.stack.FunctionURLs["build-status-changed"]
+	for _, name := range []string{statemachine.BuildName(job) + "-2", statemachine.BuildName(earlier)} {
+		ev := resourceEvent(f.ns, bs.child.APIVersion(), bs.child.Kind, name, "rebuilt")
+		if status := postEvent(t, url, ev); status != http.StatusAccepted {
+			t.Errorf("event about %s %s answered %d, want 202 (not the job's child)", bs.child.Kind, name, status)
+		}
+	}
+	if after := f.jobNow("rebuilt"); after.ResourceVersion != job.ResourceVersion {
+		t.Errorf("events about other builds wrote the job: resourceVersion %s -> %s", job.ResourceVersion, after.ResourceVersion)
+	}
+}
