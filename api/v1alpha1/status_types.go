@@ -24,7 +24,8 @@ const (
 	ConditionReady = "Ready"
 	// ConditionBuildReady reports the image build (absent when no build is configured).
 	ConditionBuildReady = "BuildReady"
-	// ConditionValidationComplete is True once the notebook run finished, whatever its result.
+	// ConditionValidationComplete is True on Succeeded and False on Failed (whatever failed), as
+	// in the existing operator; Unknown while the notebook runs.
 	ConditionValidationComplete = "ValidationComplete"
 )
 

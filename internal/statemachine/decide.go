@@ -88,7 +88,10 @@ func (t *transition) unchanged() Decision {
 }
 
 // move records phase, message and the Ready condition (True once succeeded, False once
-// failed, Unknown before) and returns a decision that writes the status.
+// failed, Unknown before) and returns a decision that writes the status. A terminal phase
+// also settles ValidationComplete the same way, as the existing operator does (True on
+// Succeeded, False on Failed, whatever failed), so `kubectl wait
+// --for=condition=ValidationComplete` waits for a passing notebook.
 func (t *transition) move(phase, reason, message string) Decision {
 	t.st.Phase = phase
 	t.st.Message = message
@@ -101,6 +104,9 @@ func (t *transition) move(phase, reason, message string) Decision {
 		ready = metav1.ConditionFalse
 	}
 	t.setCondition(v1alpha1.ConditionReady, ready, reason, message)
+	if ready != metav1.ConditionUnknown {
+		t.setCondition(v1alpha1.ConditionValidationComplete, ready, reason, message)
+	}
 	return Decision{Status: t.st, Changed: true, Reason: reason}
 }
 
@@ -209,7 +215,6 @@ func (t *transition) decideBuildComplete() Decision {
 // same spec cannot help. The reason says why (startFailure).
 func (t *transition) failPodStart() Decision {
 	reason, message := t.startFailure("the validation pod", ReasonPodStartFailed, ReasonPodRejected)
-	t.setCondition(v1alpha1.ConditionValidationComplete, metav1.ConditionFalse, reason, message)
 	return t.fail(reason, message)
 }
 

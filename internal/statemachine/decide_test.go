@@ -256,7 +256,7 @@ func TestPodFailedNamesTheFailingCell(t *testing.T) {
 	if d.Status.Message != "notebook failed: cell 1 failed: ZeroDivisionError: division by zero" {
 		t.Errorf("fallback message: %q", d.Status.Message)
 	}
-	wantCondition(t, d.Status, v1alpha1.ConditionValidationComplete, metav1.ConditionTrue, ReasonNotebookFailed, sampleNow)
+	wantCondition(t, d.Status, v1alpha1.ConditionValidationComplete, metav1.ConditionFalse, ReasonNotebookFailed, sampleNow)
 	obs.Results[1].ErrorMessage = "changed after the decision"
 	if d.Status.Results[1].ErrorMessage != "ZeroDivisionError: division by zero" {
 		t.Errorf("the decision shares memory with the observation's results")

@@ -27,6 +27,12 @@ shown change nothing. Succeeded and Failed absorb every observation. Not drawn: 
 reports success without an image fails the job, and observations of a pod from an earlier
 attempt are ignored.
 
+Conditions: ` + "`Ready`" + ` and ` + "`ValidationComplete`" + ` are True on Succeeded and False on Failed
+(whatever failed: build, pod, notebook or deadline), as in the existing operator, so
+` + "`kubectl wait --for=condition=ValidationComplete`" + ` returns when the notebook passed.
+` + "`ValidationComplete`" + ` is Unknown while the notebook runs and absent before; ` + "`BuildReady`" + `
+follows the build.
+
 ` + "```mermaid\n" + Mermaid() + "```\n"
 }
 

@@ -3,8 +3,6 @@ package statemachine
 import (
 	"fmt"
 
-	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
-
 	"github.com/mlops-dev/nbv/api/v1alpha1"
 )
 
@@ -12,7 +10,6 @@ func (t *transition) decideValidationRunning() Decision {
 	switch t.obs.Kind {
 	case DeadlinePassed:
 		message := fmt.Sprintf("validation did not finish within %s (plus %s grace)", validationTimeout(t.job), DeadlineGrace)
-		t.setCondition(v1alpha1.ConditionValidationComplete, metav1.ConditionFalse, ReasonTimeout, message)
 		return t.timeOut(ReasonTimeout, message)
 	case PodPending, PodRunning, PodSucceeded, PodFailed, PodInfraFailed, PodTimedOut, PodStartFailed:
 	default:
@@ -32,7 +29,6 @@ func (t *transition) decideValidationRunning() Decision {
 	case PodSucceeded:
 		t.recordResults()
 		message := t.summary(false)
-		t.setCondition(v1alpha1.ConditionValidationComplete, metav1.ConditionTrue, ReasonNotebookSucceeded, message)
 		return t.succeed(ReasonNotebookSucceeded, message)
 	case PodFailed:
 		t.recordResults()
@@ -41,12 +37,10 @@ func (t *transition) decideValidationRunning() Decision {
 		if t.obs.Reason == ReasonInconsistentSummary {
 			reason = ReasonInconsistentSummary
 		}
-		t.setCondition(v1alpha1.ConditionValidationComplete, metav1.ConditionTrue, reason, message)
 		return t.fail(reason, message)
 	case PodTimedOut:
 		t.recordResults()
 		message := fmt.Sprintf("notebook did not finish within %s in pod %s%s", validationTimeout(t.job), pod, detail(t.obs))
-		t.setCondition(v1alpha1.ConditionValidationComplete, metav1.ConditionFalse, ReasonTimeout, message)
 		return t.fail(ReasonTimeout, message)
 	case PodInfraFailed:
 		return t.retryOrFail(pod)
@@ -64,7 +58,6 @@ func (t *transition) retryOrFail(pod string) Decision {
 	if t.st.RetryCount >= MaxInfraRetries {
 		message := fmt.Sprintf("validation pod %s failed for an infrastructure reason%s; giving up after %d retries",
 			pod, detail(t.obs), MaxInfraRetries)
-		t.setCondition(v1alpha1.ConditionValidationComplete, metav1.ConditionFalse, ReasonInfrastructureFailed, message)
 		return t.fail(ReasonInfrastructureFailed, message)
 	}
 	t.st.RetryCount++
