@@ -87,6 +87,11 @@ func runMain(m *testing.M) int {
 
 	code := m.Run()
 
+	// Every stack was stopped: no function instance may outlive the tests that started it.
+	if left, err := hostFunctionProcesses(); err != nil || len(left) > 0 {
+		fmt.Fprintf(os.Stderr, "integration: function processes left after the tests: %v (%v)\n", left, err)
+		code = 1
+	}
 	pids := controlPlane.PIDs()
 	if err := controlPlane.Stop(); err != nil {
 		fmt.Fprintln(os.Stderr, "integration:", err)
