@@ -116,6 +116,10 @@ func TestFailingCellSkipsTheRest(t *testing.T) {
 	if s.FirstFailure == nil || s.FirstFailure.Index != 1 || s.FirstFailure.Error != "ValueError: bad value: 7" {
 		t.Errorf("first failure %+v", s.FirstFailure)
 	}
+	// The termination message carries the end of the failing cell's traceback.
+	if tb := s.FirstFailure.Traceback; !strings.Contains(tb, "raise ValueError") || !strings.HasSuffix(tb, "ValueError: bad value: 7") {
+		t.Errorf("first failure's traceback %q, want its frame and error line", tb)
+	}
 	junit, _ := os.ReadFile(filepath.Join(out, runner.JUnitFile))
 	if !strings.Contains(string(junit), `<failure message="ValueError: bad value: 7" type="ValueError">`) || !strings.Contains(string(junit), "<skipped") {
 		t.Errorf("junit lacks the failure or the skipped cell:\n%s", junit)

@@ -33,6 +33,12 @@ func Results(s *summary.Summary) ([]v1alpha1.CellResult, *v1alpha1.ComparisonRes
 		if r.Status != v1alpha1.CellStatusSkipped {
 			r.ExecutionTime = &metav1.Duration{Duration: time.Duration(c.DurationMs) * time.Millisecond}
 		}
+		// The failing cell's traceback is its output, as in the existing operator (which
+		// kept its first 2000 characters; the summary keeps its last lines, which name the
+		// error).
+		if ff := s.FirstFailure; ff != nil && ff.Index == c.Index && r.Status == v1alpha1.CellStatusFailure {
+			r.Output = ff.Traceback
+		}
 		results = append(results, r)
 	}
 

@@ -214,6 +214,9 @@ func (r *Report) Summary() summary.Summary {
 		s.Results = append(s.Results, sc)
 		if c.Status == summary.CellFailure && s.FirstFailure == nil {
 			ff := sc
+			if c.Error != nil {
+				ff.Traceback = summary.TracebackTail(c.Error.Traceback, summary.MaxTraceback)
+			}
 			s.FirstFailure = &ff
 		}
 	}

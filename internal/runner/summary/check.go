@@ -34,6 +34,7 @@ var reasonResults = map[string]string{
 //   - passed means no failed cell, no first failure and no failed golden comparison;
 //   - CellFailed and CellTimeout name a first failure with status Failure and count it as failed;
 //     GoldenMismatch carries a failed comparison;
+//   - only firstFailure, with status Failure, carries a traceback, of at most MaxTraceback bytes;
 //   - the per-cell results never hold more cells of a status than the counts say (Encode may
 //     drop results from the end, never add), and name each cell once;
 //   - a comparison matches at most its total, lists at most its mismatches as diffs, and
@@ -118,6 +119,10 @@ func (c Cell) check(where string) error {
 		return fmt.Errorf("%s: negative index or duration", where)
 	case c.Status != CellSuccess && c.Status != CellFailure && c.Status != CellSkipped:
 		return fmt.Errorf("%s: status %q is not one of %s, %s, %s", where, c.Status, CellSuccess, CellFailure, CellSkipped)
+	case c.Traceback != "" && (where != "firstFailure" || c.Status != CellFailure):
+		return fmt.Errorf("%s: only a firstFailure with status %s carries a traceback", where, CellFailure)
+	case len(c.Traceback) > MaxTraceback:
+		return fmt.Errorf("%s: traceback is %d bytes, more than %d", where, len(c.Traceback), MaxTraceback)
 	}
 	return nil
 }

@@ -9,6 +9,7 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"strings"
 	"unicode/utf8"
 )
 
@@ -82,6 +83,36 @@ type Cell struct {
 	DurationMs int64  `json:"ms,omitempty"`
 	// Error is "Name: value" of the exception, or the check that failed.
 	Error string `json:"err,omitempty"`
+	// Traceback is the end of the failing cell's traceback (its last lines, at most
+	// MaxTraceback bytes), set on firstFailure only: pod-completed shows it as the cell's
+	// status.results[].output.
+	Traceback string `json:"tb,omitempty"`
+}
+
+// MaxTraceback bounds Cell.Traceback. It fits status.results[].output whole (the status
+// cleaner's per-cell limit, 1 KiB), so the lines kept are the ones that name the error.
+const MaxTraceback = 1000
+
+// tracebackCut marks the lines TracebackTail left out.
+const tracebackCut = "…\n"
+
+// TracebackTail returns the last whole lines of tb that fit in limit bytes, after a line
+// "…" when lines were left out. A single last line longer than limit keeps its end.
+func TracebackTail(tb string, limit int) string {
+	if len(tb) <= limit {
+		return tb
+	}
+	if limit <= len(tracebackCut) {
+		return ""
+	}
+	start := len(tb) - (limit - len(tracebackCut))
+	if nl := strings.IndexByte(tb[start:], '\n'); nl >= 0 && start+nl+1 < len(tb) {
+		start += nl + 1
+	}
+	for start < len(tb) && !utf8.RuneStart(tb[start]) {
+		start++
+	}
+	return tracebackCut + tb[start:]
 }
 
 // Comparison is the golden comparison outcome.
@@ -104,13 +135,20 @@ type Diff struct {
 	Actual   string `json:"actual,omitempty"`
 }
 
-// Encode marshals s in at most limit bytes (MaxBytes when limit <= 0). It shortens texts, then
-// drops per-cell results and diffs from the end, and marks the summary Truncated.
+// Encode marshals s in at most limit bytes (MaxBytes when limit <= 0). The first failure's
+// traceback is always cut to its last MaxTraceback bytes; beyond that it shortens texts, drops
+// per-cell results and diffs from the end, then halves the traceback (keeping its end), and
+// marks the summary Truncated.
 func Encode(s Summary, limit int) ([]byte, error) {
 	if limit <= 0 {
 		limit = MaxBytes
 	}
 	s.V = SchemaVersion
+	if ff := s.FirstFailure; ff != nil && len(ff.Traceback) > MaxTraceback {
+		c := *ff
+		c.Traceback = TracebackTail(c.Traceback, MaxTraceback)
+		s.FirstFailure = &c
+	}
 	b, err := json.Marshal(s)
 	if err != nil {
 		return nil, fmt.Errorf("marshal summary: %w", err)
@@ -146,6 +184,8 @@ func Encode(s Summary, limit int) ([]byte, error) {
 			s.Results = s.Results[:len(s.Results)-1]
 		case len(s.Message) > 64:
 			s.Message = clip(s.Message, len(s.Message)/2)
+		case s.FirstFailure != nil && len(s.FirstFailure.Traceback) > 0:
+			s.FirstFailure.Traceback = TracebackTail(s.FirstFailure.Traceback, len(s.FirstFailure.Traceback)/2)
 		case s.FirstFailure != nil && len(s.FirstFailure.Error) > 64:
 			s.FirstFailure.Error = clip(s.FirstFailure.Error, len(s.FirstFailure.Error)/2)
 		default:
