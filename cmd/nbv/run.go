@@ -134,6 +134,8 @@ func runLocal(ctx context.Context, args []string) error {
 	if err != nil {
 		return err
 	}
+	before := countProcesses(stack)
+	peak := watchPeak(stack)
 	job, err := createDemoJob(ctx, cfg, f.namespace, repo, branch, f.golden != "")
 	if err != nil {
 		return err
@@ -141,8 +143,6 @@ func runLocal(ctx context.Context, args []string) error {
 	fmt.Printf("created NotebookValidationJob %s/%s for %s\n", f.namespace, job, repo)
 	fmt.Printf("kubectl --kubeconfig %s -n %s get nvj -w\n\n", cp.KubeconfigPath(), f.namespace)
 
-	before := countProcesses(stack)
-	peak := watchPeak(stack)
 	final, err := followJob(ctx, cfg, f.namespace, job, f.timeout)
 	if err != nil {
 		return err
