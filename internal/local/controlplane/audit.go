@@ -7,16 +7,24 @@ import (
 	"io"
 	"os"
 	"path/filepath"
+	"time"
 )
 
 // auditPolicy is the kube-apiserver audit policy written when Options.AuditUserGroups is set:
-// one entry per request (at ResponseComplete) of the users in those groups, at level Request
-// for creates (so the created object's ownerReferences are visible: they imply a permission
-// check by OwnerReferencesPermissionEnforcement) and Metadata for everything else.
+// one entry per request (at ResponseComplete) of the users in those groups, at level
+// RequestResponse for writes of a NotebookValidationJob's status (the patch's resourceVersion
+// precondition and the stored object's resourceVersion tell a write that changed the job from
+// one that changed nothing: see AuditEvent.StatusWriteChanged), Request for creates (so the
+// created object's ownerReferences are visible: they imply a permission check by
+// OwnerReferencesPermissionEnforcement) and Metadata for everything else.
 const auditPolicy = `apiVersion: audit.k8s.io/v1
 kind: Policy
 omitStages: [RequestReceived]
 rules:
+  - level: RequestResponse
+    verbs: [patch, update]
+    resources: [{group: mlops.mlops.dev, resources: [notebookvalidationjobs/status]}]
+    userGroups: %[1]s
   - level: Request
     verbs: [create]
     userGroups: %[1]s
@@ -68,9 +76,30 @@ type AuditEvent struct {
 		Code    int    `json:"code"`
 		Message string `json:"message"`
 	} `json:"responseStatus"`
-	// RequestObject is the body of creates (level Request); nil otherwise.
-	RequestObject json.RawMessage   `json:"requestObject"`
-	Annotations   map[string]string `json:"annotations"`
+	// RequestObject is the body of creates and of job status writes; nil otherwise.
+	RequestObject json.RawMessage `json:"requestObject"`
+	// ResponseObject is what a job status write answered (the stored job, or a Status); nil
+	// for every other request.
+	ResponseObject json.RawMessage   `json:"responseObject"`
+	Annotations    map[string]string `json:"annotations"`
+	// StageTimestamp is when the request completed.
+	StageTimestamp time.Time `json:"stageTimestamp"`
+}
+
+// StatusWriteChanged reports, for a successful job status write, whether it changed the job:
+// the stored object's resourceVersion differs from the one the write was guarded by (an
+// unguarded write that succeeded counts as a change). A write the API server answered with
+// the object unchanged moved nothing and cost a round trip.
+func (e AuditEvent) StatusWriteChanged() bool {
+	var req, resp struct {
+		Metadata struct {
+			ResourceVersion string `json:"resourceVersion"`
+		} `json:"metadata"`
+	}
+	if json.Unmarshal(e.RequestObject, &req) != nil || json.Unmarshal(e.ResponseObject, &resp) != nil {
+		return true
+	}
+	return req.Metadata.ResourceVersion == "" || req.Metadata.ResourceVersion != resp.Metadata.ResourceVersion
 }
 
 // Forbidden reports whether the authorizer refused the request.

@@ -87,8 +87,14 @@ type ControlPlane struct {
 	host       string
 	pki        *pki
 	kubeconfig string
-	procs      []*childproc.Process // start order: etcd, kube-apiserver, kube-controller-manager
 	auditLog   string
+
+	// mu guards procs and the kube-apiserver's command: RestartAPIServer replaces its process.
+	mu       sync.Mutex
+	procs    []*childproc.Process // start order: etcd, kube-apiserver, kube-controller-manager
+	apiBin   string
+	apiArgs  []string
+	apiIndex int // position of kube-apiserver in procs
 
 	stopOnce sync.Once
 	stopErr  error
@@ -242,6 +248,7 @@ func (cp *ControlPlane) start(ctx context.Context, opts Options) error {
 	if err != nil {
 		return err
 	}
+	cp.apiBin, cp.apiArgs, cp.apiIndex = apiBin, apiArgs, len(cp.procs)
 	cp.procs = append(cp.procs, api)
 
 	if err := cp.waitReady(ctx); err != nil {
@@ -289,7 +296,10 @@ func (cp *ControlPlane) waitReady(ctx context.Context) error {
 	}
 	var last string
 	for {
-		for _, p := range cp.procs {
+		cp.mu.Lock()
+		procs := append([]*childproc.Process(nil), cp.procs...)
+		cp.mu.Unlock()
+		for _, p := range procs {
 			if gone, err := p.Exited(); gone {
 				return err
 			}
@@ -308,7 +318,7 @@ func (cp *ControlPlane) waitReady(ctx context.Context) error {
 		select {
 		case <-ctx.Done():
 			return fmt.Errorf("kube-apiserver not ready (last: %s): %w; last log lines:\n%s",
-				last, ctx.Err(), cp.procs[len(cp.procs)-1].LogTail(20))
+				last, ctx.Err(), procs[len(procs)-1].LogTail(20))
 		case <-time.After(100 * time.Millisecond):
 		}
 	}
@@ -399,6 +409,8 @@ func EnsureNamespace(ctx context.Context, cfg *rest.Config, name string) error {
 
 // PIDs are the process IDs of the children started (each also its process group's ID).
 func (cp *ControlPlane) PIDs() []int {
+	cp.mu.Lock()
+	defer cp.mu.Unlock()
 	pids := make([]int, 0, len(cp.procs))
 	for _, p := range cp.procs {
 		pids = append(pids, p.Pid())
@@ -411,8 +423,11 @@ func (cp *ControlPlane) PIDs() []int {
 func (cp *ControlPlane) Stop() error {
 	cp.stopOnce.Do(func() {
 		var errs []error
-		for i := len(cp.procs) - 1; i >= 0; i-- {
-			if err := cp.procs[i].Stop(3 * time.Second); err != nil {
+		cp.mu.Lock()
+		procs := append([]*childproc.Process(nil), cp.procs...)
+		cp.mu.Unlock()
+		for i := len(procs) - 1; i >= 0; i-- {
+			if err := procs[i].Stop(3 * time.Second); err != nil {
 				errs = append(errs, err)
 			}
 		}
