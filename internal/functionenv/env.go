@@ -106,6 +106,16 @@ func Load() (Settings, error) {
 	return s, nil
 }
 
+// RequireRunnerImage refuses settings without NBV_RUNNER_IMAGE for a function that creates
+// validation pods, so that a deployment missing it never becomes ready instead of failing
+// every job it touches.
+func RequireRunnerImage(service string, s Settings) error {
+	if s.Pod.RunnerImage == "" {
+		return fmt.Errorf("%s creates validation pods: set NBV_RUNNER_IMAGE to the image holding nbv-runner", service)
+	}
+	return nil
+}
+
 // NewExecutor builds the executor of the function named service. builds may be nil for
 // functions that never start a build.
 func NewExecutor(service string, s Settings, builds children.BuildStarter) (*transition.Executor, *jobstore.Store, error) {

@@ -25,3 +25,14 @@ func TestBuildSettings(t *testing.T) {
 		t.Errorf("bad image accepted or not named: %v", err)
 	}
 }
+
+func TestRequireRunnerImage(t *testing.T) {
+	if err := RequireRunnerImage("job-created", Settings{}); err == nil || !strings.Contains(err.Error(), "NBV_RUNNER_IMAGE") {
+		t.Errorf("no runner image: %v, want an error naming NBV_RUNNER_IMAGE", err)
+	}
+	s := Settings{}
+	s.Pod.RunnerImage = "registry.example.com/nbv-runner:1"
+	if err := RequireRunnerImage("job-created", s); err != nil {
+		t.Errorf("with a runner image: %v", err)
+	}
+}

@@ -9,6 +9,9 @@ import (
 // New assembles the function from its deployment settings. job-created starts builds
 // (Initializing -> Building), so it links the build types.
 func New(s functionenv.Settings) (function.Handler, error) {
+	if err := functionenv.RequireRunnerImage("job-created", s); err != nil {
+		return nil, err
+	}
 	builds, err := buildchild.New(s)
 	if err != nil {
 		return nil, err

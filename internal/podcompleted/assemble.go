@@ -8,6 +8,9 @@ import (
 // New assembles the function from its deployment settings. It never starts a build, so it
 // links no build types.
 func New(s functionenv.Settings) (function.Handler, error) {
+	if err := functionenv.RequireRunnerImage("pod-completed", s); err != nil {
+		return nil, err
+	}
 	x, store, err := functionenv.NewExecutor("pod-completed", s, nil)
 	if err != nil {
 		return nil, err

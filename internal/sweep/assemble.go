@@ -14,6 +14,9 @@ import (
 // job-created never saw, and deletes the build of a job out of time. It also removes the
 // external-CI route's expired replay-guard Leases.
 func NewFunction(s functionenv.Settings, opts Options) (function.Handler, error) {
+	if err := functionenv.RequireRunnerImage("sweep", s); err != nil {
+		return nil, err
+	}
 	builds, err := buildchild.New(s)
 	if err != nil {
 		return nil, err
