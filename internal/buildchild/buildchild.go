@@ -87,7 +87,8 @@ func New(s functionenv.Settings) (*Builds, error) {
 }
 
 // StartBuild creates job's build child named statemachine.BuildName: for tekton the
-// PipelineRun, for s2i the BuildConfig (for `oc start-build` re-runs; it starts nothing) and
+// PipelineRun, for s2i the output ImageStream when absent (named after the job, see
+// s2i.ImageStream), the BuildConfig (for `oc start-build` re-runs; it starts nothing) and
 // then the Build. Creating what already exists under the job's control is success, so a
 // redelivered decision converges. A configuration the builders refuse (a bad timeout,
 // fallbackStrategy, path or image) and a cluster that does not serve the strategy's API fail
@@ -114,6 +115,9 @@ func (b *Builds) StartBuild(ctx context.Context, job *v1alpha1.NotebookValidatio
 		if err != nil {
 			return transition.Permanent(fmt.Errorf("invalid s2i buildConfig: %w", err))
 		}
+		if err := b.ensureImageStream(ctx, job); err != nil {
+			return err
+		}
 		if err := createTyped(ctx, b.OpenShift.BuildConfigs(job.Namespace), childapi.BuildConfigs, job, bc); err != nil {
 			return err
 		}
@@ -121,6 +125,24 @@ func (b *Builds) StartBuild(ctx context.Context, job *v1alpha1.NotebookValidatio
 	default:
 		return transition.Permanent(fmt.Errorf("build strategy %q has no build child to create", strategy))
 	}
+}
+
+// ensureImageStream creates the ImageStream the s2i build pushes to, when the build pushes to
+// one and it is absent. It goes through the dynamic client: OpenShift's image clientset is
+// not worth linking for one create.
+func (b *Builds) ensureImageStream(ctx context.Context, job *v1alpha1.NotebookValidationJob) error {
+	is, err := s2i.ImageStream(job, b.Opts.S2I)
+	if err != nil {
+		return transition.Permanent(fmt.Errorf("invalid s2i buildConfig: %w", err))
+	}
+	if is == nil {
+		return nil
+	}
+	u, err := runtime.DefaultUnstructuredConverter.ToUnstructured(is)
+	if err != nil {
+		return fmt.Errorf("convert ImageStream for job %s/%s: %w", job.Namespace, job.Name, err)
+	}
+	return b.API.CreateIfAbsent(ctx, childapi.ImageStreams, job, &unstructured.Unstructured{Object: u})
 }
 
 // createOrGet is the part of a typed client (one kind, one namespace) that creating a child

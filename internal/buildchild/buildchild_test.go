@@ -47,6 +47,7 @@ func TestGVRsMatchTheBuilders(t *testing.T) {
 		{childapi.PipelineRuns.GVR, tekton.GVR},
 		{childapi.Builds.GVR, s2i.BuildGVR},
 		{childapi.BuildConfigs.GVR, s2i.BuildConfigGVR},
+		{childapi.ImageStreams.GVR, s2i.ImageStreamGVR},
 	} {
 		if c.got != c.want {
 			t.Errorf("childapi GVR %v, builder GVR %v", c.got, c.want)
@@ -88,7 +89,7 @@ func newBuilds(objs ...runtime.Object) (*Builds, fakes) {
 	}
 	f := fakes{
 		dyn: dynamicfake.NewSimpleDynamicClientWithCustomListKinds(runtime.NewScheme(), map[schema.GroupVersionResource]string{
-			tekton.GVR: "PipelineRunList", s2i.BuildGVR: "BuildList", s2i.BuildConfigGVR: "BuildConfigList",
+			tekton.GVR: "PipelineRunList", s2i.BuildGVR: "BuildList", s2i.BuildConfigGVR: "BuildConfigList", s2i.ImageStreamGVR: "ImageStreamList",
 		}, dyn...),
 		oc: buildfake.NewSimpleClientset(oc...),
 	}
@@ -171,9 +172,14 @@ func TestStartBuildS2I(t *testing.T) {
 	if err := b.StartBuild(context.Background(), j); err != nil {
 		t.Fatal(err)
 	}
-	// Through the typed OpenShift client only.
-	if got := f.actions("create"); strings.Join(got, ",") != "create buildconfigs/"+childName+",create builds/"+childName || len(f.dyn.Actions()) != 0 {
-		t.Fatalf("created %v (dynamic client: %v), want the BuildConfig then the Build, typed", got, f.dyn.Actions())
+	// The ImageStream the Build pushes to (dynamic client), then the BuildConfig and the
+	// Build (typed client).
+	if got := f.actions("create"); strings.Join(got, ",") != "create imagestreams/nb,create buildconfigs/"+childName+",create builds/"+childName || len(f.dyn.Actions()) != 1 {
+		t.Fatalf("created %v (dynamic client: %v), want the ImageStream, then the BuildConfig and the Build, typed", got, f.dyn.Actions())
+	}
+	is, err := f.dyn.Resource(s2i.ImageStreamGVR).Namespace("ns").Get(context.Background(), "nb", metav1.GetOptions{})
+	if err != nil || !metav1.IsControlledBy(is, j) || is.GetLabels()[v1alpha1.LabelJob] != "nb" || is.GetKind() != "ImageStream" {
+		t.Errorf("ImageStream %v (%v), want one named after the job, under its control and label", is, err)
 	}
 	got, err := f.oc.BuildV1().Builds("ns").Get(context.Background(), childName, metav1.GetOptions{})
 	if err != nil {
@@ -190,9 +196,14 @@ func TestStartBuildS2I(t *testing.T) {
 	if err != nil || !reflect.DeepEqual(bc.Spec, want.Spec) || !metav1.IsControlledBy(bc, j) {
 		t.Errorf("created BuildConfig %+v %v, want the builder's under the job", bc, err)
 	}
-	// A second start (a redelivered event) finds its own children: success, nothing new.
+	// A second start (a redelivered event) finds its own children: success, nothing new,
+	// and the existing ImageStream is not read (its creator needs only "create").
+	f.dyn.ClearActions()
 	if err := b.StartBuild(context.Background(), j); err != nil {
 		t.Errorf("second StartBuild: %v", err)
+	}
+	if got := f.actions("get"); slices.Contains(got, "get imagestreams/nb") {
+		t.Errorf("requests %v read the ImageStream", got)
 	}
 	if n, err := f.oc.BuildV1().Builds("ns").List(context.Background(), metav1.ListOptions{}); err != nil || len(n.Items) != 1 {
 		t.Errorf("Builds after a second start: %v %v, want the one", n, err)
@@ -234,7 +245,7 @@ func TestStartBuildCreateRules(t *testing.T) {
 		t.Run(c.name, func(t *testing.T) {
 			b, f := newBuilds(c.existing...)
 			if c.createErr != nil {
-				f.failCreates(c.createErr)
+				f.oc.PrependReactor("create", "*", func(k8stesting.Action) (bool, runtime.Object, error) { return true, nil, c.createErr })
 			}
 			err := b.StartBuild(context.Background(), j)
 			if c.want == "" {
@@ -255,8 +266,8 @@ func TestStartBuildCreateRules(t *testing.T) {
 			if !c.permanent && !apierrors.IsServiceUnavailable(err) {
 				t.Errorf("retried error %v lost its API status", err)
 			}
-			if got := f.actions("create"); len(got) != 1 {
-				t.Errorf("creates %v, want the BuildConfig only (no Build after a failure)", got)
+			if got := f.actions("create"); len(got) != 2 || got[1] != "create buildconfigs/"+childName {
+				t.Errorf("creates %v, want the ImageStream and the BuildConfig only (no Build after a failure)", got)
 			}
 		})
 	}
@@ -273,7 +284,7 @@ func TestStartBuildFailsPermanently(t *testing.T) {
 		{"bad timeout", v1alpha1.BuildStrategyS2I, func(bc *v1alpha1.BuildConfigSpec) { bc.Timeout = "soon" }, nil, "buildConfig.timeout"},
 		{"external has no child", v1alpha1.BuildStrategyExternal, nil, nil, "no build child"},
 		{"tekton not installed", v1alpha1.BuildStrategyTekton, nil, notServed(tekton.GVR), "install Tekton Pipelines"},
-		{"not OpenShift", v1alpha1.BuildStrategyS2I, nil, notServed(s2i.BuildConfigGVR), "run the job on an OpenShift cluster (it serves build.openshift.io/v1 BuildConfigs)"},
+		{"not OpenShift", v1alpha1.BuildStrategyS2I, nil, notServed(s2i.BuildConfigGVR), "run the job on an OpenShift cluster (it serves image.openshift.io/v1 ImageStreams)"},
 	}
 	for _, c := range cases {
 		t.Run(c.name, func(t *testing.T) {
@@ -527,5 +538,35 @@ func TestDeleteBuildErrors(t *testing.T) {
 				t.Errorf("DeleteBuild = %v, want %q", err, c.want)
 			}
 		})
+	}
+}
+
+// TestStartBuildS2IImageStream: an ImageStream of the job's name that someone else made is
+// pushed to as it is (created "when absent"); a build with an output image needs none.
+func TestStartBuildS2IImageStream(t *testing.T) {
+	j := job(v1alpha1.BuildStrategyS2I, nil)
+	users := &unstructured.Unstructured{Object: map[string]any{"apiVersion": "image.openshift.io/v1", "kind": "ImageStream",
+		"metadata": map[string]any{"name": "nb", "namespace": "ns", "annotations": map[string]any{"team": "ml"}}}}
+	b, f := newBuilds(users)
+	if err := b.StartBuild(context.Background(), j); err != nil {
+		t.Fatalf("StartBuild with the user's ImageStream: %v", err)
+	}
+	is, err := f.dyn.Resource(s2i.ImageStreamGVR).Namespace("ns").Get(context.Background(), "nb", metav1.GetOptions{})
+	if err != nil || len(is.GetOwnerReferences()) != 0 || is.GetAnnotations()["team"] != "ml" {
+		t.Errorf("the user's ImageStream changed: %v (%v)", is, err)
+	}
+	if _, err := f.oc.BuildV1().Builds("ns").Get(context.Background(), childName, metav1.GetOptions{}); err != nil {
+		t.Errorf("no Build: %v", err)
+	}
+
+	withOutput := job(v1alpha1.BuildStrategyS2I, func(bc *v1alpha1.BuildConfigSpec) {
+		bc.StrategyConfig = map[string]string{s2i.KeyOutputImage: "quay.io/ml/{name}:{uid}"}
+	})
+	b, f = newBuilds()
+	if err := b.StartBuild(context.Background(), withOutput); err != nil {
+		t.Fatal(err)
+	}
+	if got := f.actions("create"); slices.Contains(got, "create imagestreams/nb") {
+		t.Errorf("creates %v: a build pushing to an output image needs no ImageStream", got)
 	}
 }

@@ -21,6 +21,7 @@ import (
 	"time"
 
 	buildv1 "github.com/openshift/api/build/v1"
+	imagev1 "github.com/openshift/api/image/v1"
 	corev1 "k8s.io/api/core/v1"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/apimachinery/pkg/runtime/schema"
@@ -33,6 +34,7 @@ import (
 var (
 	BuildGVR       = schema.GroupVersionResource{Group: "build.openshift.io", Version: "v1", Resource: "builds"}
 	BuildConfigGVR = schema.GroupVersionResource{Group: "build.openshift.io", Version: "v1", Resource: "buildconfigs"}
+	ImageStreamGVR = schema.GroupVersionResource{Group: "image.openshift.io", Version: "v1", Resource: "imagestreams"}
 )
 
 // strategyConfig keys read by this package.
@@ -47,8 +49,8 @@ const (
 // Options are deployment-wide defaults; the job's strategyConfig overrides them.
 type Options struct {
 	// OutputImage is an output image template. Empty means the ImageStreamTag
-	// "<job>:latest" in the job's namespace; its ImageStream must exist (OpenShift fails the
-	// build with InvalidOutputReference otherwise).
+	// "<job>:latest" in the job's namespace, whose ImageStream (see ImageStream) the caller
+	// creates when it is absent.
 	OutputImage string
 }
 
@@ -135,18 +137,47 @@ func commonSpec(job *v1alpha1.NotebookValidationJob, opts Options) (buildv1.Comm
 		spec.Strategy = buildv1.BuildStrategy{Type: buildv1.DockerBuildStrategyType, DockerStrategy: &buildv1.DockerBuildStrategy{}}
 	}
 
+	if spec.Output.To, err = outputTo(job, bc, opts); err != nil {
+		return buildv1.CommonSpec{}, err
+	}
+	return spec, nil
+}
+
+// outputTag is the tag of the ImageStream a build pushes to when no output image is set.
+const outputTag = "latest"
+
+// outputTo is where the build pushes: the output image template (strategyConfig, else
+// opts) as a DockerImage, else the ImageStreamTag "<job>:latest".
+func outputTo(job *v1alpha1.NotebookValidationJob, bc *v1alpha1.BuildConfigSpec, opts Options) (*corev1.ObjectReference, error) {
 	tmpl := bc.StrategyConfig[KeyOutputImage]
 	if tmpl == "" {
 		tmpl = opts.OutputImage
 	}
 	if tmpl == "" {
-		spec.Output.To = &corev1.ObjectReference{Kind: "ImageStreamTag", Name: job.Name + ":latest"}
-		return spec, nil
+		return &corev1.ObjectReference{Kind: "ImageStreamTag", Name: job.Name + ":" + outputTag}, nil
 	}
 	img, err := build.ExpandOutputImage(tmpl, job)
 	if err != nil {
-		return buildv1.CommonSpec{}, err
+		return nil, err
 	}
-	spec.Output.To = &corev1.ObjectReference{Kind: "DockerImage", Name: img}
-	return spec, nil
+	return &corev1.ObjectReference{Kind: "DockerImage", Name: img}, nil
+}
+
+// ImageStream is the ImageStream the job's build pushes to, for the caller to create when it
+// is absent (OpenShift fails a build whose output ImageStream does not exist, and the
+// existing operator creates it too). It carries the job's label and controller reference, so
+// deleting the job deletes it. It is nil when the build pushes to an output image instead.
+func ImageStream(job *v1alpha1.NotebookValidationJob, opts Options) (*imagev1.ImageStream, error) {
+	bc, err := build.Spec(job)
+	if err != nil {
+		return nil, err
+	}
+	to, err := outputTo(job, bc, opts)
+	if err != nil || to.Kind != "ImageStreamTag" {
+		return nil, err
+	}
+	return &imagev1.ImageStream{
+		TypeMeta:   metav1.TypeMeta{APIVersion: imagev1.GroupVersion.String(), Kind: "ImageStream"},
+		ObjectMeta: build.ChildMeta(job, job.Name),
+	}, nil
 }

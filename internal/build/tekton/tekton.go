@@ -38,9 +38,14 @@ const (
 	// DefaultGitImage clones the repository and runs the Dockerfile script; it needs git
 	// and a POSIX shell.
 	DefaultGitImage = "docker.io/alpine/git:latest"
-	// DefaultOutputImage pushes to the OpenShift internal registry, one repository per job
+	// DefaultRegistry is the OpenShift internal registry, where the existing operator pushes
+	// too.
+	DefaultRegistry = "image-registry.openshift-image-registry.svc:5000"
+	// registryRepository is the repository and tag under a registry: one repository per job
 	// and one tag per job instance (see build.ExpandOutputImage for the placeholders).
-	DefaultOutputImage = "image-registry.openshift-image-registry.svc:5000/{namespace}/{name}:{uid}"
+	registryRepository = "/{namespace}/{name}:{uid}"
+	// DefaultOutputImage pushes to DefaultRegistry.
+	DefaultOutputImage = DefaultRegistry + registryRepository
 )
 
 // strategyConfig keys read by this package.
@@ -49,6 +54,7 @@ const (
 	KeyBuilderImage         = "builderImage"         // overrides the builder's image
 	KeyGitImage             = "gitImage"             // overrides the clone/script image
 	KeyOutputImage          = "outputImage"          // output image template
+	KeyRegistry             = "registry"             // the existing operator's key: push to <registry>/<namespace>/<name>:<uid>
 	KeyServiceAccountName   = "serviceAccountName"   // runs the TaskRuns (push credentials)
 	KeyTLSVerify            = "tlsVerify"            // "false" pushes without TLS verification
 	KeyPipelineRef          = "pipelineRef"          // run the user's Pipeline instead
@@ -141,9 +147,10 @@ func PipelineRun(job *v1alpha1.NotebookValidationJob, name string, opts Options)
 	if err != nil {
 		return nil, err
 	}
-	output, err := build.ExpandOutputImage(pick(cfg, KeyOutputImage, opts.OutputImage, DefaultOutputImage), job)
+	tmpl, from := outputTemplate(cfg, opts)
+	output, err := build.ExpandOutputImage(tmpl, job)
 	if err != nil {
-		return nil, err
+		return nil, fmt.Errorf("%s: %w", from, err)
 	}
 	builder, err := builderStep(cfg, opts)
 	if err != nil {
@@ -166,6 +173,22 @@ func PipelineRun(job *v1alpha1.NotebookValidationJob, name string, opts Options)
 		pr.Spec.Workspaces = append(pr.Spec.Workspaces, secretWorkspace(WorkspaceCredentials, secret))
 	}
 	return pr, nil
+}
+
+// outputTemplate is the output image template: strategyConfig outputImage, else the
+// strategyConfig registry (the existing operator's setting) with the default repository and
+// tag, else the deployment's OutputImage, else DefaultOutputImage.
+// It also names where the template came from, for an error message.
+func outputTemplate(cfg map[string]string, opts Options) (string, string) {
+	switch registry := strings.TrimRight(cfg[KeyRegistry], "/"); {
+	case cfg[KeyOutputImage] != "":
+		return cfg[KeyOutputImage], "strategyConfig." + KeyOutputImage
+	case registry != "":
+		return registry + registryRepository, "strategyConfig." + KeyRegistry
+	case opts.OutputImage != "":
+		return opts.OutputImage, "the deployment's Tekton output image"
+	}
+	return DefaultOutputImage, "the default output image"
 }
 
 func secretWorkspace(name, secret string) pipelinev1.WorkspaceBinding {

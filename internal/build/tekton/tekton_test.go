@@ -343,3 +343,36 @@ func TestObserveConditions(t *testing.T) {
 		}
 	}
 }
+
+// TestRegistryChoosesTheOutputRegistry: strategyConfig.registry, the existing operator's key,
+// moves the output image to that registry (same repository and tag as the default); an
+// explicit outputImage still wins, and a registry that makes no valid image reference is
+// refused naming the key.
+func TestRegistryChoosesTheOutputRegistry(t *testing.T) {
+	opts := Options{OutputImage: "registry.local/{namespace}/{name}:{uid}"}
+	cases := []struct {
+		cfg  map[string]string
+		want string
+	}{
+		{map[string]string{"registry": "quay.io/ml-team"}, "quay.io/ml-team/team-a/nb1:0f1e2d3c"},
+		{map[string]string{"registry": "registry.example.com:5000/"}, "registry.example.com:5000/team-a/nb1:0f1e2d3c"},
+		{map[string]string{"registry": "quay.io/ml-team", "outputImage": "quay.io/me/nb:{name}"}, "quay.io/me/nb:nb1"},
+		{map[string]string{}, "registry.local/team-a/nb1:0f1e2d3c"},
+	}
+	for _, c := range cases {
+		pr, err := PipelineRun(newJob(v1alpha1.BuildConfigSpec{StrategyConfig: c.cfg}, ""), "n", opts)
+		if err != nil {
+			t.Fatalf("%v: %v", c.cfg, err)
+		}
+		if got := param(pr, "output-image"); got != c.want {
+			t.Errorf("%v: output %s, want %s", c.cfg, got, c.want)
+		}
+	}
+	if pr, err := PipelineRun(newJob(v1alpha1.BuildConfigSpec{}, ""), "n", Options{}); err != nil || param(pr, "output-image") != "image-registry.openshift-image-registry.svc:5000/team-a/nb1:0f1e2d3c" {
+		t.Errorf("default output: %v", err)
+	}
+	_, err := PipelineRun(newJob(v1alpha1.BuildConfigSpec{StrategyConfig: map[string]string{"registry": "Bad Registry"}}, ""), "n", opts)
+	if err == nil || !strings.Contains(err.Error(), "strategyConfig.registry") {
+		t.Errorf("invalid registry: %v, want an error naming strategyConfig.registry", err)
+	}
+}

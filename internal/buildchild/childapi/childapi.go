@@ -65,6 +65,14 @@ var (
 		Kind:    "BuildConfig",
 		Install: "run the job on an OpenShift cluster (it serves build.openshift.io/v1 BuildConfigs), or use buildConfig.strategy tekton or external",
 	}
+	// ImageStreams are where an OpenShift build pushes when no output image is set; created
+	// when absent (CreateIfAbsent), never observed or deleted (the garbage collector follows
+	// their controller reference).
+	ImageStreams = Resource{
+		GVR:     schema.GroupVersionResource{Group: "image.openshift.io", Version: "v1", Resource: "imagestreams"},
+		Kind:    "ImageStream",
+		Install: "run the job on an OpenShift cluster (it serves image.openshift.io/v1 ImageStreams), or set buildConfig.strategyConfig.outputImage",
+	}
 )
 
 // ObservedKind returns the build child resource whose update events build-status-changed
@@ -174,11 +182,30 @@ func CreateOwned(ctx context.Context, r Resource, job *v1alpha1.NotebookValidati
 			return nil
 		}
 		return transition.NameTaken(fmt.Errorf("create %s %s: %w", r.Kind, key, jobstore.NotOwned(r.Kind, existing, job.Name, job.UID)))
-	case IsNotServed(err):
+	}
+	return createFailed(r, key, err)
+}
+
+// createFailed classifies a create's error other than "already exists": an API that is not
+// served is permanent (the message says what to install); the rest as transition.CreateFailure.
+func createFailed(r Resource, key string, err error) error {
+	if IsNotServed(err) {
 		return transition.Permanent(fmt.Errorf("create %s %s: %w: %s is not served: %s (%v)",
 			r.Kind, key, ErrNotServed, r.GVR.GroupResource(), r.Install, err))
 	}
 	return transition.CreateFailure(fmt.Errorf("create %s %s: %w", r.Kind, key, err))
+}
+
+// CreateIfAbsent creates obj, of resource r in job's namespace, unless an object of that name
+// exists: whoever made it (the job's owner, or an earlier attempt of the same decision), it
+// is used as it is and never read, so the creating ServiceAccount needs only "create". Other
+// failures are classified as CreateOwned's.
+func (c *Client) CreateIfAbsent(ctx context.Context, r Resource, job *v1alpha1.NotebookValidationJob, obj *unstructured.Unstructured) error {
+	_, err := c.dyn.Resource(r.GVR).Namespace(job.Namespace).Create(ctx, obj, metav1.CreateOptions{})
+	if err == nil || apierrors.IsAlreadyExists(err) {
+		return nil
+	}
+	return createFailed(r, job.Namespace+"/"+obj.GetName(), err)
 }
 
 // IsNotServed reports whether err, from a create or list, says the cluster does not serve the
