@@ -36,7 +36,9 @@ func Decide(job *v1alpha1.NotebookValidationJob, obs Observation) Decision {
 	case v1alpha1.PhaseValidationRunning:
 		return t.decideValidationRunning()
 	case v1alpha1.PhaseRunning:
-		return t.migrateRunning()
+		if !isPodProgress(obs.Kind) {
+			return t.migrateRunning()
+		}
 	}
 	// Succeeded and Failed absorb everything; unknown phases are left for a human.
 	return t.unchanged()

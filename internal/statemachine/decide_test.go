@@ -138,18 +138,18 @@ func TestStalePodObservationsAreIgnored(t *testing.T) {
 	}
 }
 
-func TestJobWithoutRecordedPodAdoptsTheFirstItHears(t *testing.T) {
+func TestJobWithoutRecordedPodAdoptsTheFirstOutcome(t *testing.T) {
 	job := validatingJob(v1alpha1.PhaseValidationRunning)
 	job.Status.ValidationPodName = ""
-	d := apply(job, Observation{Kind: PodRunning, Now: at(time.Minute), PodName: PodName(job, 0)})
-	if !d.Changed || d.Status.ValidationPodName != PodName(job, 0) {
-		t.Fatalf("PodRunning must record the pod: %+v", d)
+	if d := Decide(job, Observation{Kind: PodRunning, Now: at(time.Minute), PodName: PodName(job, 0)}); d.Changed {
+		t.Fatalf("a pod's progress must write nothing, even to adopt it: %+v", d)
 	}
-	if d = Decide(job, Observation{Kind: PodRunning, Now: at(2 * time.Minute), PodName: PodName(job, 0)}); d.Changed {
-		t.Fatalf("a second PodRunning must write nothing")
+	d := apply(job, Observation{Kind: PodInfraFailed, Now: at(time.Minute), PodName: PodName(job, 0)})
+	if !d.Changed || d.Status.ValidationPodName != PodName(job, 1) || d.Status.RetryCount != 1 {
+		t.Fatalf("the outcome of a pod must adopt it and decide: %+v", d)
 	}
-	if d = Decide(job, Observation{Kind: PodFailed, Now: at(2 * time.Minute), PodName: "other"}); d.Changed {
-		t.Fatalf("once adopted, another pod is stale")
+	if d = Decide(job, Observation{Kind: PodFailed, Now: at(2 * time.Minute), PodName: PodName(job, 0)}); d.Changed {
+		t.Fatalf("once adopted and replaced, the first pod is stale")
 	}
 }
 

@@ -2,6 +2,7 @@ package statemachine
 
 import (
 	"fmt"
+	"slices"
 	"strings"
 
 	"github.com/mlops-dev/nbv/api/v1alpha1"
@@ -57,8 +58,11 @@ func Mermaid() string {
 		text := make([]string, 0, len(lines[e]))
 		for _, l := range lines[e] {
 			line := strings.Join(kinds[e][l], ", ")
-			if len(kinds[e][l]) == len(AllKinds) {
+			switch n := len(kinds[e][l]); {
+			case n == len(AllKinds):
 				line = "any observation"
+			case n == len(AllKinds)-2 && !slices.Contains(kinds[e][l], string(PodPending)) && !slices.Contains(kinds[e][l], string(PodRunning)):
+				line = "any observation but PodPending, PodRunning"
 			}
 			if l.guard != "" {
 				line += " [" + l.guard + "]"

@@ -126,9 +126,11 @@ var transitions = []row{
 	{phaseSucceeded, "", AllKinds, unchanged(phaseSucceeded)},
 	{phaseFailed, "", AllKinds, unchanged(phaseFailed)},
 
-	// Legacy Running migrates whatever was observed; the observation applies on a later event.
-	{phaseRunning, "", AllKinds, to(phaseValidating, EffectNone)},
-	{phaseRunning, "no pod recorded", AllKinds, to(phaseInit, EffectNone)},
+	// Legacy Running migrates on whatever was observed but a pod's progress; the observation
+	// applies on a later event.
+	{phaseRunning, "", kindsExcept(PodPending, PodRunning), to(phaseValidating, EffectNone)},
+	{phaseRunning, "", []Kind{PodPending, PodRunning}, unchanged(phaseRunning)},
+	{phaseRunning, "no pod recorded", kindsExcept(PodPending, PodRunning), to(phaseInit, EffectNone)},
 }
 
 func TestTransitionTable(t *testing.T) {

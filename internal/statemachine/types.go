@@ -13,7 +13,9 @@
 //   - Running becomes ValidationRunning, keeping every recorded field, when a validation pod
 //     is recorded; pod observations then apply on a later event. Without a recorded pod
 //     nothing can be resumed, so it becomes Initializing and starts over. Either way the
-//     migration itself is the one transition: it writes status and has no effect.
+//     migration itself is the one transition: it writes status and has no effect. A pod's
+//     progress (PodPending, PodRunning) migrates nothing: it changes no job in any phase
+//     (see CouldApply); job-created, the pod's outcome or the sweep migrate the job.
 //
 // Effects name children deterministically (PodName, BuildName) and creating an existing
 // child counts as success, so a caller may perform the effect before writing the status:

@@ -11,16 +11,18 @@ func (t *transition) decideValidationRunning() Decision {
 	case DeadlinePassed:
 		message := fmt.Sprintf("validation did not finish within %s (plus %s grace)", validationTimeout(t.job), DeadlineGrace)
 		return t.timeOut(ReasonTimeout, message)
-	case PodPending, PodRunning, PodSucceeded, PodFailed, PodInfraFailed, PodTimedOut, PodStartFailed:
+	case PodSucceeded, PodFailed, PodInfraFailed, PodTimedOut, PodStartFailed:
 	default:
+		// A pod's progress (PodPending, PodRunning) changes nothing: the job recorded its pod
+		// when it created it, and the pod's outcome decides. So functions drop progress from
+		// the event alone, with no API call (CouldApply).
 		return t.unchanged()
 	}
 	// Only the current attempt's pod counts: earlier attempts' pods report late and must not
-	// decide the job. A job with no recorded pod adopts the first one it hears about.
-	adopted := false
+	// decide the job. A job with no recorded pod adopts the first one whose outcome it hears.
 	switch {
 	case t.st.ValidationPodName == "" && t.obs.PodName != "":
-		t.st.ValidationPodName, adopted = t.obs.PodName, true
+		t.st.ValidationPodName = t.obs.PodName
 	case t.obs.PodName != t.st.ValidationPodName || t.obs.PodName == "":
 		return t.unchanged()
 	}
@@ -47,10 +49,7 @@ func (t *transition) decideValidationRunning() Decision {
 	case PodStartFailed:
 		return t.failPodStart()
 	}
-	if !adopted {
-		return t.unchanged()
-	}
-	return t.move(v1alpha1.PhaseValidationRunning, ReasonValidationStarted, "validating the notebook in pod "+pod)
+	return t.unchanged()
 }
 
 // retryOrFail replaces a pod lost to infrastructure with the next attempt, up to MaxInfraRetries.
