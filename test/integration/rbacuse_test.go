@@ -162,6 +162,13 @@ const saPrefix = "system:serviceaccount:" + optin.SystemNamespace + ":"
 // resource. denied lists requests refused with 403.
 func usedAccesses(events []controlplane.AuditEvent, sas map[string]bool, resourceOf func(schema.GroupKind) (string, error)) (used []access, denied []string, err error) {
 	seen := map[access]bool{}
+	deniedCount, deniedFirst := map[access]int{}, map[access]string{}
+	var deniedOrder []access
+	defer func() {
+		for _, k := range deniedOrder {
+			denied = append(denied, fmt.Sprintf("%d times %s", deniedCount[k], deniedFirst[k]))
+		}
+	}()
 	add := func(a access) {
 		if !seen[a] {
 			seen[a] = true
@@ -180,9 +187,15 @@ func usedAccesses(events []controlplane.AuditEvent, sas map[string]bool, resourc
 		}
 		a := access{SA: sa, Verb: e.Verb, Group: ref.APIGroup, Resource: ref.Resource, Subresource: ref.Subresource, Scope: scope, Name: ref.Name}
 		add(a)
-		// Refused by the authorizer, or by admission (OwnerReferencesPermissionEnforcement).
+		// Refused by the authorizer, or by admission (OwnerReferencesPermissionEnforcement):
+		// reported once per kind of request, with how often and the first refusal.
 		if e.Forbidden() || (e.ResponseStatus != nil && e.ResponseStatus.Code == 403) {
-			denied = append(denied, fmt.Sprintf("%s (%s, namespace %q): %s", a, e.RequestURI, ref.Namespace, statusMessage(e)))
+			kind := a
+			kind.Name = ""
+			if deniedCount[kind]++; deniedCount[kind] == 1 {
+				deniedFirst[kind] = fmt.Sprintf("%s (first: %s): %s", kind, e.RequestURI, statusMessage(e))
+				deniedOrder = append(deniedOrder, kind)
+			}
 		}
 		if e.Verb != "create" || len(e.RequestObject) == 0 {
 			continue
@@ -237,7 +250,7 @@ func rbacMismatch(grants []grant, used []access) []string {
 	var out []string
 	for _, u := range used {
 		if !slices.ContainsFunc(atoms, func(a access) bool { return a.allows(u) }) {
-			out = append(out, fmt.Sprintf("used but not granted by config/rbac: %s", u))
+			out = append(out, fmt.Sprintf("used but not granted by config/rbac: %s", withoutName(atoms, u)))
 		}
 	}
 	for _, a := range atoms {
@@ -247,4 +260,16 @@ func rbacMismatch(grants []grant, used []access) []string {
 	}
 	sort.Strings(out)
 	return slices.Compact(out)
+}
+
+// withoutName is u without its object name unless some rule for that request restricts
+// resourceNames: one line per kind of request, but the name of any Secret it read.
+func withoutName(atoms []access, u access) access {
+	named := slices.ContainsFunc(atoms, func(a access) bool {
+		return a.Name != "" && a.SA == u.SA && a.Verb == u.Verb && a.Group == u.Group && a.Resource == u.Resource && a.Subresource == u.Subresource
+	})
+	if !named && u.Resource != "secrets" {
+		u.Name = ""
+	}
+	return u
 }
