@@ -257,6 +257,16 @@ func (b *Builds) ObserveBuild(ctx context.Context, job *v1alpha1.NotebookValidat
 	return b.ObserveChild(ctx, job, r, childapi.ChildName(job))
 }
 
+// ObserveObject observes a build child as an event carried it (the PipelineRun or Build in
+// unstructured form), with no API call: see Observe.
+func (b *Builds) ObserveObject(obj *unstructured.Unstructured) (statemachine.Observation, error) {
+	o, err := Observe(obj)
+	if err != nil {
+		return statemachine.Observation{}, err
+	}
+	return observe.Build(o), nil
+}
+
 // ErrUnknownKind is wrapped by Observe for an object that is not a PipelineRun or a Build.
 var ErrUnknownKind = errors.New("not a build child kind")
 

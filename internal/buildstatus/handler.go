@@ -2,8 +2,11 @@
 // events: on an ApiServerSource update of a PipelineRun (tekton.dev/v1) or an OpenShift Build
 // (build.openshift.io/v1) it re-reads the child and its job and lets the state machine decide
 // (Building -> BuildComplete | Failed, or the build's progress in buildStatus). The event
-// names the child; what it says about the build is never believed. The signed external-CI
-// route of the same function is a separate handler (internal/externalci).
+// names the child; what it says about the build is never believed for a write: it only lets
+// the function conclude "nothing to do" without reading the child, when the child as the
+// event shows it would not change the fresh job (a build still running that the job already
+// records as running). The signed external-CI route of the same function is a separate
+// handler (internal/externalci).
 package buildstatus
 
 import (
@@ -11,6 +14,9 @@ import (
 	"fmt"
 
 	cloudevents "github.com/cloudevents/sdk-go/v2"
+
+	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+	"k8s.io/apimachinery/pkg/apis/meta/v1/unstructured"
 
 	"github.com/mlops-dev/nbv/api/v1alpha1"
 	"github.com/mlops-dev/nbv/internal/buildchild/childapi"
@@ -23,9 +29,11 @@ import (
 // EventTypes are the CloudEvent types of build child events this handler accepts.
 var EventTypes = []string{events.TypeResourceUpdate}
 
-// Observer reads a job's build child fresh and observes it (buildchild.Builds).
+// Observer observes a job's build child (buildchild.Builds): read fresh, or as an event
+// carried it.
 type Observer interface {
 	ObserveChild(ctx context.Context, job *v1alpha1.NotebookValidationJob, r childapi.Resource, name string) (statemachine.Observation, error)
+	ObserveObject(obj *unstructured.Unstructured) (statemachine.Observation, error)
 }
 
 // Handler handles one build child event with x, reading the child through builds.
@@ -45,6 +53,10 @@ func Handler(x *transition.Executor, builds Observer) function.Handler {
 			return nil, err
 		}
 		ctx = function.WithJob(ctx, re.Namespace, job)
+		seen, err := builds.ObserveObject(re.Object)
+		if err != nil {
+			return nil, fmt.Errorf("%w: %v", function.ErrBadInput, err)
+		}
 		return x.Step(ctx, re.Namespace, job, func(ctx context.Context, j *v1alpha1.NotebookValidationJob) (statemachine.Observation, error) {
 			if want := childapi.ChildName(j); re.Name != want {
 				// A build the job did not start: a re-run with `oc start-build` from its
@@ -53,20 +65,38 @@ func Handler(x *transition.Executor, builds Observer) function.Handler {
 				function.Logger(ctx).Info("not the job's build child; ignored", "kind", re.Kind, "child", re.Name, "want", want)
 				return statemachine.Observation{}, nil
 			}
+			if err := finishedEarly(re, j, seen); err != nil {
+				return statemachine.Observation{}, err
+			}
+			if !wouldChange(j, seen) {
+				// The child as the event shows it changes nothing: a later state of the child
+				// brings its own event, so it need not be read now.
+				return statemachine.Observation{}, nil
+			}
 			obs, err := builds.ObserveChild(ctx, j, r, re.Name)
 			if err != nil {
 				return obs, err
 			}
-			if finished(obs.Kind) && beforeBuilding(j.Status.Phase) {
-				// job-created creates the child before it writes Building: a build that has
-				// already finished would otherwise be ignored and its result lost. Answer 5xx
-				// so the broker redelivers once the write has landed.
-				return obs, fmt.Errorf("%w: %s %s/%s finished before job %s recorded phase Building (it is %q)",
-					function.ErrConflict, re.Kind, re.Namespace, re.Name, job, j.Status.Phase)
-			}
-			return obs, nil
+			return obs, finishedEarly(re, j, obs)
 		})
 	}
+}
+
+// finishedEarly is the error for a build observed finished while job has not recorded phase
+// Building yet. job-created creates the child before it writes Building, so the result would
+// otherwise be ignored and lost: answered 5xx, the event is redelivered once the write landed.
+func finishedEarly(re events.ResourceEvent, job *v1alpha1.NotebookValidationJob, obs statemachine.Observation) error {
+	if !finished(obs.Kind) || !beforeBuilding(job.Status.Phase) {
+		return nil
+	}
+	return fmt.Errorf("%w: %s %s/%s finished before job %s recorded phase Building (it is %q)",
+		function.ErrConflict, re.Kind, re.Namespace, re.Name, job.Name, job.Status.Phase)
+}
+
+// wouldChange reports whether obs, the child as an event showed it, would change job.
+func wouldChange(job *v1alpha1.NotebookValidationJob, obs statemachine.Observation) bool {
+	obs.Now = metav1.Now()
+	return statemachine.Decide(job, obs).Changed
 }
 
 func finished(k statemachine.Kind) bool {

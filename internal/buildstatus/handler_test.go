@@ -7,6 +7,7 @@ import (
 
 	cloudevents "github.com/cloudevents/sdk-go/v2"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+	"k8s.io/apimachinery/pkg/apis/meta/v1/unstructured"
 
 	"github.com/mlops-dev/nbv/api/v1alpha1"
 	"github.com/mlops-dev/nbv/internal/buildchild/childapi"
@@ -22,6 +23,10 @@ type observer struct{ t *testing.T }
 func (o observer) ObserveChild(context.Context, *v1alpha1.NotebookValidationJob, childapi.Resource, string) (statemachine.Observation, error) {
 	o.t.Error("the child was read for an event that should have been settled without the API")
 	return statemachine.Observation{}, nil
+}
+
+func (o observer) ObserveObject(*unstructured.Unstructured) (statemachine.Observation, error) {
+	return statemachine.Observation{Kind: statemachine.BuildRunning}, nil
 }
 
 func event(kind, apiVersion, name string, labels map[string]any) cloudevents.Event {

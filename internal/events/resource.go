@@ -6,6 +6,7 @@ import (
 
 	cloudevents "github.com/cloudevents/sdk-go/v2"
 	"k8s.io/apimachinery/pkg/apis/meta/v1/unstructured"
+	"k8s.io/apimachinery/pkg/runtime"
 )
 
 // ResourceEvent is a decoded ApiServerSource Resource-mode event. It is a hint (DESIGN principle
@@ -98,4 +99,16 @@ func stringExtension(ce cloudevents.Event, name string) (string, error) {
 		return "", fmt.Errorf("extension attribute %q is empty", name)
 	}
 	return s, nil
+}
+
+// Decode converts the event's object into obj (a typed API struct such as a Pod or a
+// NotebookValidationJob): the object as the API server had it when the event was sent, for a
+// function to conclude "nothing to do" without a read (DESIGN principle 1). An object that
+// does not fit obj's type wraps ErrMalformed: the API server never sends one.
+func (re ResourceEvent) Decode(obj any) error {
+	if err := runtime.DefaultUnstructuredConverter.FromUnstructured(re.Object.Object, obj); err != nil {
+		return fmt.Errorf("%w: the object of the %s event about %s %s/%s does not decode: %v",
+			ErrMalformed, re.Type, re.Kind, re.Namespace, re.Name, err)
+	}
+	return nil
 }

@@ -1,7 +1,10 @@
 // Package jobcreated is the behaviour of the job-created function: on a NotebookValidationJob
 // add or update event it re-reads the job and lets the state machine decide from the job alone
 // ("" -> Initializing -> Building | ValidationRunning, BuildComplete -> ValidationRunning,
-// legacy phases migrated). Every other phase is a no-op without a write.
+// legacy phases migrated). An event whose own object is in a phase with no such row
+// (statemachine.CouldApply) is answered with no API call: phases only move forward and
+// the write that moves the job on brings its own event. Every other phase is a no-op without
+// a write.
 package jobcreated
 
 import (
@@ -30,6 +33,14 @@ func Handler(x *transition.Executor) function.Handler {
 		if re.Kind != v1alpha1.Kind || re.APIVersion != v1alpha1.SchemeGroupVersion.String() {
 			return nil, fmt.Errorf("%w: job-created handles %s %s events, got %s %s",
 				function.ErrBadInput, v1alpha1.SchemeGroupVersion, v1alpha1.Kind, re.APIVersion, re.Kind)
+		}
+		var seen v1alpha1.NotebookValidationJob
+		if err := re.Decode(&seen); err != nil {
+			return nil, err
+		}
+		if !statemachine.CouldApply(seen.Status.Phase, statemachine.JobSeen) {
+			function.Logger(function.WithJob(ctx, re.Namespace, re.Name)).Debug("nothing to do in this phase", "phase", seen.Status.Phase, "resourceVersion", seen.ResourceVersion)
+			return nil, nil
 		}
 		// The event is a hint: the decision is made from the job as it is now.
 		return x.Step(ctx, re.Namespace, re.Name, jobSeen)

@@ -2,6 +2,9 @@
 // update event it re-reads the pod and its job and lets the state machine decide
 // (ValidationRunning -> Succeeded | Failed, or a new pod after an infrastructure failure).
 // What the runner found comes from the pod's termination message, so no other call is made.
+// A pod that the event's own object shows still on its way (pending or running, with nothing
+// wrong) changes no job (statemachine.CouldApplyInAnyPhase): that event is answered with no
+// API call, and the pod's outcome brings its own event.
 package podcompleted
 
 import (
@@ -38,6 +41,14 @@ func Handler(x *transition.Executor, store *jobstore.Store) function.Handler {
 		job, err := re.JobLabel()
 		if err != nil {
 			return nil, err
+		}
+		var seen corev1.Pod
+		if err := re.Decode(&seen); err != nil {
+			return nil, err
+		}
+		if progress := observe.Pod(re.Name, &seen); !statemachine.CouldApplyInAnyPhase(progress.Kind) {
+			function.Logger(function.WithJob(ctx, re.Namespace, job)).Debug("pod still on its way; nothing to do", "pod", re.Name, "observed", progress.Kind)
+			return nil, nil
 		}
 		return x.Step(ctx, re.Namespace, job, func(ctx context.Context, j *v1alpha1.NotebookValidationJob) (statemachine.Observation, error) {
 			return observePod(ctx, store, j, re.Name)

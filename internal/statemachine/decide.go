@@ -13,13 +13,14 @@ import (
 
 // Decide makes at most one transition of job given what a function observed. It never
 // mutates job. An observation without a time (obs.Now zero) or a nil job changes nothing,
-// because every transition records a time and Decide must not read the clock.
+// because every transition records a time and Decide must not read the clock; nor does one
+// without a kind (a function that observed nothing).
 func Decide(job *v1alpha1.NotebookValidationJob, obs Observation) Decision {
 	if job == nil {
 		return Decision{}
 	}
 	t := &transition{job: job, obs: obs, st: *job.Status.DeepCopy()}
-	if obs.Now.IsZero() {
+	if obs.Now.IsZero() || obs.Kind == "" {
 		return t.unchanged()
 	}
 	switch job.Status.Phase {

@@ -291,6 +291,13 @@ func TestBadInputChangesNothing(t *testing.T) {
 	if d := Decide(job, Observation{Kind: JobSeen}); d.Changed || !equality.Semantic.DeepEqual(d.Status, job.Status) {
 		t.Errorf("an observation without a time must change nothing: %+v", d)
 	}
+	for _, phase := range AllPhases {
+		for _, s := range samples(phase) {
+			if d := Decide(s.job, Observation{Now: sampleNow}); d.Changed {
+				t.Errorf("an observation without a kind must change nothing (%s, %s): %+v", phase, s.guard, d)
+			}
+		}
+	}
 	job.Status.Phase = "Bogus"
 	if d := Decide(job, Observation{Kind: JobSeen, Now: sampleNow}); d.Changed {
 		t.Errorf("an unknown phase must change nothing: %+v", d)
