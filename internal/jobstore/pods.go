@@ -95,6 +95,19 @@ func (s *Store) RecordEvent(ctx context.Context, job *v1alpha1.NotebookValidatio
 	}
 }
 
+// RecordNamedEvent records an Event on job under a name the caller makes deterministic, with
+// labels (notification rules select on them). An Event of that name that already exists
+// counts as recorded, so a repeated call records it once.
+func (s *Store) RecordNamedEvent(ctx context.Context, job *v1alpha1.NotebookValidationJob, name string, labels map[string]string, eventType, reason, message string) error {
+	ev := newEvent(job, eventType, reason, message, time.Now())
+	ev.GenerateName, ev.Name, ev.Labels = "", name, labels
+	err := s.core.Post().Namespace(job.Namespace).Resource("events").Body(ev).Do(ctx).Error()
+	if err != nil && !apierrors.IsAlreadyExists(err) {
+		return fmt.Errorf("record event %s on job %s/%s: %w", name, job.Namespace, job.Name, err)
+	}
+	return nil
+}
+
 func newEvent(job *v1alpha1.NotebookValidationJob, eventType, reason, message string, now time.Time) *corev1.Event {
 	t := metav1.NewTime(now)
 	return &corev1.Event{

@@ -2,7 +2,8 @@
 // function: read the job fresh, turn what the function sees into an observation, decide with
 // internal/statemachine, perform the decision's side effect idempotently, write the status,
 // its texts cleaned and bounded by internal/statustext, with a resourceVersion-guarded patch (re-reading and re-deciding on 409, bounded), then
-// record a Kubernetes Event and build the reply CloudEvent. Functions differ only in how they
+// record a Kubernetes Event and build the reply CloudEvent. A decision that ends the job first
+// records its notification Event (internal/gitops), once. Functions differ only in how they
 // observe.
 package transition
 
@@ -19,6 +20,7 @@ import (
 	"github.com/mlops-dev/nbv/api/v1alpha1"
 	"github.com/mlops-dev/nbv/internal/events"
 	"github.com/mlops-dev/nbv/internal/function"
+	"github.com/mlops-dev/nbv/internal/gitops"
 	"github.com/mlops-dev/nbv/internal/jobstore"
 	"github.com/mlops-dev/nbv/internal/metrics"
 	"github.com/mlops-dev/nbv/internal/statemachine"
@@ -81,6 +83,9 @@ func (e *Executor) Run(ctx context.Context, namespace, name string, observe Obse
 		}
 		// Every text written passes here: the status, and through it the Event and the reply.
 		statustext.Status(&d.Status)
+		if err := e.notify(ctx, job, d); err != nil {
+			return nil, err
+		}
 		out = Outcome{PreviousPhase: job.Status.Phase, Decision: d}
 		return &d.Status, nil
 	})
@@ -151,6 +156,19 @@ func (e *Executor) perform(ctx context.Context, job *v1alpha1.NotebookValidation
 		return e.Effects.DeleteChildren(ctx, job)
 	}
 	return fmt.Errorf("unknown effect %q", d.Effect)
+}
+
+// notify records the notification Event of a terminal decision (gitops.NotificationFor)
+// before the status is written, so that a failure is retried with the event; its name is
+// deterministic, so a decision made again after a 409 or a redelivery records it once.
+func (e *Executor) notify(ctx context.Context, job *v1alpha1.NotebookValidationJob, d statemachine.Decision) error {
+	ended := job.DeepCopy()
+	ended.Status = d.Status
+	n, ok := gitops.NotificationFor(ended)
+	if !ok {
+		return nil
+	}
+	return e.Store.RecordNamedEvent(ctx, ended, n.Name, n.Labels, n.Type, n.Reason, n.Message)
 }
 
 // report records the written transition for kubectl describe, metrics and the log.

@@ -476,9 +476,9 @@ func TestAPICallsPerTransition(t *testing.T) {
 		t.Fatal(err)
 	}
 	got := pstore.Calls() - before
-	t.Logf("API calls for ValidationRunning -> Succeeded (get job, get pod, patch status, event): %d", got)
-	if got != 4 {
-		t.Errorf("pod-completed took %d API calls, want 4", got)
+	t.Logf("API calls for ValidationRunning -> Succeeded (get job, get pod, notification event, patch status, event): %d", got)
+	if got != 5 {
+		t.Errorf("pod-completed took %d API calls, want 5", got)
 	}
 }
 

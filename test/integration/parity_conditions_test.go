@@ -19,10 +19,7 @@ import (
 // and time out for a failing one, whose condition is False (and waitable as such).
 func TestKubectlWaitValidationComplete(t *testing.T) {
 	f := newFixture(t, 1)
-	f.createJob("passes", nil)
-	f.createJob("fails", nil)
-	passing := f.waitJob("passes", "ValidationRunning", phaseIs(v1alpha1.PhaseValidationRunning))
-	failing := f.waitJob("fails", "ValidationRunning", phaseIs(v1alpha1.PhaseValidationRunning))
+	passing, failing := f.validatingPair("passes", "fails")
 
 	// While the notebook runs, the wait does not return.
 	if out, err := f.kubectlWait("passes", "condition=ValidationComplete", "2s"); err == nil {
@@ -60,4 +57,14 @@ func (f *fixture) kubectlWait(name, condition, timeout string) (string, error) {
 	out, err := exec.CommandContext(ctx, kubectl, "--kubeconfig", f.cp.KubeconfigPath(), "-n", f.ns,
 		"wait", "nvj/"+name, "--for="+condition, "--timeout="+timeout).CombinedOutput()
 	return strings.TrimSpace(string(out)), err
+}
+
+// validatingPair creates two jobs and waits until both validate: tests then finish one with a
+// passing notebook and the other with a failing one.
+func (f *fixture) validatingPair(a, b string) (*v1alpha1.NotebookValidationJob, *v1alpha1.NotebookValidationJob) {
+	f.t.Helper()
+	f.createJob(a, nil)
+	f.createJob(b, nil)
+	return f.waitJob(a, "ValidationRunning", phaseIs(v1alpha1.PhaseValidationRunning)),
+		f.waitJob(b, "ValidationRunning", phaseIs(v1alpha1.PhaseValidationRunning))
 }

@@ -199,10 +199,11 @@ func TestSweepRecoversLostPodEvent(t *testing.T) {
 		t.Errorf("writes = %v, want one write to Succeeded", writes)
 	}
 	// list (the delivered job is finished and filtered out by the API server), get pod, get
-	// job, patch status, event: the pod read to choose the observation is not read again.
+	// job, notification event, patch status, event: the pod read to choose the observation is
+	// not read again.
 	t.Logf("API calls for a sweep recovering one lost pod event: %d", calls)
-	if calls != 5 {
-		t.Errorf("sweep took %d API calls, want 5", calls)
+	if calls != 6 {
+		t.Errorf("sweep took %d API calls, want 6", calls)
 	}
 
 	lost, delivered := f.get("lost").Status, f.get("delivered").Status
