@@ -22,8 +22,8 @@ const (
 	RedactDir = "/nbv/redact"
 	// redactFileMode lets the notebook container's user, whoever it is, read the files: they
 	// hold nothing the container does not already have in its environment.
-	redactFileMode int32 = 0o444
-	volRedactPrefix      = "nbv-redact-"
+	redactFileMode  int32 = 0o444
+	volRedactPrefix       = "nbv-redact-"
 )
 
 // redaction tells the runner in the notebook container where the secret values of its env and
