@@ -3,19 +3,14 @@
 // internal/build, and reads a child back as a state-machine observation. It implements
 // children.BuildStarter and the sweep's BuildObserver.
 //
-// Two clients serve the children, under the same rules (childapi.CreateOwned,
-// childapi.DeleteResult):
-//   - OpenShift BuildConfigs and Builds go through OpenShift's typed build client
-//     (github.com/openshift/client-go build/v1): the structs the s2i builder makes are sent
-//     as they are, and a Build read back goes straight into s2i.Observe. That client is small
-//     (one API group) next to the OpenShift structs this package links anyway.
-//   - Tekton PipelineRuns go through the dynamic client of package childapi, converted with
-//     runtime.DefaultUnstructuredConverter: Tekton's clientset is tens of MB, its structs are
-//     all that is linked.
-//
-// Both clients share childapi's counted config, so childapi.Client.Calls counts every request.
-// Functions that neither start nor observe builds should not import this package (the structs
-// are tens of MB).
+// Every child goes through the dynamic client of package childapi, under the same rules
+// (childapi.CreateOwned, childapi.DeleteResult), converted with
+// runtime.DefaultUnstructuredConverter: Tekton PipelineRuns as package tekton's own structs,
+// OpenShift BuildConfigs and Builds as OpenShift's API structs (github.com/openshift/api)
+// behind a typed interface (OpenShiftBuilds) that OpenShift's generated client also fits. No
+// generated clientset is linked: Tekton's types and OpenShift's clientset bring Knative
+// observability, OpenTelemetry and client-go's apply configurations (about 20 MB per binary).
+// childapi.Client.Calls counts every request.
 //
 // Settings read from the environment by functionenv (BuildSettings) fill the builders'
 // deployment-wide defaults; a job's buildConfig.strategyConfig overrides them.
@@ -27,8 +22,6 @@ import (
 	"fmt"
 
 	buildv1 "github.com/openshift/api/build/v1"
-	buildclient "github.com/openshift/client-go/build/clientset/versioned/typed/build/v1"
-	pipelinev1 "github.com/tektoncd/pipeline/pkg/apis/pipeline/v1"
 	apierrors "k8s.io/apimachinery/pkg/api/errors"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/apimachinery/pkg/apis/meta/v1/unstructured"
@@ -66,7 +59,7 @@ type Builds struct {
 	// Calls count OpenShift's requests too when OpenShift is made from API.Config (New).
 	API *childapi.Client
 	// OpenShift serves BuildConfigs and Builds.
-	OpenShift buildclient.BuildV1Interface
+	OpenShift OpenShiftBuilds
 	Opts      Options
 }
 
@@ -76,14 +69,7 @@ func New(s functionenv.Settings) (*Builds, error) {
 	if err != nil {
 		return nil, fmt.Errorf("build children: %w", err)
 	}
-	cfg := api.Config()
-	// The build API may be served by CRDs, which do not speak protobuf.
-	cfg.ContentType = runtime.ContentTypeJSON
-	oc, err := buildclient.NewForConfig(cfg)
-	if err != nil {
-		return nil, fmt.Errorf("build children: OpenShift build client: %w", err)
-	}
-	return &Builds{API: api, OpenShift: oc, Opts: OptionsFrom(s.Builds)}, nil
+	return &Builds{API: api, OpenShift: dynamicOpenShift{api}, Opts: OptionsFrom(s.Builds)}, nil
 }
 
 // StartBuild creates job's build child named statemachine.BuildName: for tekton the
@@ -97,7 +83,7 @@ func (b *Builds) StartBuild(ctx context.Context, job *v1alpha1.NotebookValidatio
 	name := statemachine.BuildName(job)
 	switch strategy := statemachine.BuildStrategy(job); strategy {
 	case v1alpha1.BuildStrategyTekton:
-		pr, err := tekton.PipelineRun(job, name, b.Opts.Tekton)
+		pr, err := tekton.NewPipelineRun(job, name, b.Opts.Tekton)
 		if err != nil {
 			return transition.Permanent(fmt.Errorf("invalid tekton buildConfig: %w", err))
 		}
@@ -280,7 +266,7 @@ func Observe(obj *unstructured.Unstructured) (build.Observed, error) {
 	}
 	switch r.Kind {
 	case childapi.PipelineRuns.Kind:
-		var pr pipelinev1.PipelineRun
+		var pr tekton.PipelineRun
 		if err := runtime.DefaultUnstructuredConverter.FromUnstructured(obj.Object, &pr); err != nil {
 			return build.Observed{}, fmt.Errorf("decode PipelineRun %s/%s: %w", obj.GetNamespace(), obj.GetName(), err)
 		}

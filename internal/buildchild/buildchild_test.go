@@ -10,6 +10,7 @@ import (
 
 	buildv1 "github.com/openshift/api/build/v1"
 	buildfake "github.com/openshift/client-go/build/clientset/versioned/fake"
+	buildclient "github.com/openshift/client-go/build/clientset/versioned/typed/build/v1"
 	pipelinev1 "github.com/tektoncd/pipeline/pkg/apis/pipeline/v1"
 	corev1 "k8s.io/api/core/v1"
 	apierrors "k8s.io/apimachinery/pkg/api/errors"
@@ -69,6 +70,18 @@ func job(strategy string, mutate func(*v1alpha1.BuildConfigSpec)) *v1alpha1.Note
 	}
 }
 
+// generatedClient stands OpenShift's generated build client (here its fake) in for the
+// dynamic one: both fit OpenShiftBuilds.
+type generatedClient struct{ c buildclient.BuildV1Interface }
+
+func (g generatedClient) BuildConfigs(namespace string) typedClient[*buildv1.BuildConfig] {
+	return g.c.BuildConfigs(namespace)
+}
+
+func (g generatedClient) Builds(namespace string) typedClient[*buildv1.Build] {
+	return g.c.Builds(namespace)
+}
+
 // fakes are the two clients' fakes behind a Builds: the dynamic client (PipelineRuns) and
 // OpenShift's typed build client (BuildConfigs, Builds).
 type fakes struct {
@@ -94,7 +107,7 @@ func newBuilds(objs ...runtime.Object) (*Builds, fakes) {
 		oc: buildfake.NewSimpleClientset(oc...),
 	}
 	opts := OptionsFrom(functionenv.BuildSettings{TektonBuilderImage: "registry.example.com/buildah:1", TektonOutputImage: "registry.example.com/{namespace}/{name}:{uid}"})
-	return &Builds{API: childapi.NewForDynamic(f.dyn), OpenShift: f.oc.BuildV1(), Opts: opts}, f
+	return &Builds{API: childapi.NewForDynamic(f.dyn), OpenShift: generatedClient{f.oc.BuildV1()}, Opts: opts}, f
 }
 
 // failCreates makes every create through either client fail with err.
@@ -141,13 +154,13 @@ func TestStartBuildTekton(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	var got pipelinev1.PipelineRun
+	var got tekton.PipelineRun
 	if err := runtime.DefaultUnstructuredConverter.FromUnstructured(u.Object, &got); err != nil {
 		t.Fatal(err)
 	}
 	// What was created is exactly the builder's object for the deployment's options, so the
 	// builder's handling of fallbackStrategy, images and the deadline reaches the cluster.
-	want, err := tekton.PipelineRun(j, childName, b.Opts.Tekton)
+	want, err := tekton.NewPipelineRun(j, childName, b.Opts.Tekton)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -568,5 +581,42 @@ func TestStartBuildS2IImageStream(t *testing.T) {
 	}
 	if got := f.actions("create"); slices.Contains(got, "create imagestreams/nb") {
 		t.Errorf("creates %v: a build pushing to an output image needs no ImageStream", got)
+	}
+}
+
+// The dynamic client that serves BuildConfigs and Builds in the functions writes what
+// OpenShift's generated client would, and reads it back as the same typed objects.
+func TestDynamicOpenShiftMatchesTheGenerated(t *testing.T) {
+	j := job(v1alpha1.BuildStrategyS2I, nil)
+	b, f := newBuilds()
+	b.OpenShift = dynamicOpenShift{b.API}
+	if err := b.StartBuild(context.Background(), j); err != nil {
+		t.Fatal(err)
+	}
+	want, err := s2i.Build(j, childName, b.Opts.S2I)
+	if err != nil {
+		t.Fatal(err)
+	}
+	got, err := b.OpenShift.Builds("ns").Get(context.Background(), childName, metav1.GetOptions{})
+	if err != nil || !reflect.DeepEqual(got.Spec, want.Spec) || !metav1.IsControlledBy(got, j) || got.Kind != "Build" {
+		t.Fatalf("Build read back %+v (%v), want the builder's under the job", got, err)
+	}
+	if _, err := b.OpenShift.BuildConfigs("ns").Get(context.Background(), childName, metav1.GetOptions{}); err != nil {
+		t.Errorf("BuildConfig: %v", err)
+	}
+	if got := f.actions("create"); strings.Join(got, ",") != "create imagestreams/nb,create buildconfigs/"+childName+",create builds/"+childName {
+		t.Errorf("created %v, want the ImageStream, the BuildConfig and the Build through the dynamic client", got)
+	}
+	o, err := b.ObserveBuild(context.Background(), j)
+	if err != nil || o.Kind != statemachine.BuildPending {
+		t.Errorf("observed %+v %v, want the new Build pending", o, err)
+	}
+	recorded := j.DeepCopy()
+	recorded.Status.BuildStatus = &v1alpha1.BuildStatus{Strategy: v1alpha1.BuildStrategyS2I, BuildName: childName}
+	if err := b.DeleteBuild(context.Background(), recorded); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := b.OpenShift.Builds("ns").Get(context.Background(), childName, metav1.GetOptions{}); !apierrors.IsNotFound(err) {
+		t.Errorf("Build after delete: %v, want NotFound", err)
 	}
 }

@@ -4,9 +4,7 @@ import (
 	"fmt"
 	"strings"
 
-	pipelinev1 "github.com/tektoncd/pipeline/pkg/apis/pipeline/v1"
 	corev1 "k8s.io/api/core/v1"
-	"knative.dev/pkg/apis"
 
 	"github.com/mlops-dev/nbv/internal/build"
 )
@@ -15,15 +13,17 @@ import (
 // started, pending, resolving) or Running (started, or finishing after a stop); True is
 // Succeeded with the image from the IMAGE_URL and IMAGE_DIGEST results ("url@digest");
 // False is TimedOut (PipelineRunTimeout), Cancelled (a cancel or graceful stop) or Failed.
-func Observe(pr *pipelinev1.PipelineRun) build.Observed {
-	o := build.Observed{Name: pr.Name, Started: pr.Status.StartTime, Completed: pr.Status.CompletionTime}
-	c := pr.Status.GetCondition(apis.ConditionSucceeded)
+func Observe(pr *PipelineRun) build.Observed {
+	o := build.Observed{Name: pr.Name}
+	if pr.Status != nil {
+		o.Started, o.Completed = pr.Status.StartTime, pr.Status.CompletionTime
+	}
+	c := pr.Status.condition(ConditionSucceeded)
 	if c == nil {
 		o.State = build.StatePending
 		return o
 	}
 	o.Reason, o.Message = c.Reason, c.Message
-
 	switch c.Status {
 	case corev1.ConditionTrue:
 		img, err := imageFromResults(pr.Status.Results)
@@ -33,17 +33,17 @@ func Observe(pr *pipelinev1.PipelineRun) build.Observed {
 		}
 		o.State, o.Image = build.StateSucceeded, img
 	case corev1.ConditionFalse:
-		switch pipelinev1.PipelineRunReason(c.Reason) {
-		case pipelinev1.PipelineRunReasonTimedOut:
+		switch c.Reason {
+		case ReasonTimedOut:
 			o.State = build.StateTimedOut
-		case pipelinev1.PipelineRunReasonCancelled, "PipelineRunCancelled", "StoppedRunFinally", "CancelledRunFinally":
+		case ReasonCancelled, "PipelineRunCancelled", "StoppedRunFinally", "CancelledRunFinally":
 			o.State = build.StateCancelled
 		default:
 			o.State = build.StateFailed
 		}
 	default:
-		switch pipelinev1.PipelineRunReason(c.Reason) {
-		case pipelinev1.PipelineRunReasonPending, pipelinev1.PipelineRunReasonResolvingPipelineRef, "":
+		switch c.Reason {
+		case ReasonPending, ReasonResolvingPipelineRef, "":
 			o.State = build.StatePending
 		default:
 			// Started, Running, and the *RunningFinally / Stopping reasons: work is happening.
@@ -53,14 +53,14 @@ func Observe(pr *pipelinev1.PipelineRun) build.Observed {
 	return o
 }
 
-func imageFromResults(results []pipelinev1.PipelineRunResult) (string, error) {
+func imageFromResults(results []PipelineRunResult) (string, error) {
 	var url, digest string
 	for _, r := range results {
 		switch r.Name {
 		case ResultImageURL:
-			url = strings.TrimSpace(r.Value.StringVal)
+			url = strings.TrimSpace(r.Value.String)
 		case ResultImageDigest:
-			digest = strings.TrimSpace(r.Value.StringVal)
+			digest = strings.TrimSpace(r.Value.String)
 		}
 	}
 	if url == "" {

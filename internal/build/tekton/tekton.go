@@ -1,8 +1,9 @@
 // Package tekton builds the Tekton PipelineRun that builds a job's image, and reads a
 // PipelineRun back as a build.Observed.
 //
-// Only Tekton's typed API structs are imported, never its clientset (tens of MB of binary,
-// i.e. cold-start time): callers convert the PipelineRun with
+// Neither Tekton's clientset nor its Go types are imported (tens of MB of binary, i.e.
+// cold-start time): the PipelineRun is this package's own struct with Tekton's field names
+// (types.go, checked against Tekton's types by the tests). Callers convert it with
 // runtime.DefaultUnstructuredConverter and create it with the dynamic client at GVR.
 //
 // The build deadline is spec.timeouts.pipeline, so Tekton itself enforces it and reports a
@@ -15,7 +16,6 @@ import (
 	"slices"
 	"strings"
 
-	pipelinev1 "github.com/tektoncd/pipeline/pkg/apis/pipeline/v1"
 	corev1 "k8s.io/api/core/v1"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/apimachinery/pkg/runtime/schema"
@@ -102,7 +102,7 @@ func pick(cfg map[string]string, key, opt, def string) string {
 	return def
 }
 
-// PipelineRun is the PipelineRun called name that builds job's image. By default it runs an
+// NewPipelineRun is the PipelineRun called name that builds job's image. By default it runs an
 // inline pipeline: clone the repository (GitImage), write the Dockerfile to build
 // (buildConfig.dockerfile or one generated from baseImage + a requirements file, see
 // build.Plan), build and push it with buildah or kaniko, and emit the results IMAGE_URL and
@@ -110,7 +110,7 @@ func pick(cfg map[string]string, key, opt, def string) string {
 // params given as strategyConfig "param.<name>" keys; that Pipeline must emit the same
 // results. Either way the job's git credentials Secret, if any, is bound as a secret
 // workspace and never copied into the object.
-func PipelineRun(job *v1alpha1.NotebookValidationJob, name string, opts Options) (*pipelinev1.PipelineRun, error) {
+func NewPipelineRun(job *v1alpha1.NotebookValidationJob, name string, opts Options) (*PipelineRun, error) {
 	bc, err := build.Spec(job)
 	if err != nil {
 		return nil, err
@@ -120,25 +120,25 @@ func PipelineRun(job *v1alpha1.NotebookValidationJob, name string, opts Options)
 		return nil, err
 	}
 	cfg := bc.StrategyConfig
-	pr := &pipelinev1.PipelineRun{
-		TypeMeta:   metav1.TypeMeta{APIVersion: pipelinev1.SchemeGroupVersion.String(), Kind: "PipelineRun"},
+	pr := &PipelineRun{
+		TypeMeta:   metav1.TypeMeta{APIVersion: APIVersion, Kind: "PipelineRun"},
 		ObjectMeta: build.ChildMeta(job, name),
-		Spec: pipelinev1.PipelineRunSpec{
-			Timeouts:        &pipelinev1.TimeoutFields{Pipeline: &metav1.Duration{Duration: timeout}},
-			TaskRunTemplate: pipelinev1.PipelineTaskRunTemplate{ServiceAccountName: cfg[KeyServiceAccountName]},
+		Spec: PipelineRunSpec{
+			Timeouts:        &TimeoutFields{Pipeline: &metav1.Duration{Duration: timeout}},
+			TaskRunTemplate: PipelineTaskRunTemplate{ServiceAccountName: cfg[KeyServiceAccountName]},
 		},
 	}
 	secret := job.Spec.Notebook.Git.CredentialsSecret
 
 	if ref := cfg[KeyPipelineRef]; ref != "" {
-		pr.Spec.PipelineRef = &pipelinev1.PipelineRef{Name: ref}
+		pr.Spec.PipelineRef = &PipelineRef{Name: ref}
 		for _, k := range slices.Sorted(maps.Keys(cfg)) {
 			if p, ok := strings.CutPrefix(k, ParamPrefix); ok && p != "" {
-				pr.Spec.Params = append(pr.Spec.Params, pipelinev1.Param{Name: p, Value: *pipelinev1.NewStructuredValues(cfg[k])})
+				pr.Spec.Params = append(pr.Spec.Params, Param{Name: p, Value: cfg[k]})
 			}
 		}
 		if secret != "" {
-			pr.Spec.Workspaces = []pipelinev1.WorkspaceBinding{secretWorkspace(pick(cfg, KeyCredentialsWorkspace, "", WorkspaceCredentials), secret)}
+			pr.Spec.Workspaces = []WorkspaceBinding{secretWorkspace(pick(cfg, KeyCredentialsWorkspace, "", WorkspaceCredentials), secret)}
 		}
 		return pr, nil
 	}
@@ -162,13 +162,13 @@ func PipelineRun(job *v1alpha1.NotebookValidationJob, name string, opts Options)
 	}
 
 	pr.Spec.PipelineSpec = pipelineSpec(plan, gitImage, builder, secret != "")
-	pr.Spec.Params = pipelinev1.Params{
-		{Name: paramGitURL, Value: *pipelinev1.NewStructuredValues(job.Spec.Notebook.Git.URL)},
-		{Name: paramGitRev, Value: *pipelinev1.NewStructuredValues(job.Spec.Notebook.Git.Ref)},
-		{Name: paramOutput, Value: *pipelinev1.NewStructuredValues(output)},
+	pr.Spec.Params = []Param{
+		{Name: paramGitURL, Value: job.Spec.Notebook.Git.URL},
+		{Name: paramGitRev, Value: job.Spec.Notebook.Git.Ref},
+		{Name: paramOutput, Value: output},
 	}
 	// One task, so an emptyDir is enough to carry the checkout between its steps.
-	pr.Spec.Workspaces = []pipelinev1.WorkspaceBinding{{Name: WorkspaceSource, EmptyDir: &corev1.EmptyDirVolumeSource{}}}
+	pr.Spec.Workspaces = []WorkspaceBinding{{Name: WorkspaceSource, EmptyDir: &corev1.EmptyDirVolumeSource{}}}
 	if secret != "" {
 		pr.Spec.Workspaces = append(pr.Spec.Workspaces, secretWorkspace(WorkspaceCredentials, secret))
 	}
@@ -191,20 +191,20 @@ func outputTemplate(cfg map[string]string, opts Options) (string, string) {
 	return DefaultOutputImage, "the default output image"
 }
 
-func secretWorkspace(name, secret string) pipelinev1.WorkspaceBinding {
-	return pipelinev1.WorkspaceBinding{Name: name, Secret: &corev1.SecretVolumeSource{SecretName: secret}}
+func secretWorkspace(name, secret string) WorkspaceBinding {
+	return WorkspaceBinding{Name: name, Secret: &corev1.SecretVolumeSource{SecretName: secret}}
 }
 
-func pipelineSpec(plan build.Plan, gitImage string, builder pipelinev1.Step, creds bool) *pipelinev1.PipelineSpec {
-	stringParam := func(n string) pipelinev1.ParamSpec {
-		return pipelinev1.ParamSpec{Name: n, Type: pipelinev1.ParamTypeString}
+func pipelineSpec(plan build.Plan, gitImage string, builder Step, creds bool) *PipelineSpec {
+	stringParam := func(n string) ParamSpec {
+		return ParamSpec{Name: n, Type: "string"}
 	}
-	params := pipelinev1.ParamSpecs{stringParam(paramGitURL), stringParam(paramGitRev), stringParam(paramOutput)}
-	ref := func(n string) pipelinev1.Param {
-		return pipelinev1.Param{Name: n, Value: *pipelinev1.NewStructuredValues("$(params." + n + ")")}
+	params := []ParamSpec{stringParam(paramGitURL), stringParam(paramGitRev), stringParam(paramOutput)}
+	ref := func(n string) Param {
+		return Param{Name: n, Value: "$(params." + n + ")"}
 	}
 
-	clone := pipelinev1.Step{
+	clone := Step{
 		Name:  stepClone,
 		Image: gitImage,
 		// Params reach the script only through the environment, never spliced into it.
@@ -216,19 +216,19 @@ func pipelineSpec(plan build.Plan, gitImage string, builder pipelinev1.Step, cre
 		},
 		Script: cloneScript,
 	}
-	taskWorkspaces := []pipelinev1.WorkspaceDeclaration{{Name: WorkspaceSource}}
-	pipeWorkspaces := []pipelinev1.PipelineWorkspaceDeclaration{{Name: WorkspaceSource}}
-	taskBindings := []pipelinev1.WorkspacePipelineTaskBinding{{Name: WorkspaceSource, Workspace: WorkspaceSource}}
+	taskWorkspaces := []WorkspaceDeclaration{{Name: WorkspaceSource}}
+	pipeWorkspaces := []PipelineWorkspaceDeclaration{{Name: WorkspaceSource}}
+	taskBindings := []WorkspacePipelineTaskBinding{{Name: WorkspaceSource, Workspace: WorkspaceSource}}
 	if creds {
 		// Isolated: only the clone step mounts the Secret.
-		clone.Workspaces = []pipelinev1.WorkspaceUsage{{Name: WorkspaceCredentials}}
+		clone.Workspaces = []WorkspaceUsage{{Name: WorkspaceCredentials}}
 		clone.Env = append(clone.Env, corev1.EnvVar{Name: "CREDS", Value: "$(workspaces." + WorkspaceCredentials + ".path)"})
-		taskWorkspaces = append(taskWorkspaces, pipelinev1.WorkspaceDeclaration{Name: WorkspaceCredentials, ReadOnly: true})
-		pipeWorkspaces = append(pipeWorkspaces, pipelinev1.PipelineWorkspaceDeclaration{Name: WorkspaceCredentials})
-		taskBindings = append(taskBindings, pipelinev1.WorkspacePipelineTaskBinding{Name: WorkspaceCredentials, Workspace: WorkspaceCredentials})
+		taskWorkspaces = append(taskWorkspaces, WorkspaceDeclaration{Name: WorkspaceCredentials, ReadOnly: true})
+		pipeWorkspaces = append(pipeWorkspaces, PipelineWorkspaceDeclaration{Name: WorkspaceCredentials})
+		taskBindings = append(taskBindings, WorkspacePipelineTaskBinding{Name: WorkspaceCredentials, Workspace: WorkspaceCredentials})
 	}
 
-	dockerfile := pipelinev1.Step{
+	dockerfile := Step{
 		Name:       stepDockerfile,
 		Image:      gitImage,
 		WorkingDir: "$(workspaces." + WorkspaceSource + ".path)",
@@ -238,41 +238,41 @@ func pipelineSpec(plan build.Plan, gitImage string, builder pipelinev1.Step, cre
 			plan.Script("$(workspaces."+WorkspaceSource+".path)/"+dockerfileRel),
 	}
 
-	task := pipelinev1.PipelineTask{
+	task := PipelineTask{
 		Name: taskName,
-		TaskSpec: &pipelinev1.EmbeddedTask{TaskSpec: pipelinev1.TaskSpec{
+		TaskSpec: &EmbeddedTask{TaskSpec: TaskSpec{
 			Params:     params,
 			Workspaces: taskWorkspaces,
-			Results: []pipelinev1.TaskResult{
-				{Name: ResultImageURL, Type: pipelinev1.ResultsTypeString},
-				{Name: ResultImageDigest, Type: pipelinev1.ResultsTypeString},
+			Results: []TaskResult{
+				{Name: ResultImageURL, Type: "string"},
+				{Name: ResultImageDigest, Type: "string"},
 			},
-			Steps: []pipelinev1.Step{clone, dockerfile, builder},
+			Steps: []Step{clone, dockerfile, builder},
 		}},
-		Params:     pipelinev1.Params{ref(paramGitURL), ref(paramGitRev), ref(paramOutput)},
+		Params:     []Param{ref(paramGitURL), ref(paramGitRev), ref(paramOutput)},
 		Workspaces: taskBindings,
 	}
-	return &pipelinev1.PipelineSpec{
+	return &PipelineSpec{
 		Params:     params,
 		Workspaces: pipeWorkspaces,
-		Tasks:      []pipelinev1.PipelineTask{task},
-		Results: []pipelinev1.PipelineResult{
-			{Name: ResultImageURL, Type: pipelinev1.ResultsTypeString, Value: *pipelinev1.NewStructuredValues("$(tasks." + taskName + ".results." + ResultImageURL + ")")},
-			{Name: ResultImageDigest, Type: pipelinev1.ResultsTypeString, Value: *pipelinev1.NewStructuredValues("$(tasks." + taskName + ".results." + ResultImageDigest + ")")},
+		Tasks:      []PipelineTask{task},
+		Results: []PipelineResult{
+			{Name: ResultImageURL, Type: "string", Value: "$(tasks." + taskName + ".results." + ResultImageURL + ")"},
+			{Name: ResultImageDigest, Type: "string", Value: "$(tasks." + taskName + ".results." + ResultImageDigest + ")"},
 		},
 	}
 }
 
-func builderStep(cfg map[string]string, opts Options) (pipelinev1.Step, error) {
+func builderStep(cfg map[string]string, opts Options) (Step, error) {
 	tlsVerify := cfg[KeyTLSVerify] != "false"
 	ws := "$(workspaces." + WorkspaceSource + ".path)"
 	switch b := pick(cfg, KeyBuilder, "", BuilderBuildah); b {
 	case BuilderBuildah:
 		img := pick(cfg, KeyBuilderImage, opts.BuilderImage, DefaultBuildahImage)
 		if err := build.ValidImage(img); err != nil {
-			return pipelinev1.Step{}, fmt.Errorf("builder image: %w", err)
+			return Step{}, fmt.Errorf("builder image: %w", err)
 		}
-		return pipelinev1.Step{
+		return Step{
 			Name:  stepBuild,
 			Image: img,
 			Env: []corev1.EnvVar{
@@ -291,7 +291,7 @@ func builderStep(cfg map[string]string, opts Options) (pipelinev1.Step, error) {
 		// Options.BuilderImage is a buildah image; it must not replace kaniko's.
 		img := pick(cfg, KeyBuilderImage, "", DefaultKanikoImage)
 		if err := build.ValidImage(img); err != nil {
-			return pipelinev1.Step{}, fmt.Errorf("builder image: %w", err)
+			return Step{}, fmt.Errorf("builder image: %w", err)
 		}
 		// The kaniko executor image has no shell: arguments, not a script.
 		args := []string{
@@ -303,9 +303,9 @@ func builderStep(cfg map[string]string, opts Options) (pipelinev1.Step, error) {
 		if !tlsVerify {
 			args = append(args, "--skip-tls-verify")
 		}
-		return pipelinev1.Step{Name: stepBuild, Image: img, Command: []string{"/kaniko/executor"}, Args: args}, nil
+		return Step{Name: stepBuild, Image: img, Command: []string{"/kaniko/executor"}, Args: args}, nil
 	default:
-		return pipelinev1.Step{}, fmt.Errorf("strategyConfig.builder %q: want buildah or kaniko", b)
+		return Step{}, fmt.Errorf("strategyConfig.builder %q: want buildah or kaniko", b)
 	}
 }
 

@@ -48,7 +48,7 @@ func param(pr *pipelinev1.PipelineRun, name string) string {
 }
 
 func TestPipelineRunInline(t *testing.T) {
-	pr, err := PipelineRun(newJob(v1alpha1.BuildConfigSpec{Timeout: "20m"}, "git-creds"), "nb1-build-7f3a", Options{})
+	pr, err := tektonRun(t, newJob(v1alpha1.BuildConfigSpec{Timeout: "20m"}, "git-creds"), "nb1-build-7f3a", Options{})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -114,7 +114,7 @@ func TestPipelineRunInline(t *testing.T) {
 // TestScriptsOnlyUseTektonVariables: every "$(" in a step script or env is a Tekton
 // variable of ours; any other one would be mangled or rejected by Tekton.
 func TestScriptsOnlyUseTektonVariables(t *testing.T) {
-	pr, err := PipelineRun(newJob(v1alpha1.BuildConfigSpec{RequirementsSources: []string{"x (1)/r.txt"}}, "s"), "n", Options{})
+	pr, err := tektonRun(t, newJob(v1alpha1.BuildConfigSpec{RequirementsSources: []string{"x (1)/r.txt"}}, "s"), "n", Options{})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -142,7 +142,7 @@ func next(s string, i int) int {
 
 func TestPipelineRunOptionsAndOverrides(t *testing.T) {
 	opts := Options{BuilderImage: "registry.local/buildah:1", GitImage: "registry.local/git:1", OutputImage: "registry.local/{namespace}/{name}:{uid}"}
-	pr, err := PipelineRun(newJob(v1alpha1.BuildConfigSpec{}, ""), "n", opts)
+	pr, err := tektonRun(t, newJob(v1alpha1.BuildConfigSpec{}, ""), "n", opts)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -158,7 +158,7 @@ func TestPipelineRunOptionsAndOverrides(t *testing.T) {
 	}
 
 	// strategyConfig wins over Options.
-	pr, err = PipelineRun(newJob(v1alpha1.BuildConfigSpec{StrategyConfig: map[string]string{
+	pr, err = tektonRun(t, newJob(v1alpha1.BuildConfigSpec{StrategyConfig: map[string]string{
 		"builder": "kaniko", "outputImage": "quay.io/me/nb:{name}", "tlsVerify": "false", "serviceAccountName": "builder",
 	}}, ""), "n", opts)
 	if err != nil {
@@ -184,19 +184,19 @@ func TestPipelineRunOptionsAndOverrides(t *testing.T) {
 		"unknown fallback":    {FallbackStrategy: "maybe"},
 		"dockerfile absolute": {Dockerfile: "/Dockerfile"},
 	} {
-		if _, err := PipelineRun(newJob(bc, ""), "n", Options{}); err == nil {
+		if _, err := tektonRun(t, newJob(bc, ""), "n", Options{}); err == nil {
 			t.Errorf("%s: no error", name)
 		}
 	}
 	noBuild := newJob(v1alpha1.BuildConfigSpec{}, "")
 	noBuild.Spec.PodConfig.BuildConfig.Enabled = false
-	if _, err := PipelineRun(noBuild, "n", Options{}); err == nil {
+	if _, err := tektonRun(t, noBuild, "n", Options{}); err == nil {
 		t.Error("disabled build: no error")
 	}
 }
 
 func TestPipelineRunRef(t *testing.T) {
-	pr, err := PipelineRun(newJob(v1alpha1.BuildConfigSpec{Timeout: "5m", StrategyConfig: map[string]string{
+	pr, err := tektonRun(t, newJob(v1alpha1.BuildConfigSpec{Timeout: "5m", StrategyConfig: map[string]string{
 		"pipelineRef": "my-build", "param.zeta": "z", "param.IMAGE": "quay.io/me/x", "param.": "ignored", "builder": "kaniko",
 	}}, "git-creds"), "n", Options{})
 	if err != nil {
@@ -282,7 +282,7 @@ func readPR(t *testing.T, name string) *pipelinev1.PipelineRun {
 }
 
 func TestObserveFixtures(t *testing.T) {
-	o := Observe(readPR(t, "pipelinerun-succeeded.yaml"))
+	o := observeTekton(t, readPR(t, "pipelinerun-succeeded.yaml"))
 	if o.State != build.StateSucceeded || o.Name != "nb1-build-7f3a" ||
 		o.Image != "image-registry.openshift-image-registry.svc:5000/team-a/nb1:0f1e2d3c@sha256:4b825dc642cb6eb9a060e54bf8d69288fbee4904b825dc642cb6eb9a060e54b" {
 		t.Errorf("succeeded: %+v", o)
@@ -290,7 +290,7 @@ func TestObserveFixtures(t *testing.T) {
 	if o.Started == nil || o.Completed == nil || o.Completed.Sub(o.Started.Time) != 270*time.Second {
 		t.Errorf("times: %v %v", o.Started, o.Completed)
 	}
-	o = Observe(readPR(t, "pipelinerun-timeout.yaml"))
+	o = observeTekton(t, readPR(t, "pipelinerun-timeout.yaml"))
 	if o.State != build.StateTimedOut || o.Reason != "PipelineRunTimeout" || !strings.Contains(o.Message, "15m0s") {
 		t.Errorf("timeout: %+v", o)
 	}
@@ -331,7 +331,7 @@ func TestObserveConditions(t *testing.T) {
 		for k, v := range c.results {
 			pr.Status.Results = append(pr.Status.Results, pipelinev1.PipelineRunResult{Name: k, Value: *pipelinev1.NewStructuredValues(v)})
 		}
-		o := Observe(pr)
+		o := observeTekton(t, pr)
 		if o.State != c.want || o.Image != c.image {
 			t.Errorf("%s/%s %v: got %s %q, want %s %q", c.status, c.reason, c.results, o.State, o.Image, c.want, c.image)
 		}
@@ -360,7 +360,7 @@ func TestRegistryChoosesTheOutputRegistry(t *testing.T) {
 		{map[string]string{}, "registry.local/team-a/nb1:0f1e2d3c"},
 	}
 	for _, c := range cases {
-		pr, err := PipelineRun(newJob(v1alpha1.BuildConfigSpec{StrategyConfig: c.cfg}, ""), "n", opts)
+		pr, err := tektonRun(t, newJob(v1alpha1.BuildConfigSpec{StrategyConfig: c.cfg}, ""), "n", opts)
 		if err != nil {
 			t.Fatalf("%v: %v", c.cfg, err)
 		}
@@ -368,10 +368,10 @@ func TestRegistryChoosesTheOutputRegistry(t *testing.T) {
 			t.Errorf("%v: output %s, want %s", c.cfg, got, c.want)
 		}
 	}
-	if pr, err := PipelineRun(newJob(v1alpha1.BuildConfigSpec{}, ""), "n", Options{}); err != nil || param(pr, "output-image") != "image-registry.openshift-image-registry.svc:5000/team-a/nb1:0f1e2d3c" {
+	if pr, err := tektonRun(t, newJob(v1alpha1.BuildConfigSpec{}, ""), "n", Options{}); err != nil || param(pr, "output-image") != "image-registry.openshift-image-registry.svc:5000/team-a/nb1:0f1e2d3c" {
 		t.Errorf("default output: %v", err)
 	}
-	_, err := PipelineRun(newJob(v1alpha1.BuildConfigSpec{StrategyConfig: map[string]string{"registry": "Bad Registry"}}, ""), "n", opts)
+	_, err := tektonRun(t, newJob(v1alpha1.BuildConfigSpec{StrategyConfig: map[string]string{"registry": "Bad Registry"}}, ""), "n", opts)
 	if err == nil || !strings.Contains(err.Error(), "strategyConfig.registry") {
 		t.Errorf("invalid registry: %v, want an error naming strategyConfig.registry", err)
 	}

@@ -130,6 +130,12 @@ func (c *Client) Config() *rest.Config {
 	return rest.CopyConfig(c.cfg)
 }
 
+// Resource is the dynamic client of resource r in namespace, counted like every request of
+// the Client.
+func (c *Client) Resource(r Resource, namespace string) dynamic.ResourceInterface {
+	return c.dyn.Resource(r.GVR).Namespace(namespace)
+}
+
 // Get reads the child name of resource r; a missing child satisfies apierrors.IsNotFound.
 func (c *Client) Get(ctx context.Context, r Resource, namespace, name string) (*unstructured.Unstructured, error) {
 	obj, err := c.dyn.Resource(r.GVR).Namespace(namespace).Get(ctx, name, metav1.GetOptions{})
