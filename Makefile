@@ -7,7 +7,7 @@ export NBV_CACHE
 CONTROLLER_GEN := $(GO) tool controller-gen
 CRD_DIR := config/crd
 
-.PHONY: all build run test unit integration bench lint manifests verify-manifests controlplane python-deps fuzz fuzz-smoke release
+.PHONY: all build run test unit integration bench soak gobench lint manifests verify-manifests controlplane python-deps fuzz fuzz-smoke release
 
 all: build
 
@@ -27,8 +27,18 @@ test: controlplane python-deps verify-manifests lint fuzz-smoke
 unit:
 	NBV_SKIP_INTEGRATION=1 $(GO) test -race -count=1 ./...
 
-## bench: print the benchmark figures.
-bench: python-deps
+## bench: N jobs (default 200) through the local stack, the harness playing the kubelet, Tekton, OpenShift and CI: latency per hop, API requests per job, status writes and conflicts, CPU per transition, cold starts, binary sizes; table on stdout, bench/results.json. BENCH_FLAGS adds flags of `nbv bench` (e.g. -n 1000, -interval 200ms, -mix nobuild=1).
+BENCH_FLAGS ?=
+bench: controlplane build
+	bin/nbv bench $(BENCH_FLAGS)
+
+## soak: the chaos run, long: 1000 jobs with every fault (SIGKILLed functions, duplicated and reordered deliveries, 10% of source events dropped, kube-apiserver restarted); fails when an invariant breaks. Short version: TestChaosHoldsInvariants in make test.
+SOAK_JOBS ?= 1000
+soak: controlplane build
+	bin/nbv bench -n $(SOAK_JOBS) -chaos all -timeout 60m -out bench/soak.json $(BENCH_FLAGS)
+
+## gobench: the Go benchmarks (go test -bench), e.g. the functions' cold starts.
+gobench: python-deps
 	$(GO) test -run '^$$' -bench . -benchtime 5x ./...
 
 ## fuzz: run every fuzz target (func FuzzXxx in any package) for FUZZTIME each, one after another.

@@ -10,6 +10,7 @@ import (
 	"os"
 	"path/filepath"
 	"strconv"
+	"sync"
 	"sync/atomic"
 	"time"
 
@@ -27,6 +28,9 @@ type processLauncher struct {
 	readinessPath string
 	output        io.Writer
 	started       atomic.Int64
+
+	mu       sync.Mutex
+	launched []*childproc.Process // every instance ever started, for FunctionStats
 }
 
 // launch binds a loopback socket, hands it to a new process as file descriptor 3 (socket
@@ -55,6 +59,9 @@ func (l *processLauncher) launch(context.Context) (activator.Instance, error) {
 	if err != nil {
 		return nil, err
 	}
+	l.mu.Lock()
+	l.launched = append(l.launched, p)
+	l.mu.Unlock()
 	return &processInstance{Process: p, url: &url.URL{Scheme: "http", Host: ln.Addr().String()}, readiness: l.readinessPath}, nil
 }
 
@@ -96,4 +103,28 @@ func (i *processInstance) WaitReady(ctx context.Context) error {
 		case <-time.After(5 * time.Millisecond):
 		}
 	}
+}
+
+// FunctionStats is what the processes of one function have cost so far.
+type FunctionStats struct {
+	// Instances is how many processes were started (each a cold start).
+	Instances int
+	// CPU is the CPU time (user + system) of all of them, running or exited.
+	CPU time.Duration
+}
+
+// stats sums the CPU time of every process l started.
+func (l *processLauncher) stats() (FunctionStats, error) {
+	l.mu.Lock()
+	procs := append([]*childproc.Process(nil), l.launched...)
+	l.mu.Unlock()
+	st := FunctionStats{Instances: len(procs)}
+	for _, p := range procs {
+		cpu, err := p.CPUTime()
+		if err != nil {
+			return st, fmt.Errorf("cpu time of %s: %w", l.name, err)
+		}
+		st.CPU += cpu
+	}
+	return st, nil
 }

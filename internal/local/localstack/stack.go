@@ -98,6 +98,7 @@ type Stack struct {
 	mu             sync.Mutex
 	errs           []error
 	adapters       []*eventsource.Adapter
+	launchers      map[string]*processLauncher
 }
 
 // Start brings the stack up and returns once every source watches the API server. No function
@@ -121,7 +122,8 @@ func Start(ctx context.Context, opts Options) (_ *Stack, err error) {
 	sourcesCtx, stopSources := context.WithCancel(context.WithoutCancel(ctx))
 	functionsCtx, stopFunctions := context.WithCancel(context.WithoutCancel(ctx))
 	s := &Stack{stopSources: stopSources, stopFunctions: stopFunctions,
-		FunctionURLs: map[string]string{}, Activators: map[string]*activator.Activator{}, dir: opts.Dir}
+		FunctionURLs: map[string]string{}, Activators: map[string]*activator.Activator{}, dir: opts.Dir,
+		launchers: map[string]*processLauncher{}}
 	defer func() {
 		if err != nil {
 			s.Stop(context.Background())
@@ -204,6 +206,7 @@ func (s *Stack) serveFunction(ctx context.Context, fn knservice.Function, opts O
 	}
 	s.FunctionURLs[fn.Name] = "http://" + ln.Addr().String()
 	s.Activators[fn.Name] = act
+	s.launchers[fn.Name] = launcher
 	front := &http.Server{Handler: act, ReadHeaderTimeout: 10 * time.Second}
 	s.fronts = append(s.fronts, front)
 	s.wg.Add(1)
@@ -225,6 +228,20 @@ func (s *Stack) FunctionProcesses() map[string][]int {
 		}
 	}
 	return out
+}
+
+// FunctionStats reports, per function, how many processes were started and the CPU time all
+// of them used (also after they exited, even when killed).
+func (s *Stack) FunctionStats() (map[string]FunctionStats, error) {
+	out := map[string]FunctionStats{}
+	for name, l := range s.launchers {
+		st, err := l.stats()
+		if err != nil {
+			return nil, fmt.Errorf("localstack: %w", err)
+		}
+		out[name] = st
+	}
+	return out, nil
 }
 
 func (s *Stack) startBroker(repoRoot string, log *slog.Logger) error {

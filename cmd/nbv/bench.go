@@ -1,0 +1,122 @@
+package main
+
+import (
+	"context"
+	"encoding/json"
+	"errors"
+	"flag"
+	"fmt"
+	"io"
+	"os"
+	"path/filepath"
+	"strings"
+	"time"
+
+	"k8s.io/klog/v2"
+
+	"github.com/mlops-dev/nbv/internal/local/bench"
+)
+
+func init() {
+	commands["bench"] = command{
+		summary: "run N jobs through the local stack playing the kubelet, Tekton, OpenShift and CI; print latencies, API requests and costs (--chaos: with faults, checking invariants)",
+		run:     runBench,
+	}
+}
+
+// runBench is `nbv bench`: exit 0 when the run held every invariant, 1 when one broke, 2 when
+// the run could not be made.
+func runBench(ctx context.Context, args []string) error {
+	fs := flag.NewFlagSet("bench", flag.ContinueOnError)
+	var o bench.Options
+	var mix, chaos, out string
+	fs.IntVar(&o.Jobs, "n", 200, "how many jobs")
+	fs.StringVar(&mix, "mix", bench.DefaultMix.String(), "relative weights of the kinds of job: nobuild, tekton, s2i, external")
+	fs.DurationVar(&o.Interval, "interval", 0, "create one job every interval (0: all at once, a burst)")
+	fs.IntVar(&o.Creators, "creators", 8, "creations at once in a burst")
+	fs.DurationVar(&o.BuildTime, "build-time", time.Second, "how long a played build runs")
+	fs.DurationVar(&o.RunTime, "run-time", 2*time.Second, "how long a played notebook runs")
+	fs.StringVar(&chaos, "chaos", "", "faults: all, or a comma list of kill, duplicate, drop, restart")
+	fs.DurationVar(&o.Faults.KillEvery, "kill-every", bench.AllFaults.KillEvery, "with kill: mean time between two SIGKILLs of a function process")
+	fs.Float64Var(&o.Faults.Drop, "drop", bench.AllFaults.Drop, "with drop: fraction of the source events lost")
+	fs.DurationVar(&o.PingInterval, "ping-interval", 0, "the sweep's schedule (default a minute; 2s with drop)")
+	fs.DurationVar(&o.Idle, "idle", 0, "scale a function to zero after this long without a request (default 30s)")
+	fs.DurationVar(&o.Timeout, "timeout", 15*time.Minute, "give up when the run has not ended by then")
+	fs.StringVar(&out, "out", "bench/results.json", "where the JSON of the result goes (empty: nowhere)")
+	verbose := fs.Bool("v", false, "let client-go's warnings (watches ending at the restart) through to stderr")
+	functionLog := fs.String("function-log", "", "append the function processes' logs to this file")
+	if err := fs.Parse(args); err != nil {
+		return &ExitError{Code: 2}
+	}
+	var err error
+	if o.Mix, err = bench.ParseMix(mix); err != nil {
+		return &ExitError{Code: 2, Err: err}
+	}
+	if o.Faults, err = parseFaults(chaos, o.Faults); err != nil {
+		return &ExitError{Code: 2, Err: err}
+	}
+	if !*verbose {
+		klog.LogToStderr(false)
+		klog.SetOutput(io.Discard)
+	}
+	o.Progress = os.Stderr
+	if *functionLog != "" {
+		f, err := os.OpenFile(*functionLog, os.O_CREATE|os.O_WRONLY|os.O_APPEND, 0o644)
+		if err != nil {
+			return err
+		}
+		defer f.Close()
+		o.FunctionOutput = f
+	}
+	res, err := bench.Run(ctx, o)
+	if err != nil {
+		return err
+	}
+	if err := res.WriteTable(os.Stdout); err != nil {
+		return err
+	}
+	if out != "" {
+		if err := writeJSON(out, res); err != nil {
+			return err
+		}
+		fmt.Fprintf(os.Stderr, "wrote %s\n", out)
+	}
+	if res.Failed() {
+		return &ExitError{Code: 1, Err: errors.New("an invariant broke (see above)")}
+	}
+	return nil
+}
+
+// parseFaults turns --chaos into faults, keeping the rates given by their own flags.
+func parseFaults(list string, rates bench.Faults) (bench.Faults, error) {
+	f := bench.Faults{KillEvery: rates.KillEvery, Reorder: bench.AllFaults.Reorder}
+	for name := range strings.SplitSeq(list, ",") {
+		switch strings.TrimSpace(name) {
+		case "":
+		case "all":
+			f.Kill, f.Duplicate, f.Drop, f.RestartAPIServer = true, true, rates.Drop, true
+		case "kill":
+			f.Kill = true
+		case "duplicate":
+			f.Duplicate = true
+		case "drop":
+			f.Drop = rates.Drop
+		case "restart":
+			f.RestartAPIServer = true
+		default:
+			return f, fmt.Errorf("--chaos %q: %q is not one of all, kill, duplicate, drop, restart", list, name)
+		}
+	}
+	return f, nil
+}
+
+func writeJSON(path string, v any) error {
+	data, err := json.MarshalIndent(v, "", "  ")
+	if err != nil {
+		return err
+	}
+	if err := os.MkdirAll(filepath.Dir(path), 0o755); err != nil {
+		return err
+	}
+	return os.WriteFile(path, append(data, '\n'), 0o644)
+}

@@ -1,0 +1,154 @@
+package bench
+
+import (
+	"encoding/json"
+	"strings"
+
+	"k8s.io/apimachinery/pkg/types"
+
+	"github.com/mlops-dev/nbv/api/v1alpha1"
+	"github.com/mlops-dev/nbv/internal/local/controlplane"
+	"github.com/mlops-dev/nbv/internal/statemachine"
+)
+
+// jobCalls are the API requests the functions made about one job (the job itself, its
+// children, its Events), from the API server's audit log.
+type jobCalls struct {
+	Total  int
+	ByCall map[string]int // "verb resource[/subresource]"
+	// StatusWrites are the writes of the job's status; Changed those that changed it,
+	// Conflicts those refused with 409, NoOp those that succeeded and changed nothing, Other
+	// those refused otherwise.
+	StatusWrites, Changed, Conflicts, NoOp, Other int
+}
+
+// apiCalls is the audit log of a run, attributed.
+type apiCalls struct {
+	jobs map[string]*jobCalls
+	// ByFunction counts every request of each function's ServiceAccount.
+	ByFunction map[string]int
+	// TransitionsByFunction counts each function's status writes that changed a job.
+	TransitionsByFunction map[string]int
+	// Shared are the functions' requests about no single job (lists, the CI key Secret,
+	// replay Leases), by call.
+	Shared map[string]int
+	// Sources counts the event sources' requests (their lists and watches), by call.
+	Sources map[string]int
+}
+
+// attribute sorts the audit events of a run: functions maps each function's user name
+// (system:serviceaccount:<ns>:<sa>) to its name; every other user of the audited group is an
+// event source. jobs are the run's jobs by name with their UIDs, which name their children.
+func attribute(evs []controlplane.AuditEvent, functions map[string]string, jobs map[string]types.UID) *apiCalls {
+	a := &apiCalls{jobs: map[string]*jobCalls{}, ByFunction: map[string]int{}, TransitionsByFunction: map[string]int{},
+		Shared: map[string]int{}, Sources: map[string]int{}}
+	owner := childOwners(jobs)
+	for _, e := range evs {
+		call := callName(e)
+		fn, isFunction := functions[e.User.Username]
+		if !isFunction {
+			a.Sources[call]++
+			continue
+		}
+		a.ByFunction[fn]++
+		job := owner[aboutName(e)]
+		if job == "" {
+			a.Shared[call]++
+			continue
+		}
+		jc := a.jobs[job]
+		if jc == nil {
+			jc = &jobCalls{ByCall: map[string]int{}}
+			a.jobs[job] = jc
+		}
+		jc.Total++
+		jc.ByCall[call]++
+		if !isStatusWrite(e) {
+			continue
+		}
+		jc.StatusWrites++
+		code := 0
+		if e.ResponseStatus != nil {
+			code = e.ResponseStatus.Code
+		}
+		switch {
+		case code == 409:
+			jc.Conflicts++
+		case code >= 200 && code < 300 && e.StatusWriteChanged():
+			jc.Changed++
+			a.TransitionsByFunction[fn]++
+		case code >= 200 && code < 300:
+			jc.NoOp++
+		default:
+			jc.Other++
+		}
+	}
+	return a
+}
+
+// job returns the calls about job (zero when there were none).
+func (a *apiCalls) job(name string) jobCalls {
+	if jc := a.jobs[name]; jc != nil {
+		return *jc
+	}
+	return jobCalls{}
+}
+
+// childOwners maps the name of each job, and of every child it can have (its build and the
+// pods of its first attempts), to the job's name.
+func childOwners(jobs map[string]types.UID) map[string]string {
+	out := map[string]string{}
+	for name, uid := range jobs {
+		j := &v1alpha1.NotebookValidationJob{}
+		j.Name, j.UID = name, uid
+		out[name] = name
+		out[statemachine.BuildName(j)] = name
+		for attempt := range 5 {
+			out[statemachine.PodName(j, attempt)] = name
+		}
+	}
+	return out
+}
+
+// callName is "verb resource" or "verb resource/subresource".
+func callName(e controlplane.AuditEvent) string {
+	if e.ObjectRef == nil {
+		return e.Verb + " " + e.RequestURI
+	}
+	r := e.ObjectRef.Resource
+	if e.ObjectRef.Subresource != "" {
+		r += "/" + e.ObjectRef.Subresource
+	}
+	return e.Verb + " " + r
+}
+
+// aboutName is the name of the object a request is about: for an Event created, the object the
+// Event is about (its regarding or involvedObject).
+func aboutName(e controlplane.AuditEvent) string {
+	if e.ObjectRef == nil {
+		return ""
+	}
+	if e.ObjectRef.Resource == "events" {
+		var ev struct {
+			Regarding      struct{ Name string } `json:"regarding"`
+			InvolvedObject struct{ Name string } `json:"involvedObject"`
+		}
+		if json.Unmarshal(e.RequestObject, &ev) == nil {
+			if ev.Regarding.Name != "" {
+				return ev.Regarding.Name
+			}
+			if ev.InvolvedObject.Name != "" {
+				return ev.InvolvedObject.Name
+			}
+		}
+		// An Event's name is "<object>.<unique suffix>".
+		name, _, _ := strings.Cut(e.ObjectRef.Name, ".")
+		return name
+	}
+	return e.ObjectRef.Name
+}
+
+func isStatusWrite(e controlplane.AuditEvent) bool {
+	return e.ObjectRef != nil && e.ObjectRef.Resource == v1alpha1.Resource && e.ObjectRef.Subresource == "status" &&
+		(e.Verb == "patch" || e.Verb == "update")
+}

@@ -1,0 +1,399 @@
+package bench
+
+import (
+	"fmt"
+	"maps"
+	"os"
+	"path/filepath"
+	"regexp"
+	"runtime"
+	"slices"
+	"strconv"
+	"strings"
+	"time"
+
+	"k8s.io/apimachinery/pkg/types"
+
+	"github.com/mlops-dev/nbv/internal/local/controlplane"
+	"github.com/mlops-dev/nbv/internal/local/knservice"
+)
+
+// Result is what a run measured and checked; bench/results.json is its JSON.
+type Result struct {
+	Config      Config   `json:"config"`
+	Machine     Machine  `json:"machine"`
+	WallSeconds float64  `json:"wallSeconds"`
+	Outcomes    Outcomes `json:"outcomes"`
+	// Hops are the latencies measured from outside, in table order.
+	Hops []Latency `json:"hops"`
+	// API are the functions' API requests, from the audit log.
+	API          API                 `json:"apiRequests"`
+	StatusWrites StatusWrites        `json:"statusWrites"`
+	Functions    map[string]Function `json:"functions"`
+	Chaos        *Chaos              `json:"chaos,omitempty"`
+	// DeadLetters counts the deliveries the broker gave up on (the sweep's to recover).
+	DeadLetters int         `json:"deadLetters"`
+	Invariants  []Invariant `json:"invariants"`
+	// HarnessErrors are writes of the played systems that failed within their retries.
+	HarnessErrors []string `json:"harnessErrors,omitempty"`
+
+	sizes   map[string]int64
+	restart *Restart
+}
+
+// Config is the run's settings.
+type Config struct {
+	Jobs         int      `json:"jobs"`
+	Mix          string   `json:"mix"`
+	Pacing       string   `json:"pacing"`
+	BuildTimeMs  int64    `json:"buildTimeMs"`
+	RunTimeMs    int64    `json:"runTimeMs"`
+	PingInterval string   `json:"pingInterval"`
+	Idle         string   `json:"idle"`
+	Faults       []string `json:"faults,omitempty"`
+	// Binaries says which function binaries ran (and were measured).
+	Binaries string `json:"binaries"`
+}
+
+// Machine is where the run ran; the load averages say how shared the machine was.
+type Machine struct {
+	CPUs       int       `json:"cpus"`
+	GoVersion  string    `json:"goVersion"`
+	LoadBefore []float64 `json:"loadAverageBefore"`
+	LoadAfter  []float64 `json:"loadAverageAfter"`
+}
+
+// Outcomes counts the final phases, and the jobs that ended as planned.
+type Outcomes struct {
+	Succeeded int `json:"succeeded"`
+	Failed    int `json:"failed"`
+	Other     int `json:"other"`
+	AsPlanned int `json:"asPlanned"`
+}
+
+// API are the API requests of the functions' ServiceAccounts.
+type API struct {
+	// PerKind: per job of each kind, the requests about that job (the job, its status, its
+	// children, its Events), by call.
+	PerKind map[Kind]KindAPI `json:"perKind"`
+	// ByFunction counts all requests of each function.
+	ByFunction map[string]int `json:"byFunction"`
+	// Shared are the requests about no one job (the sweep's lists, the CI key, replay
+	// Leases), by call; SharedPerJob spreads them over the jobs.
+	Shared       map[string]int `json:"shared"`
+	SharedPerJob float64        `json:"sharedPerJob"`
+	// SourceRequests counts the event sources' requests (lists and watches).
+	SourceRequests int `json:"sourceRequests"`
+}
+
+// KindAPI is the mean of the requests about one job of a kind.
+type KindAPI struct {
+	Jobs   int                `json:"jobs"`
+	PerJob float64            `json:"perJob"`
+	ByCall map[string]float64 `json:"byCall"`
+}
+
+// StatusWrites are the writes of job status, per job.
+type StatusWrites struct {
+	PerJob            float64 `json:"perJob"`
+	TransitionsPerJob float64 `json:"transitionsPerJob"`
+	ConflictsPerJob   float64 `json:"conflictsPerJob"`
+	// NoOp writes succeeded and changed nothing; Other were refused with another status.
+	NoOp  int `json:"noOp"`
+	Other int `json:"other"`
+	// PhaseChangesPerJob are the phase changes the watch showed (transitions also include
+	// writes within a phase, such as a build's progress).
+	PhaseChangesPerJob float64 `json:"phaseChangesPerJob"`
+}
+
+// Function is what one function cost.
+type Function struct {
+	BinaryBytes int64 `json:"binaryBytes"`
+	// Instances is how many processes were started: each is a cold start.
+	Instances        int     `json:"instances"`
+	ColdStartP50Ms   float64 `json:"coldStartP50Ms"`
+	ColdStartMaxMs   float64 `json:"coldStartMaxMs"`
+	CPUMs            float64 `json:"cpuMs"`
+	Requests         int     `json:"requests"`
+	Transitions      int     `json:"transitions"`
+	CPUPerTransition float64 `json:"cpuPerTransitionMs"`
+	Killed           int     `json:"killed,omitempty"`
+}
+
+// Chaos is what the faults did.
+type Chaos struct {
+	Killed          int      `json:"killed"`
+	EventsReceived  int64    `json:"eventsReceived"`
+	EventsForwarded int64    `json:"eventsForwarded"`
+	EventsDropped   int64    `json:"eventsDropped"`
+	ForwardsRefused int64    `json:"forwardsRefused"`
+	Restart         *Restart `json:"apiServerRestart,omitempty"`
+}
+
+// Restart is the kube-apiserver restart of a run.
+type Restart struct {
+	AfterSeconds float64 `json:"afterSeconds"`
+	TookMs       float64 `json:"tookMs"`
+	Error        string  `json:"error,omitempty"`
+}
+
+// Failed reports whether an invariant broke.
+func (r *Result) Failed() bool {
+	return slices.ContainsFunc(r.Invariants, func(i Invariant) bool { return !i.OK })
+}
+
+func configOf(o Options) Config {
+	c := Config{Jobs: o.Jobs, Mix: o.Mix.String(), Pacing: pacing(o), BuildTimeMs: o.BuildTime.Milliseconds(),
+		RunTimeMs: o.RunTime.Milliseconds(), Idle: o.Idle.String(), PingInterval: "1m0s (the PingSource's schedule)"}
+	if o.PingInterval > 0 {
+		c.PingInterval = o.PingInterval.String()
+	}
+	c.Binaries = "built stripped: go build -trimpath -ldflags='-s -w' ./functions/..."
+	if o.FunctionsDir != "" {
+		c.Binaries = "as given in " + o.FunctionsDir
+	}
+	f := o.Faults
+	if f.Kill {
+		c.Faults = append(c.Faults, "SIGKILL a function process every ~"+f.KillEvery.String())
+	}
+	if f.Duplicate {
+		c.Faults = append(c.Faults, "every delivery twice, reordered within "+f.Reorder.String())
+	}
+	if f.Drop > 0 {
+		c.Faults = append(c.Faults, fmt.Sprintf("%g%% of source events dropped", f.Drop*100))
+	}
+	if f.RestartAPIServer {
+		c.Faults = append(c.Faults, "kube-apiserver restarted halfway through the creations")
+	}
+	return c
+}
+
+func machineNow() Machine {
+	return Machine{CPUs: runtime.NumCPU(), GoVersion: runtime.Version(), LoadBefore: loadAverage()}
+}
+
+// loadAverage is /proc/loadavg's 1, 5 and 15 minute figures (nil where unreadable).
+func loadAverage() []float64 {
+	data, err := os.ReadFile("/proc/loadavg")
+	if err != nil {
+		return nil
+	}
+	var out []float64
+	for _, f := range strings.Fields(string(data))[:3] {
+		v, err := strconv.ParseFloat(f, 64)
+		if err != nil {
+			return nil
+		}
+		out = append(out, v)
+	}
+	return out
+}
+
+// functionUsers maps each function's ServiceAccount user name to the function, from
+// config/functions.
+func functionUsers(repoRoot string) (map[string]string, error) {
+	services, err := knservice.LoadDir(filepath.Join(repoRoot, "config", "functions"))
+	if err != nil {
+		return nil, fmt.Errorf("bench: %w", err)
+	}
+	out := map[string]string{}
+	for name, fn := range services {
+		out["system:serviceaccount:"+fn.Namespace+":"+fn.ServiceAccountName] = name
+	}
+	return out, nil
+}
+
+// The hops, in table order.
+const (
+	hopInitializing = "created -> Initializing"
+	hopCreatedPod   = "created -> pod (no build)"
+	hopBuildPod     = "build succeeded -> pod"
+	hopPodTerminal  = "pod succeeded -> terminal"
+)
+
+// hops measures each hop of every job that made it.
+func hops(records map[string]jobRecord) []Latency {
+	samples := map[string][]time.Duration{}
+	add := func(hop string, from, to time.Time, ok bool) {
+		if ok && !from.IsZero() && !to.IsZero() {
+			samples[hop] = append(samples[hop], to.Sub(from))
+		}
+	}
+	for _, rec := range records {
+		at, ok := rec.firstSeen("Initializing")
+		add(hopInitializing, rec.created, at, ok)
+		pod, havePod := rec.firstPod()
+		if rec.plan.Kind == NoBuild {
+			add(hopCreatedPod, rec.created, pod, havePod)
+		} else if !rec.plan.BuildFails {
+			add(hopBuildPod, rec.buildDone, pod, havePod)
+		}
+		var end time.Time
+		for _, p := range rec.phases {
+			if terminal(p.Phase) {
+				end = p.At
+				break
+			}
+		}
+		add(hopPodTerminal, rec.podDone, end, !end.IsZero())
+	}
+	var out []Latency
+	for _, hop := range []string{hopInitializing, hopCreatedPod, hopBuildPod, hopPodTerminal} {
+		out = append(out, latency(hop, samples[hop]))
+	}
+	return out
+}
+
+// analyse fills the result from the run's records, end state and audit log.
+func (r *run) analyse(evs []controlplane.AuditEvent, functions map[string]string) {
+	res, s := r.res, &r.final
+	uids := map[string]types.UID{}
+	for name, j := range s.jobs {
+		uids[name] = j.UID
+	}
+	calls := attribute(evs, functions, uids)
+	s.calls = calls
+	res.Hops = hops(s.records)
+
+	res.API = API{PerKind: map[Kind]KindAPI{}, ByFunction: calls.ByFunction, Shared: calls.Shared}
+	var writes, changed, conflicts, phaseChanges int
+	for _, k := range Kinds {
+		ka := KindAPI{ByCall: map[string]float64{}}
+		total := 0
+		sums := map[string]int{}
+		for _, p := range s.plan {
+			if p.Kind != k {
+				continue
+			}
+			ka.Jobs++
+			c := calls.job(p.Name)
+			total += c.Total
+			for call, n := range c.ByCall {
+				sums[call] += n
+			}
+		}
+		if ka.Jobs == 0 {
+			continue
+		}
+		ka.PerJob = perJob(total, ka.Jobs)
+		for call, n := range sums {
+			ka.ByCall[call] = perJob(n, ka.Jobs)
+		}
+		res.API.PerKind[k] = ka
+	}
+	shared := 0
+	for _, n := range calls.Shared {
+		shared += n
+	}
+	res.API.SharedPerJob = perJob(shared, len(s.plan))
+	for _, n := range calls.Sources {
+		res.API.SourceRequests += n
+	}
+	for _, p := range s.plan {
+		c := calls.job(p.Name)
+		writes += c.StatusWrites
+		changed += c.Changed
+		conflicts += c.Conflicts
+		res.StatusWrites.NoOp += c.NoOp
+		res.StatusWrites.Other += c.Other
+		if rec, ok := s.records[p.Name]; ok {
+			phaseChanges += len(rec.phases)
+		}
+		switch j := s.jobs[p.Name]; {
+		case j == nil:
+			res.Outcomes.Other++
+		case j.Status.Phase == "Succeeded":
+			res.Outcomes.Succeeded++
+		case j.Status.Phase == "Failed":
+			res.Outcomes.Failed++
+		default:
+			res.Outcomes.Other++
+		}
+		if j := s.jobs[p.Name]; j != nil && j.Status.Phase == p.WantPhase() {
+			res.Outcomes.AsPlanned++
+		}
+	}
+	n := len(s.plan)
+	res.StatusWrites.PerJob = perJob(writes, n)
+	res.StatusWrites.TransitionsPerJob = perJob(changed, n)
+	res.StatusWrites.ConflictsPerJob = perJob(conflicts, n)
+	res.StatusWrites.PhaseChangesPerJob = perJob(phaseChanges, n)
+
+	r.functionFigures(calls)
+	res.Invariants = append(checkInvariants(*s), r.processInvariant())
+	if r.opts.Faults.RestartAPIServer {
+		inv := Invariant{Name: "kube-apiserver restarted", OK: true}
+		switch rs := res.restart; {
+		case rs == nil:
+			inv.add("the run ended before half the jobs were created")
+		case rs.Error != "":
+			inv.add("%s", rs.Error)
+		}
+		res.Invariants = append(res.Invariants, inv)
+	}
+	r.chaosFigures()
+}
+
+func (r *run) functionFigures(calls *apiCalls) {
+	res := r.res
+	res.Functions = map[string]Function{}
+	stats, err := r.stack.FunctionStats()
+	if err != nil {
+		res.HarnessErrors = append(res.HarnessErrors, err.Error())
+	}
+	var killedPer map[string]int
+	if r.killer != nil {
+		_, killedPer = r.killer.victims()
+	}
+	for _, name := range slices.Sorted(maps.Keys(r.stack.Activators)) {
+		var ready []time.Duration
+		for _, c := range r.stack.Activators[name].ColdStarts() {
+			ready = append(ready, c.ProcessToReady)
+		}
+		cold := latency("", ready)
+		st := stats[name]
+		f := Function{BinaryBytes: res.sizes[name], Instances: st.Instances, ColdStartP50Ms: cold.P50, ColdStartMaxMs: cold.Max,
+			CPUMs: float64(st.CPU.Microseconds()) / 1000, Requests: calls.ByFunction[name], Transitions: calls.TransitionsByFunction[name],
+			Killed: killedPer[name]}
+		if f.Transitions > 0 {
+			f.CPUPerTransition = float64(int(f.CPUMs/float64(f.Transitions)*100)) / 100
+		}
+		res.Functions[name] = f
+	}
+}
+
+// pidPattern finds the process a stack error is about.
+var pidPattern = regexp.MustCompile(`pid (\d+)`)
+
+// processInvariant: no function process failed unless the harness killed it.
+func (r *run) processInvariant() Invariant {
+	inv := Invariant{Name: "function processes failed only when killed", OK: true}
+	var killed map[int]string
+	if r.killer != nil {
+		killed, _ = r.killer.victims()
+	}
+	for _, err := range r.stackErrs {
+		if m := pidPattern.FindStringSubmatch(err.Error()); m != nil {
+			if pid, _ := strconv.Atoi(m[1]); killed[pid] != "" {
+				continue
+			}
+		}
+		inv.add("%v", err)
+	}
+	return inv
+}
+
+func (r *run) chaosFigures() {
+	if !r.opts.Faults.Any() {
+		return
+	}
+	c := &Chaos{Restart: r.res.restart}
+	if r.killer != nil {
+		killed, _ := r.killer.victims()
+		c.Killed = len(killed)
+	}
+	if p := r.proxy; p != nil {
+		c.EventsReceived, c.EventsForwarded, c.EventsDropped, c.ForwardsRefused = p.received.Load(), p.forwarded.Load(), p.dropped.Load(), p.refused.Load()
+	}
+	r.res.Chaos = c
+}
