@@ -104,6 +104,56 @@ type NotebookValidationJobStatus struct {
 	// EducationalFeedback is kept for compatibility with the existing CRD.
 	// +optional
 	EducationalFeedback []EducationalFeedbackItem `json:"educationalFeedback,omitempty"`
+
+	// GitOpsHooks records the GitOps hooks (sync-wave annotations, on-success triggers) of a
+	// finished job whose annotations ask for them: Pending from the terminal write until they
+	// were performed once, then Done with what each did.
+	// +optional
+	GitOpsHooks *GitOpsHooksStatus `json:"gitOpsHooks,omitempty"`
+}
+
+// GitOps hook states.
+const (
+	GitOpsHooksPending = "Pending"
+	GitOpsHooksDone    = "Done"
+)
+
+// GitOpsHooksStatus is what the GitOps hooks of a finished job did.
+type GitOpsHooksStatus struct {
+	// State is Pending until the hooks were performed, then Done; they are never performed again.
+	// +kubebuilder:validation:Enum=Pending;Done
+	State string `json:"state"`
+
+	// Wave is the annotation set on the job, e.g. "mlops.dev/wave-complete=3".
+	// +optional
+	Wave string `json:"wave,omitempty"`
+
+	// Triggers says what each on-success trigger did, in the annotation's order.
+	// +optional
+	Triggers []GitOpsTriggerResult `json:"triggers,omitempty"`
+
+	// Message says why a hook did not fire (annotation not understood, permission missing).
+	// +optional
+	Message string `json:"message,omitempty"`
+}
+
+// Trigger results.
+const (
+	TriggerFired     = "Fired"
+	TriggerNotFound  = "NotFound"
+	TriggerForbidden = "Forbidden"
+	TriggerRefused   = "Refused"
+)
+
+// GitOpsTriggerResult is what one on-success trigger did.
+type GitOpsTriggerResult struct {
+	// Target is "<action> <kind> <namespace>/<name>".
+	Target string `json:"target"`
+	// Result is Fired, NotFound, Forbidden or Refused.
+	// +kubebuilder:validation:Enum=Fired;NotFound;Forbidden;Refused
+	Result string `json:"result"`
+	// +optional
+	Message string `json:"message,omitempty"`
 }
 
 // BuildStatus reports the image build.
