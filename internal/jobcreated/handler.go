@@ -42,8 +42,9 @@ func Handler(x *transition.Executor) function.Handler {
 			function.Logger(function.WithJob(ctx, re.Namespace, re.Name)).Debug("nothing to do in this phase", "phase", seen.Status.Phase, "resourceVersion", seen.ResourceVersion)
 			return nil, nil
 		}
-		// The event is a hint: the decision is made from the job as it is now.
-		return x.Step(ctx, re.Namespace, re.Name, jobSeen)
+		// The event is a hint: the decision is made from the job as it is now, or as this
+		// process wrote it when the event is about that very write.
+		return x.StepAt(ctx, re.Namespace, re.Name, seen.ResourceVersion, jobSeen)
 	}
 }
 

@@ -203,12 +203,24 @@ type Step func(ctx context.Context, job *v1alpha1.NotebookValidationJob) (*v1alp
 // read or written, and whether a status was written. When every round loses the race it
 // returns a *ConflictError (errors.Is ErrConflict). A missing job yields ErrJobNotFound.
 func (s *Store) Transition(ctx context.Context, namespace, name string, maxAttempts int, step Step) (*v1alpha1.NotebookValidationJob, bool, error) {
+	return s.TransitionFrom(ctx, nil, namespace, name, maxAttempts, step)
+}
+
+// TransitionFrom is Transition whose first round decides from known instead of reading, when
+// known is not nil: a job as the API server answered an earlier request at its
+// resourceVersion (never an event's copy). The write carries that resourceVersion, so a job
+// that moved on since answers 409, and the next round reads it fresh.
+func (s *Store) TransitionFrom(ctx context.Context, known *v1alpha1.NotebookValidationJob, namespace, name string, maxAttempts int, step Step) (*v1alpha1.NotebookValidationJob, bool, error) {
 	maxAttempts = max(maxAttempts, 1)
 	var last error
 	for range maxAttempts {
-		job, err := s.Get(ctx, namespace, name)
-		if err != nil {
-			return nil, false, fmt.Errorf("transition: %w", err)
+		job := known
+		known = nil
+		if job == nil {
+			var err error
+			if job, err = s.Get(ctx, namespace, name); err != nil {
+				return nil, false, fmt.Errorf("transition: %w", err)
+			}
 		}
 		status, err := step(ctx, job.DeepCopy())
 		if err != nil {

@@ -50,18 +50,55 @@ func Handler(x *transition.Executor, store *jobstore.Store) function.Handler {
 			function.Logger(function.WithJob(ctx, re.Namespace, job)).Debug("pod still on its way; nothing to do", "pod", re.Name, "observed", progress.Kind)
 			return nil, nil
 		}
+		// The pod is read while the job is: one round trip instead of two in a row.
+		pod := readAhead(ctx, store, re.Namespace, re.Name)
+		defer pod.wait()
 		return x.Step(ctx, re.Namespace, job, func(ctx context.Context, j *v1alpha1.NotebookValidationJob) (statemachine.Observation, error) {
-			return observePod(ctx, store, j, re.Name)
+			return observePod(ctx, pod.read, j, re.Name)
 		})
 	}
 }
 
-// observePod reads the pod fresh. A pod that is gone is observed as such. A pod of an earlier
+// podRead is a pod read started ahead of the step that needs it.
+type podRead struct {
+	store           *jobstore.Store
+	namespace, name string
+	done            chan struct{}
+	pod             *corev1.Pod
+	err             error
+	used            bool
+}
+
+// readAhead starts reading the pod namespace/name now.
+func readAhead(ctx context.Context, store *jobstore.Store, namespace, name string) *podRead {
+	r := &podRead{store: store, namespace: namespace, name: name, done: make(chan struct{})}
+	go func() {
+		defer close(r.done)
+		r.pod, r.err = store.GetPod(ctx, namespace, name)
+	}()
+	return r
+}
+
+// read returns the pod: the first call waits for the read started ahead, every later one (a
+// step decided again after a 409) reads afresh.
+func (r *podRead) read(ctx context.Context) (*corev1.Pod, error) {
+	if r.used {
+		return r.store.GetPod(ctx, r.namespace, r.name)
+	}
+	r.used = true
+	<-r.done
+	return r.pod, r.err
+}
+
+// wait returns once the read started ahead is over, so none outlives the request.
+func (r *podRead) wait() { <-r.done }
+
+// observePod observes the pod as read fresh. A pod that is gone is observed as such. A pod of an earlier
 // job of the same name (deleted and created again while its pod lives on) says nothing about
 // this job: nothing is observed. Any other pod the job does not control is a forged hint and
 // is refused.
-func observePod(ctx context.Context, store *jobstore.Store, job *v1alpha1.NotebookValidationJob, name string) (statemachine.Observation, error) {
-	pod, err := store.GetPod(ctx, job.Namespace, name)
+func observePod(ctx context.Context, read func(context.Context) (*corev1.Pod, error), job *v1alpha1.NotebookValidationJob, name string) (statemachine.Observation, error) {
+	pod, err := read(ctx)
 	switch {
 	case apierrors.IsNotFound(err):
 		pod = nil

@@ -51,6 +51,8 @@ type Executor struct {
 	// Source is the reply events' source, e.g. "/nbv/job-created".
 	Source string
 	Now    func() time.Time
+
+	written written
 }
 
 // Outcome is what one Step did.
@@ -64,7 +66,15 @@ type Outcome struct {
 // Step makes at most one transition of the job namespace/name and returns the reply event
 // (nil when nothing changed). A job that no longer exists is not an error: nothing to do.
 func (e *Executor) Step(ctx context.Context, namespace, name string, observe Observer) (*cloudevents.Event, error) {
-	out, err := e.Run(ctx, namespace, name, observe)
+	return e.StepAt(ctx, namespace, name, "", observe)
+}
+
+// StepAt is Step for an event about the job at resourceVersion: when this executor's last
+// write of the job left it at exactly that version, the step decides from the API server's
+// answer to that write instead of reading the job again (the write it makes is guarded by
+// that version like any other). The event's own copy of the job is never used.
+func (e *Executor) StepAt(ctx context.Context, namespace, name, resourceVersion string, observe Observer) (*cloudevents.Event, error) {
+	out, err := e.run(ctx, e.written.at(namespace, name, resourceVersion), namespace, name, observe)
 	if err != nil || !out.Written {
 		return nil, err
 	}
@@ -73,9 +83,14 @@ func (e *Executor) Step(ctx context.Context, namespace, name string, observe Obs
 
 // Run is Step without the reply event, for callers that report differently (the sweep).
 func (e *Executor) Run(ctx context.Context, namespace, name string, observe Observer) (Outcome, error) {
+	return e.run(ctx, nil, namespace, name, observe)
+}
+
+// run makes the step, from known (see jobstore.Store.TransitionFrom) when it is not nil.
+func (e *Executor) run(ctx context.Context, known *v1alpha1.NotebookValidationJob, namespace, name string, observe Observer) (Outcome, error) {
 	ctx = function.WithJob(ctx, namespace, name)
 	var out Outcome
-	job, written, err := e.Store.Transition(ctx, namespace, name, MaxAttempts, func(ctx context.Context, job *v1alpha1.NotebookValidationJob) (*v1alpha1.NotebookValidationJobStatus, error) {
+	job, written, err := e.Store.TransitionFrom(ctx, known, namespace, name, MaxAttempts, func(ctx context.Context, job *v1alpha1.NotebookValidationJob) (*v1alpha1.NotebookValidationJobStatus, error) {
 		d, err := e.decide(ctx, job, observe)
 		if err != nil || !d.Changed {
 			out = Outcome{}
@@ -100,6 +115,7 @@ func (e *Executor) Run(ctx context.Context, namespace, name string, observe Obse
 	}
 	out.Job, out.Written = job, written
 	if written {
+		e.written.put(job)
 		e.report(ctx, out)
 	}
 	return out, nil

@@ -124,7 +124,11 @@ func TestHostileMessageIsBoundedAndClean(t *testing.T) {
 	f.finishPod(pod, 1, corev1.PodFailed, string(raw))
 
 	px, pstore := f.executor("pod-completed")
-	reply, err := podcompleted.Handler(px, pstore)(f.ctx, resourceEvent(f.ns, "v1", "Pod", pod, "hostile"))
+	finished, err := f.kube.CoreV1().Pods(f.ns).Get(f.ctx, pod, metav1.GetOptions{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	reply, err := podcompleted.Handler(px, pstore)(f.ctx, f.objectEvent(finished))
 	if err != nil || reply == nil {
 		t.Fatalf("pod-completed: reply %v, error %v", reply, err)
 	}

@@ -187,8 +187,11 @@ func TestSweepRecoversLostPodEvent(t *testing.T) {
 	f.completePod(deliveredPod, 0, passedSummary())
 
 	px, pstore := f.executor("pod-completed")
-	pev := resourceEvent(f.ns, "v1", "Pod", deliveredPod, "delivered")
-	if _, err := podcompleted.Handler(px, pstore)(f.ctx, pev); err != nil {
+	pod, err := f.kube.CoreV1().Pods(f.ns).Get(f.ctx, deliveredPod, metav1.GetOptions{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := podcompleted.Handler(px, pstore)(f.ctx, f.objectEvent(pod)); err != nil {
 		t.Fatal(err)
 	}
 
