@@ -31,7 +31,10 @@ const (
 //     migrated from legacy Running, whose run began before the migration).
 //   - BuildComplete: the later of status.startTime and the build's completion, plus
 //     spec.timeout and DeadlineGrace, so a long build does not eat the validation's time.
-//   - Initializing, legacy Pending and Running: status.startTime + spec.timeout + DeadlineGrace.
+//   - Initializing, legacy Pending and Running: status.startTime + spec.timeout + DeadlineGrace;
+//     or earlier, while an Initializing (or Pending) job awaits its target models
+//     (AwaitsModels), when it stops waiting for them (modelValidation.timeout after it began
+//     to wait): DeadlinePassed then starts it without them.
 func Deadline(job *v1alpha1.NotebookValidationJob) (time.Time, bool) {
 	if job == nil {
 		return time.Time{}, false
@@ -66,9 +69,13 @@ func Deadline(job *v1alpha1.NotebookValidationJob) (time.Time, bool) {
 		start = st.StartTime
 	}
 	if start == nil || start.IsZero() {
-		return time.Time{}, false
+		return modelDeadline(job)
 	}
-	return start.Add(limit), true
+	deadline := start.Add(limit)
+	if models, ok := modelDeadline(job); ok && models.Before(deadline) {
+		return models, true
+	}
+	return deadline, true
 }
 
 // validationTimeout is spec.timeout, which becomes the pod's activeDeadlineSeconds.

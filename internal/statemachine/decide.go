@@ -141,6 +141,9 @@ func (t *transition) initialize() Decision {
 func (t *transition) decideInitializing() Decision {
 	switch t.obs.Kind {
 	case JobSeen:
+		if AwaitsModels(t.job) {
+			return t.startAfterModels()
+		}
 		return t.start()
 	case BuildStartFailed:
 		if strategy := BuildStrategy(t.job); BuildEnabled(t.job) && (strategy == v1alpha1.BuildStrategyS2I || strategy == v1alpha1.BuildStrategyTekton) {
@@ -151,6 +154,9 @@ func (t *transition) decideInitializing() Decision {
 			return t.failPodStart()
 		}
 	case DeadlinePassed:
+		if deadline, ok := modelDeadline(t.job); ok && !t.obs.Now.Time.Before(deadline) {
+			return t.stopWaitingForModels()
+		}
 		return t.timeOut(ReasonTimeout, "the job did not start within "+validationTimeout(t.job).String())
 	}
 	return t.unchanged()

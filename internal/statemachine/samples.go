@@ -46,6 +46,8 @@ func samples(phase string) []sample {
 			{"kaniko", sampleJob(phase, v1alpha1.BuildStrategyKaniko)},
 			{"shipwright", sampleJob(phase, v1alpha1.BuildStrategyShipwright)},
 			{"custom", sampleJob(phase, v1alpha1.BuildStrategyCustom)},
+			{"models not ready", modelJob(phase, sampleUnreadyModel)},
+			{"models ready", modelJob(phase, sampleReadyModel)},
 		}
 	case v1alpha1.PhaseBuilding:
 		return []sample{
@@ -91,6 +93,23 @@ func sampleJob(phase, strategy string) *v1alpha1.NotebookValidationJob {
 	}
 	if phase != v1alpha1.PhaseNone {
 		job.Status.StartTime = &sampleStart
+	}
+	return job
+}
+
+// Target models of the samples: sampleObservation reads the first as not ready.
+const (
+	sampleUnreadyModel = "sklearn-iris"
+	sampleReadyModel   = "sklearn-iris-v2"
+)
+
+// modelJob is a job in phase that validates against model (spec.modelValidation, 5m timeout,
+// shorter than the time from sampleStart to sampleNow).
+func modelJob(phase, model string) *v1alpha1.NotebookValidationJob {
+	job := sampleJob(phase, "")
+	enabled := true
+	job.Spec.ModelValidation = &v1alpha1.ModelValidationSpec{
+		Enabled: &enabled, Platform: "kserve", TargetModels: []string{model}, Timeout: "5m",
 	}
 	return job
 }
@@ -155,6 +174,26 @@ func sampleObservation(job *v1alpha1.NotebookValidationJob, kind Kind) Observati
 		obs.Message = `spec.podConfig.resources.limits["memory"]: "lots" is not a quantity`
 	case PodTimedOut:
 		obs.Reason = "DeadlineExceeded"
+	case JobSeen:
+		if AwaitsModels(job) {
+			obs.Models = sampleModelCheck(job)
+			if len(obs.Models.Waiting) > 0 {
+				obs.Message = obs.Models.Message
+			}
+		}
 	}
 	return obs
+}
+
+// sampleModelCheck reads the job's one target as internal/modelready would: ready unless it
+// is sampleUnreadyModel.
+func sampleModelCheck(job *v1alpha1.NotebookValidationJob) *ModelCheck {
+	target := job.Namespace + "/" + job.Spec.ModelValidation.TargetModels[0]
+	check := &ModelCheck{Result: v1alpha1.ModelValidationResult{Phase: "both", Platform: "kserve", PlatformDetected: true, Success: true, Message: "all 1 target model(s) ready"}}
+	if job.Spec.ModelValidation.TargetModels[0] == sampleUnreadyModel {
+		check.Waiting = []string{target}
+		check.Message = "waiting for target model " + target + ": InferenceService Ready condition is False"
+		check.Result.Success, check.Result.Message = false, check.Message
+	}
+	return check
 }

@@ -92,6 +92,9 @@ type Observation struct {
 	PodName    string
 	Results    []v1alpha1.CellResult
 	Comparison *v1alpha1.ComparisonResult
+	// Models is what the caller read of the job's target models, on a JobSeen of a job that
+	// AwaitsModels (nil: not read); Message then says why the job waits.
+	Models *ModelCheck
 }
 
 // StartFailure says why creating a child (the validation pod, the build) failed for good. The
