@@ -6,11 +6,21 @@ import (
 
 // Status cleans and bounds, in place, every text of st that the functions write: the message,
 // the conditions' messages, the build's message and reason, the per-cell results and the
-// golden comparison's diffs (see the limits above). Fields kept only for compatibility with
-// the previous operator (modelValidationResult, educationalFeedback) are not written here and
-// are left as they are.
+// golden comparison's diffs (see the limits above), and the model validation result's
+// messages (they quote spec.modelValidation.targetModels). educationalFeedback, kept only for
+// compatibility with the previous operator, is not written here and is left as it is.
 func Status(st *v1alpha1.NotebookValidationJobStatus) {
 	st.Message = Clean(st.Message, MaxMessage)
+	if m := st.ModelValidationResult; m != nil {
+		m.Message = Clean(m.Message, MaxMessage)
+		if e := m.ExistingEnvironmentCheck; e != nil {
+			e.Message = Clean(e.Message, MaxMessage)
+			for i := range e.ModelsChecked {
+				e.ModelsChecked[i].ModelName = Clean(e.ModelsChecked[i].ModelName, MaxReason)
+				e.ModelsChecked[i].Message = Clean(e.ModelsChecked[i].Message, MaxCellText)
+			}
+		}
+	}
 	for i := range st.Conditions {
 		st.Conditions[i].Message = Clean(st.Conditions[i].Message, MaxConditionMessage)
 	}

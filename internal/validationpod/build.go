@@ -16,6 +16,7 @@ import (
 	"k8s.io/apimachinery/pkg/util/validation"
 
 	"github.com/mlops-dev/nbv/api/v1alpha1"
+	"github.com/mlops-dev/nbv/internal/modelspec"
 )
 
 // Names and paths shared with nbv-runner. They are part of the runner's command-line contract.
@@ -199,6 +200,11 @@ func Build(job *v1alpha1.NotebookValidationJob, podName, image string, opts Opti
 	}
 
 	env := []corev1.EnvVar{{Name: EnvJobSpec, Value: jobSpec}}
+	// The existing operator's model validation contract; the user's own env comes after it
+	// and so wins on a name both set.
+	for _, e := range modelspec.Env(job) {
+		env = append(env, corev1.EnvVar{Name: e.Name, Value: e.Value})
+	}
 	for _, e := range pc.Env {
 		env = append(env, e.Core())
 	}

@@ -104,6 +104,21 @@ func builtImageJob() *v1alpha1.NotebookValidationJob {
 	return job
 }
 
+// modelValidationJob asks for model validation as the existing operator's KServe sample does;
+// its pod carries the MODEL_VALIDATION_* contract, and the user's env after it.
+func modelValidationJob() *v1alpha1.NotebookValidationJob {
+	job := minimalJob()
+	job.Name = "iris-model"
+	on := true
+	job.Spec.PodConfig.Env = []v1alpha1.EnvVar{{Name: "MODE", Value: "ci"}}
+	job.Spec.ModelValidation = &v1alpha1.ModelValidationSpec{
+		Enabled: &on, Platform: "kserve", Phase: "both", TargetModels: []string{"sklearn-iris", "other-team/fraud"},
+		PredictionValidation: &v1alpha1.PredictionValidationSpec{Enabled: &on, TestData: `{"instances": [[5.1, 3.5, 1.4, 0.2]]}`, ExpectedOutput: `{"predictions": [0]}`, Tolerance: "0.01"},
+		Timeout:              "5m",
+	}
+	return job
+}
+
 const builtImage = "registry.example.com/team-a/iris-built@sha256:0f4e8b1c2d3a4b5c6d7e8f9a0b1c2d3e4f5a6b7c8d9e0f1a2b3c4d5e6f7a8b9c"
 
 func TestBuildGolden(t *testing.T) {
@@ -118,6 +133,7 @@ func TestBuildGolden(t *testing.T) {
 		{"every-podconfig-field.yaml", everyFieldJob(), userImage, Options{RunnerImage: runnerImage}},
 		{"private-repos.yaml", privateReposJob(), userImage, Options{RunnerImage: runnerImage, FSGroup: &fsGroup}},
 		{"built-image.yaml", builtImageJob(), builtImage, Options{RunnerImage: runnerImage}},
+		{"model-validation.yaml", modelValidationJob(), userImage, Options{RunnerImage: runnerImage}},
 	}
 	for _, tc := range cases {
 		t.Run(tc.file, func(t *testing.T) {
