@@ -1,13 +1,19 @@
 package jobcreated
 
 import (
+	"fmt"
+
+	"k8s.io/client-go/dynamic"
+
 	"github.com/mlops-dev/nbv/internal/buildchild"
 	"github.com/mlops-dev/nbv/internal/function"
 	"github.com/mlops-dev/nbv/internal/functionenv"
+	"github.com/mlops-dev/nbv/internal/gitopshooks"
 )
 
 // New assembles the function from its deployment settings. job-created starts builds
-// (Initializing -> Building), so it links the build types.
+// (Initializing -> Building), so it links the build types, and performs the GitOps hooks of
+// finished jobs, patching their targets through the dynamic client.
 func New(s functionenv.Settings) (function.Handler, error) {
 	if err := functionenv.RequireRunnerImage("job-created", s); err != nil {
 		return nil, err
@@ -16,9 +22,13 @@ func New(s functionenv.Settings) (function.Handler, error) {
 	if err != nil {
 		return nil, err
 	}
-	x, _, err := functionenv.NewExecutor("job-created", s, builds)
+	x, store, err := functionenv.NewExecutor("job-created", s, builds)
 	if err != nil {
 		return nil, err
 	}
-	return Handler(x), nil
+	targets, err := dynamic.NewForConfig(s.Kube)
+	if err != nil {
+		return nil, fmt.Errorf("job-created: gitops hook targets client: %w", err)
+	}
+	return HandlerWithHooks(x, &gitopshooks.Runner{Store: store, Targets: targets}), nil
 }

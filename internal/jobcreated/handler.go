@@ -4,7 +4,8 @@
 // legacy phases migrated). An event whose own object is in a phase with no such row
 // (statemachine.CouldApply) is answered with no API call: phases only move forward and
 // the write that moves the job on brings its own event. Every other phase is a no-op without
-// a write.
+// a write. A job that ended with GitOps hooks pending (gitops.Pending) gets them performed
+// here once (internal/gitopshooks).
 package jobcreated
 
 import (
@@ -16,6 +17,8 @@ import (
 	"github.com/mlops-dev/nbv/api/v1alpha1"
 	"github.com/mlops-dev/nbv/internal/events"
 	"github.com/mlops-dev/nbv/internal/function"
+	"github.com/mlops-dev/nbv/internal/gitops"
+	"github.com/mlops-dev/nbv/internal/gitopshooks"
 	"github.com/mlops-dev/nbv/internal/statemachine"
 	"github.com/mlops-dev/nbv/internal/transition"
 )
@@ -23,8 +26,15 @@ import (
 // EventTypes are the CloudEvent types this function accepts.
 var EventTypes = []string{events.TypeResourceAdd, events.TypeResourceUpdate}
 
-// Handler handles one job event with x.
+// Handler handles one job event with x, performing no GitOps hooks.
 func Handler(x *transition.Executor) function.Handler {
+	return HandlerWithHooks(x, nil)
+}
+
+// HandlerWithHooks handles one job event with x, and performs with hooks the pending GitOps
+// hooks of a job that ended (the event of its terminal write, whichever function made it).
+// Only a job whose own object says its hooks are pending costs an API call for them.
+func HandlerWithHooks(x *transition.Executor, hooks *gitopshooks.Runner) function.Handler {
 	return func(ctx context.Context, e cloudevents.Event) (*cloudevents.Event, error) {
 		re, err := events.DecodeResourceEvent(e)
 		if err != nil {
@@ -36,6 +46,10 @@ func Handler(x *transition.Executor) function.Handler {
 		}
 		var seen v1alpha1.NotebookValidationJob
 		if err := re.Decode(&seen); err != nil {
+			return nil, err
+		}
+		if hooks != nil && gitops.Pending(&seen) {
+			_, err := hooks.Run(ctx, nil, re.Namespace, re.Name)
 			return nil, err
 		}
 		if !statemachine.CouldApply(seen.Status.Phase, statemachine.JobSeen) {

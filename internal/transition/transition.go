@@ -3,8 +3,9 @@
 // internal/statemachine, perform the decision's side effect idempotently, write the status,
 // its texts cleaned and bounded by internal/statustext, with a resourceVersion-guarded patch (re-reading and re-deciding on 409, bounded), then
 // record a Kubernetes Event and build the reply CloudEvent. A decision that ends the job first
-// records its notification Event (internal/gitops), once. Functions differ only in how they
-// observe.
+// records its notification Event (internal/gitops), once, and marks the GitOps hooks its
+// annotations ask for Pending (internal/gitopshooks performs them). Functions differ only in
+// how they observe.
 package transition
 
 import (
@@ -101,6 +102,8 @@ func (e *Executor) run(ctx context.Context, known *v1alpha1.NotebookValidationJo
 		if err := e.notify(ctx, job, d); err != nil {
 			return nil, err
 		}
+		// Performed after this write (job-created, or the sweep when its event is lost).
+		gitops.MarkPending(job, &d.Status)
 		out = Outcome{PreviousPhase: job.Status.Phase, Decision: d}
 		return &d.Status, nil
 	})
