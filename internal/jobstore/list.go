@@ -56,3 +56,7 @@ func (s *Store) ListNamespaces(ctx context.Context, labelSelector string) ([]str
 	}
 	return names, nil
 }
+
+// HooksPending selects the finished jobs whose GitOps hooks are still to be performed. The
+// CRD declares status.gitOpsHooks.state a selectable field: only such jobs leave the API server.
+const HooksPending = "status.gitOpsHooks.state=" + v1alpha1.GitOpsHooksPending

@@ -11,6 +11,8 @@
 //     deadline: the kubelet enforced the timeout and recorded how the pod ended).
 //   - "", Initializing, BuildComplete and the legacy phases: JobSeen, as job-created would.
 //   - Building with a build child: the child is observed through Options.Builds, when set.
+//   - a finished job whose GitOps hooks are still pending a minute after it ended (its
+//     terminal event was lost): they are performed through Options.Hooks, when set.
 //
 // Only jobs in the namespaces that opted in are swept (Options.NamespaceSelector, the label the
 // event sources select), or in the one Options.Namespace.
@@ -41,6 +43,7 @@ import (
 	"github.com/mlops-dev/nbv/api/v1alpha1"
 	"github.com/mlops-dev/nbv/internal/events"
 	"github.com/mlops-dev/nbv/internal/function"
+	"github.com/mlops-dev/nbv/internal/gitopshooks"
 	"github.com/mlops-dev/nbv/internal/jobstore"
 	"github.com/mlops-dev/nbv/internal/observe"
 	"github.com/mlops-dev/nbv/internal/statemachine"
@@ -93,6 +96,9 @@ type Options struct {
 	// ReplayLeases deletes the external-CI route's expired replay-guard Leases in each swept
 	// namespace. Nil: they are left.
 	ReplayLeases LeaseCollector
+	// Hooks performs the GitOps hooks of finished jobs whose hooks are still pending (their
+	// terminal event was lost). Nil: they are left to job-created.
+	Hooks *gitopshooks.Runner
 }
 
 // LeaseCollector deletes what expired in a namespace before now and says how much
@@ -164,6 +170,8 @@ type Result struct {
 	Interrupted bool // the context ended before every scheduled job was examined
 	// LeasesDeleted counts the expired replay-guard Leases removed.
 	LeasesDeleted int
+	// HooksDone counts the finished jobs whose pending GitOps hooks this sweep performed.
+	HooksDone int
 }
 
 // Sweep lists the non-terminal jobs, examines those schedule picks, and makes at most one
@@ -178,7 +186,7 @@ func (s *Sweeper) Sweep(ctx context.Context) (Result, error) {
 	if err != nil {
 		return res, fmt.Errorf("sweep: %w", err)
 	}
-	jobs, truncated, err := s.list(ctx, namespaces)
+	jobs, truncated, err := s.list(ctx, namespaces, jobstore.NotTerminal, listFactor*s.opts.MaxJobs)
 	if err != nil {
 		return res, fmt.Errorf("sweep: %w", err)
 	}
@@ -201,12 +209,13 @@ func (s *Sweeper) Sweep(ctx context.Context) (Result, error) {
 		}
 	}
 	res.LeasesDeleted = s.collectLeases(ctx, namespaces, log)
+	res.HooksDone = s.performHooks(ctx, namespaces, log)
 	level := slog.LevelInfo
 	if res.Errors > 0 || res.Truncated || res.Interrupted {
 		level = slog.LevelWarn
 	}
 	log.Log(ctx, level, "sweep done", "listed", res.Listed, "truncated", res.Truncated, "examined", res.Examined,
-		"transitions", res.Transitions, "errors", res.Errors, "interrupted", res.Interrupted, "leases_deleted", res.LeasesDeleted,
+		"transitions", res.Transitions, "errors", res.Errors, "interrupted", res.Interrupted, "leases_deleted", res.LeasesDeleted, "hooks_done", res.HooksDone,
 		"duration_ms", float64(time.Since(started).Microseconds())/1000)
 	return res, nil
 }
@@ -236,9 +245,9 @@ func (s *Sweeper) collectLeases(ctx context.Context, namespaces []string, log *s
 	return deleted
 }
 
-// list returns the non-terminal jobs of namespaces, in the API server's order, at most
-// listFactor*MaxJobs of them (truncated says the bound cut the listing short).
-func (s *Sweeper) list(ctx context.Context, namespaces []string) (_ []v1alpha1.NotebookValidationJob, truncated bool, _ error) {
+// list returns the jobs of namespaces matching fieldSelector, in the API server's order, at
+// most bound of them (truncated says the bound cut the listing short).
+func (s *Sweeper) list(ctx context.Context, namespaces []string, fieldSelector string, bound int) (_ []v1alpha1.NotebookValidationJob, truncated bool, _ error) {
 	if len(namespaces) == 0 {
 		return nil, false, nil
 	}
@@ -249,11 +258,10 @@ func (s *Sweeper) list(ctx context.Context, namespaces []string) (_ []v1alpha1.N
 			allowed[n] = true
 		}
 	}
-	bound := listFactor * s.opts.MaxJobs
 	var jobs []v1alpha1.NotebookValidationJob
 	cont := ""
 	for {
-		page, next, err := s.store.List(ctx, s.opts.Namespace, jobstore.NotTerminal, int64(min(bound, maxPage)), cont)
+		page, next, err := s.store.List(ctx, s.opts.Namespace, fieldSelector, int64(min(bound, maxPage)), cont)
 		if err != nil {
 			return nil, false, err
 		}
