@@ -222,7 +222,7 @@ func TestReadBodyOverHTTP(t *testing.T) {
 func TestLeaseStore(t *testing.T) {
 	cs := fake.NewClientset()
 	clock := func() time.Time { return now }
-	s := LeaseStore{Leases: cs.CoordinationV1(), Now: clock}
+	s := LeaseStore{Leases: generatedLeases(cs), Now: clock}
 	exp := now.Add(5 * time.Minute)
 	fresh, err := s.Remember(context.Background(), "team-a", "ci/jenkins", "42", exp)
 	if err != nil || !fresh {
@@ -278,7 +278,7 @@ func TestSecretKeys(t *testing.T) {
 		&corev1.Secret{ObjectMeta: metav1.ObjectMeta{Name: "nbv-ci-webhook", Namespace: "team-c"}, Data: map[string][]byte{"hmac-key": []byte("short")}},
 		&corev1.Secret{ObjectMeta: metav1.ObjectMeta{Name: "ci", Namespace: "team-d"}, Data: map[string][]byte{"k": keyB}},
 	)
-	ks := SecretKeys{Secrets: cs.CoreV1()}
+	ks := SecretKeys{Secrets: generatedSecrets(cs)}
 	if k, err := ks.SecretKey(context.Background(), "team-a"); err != nil || !bytes.Equal(k, keyA) {
 		t.Errorf("team-a: %q %v", k, err)
 	}
@@ -287,7 +287,7 @@ func TestSecretKeys(t *testing.T) {
 			t.Errorf("%s: %v, want ErrNoKey", ns, err)
 		}
 	}
-	custom := SecretKeys{Secrets: cs.CoreV1(), Name: "ci", Key: "k"}
+	custom := SecretKeys{Secrets: generatedSecrets(cs), Name: "ci", Key: "k"}
 	if k, err := custom.SecretKey(context.Background(), "team-d"); err != nil || !bytes.Equal(k, keyB) {
 		t.Errorf("custom name: %q %v", k, err)
 	}
@@ -330,7 +330,7 @@ func TestCollectExpired(t *testing.T) {
 		lease("fresh", true, now.Add(time.Minute)),
 		lease("someone-elses", false, now.Add(-time.Hour)),
 	)
-	s := LeaseStore{Leases: cs.CoordinationV1()}
+	s := LeaseStore{Leases: generatedLeases(cs)}
 	n, err := s.CollectExpired(context.Background(), "team-a", now)
 	if err != nil || n != 2 {
 		t.Fatalf("collected %d, %v; want the 2 expired replay-guard Leases", n, err)

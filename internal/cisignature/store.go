@@ -12,8 +12,6 @@ import (
 	coordinationv1 "k8s.io/api/coordination/v1"
 	apierrors "k8s.io/apimachinery/pkg/api/errors"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
-	coordinationv1client "k8s.io/client-go/kubernetes/typed/coordination/v1"
-	corev1client "k8s.io/client-go/kubernetes/typed/core/v1"
 )
 
 // ReplayStore remembers accepted CloudEvents. Remember records (source, id) in namespace
@@ -49,7 +47,8 @@ func LeaseName(source, id string) string {
 // Leases are deleted by the sweep (CollectExpired); until then they only prolong the refusal
 // of a request the time window refuses anyway.
 type LeaseStore struct {
-	Leases coordinationv1client.LeasesGetter
+	// Leases is the Lease client of a namespace (LeasesOver in the functions).
+	Leases func(namespace string) LeaseClient
 	// Now is the clock for the Lease's duration; nil means time.Now.
 	Now func() time.Time
 }
@@ -74,7 +73,7 @@ func (s LeaseStore) Remember(ctx context.Context, namespace, source, id string, 
 		},
 		Spec: coordinationv1.LeaseSpec{HolderIdentity: &h, LeaseDurationSeconds: &secs},
 	}
-	_, err := s.Leases.Leases(namespace).Create(ctx, lease, metav1.CreateOptions{})
+	_, err := s.Leases(namespace).Create(ctx, lease, metav1.CreateOptions{})
 	switch {
 	case err == nil:
 		return true, nil
@@ -101,7 +100,7 @@ const maxCollect = 500
 // CollectExpired deletes the replay-guard Leases of namespace that expired before now, at most
 // maxCollect per call, and returns how many it deleted. A Lease already gone counts as deleted.
 func (s LeaseStore) CollectExpired(ctx context.Context, namespace string, now time.Time) (int, error) {
-	list, err := s.Leases.Leases(namespace).List(ctx, metav1.ListOptions{LabelSelector: ReplayLabel + "=true", Limit: maxCollect})
+	list, err := s.Leases(namespace).List(ctx, metav1.ListOptions{LabelSelector: ReplayLabel + "=true", Limit: maxCollect})
 	if err != nil {
 		return 0, fmt.Errorf("listing replay-guard Leases in %s: %w", namespace, err)
 	}
@@ -113,7 +112,7 @@ func (s LeaseStore) CollectExpired(ctx context.Context, namespace string, now ti
 		}
 		// The precondition keeps a Lease re-created since the list (a new event with the
 		// same id after expiry) from being deleted by this stale judgement.
-		err := s.Leases.Leases(namespace).Delete(ctx, l.Name, metav1.DeleteOptions{Preconditions: &metav1.Preconditions{UID: &l.UID}})
+		err := s.Leases(namespace).Delete(ctx, l.Name, metav1.DeleteOptions{Preconditions: &metav1.Preconditions{UID: &l.UID}})
 		switch {
 		case err == nil, apierrors.IsNotFound(err):
 			deleted++
@@ -136,7 +135,8 @@ const (
 // SecretKeys reads each namespace's signing key from a Secret in that namespace. The
 // function's RBAC grants "get" on that one Secret name only.
 type SecretKeys struct {
-	Secrets corev1client.SecretsGetter
+	// Secrets is the Secret client of a namespace (SecretsOver in the functions).
+	Secrets func(namespace string) SecretClient
 	// Name and Key default to DefaultSecretName and DefaultSecretKey.
 	Name, Key string
 }
@@ -152,7 +152,7 @@ func (s SecretKeys) SecretKey(ctx context.Context, namespace string) ([]byte, er
 	if key == "" {
 		key = DefaultSecretKey
 	}
-	sec, err := s.Secrets.Secrets(namespace).Get(ctx, name, metav1.GetOptions{})
+	sec, err := s.Secrets(namespace).Get(ctx, name, metav1.GetOptions{})
 	switch {
 	case apierrors.IsNotFound(err):
 		return nil, fmt.Errorf("%w: Secret %s/%s not found", ErrNoKey, namespace, name)

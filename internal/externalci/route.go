@@ -69,8 +69,7 @@ import (
 	"github.com/cloudevents/sdk-go/v2/binding"
 	cehttp "github.com/cloudevents/sdk-go/v2/protocol/http"
 	apierrors "k8s.io/apimachinery/pkg/api/errors"
-	coordinationv1client "k8s.io/client-go/kubernetes/typed/coordination/v1"
-	corev1client "k8s.io/client-go/kubernetes/typed/core/v1"
+	"k8s.io/client-go/dynamic"
 	"k8s.io/client-go/rest"
 
 	"github.com/mlops-dev/nbv/api/v1alpha1"
@@ -104,15 +103,12 @@ func New(kube *rest.Config, x *transition.Executor) (*Route, error) {
 	if x == nil || x.Store == nil {
 		return nil, errors.New("externalci: an executor with a job store is required")
 	}
-	core, err := corev1client.NewForConfig(kube)
+	dyn, err := dynamic.NewForConfig(kube)
 	if err != nil {
-		return nil, fmt.Errorf("externalci: core/v1 client: %w", err)
+		return nil, fmt.Errorf("externalci: dynamic client: %w", err)
 	}
-	coord, err := coordinationv1client.NewForConfig(kube)
-	if err != nil {
-		return nil, fmt.Errorf("externalci: coordination/v1 client: %w", err)
-	}
-	return &Route{Executor: x, Keys: cisignature.SecretKeys{Secrets: core}, Replay: cisignature.LeaseStore{Leases: coord}}, nil
+	return &Route{Executor: x, Keys: cisignature.SecretKeys{Secrets: cisignature.SecretsOver(dyn)},
+		Replay: cisignature.LeaseStore{Leases: cisignature.LeasesOver(dyn)}}, nil
 }
 
 // EventTypes makes rt a function.EventRoute: a build report POSTed to another path of the

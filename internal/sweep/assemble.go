@@ -1,7 +1,9 @@
 package sweep
 
 import (
-	coordinationv1client "k8s.io/client-go/kubernetes/typed/coordination/v1"
+	"fmt"
+
+	"k8s.io/client-go/dynamic"
 
 	"github.com/mlops-dev/nbv/internal/buildchild"
 	"github.com/mlops-dev/nbv/internal/cisignature"
@@ -22,11 +24,11 @@ func NewFunction(s functionenv.Settings, opts Options) (function.Handler, error)
 		return nil, err
 	}
 	opts.Builds = builds
-	leases, err := coordinationv1client.NewForConfig(s.Kube)
+	dyn, err := dynamic.NewForConfig(s.Kube)
 	if err != nil {
-		return nil, err
+		return nil, fmt.Errorf("sweep: dynamic client: %w", err)
 	}
-	opts.ReplayLeases = cisignature.LeaseStore{Leases: leases}
+	opts.ReplayLeases = cisignature.LeaseStore{Leases: cisignature.LeasesOver(dyn)}
 	x, store, err := functionenv.NewExecutor("sweep", s, builds)
 	if err != nil {
 		return nil, err
