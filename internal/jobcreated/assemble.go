@@ -9,11 +9,13 @@ import (
 	"github.com/mlops-dev/nbv/internal/function"
 	"github.com/mlops-dev/nbv/internal/functionenv"
 	"github.com/mlops-dev/nbv/internal/gitopshooks"
+	"github.com/mlops-dev/nbv/internal/modelready"
 )
 
 // New assembles the function from its deployment settings. job-created starts builds
 // (Initializing -> Building), so it links the build types, and performs the GitOps hooks of
-// finished jobs, patching their targets through the dynamic client.
+// finished jobs, patching their targets through the dynamic client; it reads the target
+// models of jobs with spec.modelValidation (internal/modelready).
 func New(s functionenv.Settings) (function.Handler, error) {
 	if err := functionenv.RequireRunnerImage("job-created", s); err != nil {
 		return nil, err
@@ -30,5 +32,9 @@ func New(s functionenv.Settings) (function.Handler, error) {
 	if err != nil {
 		return nil, fmt.Errorf("job-created: gitops hook targets client: %w", err)
 	}
-	return HandlerWithHooks(x, &gitopshooks.Runner{Store: store, Targets: targets}), nil
+	models, err := modelready.New(s.Kube)
+	if err != nil {
+		return nil, fmt.Errorf("job-created: %w", err)
+	}
+	return HandlerWith(x, Options{Hooks: &gitopshooks.Runner{Store: store, Targets: targets}, Models: models}), nil
 }

@@ -5,7 +5,8 @@
 // (statemachine.CouldApply) is answered with no API call: phases only move forward and
 // the write that moves the job on brings its own event. Every other phase is a no-op without
 // a write. A job that ended with GitOps hooks pending (gitops.Pending) gets them performed
-// here once (internal/gitopshooks).
+// here once (internal/gitopshooks). A job with spec.modelValidation starts only once its
+// target models are ready (internal/modelready), woken by their objects' events too.
 package jobcreated
 
 import (
@@ -35,10 +36,29 @@ func Handler(x *transition.Executor) function.Handler {
 // hooks of a job that ended (the event of its terminal write, whichever function made it).
 // Only a job whose own object says its hooks are pending costs an API call for them.
 func HandlerWithHooks(x *transition.Executor, hooks *gitopshooks.Runner) function.Handler {
+	return HandlerWith(x, Options{Hooks: hooks})
+}
+
+// Options are what job-created does besides deciding from the job: a nil field is not done.
+type Options struct {
+	// Hooks performs the pending GitOps hooks of jobs that ended.
+	Hooks *gitopshooks.Runner
+	// Models reads the target models of jobs with spec.modelValidation; the events of model
+	// objects are then handled too (modelChanged). Without it such a job waits until its
+	// model deadline.
+	Models ModelChecker
+}
+
+// HandlerWith handles one job event with x, or one model object's event, doing what o says.
+func HandlerWith(x *transition.Executor, o Options) function.Handler {
+	hooks, jobSeen := o.Hooks, observeJob(o.Models)
 	return func(ctx context.Context, e cloudevents.Event) (*cloudevents.Event, error) {
 		re, err := events.DecodeResourceEvent(e)
 		if err != nil {
 			return nil, err
+		}
+		if o.Models != nil && re.Kind != v1alpha1.Kind {
+			return modelChanged(ctx, x, jobSeen, re)
 		}
 		if re.Kind != v1alpha1.Kind || re.APIVersion != v1alpha1.SchemeGroupVersion.String() {
 			return nil, fmt.Errorf("%w: job-created handles %s %s events, got %s %s",
@@ -60,8 +80,4 @@ func HandlerWithHooks(x *transition.Executor, hooks *gitopshooks.Runner) functio
 		// process wrote it when the event is about that very write.
 		return x.StepAt(ctx, re.Namespace, re.Name, seen.ResourceVersion, jobSeen)
 	}
-}
-
-func jobSeen(context.Context, *v1alpha1.NotebookValidationJob) (statemachine.Observation, error) {
-	return statemachine.Observation{Kind: statemachine.JobSeen}, nil
 }
