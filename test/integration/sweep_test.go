@@ -14,7 +14,6 @@ import (
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/apimachinery/pkg/types"
 	"k8s.io/client-go/dynamic"
-	"k8s.io/client-go/kubernetes"
 
 	"github.com/mlops-dev/nbv/api/v1alpha1"
 	"github.com/mlops-dev/nbv/internal/buildchild"
@@ -507,7 +506,7 @@ func TestSweepFailsBuildPastDeadline(t *testing.T) {
 // accepted event; the sweep removes those whose window has passed and keeps the others.
 func TestSweepDeletesExpiredReplayLeases(t *testing.T) {
 	f := newSweepFixture(t)
-	store := cisignature.LeaseStore{Leases: f.kube.CoordinationV1(), Now: func() time.Time { return f.now }}
+	store := cisignature.LeaseStore{Leases: cisignature.LeasesOver(f.dynamic()), Now: func() time.Time { return f.now }}
 	for _, id := range []string{"old", "new"} {
 		expires := f.now.Add(-time.Minute)
 		if id == "new" {
@@ -518,11 +517,11 @@ func TestSweepDeletesExpiredReplayLeases(t *testing.T) {
 		}
 	}
 	// build-status-changed remembered them; the sweep, as its ServiceAccount, collects them.
-	sweepKube, err := kubernetes.NewForConfig(f.functionConfig("sweep"))
+	sweepDyn, err := dynamic.NewForConfig(f.functionConfig("sweep"))
 	if err != nil {
 		t.Fatal(err)
 	}
-	f.ping(sweep.Options{Namespace: f.ns, ReplayLeases: cisignature.LeaseStore{Leases: sweepKube.CoordinationV1(), Now: store.Now}})
+	f.ping(sweep.Options{Namespace: f.ns, ReplayLeases: cisignature.LeaseStore{Leases: cisignature.LeasesOver(sweepDyn), Now: store.Now}})
 	leases, err := f.kube.CoordinationV1().Leases(f.ns).List(f.ctx, metav1.ListOptions{})
 	if err != nil {
 		t.Fatal(err)
