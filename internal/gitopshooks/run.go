@@ -35,8 +35,6 @@ const MaxAttempts = 3
 // ReasonHooksDone is the reason of the Event recorded once the hooks were performed.
 const ReasonHooksDone = "GitOpsHooksDone"
 
-// optInHint tells what grants a permission the hooks lacked.
-const optInHint = "apply config/rbac/gitops/ in this namespace to allow it"
 
 // Runner performs hooks. Targets patches the triggers' targets.
 type Runner struct {
@@ -95,7 +93,7 @@ func (r *Runner) perform(ctx context.Context, job *v1alpha1.NotebookValidationJo
 			job = annotated
 		case apierrors.IsForbidden(err):
 			rec.Wave = ""
-			why = append(why, "sync-wave annotations not set: "+forbidden(err))
+			why = append(why, "sync-wave annotations not set: "+forbidden("wave.yaml", job.Namespace, err))
 		default:
 			return nil, err
 		}
@@ -130,7 +128,7 @@ func (r *Runner) fire(ctx context.Context, step gitops.TriggerStep) (v1alpha1.Gi
 		// Also what a kind that is not installed (no such resource) answers.
 		res.Result, res.Message = v1alpha1.TriggerNotFound, err.Error()
 	case apierrors.IsForbidden(err):
-		res.Result, res.Message = v1alpha1.TriggerForbidden, forbidden(err)
+		res.Result, res.Message = v1alpha1.TriggerForbidden, forbidden("triggers.yaml", p.Namespace, err)
 	case apierrors.IsInvalid(err) || apierrors.IsBadRequest(err) || apierrors.IsMethodNotSupported(err):
 		res.Result, res.Message = v1alpha1.TriggerRefused, err.Error()
 	default:
@@ -139,8 +137,10 @@ func (r *Runner) fire(ctx context.Context, step gitops.TriggerStep) (v1alpha1.Gi
 	return res, nil
 }
 
-func forbidden(err error) string {
-	return err.Error() + " (" + optInHint + ")"
+// forbidden says which opt-in file grants what err was refused, before the API server's
+// words (which the status bounds).
+func forbidden(file, namespace string, err error) string {
+	return "forbidden, apply config/rbac/gitops/" + file + " in namespace " + namespace + " to allow it: " + err.Error()
 }
 
 func summary(h *v1alpha1.GitOpsHooksStatus) string {
