@@ -9,12 +9,14 @@ import (
 	"github.com/mlops-dev/nbv/internal/cisignature"
 	"github.com/mlops-dev/nbv/internal/function"
 	"github.com/mlops-dev/nbv/internal/functionenv"
+	"github.com/mlops-dev/nbv/internal/gitopshooks"
 )
 
 // NewFunction assembles the function from its deployment settings and opts. The sweep links
 // the build types: it observes build children (lost build events), starts the build of a job
 // job-created never saw, and deletes the build of a job out of time. It also removes the
-// external-CI route's expired replay-guard Leases.
+// external-CI route's expired replay-guard Leases, and performs the GitOps hooks of finished
+// jobs whose terminal event was lost.
 func NewFunction(s functionenv.Settings, opts Options) (function.Handler, error) {
 	if err := functionenv.RequireRunnerImage("sweep", s); err != nil {
 		return nil, err
@@ -33,5 +35,6 @@ func NewFunction(s functionenv.Settings, opts Options) (function.Handler, error)
 	if err != nil {
 		return nil, err
 	}
+	opts.Hooks = &gitopshooks.Runner{Store: store, Targets: dyn}
 	return Handler(x, store, opts), nil
 }
