@@ -18,7 +18,7 @@ import (
 // wantSamples names the sample manifests the API promises to accept; a missing file fails.
 var wantSamples = []string{
 	"basic.yaml", "golden.yaml", "tekton-build.yaml", "s2i-build.yaml",
-	"external-build.yaml", "private-repo.yaml", "volumes-scheduling.yaml",
+	"external-build.yaml", "private-repo.yaml", "volumes-scheduling.yaml", "model-validation-kserve.yaml",
 }
 
 // TestSamplesRoundTrip decodes every sample strictly (an unknown field fails) into the Go types

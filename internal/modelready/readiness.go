@@ -1,6 +1,7 @@
 package modelready
 
 import (
+	"encoding/json"
 	"fmt"
 
 	"k8s.io/apimachinery/pkg/apis/meta/v1/unstructured"
@@ -43,8 +44,8 @@ func readinessOf(platform string) readiness {
 // Ready reports whether obj, a model object read the way r says, can serve, and if not why.
 func (r readiness) Ready(obj *unstructured.Unstructured) (bool, string) {
 	if r == availableReplicas {
-		available, _, _ := unstructured.NestedInt64(obj.Object, "status", "availableReplicas")
-		desired, found, _ := unstructured.NestedInt64(obj.Object, "spec", "replicas")
+		available, _ := count(obj, "status", "availableReplicas")
+		desired, found := count(obj, "spec", "replicas")
 		if !found {
 			desired = 1
 		}
@@ -85,4 +86,22 @@ func ReadyObject(obj *unstructured.Unstructured) bool {
 	}
 	ready, _ := r.Ready(obj)
 	return ready
+}
+
+// count reads an integer field of obj, whether it was decoded by the API machinery (int64)
+// or from an event's JSON (float64, json.Number).
+func count(obj *unstructured.Unstructured, fields ...string) (int64, bool) {
+	v, found, _ := unstructured.NestedFieldNoCopy(obj.Object, fields...)
+	switch n := v.(type) {
+	case int64:
+		return n, found
+	case int:
+		return int64(n), found
+	case float64:
+		return int64(n), found
+	case json.Number:
+		i, err := n.Int64()
+		return i, found && err == nil
+	}
+	return 0, false
 }

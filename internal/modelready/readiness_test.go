@@ -36,6 +36,8 @@ func TestReadiness(t *testing.T) {
 		{"isvc without status", object("serving.kserve.io/v1beta1", "InferenceService", nil, nil), false, "no Ready condition yet"},
 		{"custom ready", object("example.com/v1", "Model", cond("True", ""), nil), true, ""},
 		{"deployment available", object("apps/v1", "Deployment", map[string]any{"availableReplicas": int64(1)}, map[string]any{"replicas": int64(2)}), true, ""},
+		// As decoded from an event's JSON.
+		{"deployment available (JSON numbers)", object("apps/v1", "Deployment", map[string]any{"availableReplicas": float64(1)}, map[string]any{"replicas": float64(1)}), true, ""},
 		{"deployment unavailable", object("apps/v1", "Deployment", map[string]any{"replicas": int64(1)}, map[string]any{"replicas": int64(1)}), false, "0 of 1 replicas available"},
 		// A Deployment's conditions do not count: only available replicas do.
 		{"deployment with a Ready condition only", object("apps/v1", "Deployment", cond("True", ""), nil), false, "0 of 1"},

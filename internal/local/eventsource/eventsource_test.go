@@ -26,6 +26,9 @@ import (
 
 const jobLabel = "mlops.mlops.dev/notebookvalidationjob"
 
+// modelKinds are the model objects jobs with spec.modelValidation wait for.
+var modelKinds = map[string]bool{"InferenceService": true, "Deployment": true}
+
 // TestRepoManifests checks the invariants of eventsources/ that a cluster would only reveal
 // at run time: Resource mode, a Broker sink, the job label selector on child resources, and
 // RBAC in the same file granting the source's ServiceAccount get/list/watch on what it watches.
@@ -57,7 +60,9 @@ func TestRepoManifests(t *testing.T) {
 					if !granted(m, sa, gv.Group, plural.Resource) {
 						t.Errorf("ServiceAccount %s is not granted get/list/watch on %s.%s", sa, plural.Resource, gv.Group)
 					}
-					if r.Kind == "NotebookValidationJob" {
+					// Jobs, and the model objects jobs wait for (eventsources/models.yaml),
+					// carry no label of ours.
+					if r.Kind == "NotebookValidationJob" || modelKinds[r.Kind] {
 						continue
 					}
 					sel := r.LabelSelector
@@ -76,7 +81,7 @@ func TestRepoManifests(t *testing.T) {
 			checkBrokerSink(t, p.Spec.Sink.Ref)
 		}
 	}
-	for _, kind := range []string{"NotebookValidationJob", "PipelineRun", "Build", "Pod"} {
+	for _, kind := range []string{"NotebookValidationJob", "PipelineRun", "Build", "Pod", "InferenceService", "Deployment"} {
 		if !watched[kind] {
 			t.Errorf("no ApiServerSource watches %s", kind)
 		}
