@@ -98,7 +98,7 @@ func allowed(ctx context.Context, kube kubernetes.Interface, sa string, attrs au
 // rbacScenarios are the tests that together make every function do everything it can do:
 // jobs with and without builds succeeding and failing, an evicted pod's retry, Tekton and
 // OpenShift builds, a signed external-CI report, the sweep's deadlines and recoveries, and
-// children whose name is taken.
+// children whose name is taken, and jobs waiting for a KServe and a Deployment-served model.
 var rbacScenarios = []struct {
 	name string
 	run  func(*testing.T)
@@ -117,6 +117,8 @@ var rbacScenarios = []struct {
 	{"SweepClusterWide", TestSweepRunsWithItsOwnRBAC},
 	{"SweepReplayLeases", TestSweepDeletesExpiredReplayLeases},
 	{"TakenChildNames", TestTakenChildNameIsReadBack},
+	{"ModelValidationInferenceService", TestModelValidationWaitsForInferenceService},
+	{"ModelValidationDeployment", TestModelValidationWaitsForDeployment},
 }
 
 // TestRBACEqualsUse runs the scenarios with every function acting as its own ServiceAccount,
