@@ -88,4 +88,6 @@ release:
 		| ko resolve -f - > _output/release.yaml.tmp || { rm -f _output/release.yaml.tmp; exit 1; }
 	mv _output/release.yaml.tmp _output/release.yaml
 	cp config/rbac/opt-in/rolebindings.yaml _output/opt-in.yaml
-	@echo "wrote _output/release.yaml (kubectl apply -f) and _output/opt-in.yaml (kubectl apply -n <namespace> -f, per opted-in namespace)"
+	cp config/rbac/gitops/wave.yaml _output/gitops-wave.yaml
+	cp config/rbac/gitops/triggers.yaml _output/gitops-triggers.yaml
+	@echo "wrote _output/release.yaml (kubectl apply -f), _output/opt-in.yaml (kubectl apply -n <namespace> -f, per opted-in namespace) and _output/gitops-wave.yaml, _output/gitops-triggers.yaml (the same, only where jobs use sync-wave or on-success-trigger annotations)"
