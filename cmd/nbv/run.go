@@ -120,7 +120,7 @@ func runLocal(ctx context.Context, args []string) error {
 	kubeletCtx, stopKubelet := context.WithCancel(context.WithoutCancel(ctx))
 	kubeletDone := make(chan error, 1)
 	go func() {
-		kubeletDone <- hostkubelet.New(cfg, hostkubelet.Options{RunnerBinary: runner, WorkDir: filepath.Join(work, "pods"), Log: log}).Run(kubeletCtx)
+		kubeletDone <- hostkubelet.New(cfg, hostkubelet.Options{RunnerBinary: runner, WorkDir: filepath.Join(work, "pods"), Namespace: f.namespace, Log: log}).Run(kubeletCtx)
 	}()
 	defer func() {
 		stopKubelet()

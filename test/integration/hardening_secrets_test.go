@@ -57,7 +57,7 @@ func TestRunnerRedactsPodCredentials(t *testing.T) {
 	}})
 	workDir := filepath.Join(tmp, "work")
 	runCtx, stop := context.WithCancel(ctx)
-	k := hostkubelet.New(cp.RESTConfig(), hostkubelet.Options{RunnerBinary: runnerBin, WorkDir: workDir, NodeName: "host",
+	k := hostkubelet.New(cp.RESTConfig(), hostkubelet.Options{RunnerBinary: runnerBin, WorkDir: workDir, NodeName: "host", Namespace: ns,
 		Log: slog.New(slog.NewTextHandler(t.Output(), nil))})
 	runDone := make(chan error, 1)
 	go func() { runDone <- k.Run(runCtx) }()

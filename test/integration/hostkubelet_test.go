@@ -57,7 +57,7 @@ func TestHostKubeletRunsValidationPods(t *testing.T) {
 
 	runCtx, stop := context.WithCancel(ctx)
 	k := hostkubelet.New(cp.RESTConfig(), hostkubelet.Options{
-		RunnerBinary: runnerBin, WorkDir: filepath.Join(tmp, "work"), NodeName: "host",
+		RunnerBinary: runnerBin, WorkDir: filepath.Join(tmp, "work"), NodeName: "host", Namespace: ns,
 		Log: slog.New(slog.NewTextHandler(t.Output(), nil)),
 	})
 	runDone := make(chan error, 1)

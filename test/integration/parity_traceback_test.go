@@ -84,7 +84,7 @@ func (f *fixture) startHostKubelet(notebooks map[string][]string) string {
 	}
 	repoURL := "file://" + hkGitRepo(t, filepath.Join(tmp, "repo"), notebooks)
 	k := hostkubelet.New(f.cp.RESTConfig(), hostkubelet.Options{RunnerBinary: runnerBin, WorkDir: filepath.Join(tmp, "work"),
-		NodeName: "host", Log: slog.New(slog.NewTextHandler(t.Output(), nil))})
+		NodeName: "host", Namespace: f.ns, Log: slog.New(slog.NewTextHandler(t.Output(), nil))})
 	ctx, stop := context.WithCancel(f.ctx)
 	done := make(chan error, 1)
 	go func() { done <- k.Run(ctx) }()

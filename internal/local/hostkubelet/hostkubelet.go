@@ -69,6 +69,10 @@ type Options struct {
 	Python string
 	// NodeName is the node this kubelet claims to be, in its Events. Default: the host name.
 	NodeName string
+	// Namespace limits the kubelet to the validation Pods of one namespace, so that two
+	// kubelets on one API server (tests, or `nbv run` next to them) never take each other's
+	// Pods. Empty: every namespace, as a node's kubelet.
+	Namespace string
 	// Log receives one line per Pod transition. Default: slog.Default().
 	Log *slog.Logger
 }
@@ -151,7 +155,7 @@ func (k *Kubelet) Run(ctx context.Context) error {
 		return err
 	}
 
-	factory := informers.NewSharedInformerFactoryWithOptions(k.client, 0,
+	factory := informers.NewSharedInformerFactoryWithOptions(k.client, 0, informers.WithNamespace(k.opts.Namespace),
 		informers.WithTweakListOptions(func(o *metav1.ListOptions) { o.LabelSelector = validationpod.LabelJob }))
 	informer := factory.Core().V1().Pods().Informer()
 	_, err := informer.AddEventHandler(cache.ResourceEventHandlerFuncs{
