@@ -35,7 +35,6 @@ const MaxAttempts = 3
 // ReasonHooksDone is the reason of the Event recorded once the hooks were performed.
 const ReasonHooksDone = "GitOpsHooksDone"
 
-
 // Runner performs hooks. Targets patches the triggers' targets.
 type Runner struct {
 	Store   *jobstore.Store
