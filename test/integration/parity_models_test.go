@@ -1,6 +1,7 @@
 package integration
 
 import (
+	"context"
 	"os"
 	"path/filepath"
 	"strings"
@@ -17,6 +18,7 @@ import (
 	"github.com/mlops-dev/nbv/api/v1alpha1"
 	"github.com/mlops-dev/nbv/internal/modelready"
 	"github.com/mlops-dev/nbv/internal/statemachine"
+	"github.com/mlops-dev/nbv/internal/sweep"
 	"github.com/mlops-dev/nbv/internal/validationpod"
 )
 
@@ -235,5 +237,51 @@ func TestModelValidationRefusesOtherNamespaces(t *testing.T) {
 	}
 	if env := f.notebookEnv("cross"); env["MODEL_VALIDATION_TARGET_MODELS"] != "" || env["MODEL_VALIDATION_TARGET_MODELS_ORIGINAL"] != "other-team/fraud" {
 		t.Errorf("pod env targets %q original %q, want none resolved", env["MODEL_VALIDATION_TARGET_MODELS"], env["MODEL_VALIDATION_TARGET_MODELS_ORIGINAL"])
+	}
+}
+
+// TestSweepEndsTheWaitForModels: nothing but the sweep enforces modelValidation.timeout. Within
+// it a waiting job is left alone (the sweep reads no model); past it the job starts without
+// its model, status.modelValidationResult saying it was not ready in time.
+func TestSweepEndsTheWaitForModels(t *testing.T) {
+	f := newSweepFixture(t)
+	f.createJob("waiting", func(j *v1alpha1.NotebookValidationJob) { j.Spec = modelSampleSpec(t) })
+	f.seen("waiting") // "" -> Initializing
+	x, _ := f.executor("job-created")
+	models, err := modelready.New(f.functionConfig("job-created"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := x.Run(f.ctx, f.ns, "waiting", func(ctx context.Context, job *v1alpha1.NotebookValidationJob) (statemachine.Observation, error) {
+		check, err := models.Check(ctx, job)
+		if err != nil {
+			return statemachine.Observation{}, err
+		}
+		return statemachine.Observation{Kind: statemachine.JobSeen, Models: check, Message: check.Message}, nil
+	}); err != nil {
+		t.Fatal(err)
+	}
+	if job := f.get("waiting"); !waitsForModel("sklearn-iris")(job) {
+		t.Fatalf("job-created left %q %+v, want it waiting for sklearn-iris", job.Status.Phase, job.Status.Conditions)
+	}
+
+	f.now = f.now.Add(4 * time.Minute)
+	f.ping(sweep.Options{})
+	if job := f.get("waiting"); job.Status.Phase != v1alpha1.PhaseInitializing || len(f.podsOf("waiting")) != 0 {
+		t.Fatalf("within modelValidation.timeout the sweep moved the job to %q", job.Status.Phase)
+	}
+
+	f.now = f.now.Add(time.Minute + time.Second)
+	f.ping(sweep.Options{})
+	job := f.get("waiting")
+	if job.Status.Phase != v1alpha1.PhaseValidationRunning || len(f.podsOf("waiting")) != 1 {
+		t.Fatalf("past modelValidation.timeout: %q with pods %v, want ValidationRunning with its pod", job.Status.Phase, podNames(f.podsOf("waiting")))
+	}
+	r := job.Status.ModelValidationResult
+	if r == nil || r.Success || !strings.Contains(r.Message, "not ready within modelValidation.timeout 5m0s") || !strings.Contains(r.Message, "sklearn-iris") {
+		t.Errorf("modelValidationResult %+v, want why the job proceeded", r)
+	}
+	if c := findCondition(job, statemachine.ConditionModelsReady); c == nil || c.Reason != statemachine.ReasonModelsTimedOut {
+		t.Errorf("ModelsReady %+v, want reason %s", c, statemachine.ReasonModelsTimedOut)
 	}
 }
