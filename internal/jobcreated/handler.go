@@ -72,7 +72,7 @@ func HandlerWith(x *transition.Executor, o Options) function.Handler {
 			_, err := hooks.Run(ctx, nil, re.Namespace, re.Name)
 			return nil, err
 		}
-		if !statemachine.CouldApply(seen.Status.Phase, statemachine.JobSeen) {
+		if !statemachine.CouldApply(seen.Status.Phase, statemachine.JobSeen) || statemachine.WaitsForModelEvent(&seen) {
 			function.Logger(function.WithJob(ctx, re.Namespace, re.Name)).Debug("nothing to do in this phase", "phase", seen.Status.Phase, "resourceVersion", seen.ResourceVersion)
 			return nil, nil
 		}

@@ -52,3 +52,30 @@ func TestUnreadyModelNeedsNoRead(t *testing.T) {
 		}
 	}
 }
+
+// The event of a job waiting for its models (the write that made it wait) costs no API call;
+// one whose spec changed since (a new generation) is decided again.
+func TestWaitingJobEventNeedsNoRead(t *testing.T) {
+	h := HandlerWith(&transition.Executor{}, Options{Models: unusedChecker{t}})
+	ev := jobEvent(map[string]any{"phase": v1alpha1.PhaseInitializing, "conditions": []any{map[string]any{
+		"type": statemachine.ConditionModelsReady, "status": "False", "reason": statemachine.ReasonModelsNotReady,
+		"observedGeneration": 2, "lastTransitionTime": "2026-01-02T03:04:05Z", "message": "waiting"}}})
+	var obj map[string]any
+	if err := ev.DataAs(&obj); err != nil {
+		t.Fatal(err)
+	}
+	obj["metadata"].(map[string]any)["generation"] = 2
+	obj["spec"] = map[string]any{"modelValidation": map[string]any{"enabled": true, "targetModels": []any{"sklearn-iris"}}}
+	_ = ev.SetData(cloudevents.ApplicationJSON, obj)
+	if reply, err := h(context.Background(), ev); err != nil || reply != nil {
+		t.Errorf("reply %v error %v, want nothing to do", reply, err)
+	}
+	obj["metadata"].(map[string]any)["generation"] = 3
+	_ = ev.SetData(cloudevents.ApplicationJSON, obj)
+	defer func() {
+		if recover() == nil {
+			t.Errorf("an edited spec was not decided again (no read attempted)")
+		}
+	}()
+	_, _ = h(context.Background(), ev)
+}

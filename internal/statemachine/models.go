@@ -52,6 +52,19 @@ func AwaitsModels(job *v1alpha1.NotebookValidationJob) bool {
 	return c == nil || c.Reason != ReasonModelsTimedOut
 }
 
+// WaitsForModelEvent reports whether job, as an event carried it, waits for its target
+// models as of its current spec (ModelsReady=False, ModelsNotReady, for this generation). Only
+// a model object's event (which lists the waiting jobs) or the model deadline (the sweep) can
+// move such a job, so the job's own event — the write that made it wait, or one that changed
+// no spec — is nothing to do. An edited spec (a new generation) is read again.
+func WaitsForModelEvent(job *v1alpha1.NotebookValidationJob) bool {
+	if !AwaitsModels(job) {
+		return false
+	}
+	c := meta.FindStatusCondition(job.Status.Conditions, ConditionModelsReady)
+	return c != nil && c.Status == metav1.ConditionFalse && c.Reason == ReasonModelsNotReady && c.ObservedGeneration == job.Generation
+}
+
 // modelDeadline is when a job that awaits its models stops waiting: modelValidation.timeout
 // after it started waiting (the ModelsReady condition's transition to False), or after its
 // start when it never waited (its job event was lost).
