@@ -12,6 +12,8 @@ import (
 	"strings"
 	"time"
 
+	"k8s.io/apimachinery/pkg/util/validation"
+
 	"github.com/mlops-dev/nbv/api/v1alpha1"
 )
 
@@ -109,13 +111,17 @@ func resolve(ref, namespace string) (Target, error) {
 	}
 	ns, name, qualified := strings.Cut(ref, "/")
 	if !qualified {
-		return Target{Namespace: namespace, Name: ref}, nil
-	}
-	if ns == "" || name == "" || strings.Contains(name, "/") {
+		ns, name = namespace, ref
+	} else if ns == "" || name == "" || strings.Contains(name, "/") {
 		return Target{}, fmt.Errorf("invalid model reference format: %q (expected 'namespace/model' or 'model')", ref)
 	}
 	if ns != namespace {
 		return Target{}, fmt.Errorf("cross-namespace model access is not allowed: model %q is in namespace %q but job is in namespace %q", name, ns, namespace)
+	}
+	// Model objects (InferenceServices, Deployments, custom resources) are named like this; any
+	// other name could only be looked up in vain until the timeout.
+	if problems := validation.IsDNS1123Subdomain(name); len(problems) > 0 {
+		return Target{}, fmt.Errorf("invalid model name %q: %s", name, strings.Join(problems, "; "))
 	}
 	return Target{Namespace: ns, Name: name}, nil
 }

@@ -18,13 +18,13 @@ func job(mv *v1alpha1.ModelValidationSpec) *v1alpha1.NotebookValidationJob {
 
 func TestTargetsRefuseOtherNamespaces(t *testing.T) {
 	targets, refused := Targets(job(&v1alpha1.ModelValidationSpec{
-		TargetModels: []string{"iris", "team-a/wine", "team-b/fraud", "iris", "/x", "a/b/c"},
+		TargetModels: []string{"iris", "team-a/wine", "team-b/fraud", "iris", "/x", "a/b/c", "Bad Name\x1b[31m", "../etc"},
 	}))
 	want := []Target{{"team-a", "iris"}, {"team-a", "wine"}}
 	if !reflect.DeepEqual(targets, want) {
 		t.Errorf("targets %v, want %v", targets, want)
 	}
-	if len(refused) != 3 || !strings.Contains(refused[0], `cross-namespace model access is not allowed: model "fraud" is in namespace "team-b" but job is in namespace "team-a"`) {
+	if len(refused) != 5 || !strings.Contains(refused[3], "invalid model name") || !strings.Contains(refused[4], "cross-namespace") || !strings.Contains(refused[0], `cross-namespace model access is not allowed: model "fraud" is in namespace "team-b" but job is in namespace "team-a"`) {
 		t.Errorf("refused %q", refused)
 	}
 }
