@@ -17,6 +17,12 @@
 //     progress (PodPending, PodRunning) migrates nothing: it changes no job in any phase
 //     (see CouldApply); job-created, the pod's outcome or the sweep migrate the job.
 //
+// A job with spec.modelValidation waits in Initializing before it starts (models.go): a
+// JobSeen carrying a reading of its target models (Observation.Models) that lists some not
+// ready records ModelsReady=False and the result, and moves nothing; one listing none starts
+// it. Past modelValidation.timeout (Deadline) DeadlinePassed starts it without them. It never
+// fails over its models, as in the existing operator.
+//
 // Effects name children deterministically (PodName, BuildName) and creating an existing
 // child counts as success, so a caller may perform the effect before writing the status:
 // a lost write is re-decided to the same effect.
