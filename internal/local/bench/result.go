@@ -36,6 +36,11 @@ type Result struct {
 	Invariants  []Invariant `json:"invariants"`
 	// HarnessErrors are writes of the played systems that failed within their retries.
 	HarnessErrors []string `json:"harnessErrors,omitempty"`
+	// StopErrors are what stopping the stack reported beyond process failures: deliveries
+	// still queued when every job had ended (a backlog) that outlasted the stop's deadline.
+	StopErrors []string `json:"stopErrors,omitempty"`
+	// StopSeconds is how long the stack took to stop (drain the broker, stop the functions).
+	StopSeconds float64 `json:"stopSeconds"`
 
 	sizes   map[string]int64
 	restart *Restart
@@ -365,7 +370,8 @@ func (r *run) functionFigures(calls *apiCalls) {
 // pidPattern finds the process a stack error is about.
 var pidPattern = regexp.MustCompile(`pid (\d+)`)
 
-// processInvariant: no function process failed unless the harness killed it.
+// processInvariant: no function process failed unless the harness killed it. Stack errors
+// about no process (a drain that outlasted the stop's deadline) are reported apart.
 func (r *run) processInvariant() Invariant {
 	inv := Invariant{Name: "function processes failed only when killed", OK: true}
 	var killed map[int]string
@@ -373,10 +379,13 @@ func (r *run) processInvariant() Invariant {
 		killed, _ = r.killer.victims()
 	}
 	for _, err := range r.stackErrs {
-		if m := pidPattern.FindStringSubmatch(err.Error()); m != nil {
-			if pid, _ := strconv.Atoi(m[1]); killed[pid] != "" {
-				continue
-			}
+		m := pidPattern.FindStringSubmatch(err.Error())
+		if m == nil {
+			r.res.StopErrors = append(r.res.StopErrors, err.Error())
+			continue
+		}
+		if pid, _ := strconv.Atoi(m[1]); killed[pid] != "" {
+			continue
 		}
 		inv.add("%v", err)
 	}

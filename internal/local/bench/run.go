@@ -322,12 +322,15 @@ func (r *run) execute(ctx context.Context, binDir string, progress func(string, 
 	for _, err := range act.errors() {
 		r.res.HarnessErrors = append(r.res.HarnessErrors, err.Error())
 	}
-	stopCtx, cancelStop := context.WithTimeout(context.WithoutCancel(ctx), 90*time.Second)
+	// The broker drains what is still queued: deliveries of updates to jobs already ended.
+	stopCtx, cancelStop := context.WithTimeout(context.WithoutCancel(ctx), 3*time.Minute)
 	defer cancelStop()
 	stopped = true
+	stopping := time.Now()
 	if err := stack.Stop(stopCtx); err != nil {
 		r.stackErrs = flatten(err)
 	}
+	r.res.StopSeconds = time.Since(stopping).Seconds()
 	if r.proxy != nil {
 		r.proxy.close()
 	}

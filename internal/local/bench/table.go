@@ -90,6 +90,10 @@ func (r *Result) WriteTable(w io.Writer) error {
 	for _, e := range r.HarnessErrors {
 		fmt.Fprintf(&b, "harness error: %s\n", e)
 	}
+	fmt.Fprintf(&b, "the stack stopped in %.1fs (the broker drains what is queued)\n", r.StopSeconds)
+	for _, e := range r.StopErrors {
+		fmt.Fprintf(&b, "stop: %s\n", e)
+	}
 	_, err := io.WriteString(w, b.String())
 	return err
 }
