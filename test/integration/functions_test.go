@@ -533,18 +533,32 @@ func (f *fixture) objectEvent(obj runtime.Object) cloudevents.Event {
 
 func (f *fixture) expectEvents(job *v1alpha1.NotebookValidationJob, reasons ...string) {
 	f.t.Helper()
-	list, err := f.kube.CoreV1().Events(f.ns).List(f.ctx, metav1.ListOptions{FieldSelector: "involvedObject.uid=" + string(job.UID)})
-	if err != nil {
-		f.t.Fatal(err)
-	}
-	seen := map[string]bool{}
-	for _, e := range list.Items {
-		seen[e.Reason] = true
-	}
-	for _, r := range reasons {
-		if !seen[r] {
-			f.t.Errorf("no Kubernetes Event with reason %s on the job (have %v)", r, seen)
+	// A transition's Event is recorded right after its status write, so a test that has just
+	// seen the write may have to wait a moment for it.
+	deadline := time.Now().Add(10 * time.Second)
+	for {
+		list, err := f.kube.CoreV1().Events(f.ns).List(f.ctx, metav1.ListOptions{FieldSelector: "involvedObject.uid=" + string(job.UID)})
+		if err != nil {
+			f.t.Fatal(err)
 		}
+		seen := map[string]bool{}
+		for _, e := range list.Items {
+			seen[e.Reason] = true
+		}
+		var missing []string
+		for _, r := range reasons {
+			if !seen[r] {
+				missing = append(missing, r)
+			}
+		}
+		if len(missing) == 0 {
+			return
+		}
+		if time.Now().After(deadline) {
+			f.t.Errorf("no Kubernetes Event with reason %v on the job (have %v)", missing, seen)
+			return
+		}
+		time.Sleep(50 * time.Millisecond)
 	}
 }
 
