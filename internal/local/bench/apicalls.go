@@ -17,9 +17,12 @@ type jobCalls struct {
 	Total  int
 	ByCall map[string]int // "verb resource[/subresource]"
 	// StatusWrites are the writes of the job's status; Changed those that changed it,
-	// Conflicts those refused with 409, NoOp those that succeeded and changed nothing, Other
-	// those refused otherwise.
-	StatusWrites, Changed, Conflicts, NoOp, Other int
+	// Conflicts those refused with 409, NoOp those that succeeded and changed nothing,
+	// Unavailable those the API server could not take (429 or 5xx: nothing was stored, as
+	// while it restarts), Other those refused otherwise (403, 422, ...: the function's fault).
+	StatusWrites, Changed, Conflicts, NoOp, Unavailable, Other int
+	// OtherCodes are the HTTP statuses of the Other writes.
+	OtherCodes []int
 }
 
 // apiCalls is the audit log of a run, attributed.
@@ -79,8 +82,11 @@ func attribute(evs []controlplane.AuditEvent, functions map[string]string, jobs 
 			a.TransitionsByFunction[fn]++
 		case code >= 200 && code < 300:
 			jc.NoOp++
+		case code == 429 || code >= 500:
+			jc.Unavailable++
 		default:
 			jc.Other++
+			jc.OtherCodes = append(jc.OtherCodes, code)
 		}
 	}
 	return a

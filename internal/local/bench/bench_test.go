@@ -114,25 +114,32 @@ func TestAttribute(t *testing.T) {
 		auditEvent(pc, "patch", "notebookvalidationjobs", "status", "a", 200, `{"metadata":{"resourceVersion":"2"}}`, `{"metadata":{"resourceVersion":"2"}}`),
 		auditEvent(pc, "create", "events", "", "a.17f0c2", 201, `{}`, ""),
 		auditEvent(pc, "list", "notebookvalidationjobs", "", "", 200, "", ""),
+		auditEvent(pc, "patch", "notebookvalidationjobs", "status", "a", 503, `{"metadata":{"resourceVersion":"2"}}`, `{"kind":"Status"}`),
+		auditEvent(pc, "patch", "notebookvalidationjobs", "status", "a", 422, `{"metadata":{"resourceVersion":"2"}}`, `{"kind":"Status"}`),
 		auditEvent(src, "watch", "pods", "", "", 200, "", ""),
 	}
 	a := attribute(evs, functions, map[string]types.UID{"a": "uid-a"})
 	c := a.job("a")
-	if c.Total != 8 || c.ByCall["create events"] != 2 || c.ByCall["get pods"] != 1 || c.ByCall["patch notebookvalidationjobs/status"] != 3 {
+	if c.Total != 10 || c.ByCall["create events"] != 2 || c.ByCall["get pods"] != 1 || c.ByCall["patch notebookvalidationjobs/status"] != 5 {
 		t.Errorf("calls of job a: %+v", c)
 	}
-	if c.StatusWrites != 3 || c.Changed != 1 || c.Conflicts != 1 || c.NoOp != 1 || c.Other != 0 {
+	if c.StatusWrites != 5 || c.Changed != 1 || c.Conflicts != 1 || c.NoOp != 1 || c.Unavailable != 1 || c.Other != 1 || c.OtherCodes[0] != 422 {
 		t.Errorf("status writes of job a: %+v", c)
 	}
-	if a.ByFunction["job-created"] != 5 || a.ByFunction["pod-completed"] != 4 || a.TransitionsByFunction["job-created"] != 1 || a.TransitionsByFunction["pod-completed"] != 0 {
+	if a.ByFunction["job-created"] != 5 || a.ByFunction["pod-completed"] != 6 || a.TransitionsByFunction["job-created"] != 1 || a.TransitionsByFunction["pod-completed"] != 0 {
 		t.Errorf("by function %v, transitions %v", a.ByFunction, a.TransitionsByFunction)
 	}
 	if a.Shared["list notebookvalidationjobs"] != 1 || a.Sources["watch pods"] != 1 || len(a.Sources) != 1 {
 		t.Errorf("shared %v, sources %v", a.Shared, a.Sources)
 	}
 	s := endState{plan: []Planned{{Name: "a"}}, calls: a}
-	if inv := writesAreTransitions(s); inv.OK || !strings.Contains(inv.Violations[0], "1 changed nothing") {
-		t.Errorf("a write that changed nothing passed: %+v", inv)
+	if inv := writesAreTransitions(s); inv.OK || !strings.Contains(inv.Violations[0], "1 changed nothing") || !strings.Contains(inv.Violations[0], "[422]") {
+		t.Errorf("a write that changed nothing, and one refused with 422, passed: %+v", inv)
+	}
+	// Unavailable writes alone do not break it.
+	a.jobs["a"] = &jobCalls{StatusWrites: 3, Changed: 1, Conflicts: 1, Unavailable: 1}
+	if inv := writesAreTransitions(s); !inv.OK {
+		t.Errorf("a write the API server could not take broke the invariant: %v", inv.Violations)
 	}
 }
 

@@ -103,9 +103,11 @@ type StatusWrites struct {
 	PerJob            float64 `json:"perJob"`
 	TransitionsPerJob float64 `json:"transitionsPerJob"`
 	ConflictsPerJob   float64 `json:"conflictsPerJob"`
-	// NoOp writes succeeded and changed nothing; Other were refused with another status.
-	NoOp  int `json:"noOp"`
-	Other int `json:"other"`
+	// NoOp writes succeeded and changed nothing; Unavailable were answered 429 or 5xx (nothing
+	// stored); Other were refused with another status.
+	NoOp        int `json:"noOp"`
+	Unavailable int `json:"unavailable"`
+	Other       int `json:"other"`
 	// PhaseChangesPerJob are the phase changes the watch showed (transitions also include
 	// writes within a phase, such as a build's progress).
 	PhaseChangesPerJob float64 `json:"phaseChangesPerJob"`
@@ -300,6 +302,7 @@ func (r *run) analyse(evs []controlplane.AuditEvent, functions map[string]string
 		changed += c.Changed
 		conflicts += c.Conflicts
 		res.StatusWrites.NoOp += c.NoOp
+		res.StatusWrites.Unavailable += c.Unavailable
 		res.StatusWrites.Other += c.Other
 		if rec, ok := s.records[p.Name]; ok {
 			phaseChanges += len(rec.phases)
