@@ -83,6 +83,16 @@ func loadBuildSettings() (BuildSettings, error) {
 	return b, nil
 }
 
+// ClientQPS and ClientBurst bound a function instance's requests to the API server. One
+// instance serves up to containerConcurrency (20) events at once, each a handful of requests;
+// client-go's default (5 per second, burst 10) queued them for seconds under a burst (make
+// bench: a 200-job burst took 96 s instead of 9 s). The API server protects itself with
+// priority and fairness.
+const (
+	ClientQPS   = 100
+	ClientBurst = 200
+)
+
 // Load reads the settings from the environment.
 func Load() (Settings, error) {
 	cfg, err := rest.InClusterConfig()
@@ -92,6 +102,7 @@ func Load() (Settings, error) {
 	if err != nil {
 		return Settings{}, fmt.Errorf("kubernetes client config (in cluster or $KUBECONFIG): %w", err)
 	}
+	cfg.QPS, cfg.Burst = ClientQPS, ClientBurst
 	s := Settings{Kube: cfg, Pod: validationpod.Options{RunnerImage: os.Getenv("NBV_RUNNER_IMAGE")}}
 	if v := os.Getenv("NBV_POD_FSGROUP"); v != "" {
 		g, err := strconv.ParseInt(v, 10, 64)

@@ -1,6 +1,8 @@
 package functionenv
 
 import (
+	"os"
+	"path/filepath"
 	"strings"
 	"testing"
 )
@@ -34,5 +36,28 @@ func TestRequireRunnerImage(t *testing.T) {
 	s.Pod.RunnerImage = "registry.example.com/nbv-runner:1"
 	if err := RequireRunnerImage("job-created", s); err != nil {
 		t.Errorf("with a runner image: %v", err)
+	}
+}
+
+// A function's client is not throttled to client-go's default of 5 requests a second.
+func TestLoadLiftsClientThrottle(t *testing.T) {
+	kubeconfig := filepath.Join(t.TempDir(), "kubeconfig")
+	if err := os.WriteFile(kubeconfig, []byte(`apiVersion: v1
+kind: Config
+clusters: [{name: c, cluster: {server: "https://127.0.0.1:6443"}}]
+users: [{name: u, user: {token: t}}]
+contexts: [{name: x, context: {cluster: c, user: u}}]
+current-context: x
+`), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	t.Setenv("KUBERNETES_SERVICE_HOST", "")
+	t.Setenv("KUBECONFIG", kubeconfig)
+	s, err := Load()
+	if err != nil {
+		t.Fatal(err)
+	}
+	if s.Kube.QPS != ClientQPS || s.Kube.Burst != ClientBurst {
+		t.Errorf("client QPS %v burst %d, want %v and %d", s.Kube.QPS, s.Kube.Burst, ClientQPS, ClientBurst)
 	}
 }

@@ -36,10 +36,13 @@ func NameTaken(err error) error {
 // server, for every client that creates one. The API server refusing the object itself is
 // permanent (statemachine.StartRejected) and keeps its message, which names the field: 422
 // Invalid, 400 BadRequest (a validating webhook such as Tekton's answers this), and 403 from
-// admission (Pod Security, a webhook's denial, a LimitRange). Two 403s are left for a retry,
-// because fixing the installation or the namespace cures them without touching the job: a
-// denial by authorization (this function's RBAC: "User ... cannot create ...") and an exhausted
-// ResourceQuota. Any other error is returned as it is.
+// admission (Pod Security, a webhook's denial, a LimitRange). Three 403s are left for a retry,
+// because fixing the installation or the namespace, or time, cures them without touching the
+// job: a denial by authorization (this function's RBAC: "User ... cannot create ..."), an
+// exhausted ResourceQuota, and OwnerReferencesPermissionEnforcement refusing the child's
+// blockOwnerDeletion (the function may not set finalizers on jobs, or the API server's own
+// discovery does not know the job's kind yet, as right after it restarts). Any other error is
+// returned as it is.
 func CreateFailure(err error) error {
 	if err == nil || errors.Is(err, ErrPermanent) {
 		return err
@@ -50,13 +53,15 @@ func CreateFailure(err error) error {
 	return err
 }
 
-// curableForbidden reports whether a 403 comes from authorization or an exhausted quota rather
-// than from admission refusing the object. The API server says so only in the message:
-// authorization renders `User "<name>" cannot <verb> resource ...`, the quota plugin
-// `exceeded quota: ...`.
+// curableForbidden reports whether a 403 comes from authorization, an exhausted quota or the
+// owner-reference check rather than from admission refusing the object. The API server says so
+// only in the message: authorization renders `User "<name>" cannot <verb> resource ...`, the
+// quota plugin `exceeded quota: ...`, OwnerReferencesPermissionEnforcement `cannot set
+// blockOwnerDeletion ...`.
 func curableForbidden(err error) bool {
 	msg := err.Error()
-	return (strings.Contains(msg, `User "`) && strings.Contains(msg, `" cannot `)) || strings.Contains(msg, "exceeded quota")
+	return (strings.Contains(msg, `User "`) && strings.Contains(msg, `" cannot `)) ||
+		strings.Contains(msg, "exceeded quota") || strings.Contains(msg, "cannot set blockOwnerDeletion")
 }
 
 // startFailure is why err, a side effect's permanent failure, happened.

@@ -62,6 +62,9 @@ func TestDecidePerformsTheEffect(t *testing.T) {
 	podSecurity := apierrors.NewForbidden(pods, "nb-validation", errors.New(`violates PodSecurity "baseline:latest": hostPath volumes (volume "host")`))
 	rbac := apierrors.NewForbidden(pods, "nb-validation", errors.New(`User "system:serviceaccount:nbv-system:job-created" cannot create resource "pods" in API group "" in the namespace "team-a"`))
 	quota := apierrors.NewForbidden(pods, "nb-validation", errors.New("exceeded quota: compute, requested: pods=1, used: pods=10, limited: pods=10"))
+	// What OwnerReferencesPermissionEnforcement answered in the chaos run right after the API
+	// server restarted, before its discovery knew the job's kind again.
+	ownerMapping := apierrors.NewForbidden(pods, "nb-validation", errors.New(`cannot set blockOwnerDeletion in this case because cannot find RESTMapping for APIVersion mlops.mlops.dev/v1alpha1 Kind NotebookValidationJob: no matches for kind "NotebookValidationJob" in version "mlops.mlops.dev/v1alpha1"`))
 	webhook := apierrors.NewBadRequest(`admission webhook "validation.webhook.pipeline.tekton.dev" denied the request: validation failed: invalid value: spec.params`)
 	podCall := "pod " + statemachine.PodName(initializing(false), 0) + " img"
 	cases := []struct {
@@ -80,6 +83,7 @@ func TestDecidePerformsTheEffect(t *testing.T) {
 		{"pod name taken", false, NameTaken(errors.New("Pod team-a/nb-validation exists, controlled by nothing")), v1alpha1.PhaseFailed, statemachine.ReasonChildNameTaken, false, podCall},
 		{"function lacks RBAC", false, CreateFailure(rbac), "", "", true, podCall},
 		{"quota exhausted", false, CreateFailure(quota), "", "", true, podCall},
+		{"owner kind not yet known after a restart", false, CreateFailure(ownerMapping), "", "", true, podCall},
 		{"API unavailable", false, CreateFailure(errors.New("connection refused")), "", "", true, podCall},
 		{"build started", true, nil, v1alpha1.PhaseBuilding, statemachine.ReasonBuildStarted, false, "build"},
 		{"platform missing", true, Permanent(errors.New("tekton.dev/v1 pipelineruns is not served")), v1alpha1.PhaseFailed, statemachine.ReasonBuildStartFailed, false, "build"},
