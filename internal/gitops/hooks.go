@@ -11,6 +11,7 @@ import (
 	"sigs.k8s.io/yaml"
 
 	"github.com/mlops-dev/nbv/api/v1alpha1"
+	"github.com/mlops-dev/nbv/internal/statemachine"
 )
 
 // Trigger actions, the existing operator's.
@@ -61,8 +62,7 @@ func Wants(job *v1alpha1.NotebookValidationJob) bool {
 // pending when it ends the job and job wants them: the hooks are then performed after that
 // write, and a job whose event was lost is found by this state (the sweep).
 func MarkPending(job *v1alpha1.NotebookValidationJob, status *v1alpha1.NotebookValidationJobStatus) {
-	terminal := status.Phase == v1alpha1.PhaseSucceeded || status.Phase == v1alpha1.PhaseFailed
-	if terminal && status.GitOpsHooks == nil && Wants(job) {
+	if statemachine.Terminal(status.Phase) && status.GitOpsHooks == nil && Wants(job) {
 		status.GitOpsHooks = &v1alpha1.GitOpsHooksStatus{State: v1alpha1.GitOpsHooksPending}
 	}
 }

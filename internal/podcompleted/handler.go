@@ -1,6 +1,8 @@
 // Package podcompleted is the behaviour of the pod-completed function: on a validation Pod
 // update event it re-reads the pod and its job and lets the state machine decide
 // (ValidationRunning -> Succeeded | Failed, or a new pod after an infrastructure failure).
+// A pod that ended before the job recorded it (its creator's status write still in flight) is
+// answered with a redelivery request, since its outcome is announced only once.
 // What the runner found comes from the pod's termination message, so no other call is made.
 // A pod that the event's own object shows still on its way (pending or running, with nothing
 // wrong) changes no job (statemachine.CouldApplyInAnyPhase): that event is answered with no
@@ -110,7 +112,25 @@ func observePod(ctx context.Context, read func(context.Context) (*corev1.Pod, er
 	case !metav1.IsControlledBy(pod, job):
 		return statemachine.Observation{}, fmt.Errorf("%w: pod %s/%s is not controlled by job %s", function.ErrBadInput, job.Namespace, name, job.Name)
 	}
-	return observe.Pod(name, pod), nil
+	obs := observe.Pod(name, pod)
+	if notYetRecorded(job, name) && statemachine.CouldApplyInAnyPhase(obs.Kind) {
+		// The function that created the pod writes the job's status right after; a fast pod
+		// can finish first. Its outcome will not be announced again, so ask the broker to
+		// redeliver rather than leave the job to the sweep.
+		return statemachine.Observation{}, fmt.Errorf("%w: pod %s/%s ended before job %s recorded it; redeliver", function.ErrConflict, job.Namespace, name, job.Name)
+	}
+	return obs, nil
+}
+
+// notYetRecorded reports whether name is the validation pod of the job's current or next
+// attempt and the job, not finished, has not recorded it yet: its creator's status write is
+// still in flight.
+func notYetRecorded(job *v1alpha1.NotebookValidationJob, name string) bool {
+	if statemachine.Terminal(job.Status.Phase) || job.Status.ValidationPodName == name {
+		return false
+	}
+	attempt := job.Status.RetryCount
+	return name == statemachine.PodName(job, attempt) || name == statemachine.PodName(job, attempt+1)
 }
 
 // earlierIncarnation reports whether pod is controlled by a job of job's name with another UID.

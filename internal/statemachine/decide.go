@@ -45,6 +45,11 @@ func Decide(job *v1alpha1.NotebookValidationJob, obs Observation) Decision {
 	return t.unchanged()
 }
 
+// Terminal reports whether phase is Succeeded or Failed, which absorb every observation.
+func Terminal(phase string) bool {
+	return phase == v1alpha1.PhaseSucceeded || phase == v1alpha1.PhaseFailed
+}
+
 // PodName names the validation pod of job's attempt. Every child name carries a short hash of
 // the job's UID (childSuffix), so a job re-created under the same name never meets the
 // children of the one before it, which may still exist until the garbage collector runs.

@@ -63,7 +63,7 @@ func everyJobEnded(s endState) Invariant {
 		switch {
 		case j == nil:
 			inv.add("%s: missing", p.Name)
-		case !terminal(j.Status.Phase):
+		case !statemachine.Terminal(j.Status.Phase):
 			inv.add("%s: phase %q (%s)", p.Name, j.Status.Phase, j.Status.Message)
 		}
 	}
@@ -74,7 +74,7 @@ func rightPhase(s endState) Invariant {
 	inv := Invariant{Name: "the intended phase", OK: true}
 	for _, p := range s.plan {
 		j := s.jobs[p.Name]
-		if j == nil || !terminal(j.Status.Phase) {
+		if j == nil || !statemachine.Terminal(j.Status.Phase) {
 			continue // reported by everyJobEnded
 		}
 		if j.Status.Phase != p.WantPhase() {

@@ -8,6 +8,7 @@ import (
 	"k8s.io/apimachinery/pkg/types"
 
 	"github.com/mlops-dev/nbv/api/v1alpha1"
+	"github.com/mlops-dev/nbv/internal/statemachine"
 )
 
 // phaseSeen is a phase as the harness's watch first saw it.
@@ -108,7 +109,7 @@ func (r *recorder) sawJob(name string, uid types.UID, phase string, at time.Time
 		return
 	}
 	rec.phases = append(rec.phases, phaseSeen{Phase: phase, At: at})
-	if terminal(phase) && !rec.ended {
+	if statemachine.Terminal(phase) && !rec.ended {
 		rec.ended = true
 		r.terminal++
 		close(r.changed)
@@ -173,10 +174,6 @@ func (r *recorder) snapshot() map[string]jobRecord {
 		out[name] = c
 	}
 	return out
-}
-
-func terminal(phase string) bool {
-	return phase == v1alpha1.PhaseSucceeded || phase == v1alpha1.PhaseFailed
 }
 
 // planned lists the run's jobs in plan order.

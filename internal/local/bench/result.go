@@ -16,6 +16,7 @@ import (
 
 	"github.com/mlops-dev/nbv/internal/local/controlplane"
 	"github.com/mlops-dev/nbv/internal/local/knservice"
+	"github.com/mlops-dev/nbv/internal/statemachine"
 )
 
 // Result is what a run measured and checked; bench/results.json is its JSON.
@@ -237,7 +238,7 @@ func hops(records map[string]jobRecord) []Latency {
 		}
 		var end time.Time
 		for _, p := range rec.phases {
-			if terminal(p.Phase) {
+			if statemachine.Terminal(p.Phase) {
 				end = p.At
 				break
 			}
