@@ -18,7 +18,6 @@ import (
 	apierrors "k8s.io/apimachinery/pkg/api/errors"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/apimachinery/pkg/runtime/schema"
-	"k8s.io/client-go/discovery"
 	"k8s.io/client-go/dynamic"
 	"k8s.io/client-go/rest"
 
@@ -30,7 +29,7 @@ import (
 // Reader reads model objects and what the API server serves.
 type Reader struct {
 	Dynamic   dynamic.Interface
-	Discovery discovery.DiscoveryInterface
+	Discovery Discovery
 }
 
 // New builds a Reader for cfg.
@@ -39,7 +38,7 @@ func New(cfg *rest.Config) (*Reader, error) {
 	if err != nil {
 		return nil, fmt.Errorf("model readiness: %w", err)
 	}
-	disc, err := discovery.NewDiscoveryClientForConfig(cfg)
+	disc, err := NewAPIDiscovery(cfg)
 	if err != nil {
 		return nil, fmt.Errorf("model readiness: %w", err)
 	}
@@ -128,7 +127,7 @@ func (r *Reader) resource(ctx context.Context, job *v1alpha1.NotebookValidationJ
 	platform := modelspec.Platform(job)
 	switch platform {
 	case modelspec.PlatformKServe, modelspec.PlatformOpenShiftAI:
-		return r.served(InferenceServices)
+		return r.served(ctx, InferenceServices)
 	case modelspec.PlatformVLLM, modelspec.PlatformTorchServe, modelspec.PlatformTensorFlowServing, modelspec.PlatformTriton:
 		return Deployments, "", nil
 	case modelspec.PlatformCustom:
@@ -136,18 +135,18 @@ func (r *Reader) resource(ctx context.Context, job *v1alpha1.NotebookValidationJ
 		if cp == nil || cp.APIGroup == "" || cp.ResourceType == "" {
 			return schema.GroupVersionResource{}, "platform custom needs customPlatform.apiGroup and customPlatform.resourceType", nil
 		}
-		return r.preferred(schema.GroupResource{Group: cp.APIGroup, Resource: strings.ToLower(cp.ResourceType)})
+		return r.preferred(ctx, schema.GroupResource{Group: cp.APIGroup, Resource: strings.ToLower(cp.ResourceType)})
 	}
 	if gr, ok := unreadGroups[platform]; ok {
-		return r.preferred(gr)
+		return r.preferred(ctx, gr)
 	}
 	return schema.GroupVersionResource{}, fmt.Sprintf("unknown platform %q", platform), nil
 }
 
 // served checks that the API server serves gvr (discovery, as the existing operator detects
 // platforms): the empty reason when it does.
-func (r *Reader) served(gvr schema.GroupVersionResource) (schema.GroupVersionResource, string, error) {
-	list, err := r.Discovery.ServerResourcesForGroupVersion(gvr.GroupVersion().String())
+func (r *Reader) served(ctx context.Context, gvr schema.GroupVersionResource) (schema.GroupVersionResource, string, error) {
+	list, err := r.Discovery.ResourcesFor(ctx, gvr.GroupVersion().String())
 	if apierrors.IsNotFound(err) {
 		return gvr, fmt.Sprintf("%s is not served", gvr.GroupResource()), nil
 	}
@@ -163,14 +162,14 @@ func (r *Reader) served(gvr schema.GroupVersionResource) (schema.GroupVersionRes
 }
 
 // preferred finds the preferred version of gr's group and checks that it serves gr.
-func (r *Reader) preferred(gr schema.GroupResource) (schema.GroupVersionResource, string, error) {
-	groups, err := r.Discovery.ServerGroups()
+func (r *Reader) preferred(ctx context.Context, gr schema.GroupResource) (schema.GroupVersionResource, string, error) {
+	groups, err := r.Discovery.Groups(ctx)
 	if err != nil {
 		return schema.GroupVersionResource{}, "", fmt.Errorf("discover API groups: %w", err)
 	}
 	for _, g := range groups.Groups {
 		if g.Name == gr.Group {
-			return r.served(gr.WithVersion(g.PreferredVersion.Version))
+			return r.served(ctx, gr.WithVersion(g.PreferredVersion.Version))
 		}
 	}
 	return schema.GroupVersionResource{}, fmt.Sprintf("API group %s is not served", gr.Group), nil

@@ -35,8 +35,17 @@ func reader(t *testing.T, served []schema.GroupVersionResource, forbidden string
 			return true, nil, apierrors.NewForbidden(schema.GroupResource{Resource: forbidden}, "x", fmt.Errorf("RBAC"))
 		})
 	}
-	return &Reader{Dynamic: dyn, Discovery: disc}
+	return &Reader{Dynamic: dyn, Discovery: fakeDiscovery{disc}}
 }
+
+// fakeDiscovery answers Discovery from client-go's fake discovery client.
+type fakeDiscovery struct{ *fakediscovery.FakeDiscovery }
+
+func (f fakeDiscovery) ResourcesFor(_ context.Context, gv string) (*metav1.APIResourceList, error) {
+	return f.ServerResourcesForGroupVersion(gv)
+}
+
+func (f fakeDiscovery) Groups(context.Context) (*metav1.APIGroupList, error) { return f.ServerGroups() }
 
 func modelJob(platform string, targets ...string) *v1alpha1.NotebookValidationJob {
 	on := true
