@@ -331,9 +331,8 @@ func TestDeletedPodIsKilledAndCleanedUp(t *testing.T) {
 	h := start(t)
 	pod := h.create(shellPod("doomed", "sleep 300"))
 	h.wait(pod, "running", func(p *corev1.Pod) bool { return p.Status.Phase == corev1.PodRunning })
-	if len(alive(pod.UID)) == 0 {
-		t.Fatal("no process runs for the running pod")
-	}
+	// Running is written as the container starts, so its process may appear a moment later.
+	eventually(t, "a process runs for the running pod", func() bool { return len(alive(pod.UID)) > 0 })
 	if err := h.client.CoreV1().Pods("team-a").Delete(context.Background(), "doomed", metav1.DeleteOptions{}); err != nil {
 		t.Fatal(err)
 	}
