@@ -157,6 +157,11 @@ func (a *actors) writeBuild(r childapi.Resource, name string, status map[string]
 		if err != nil {
 			return err
 		}
+		if st, _ := obj.Object["status"].(map[string]any); buildFinished(st) {
+			// A retried write that had landed, or the running write retried across an API
+			// server restart after the end was written: a build controller never goes back.
+			return nil
+		}
 		obj.Object["status"] = status
 		_, err = c.UpdateStatus(a.ctx, obj, metav1.UpdateOptions{})
 		return err

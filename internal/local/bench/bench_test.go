@@ -217,3 +217,21 @@ func TestIsSourceEvent(t *testing.T) {
 		t.Error("structured ApiServerSource event not recognised")
 	}
 }
+
+// A played build never goes back from its end to running, whichever write lands last.
+func TestBuildFinished(t *testing.T) {
+	now := metav1.Now()
+	for _, status := range []func(string, string, metav1.Time) map[string]any{tektonStatus, openshiftStatus} {
+		if buildFinished(status(buildRunning, "img", now)) {
+			t.Error("a running build counts as finished")
+		}
+		for _, end := range []string{buildSucceeded, buildFailed} {
+			if !buildFinished(status(end, "img", now)) {
+				t.Errorf("a %s build does not count as finished", end)
+			}
+		}
+	}
+	if buildFinished(nil) {
+		t.Error("a build with no status counts as finished")
+	}
+}

@@ -56,6 +56,18 @@ func openshiftStatus(state, image string, now metav1.Time) map[string]any {
 	return st
 }
 
+// buildFinished reports whether a played build's status (either kind) is an end state.
+func buildFinished(st map[string]any) bool {
+	if _, ok := st["completionTime"]; ok {
+		return true // Tekton, succeeded or failed
+	}
+	switch st["phase"] {
+	case "Complete", "Failed", "Cancelled", "Error":
+		return true // OpenShift
+	}
+	return false
+}
+
 // runningPodStatus is what the kubelet writes once the prepare container finished and the
 // notebook container started.
 func runningPodStatus(now metav1.Time) corev1.PodStatus {
