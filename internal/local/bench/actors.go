@@ -35,6 +35,8 @@ type actors struct {
 	ciURL     string
 	ciKey     []byte
 	http      *http.Client
+	// nearRestart reports whether kube-apiserver restarts or just came back (see restartGrace).
+	nearRestart func() bool
 
 	mu      sync.Mutex
 	handled map[string]bool // "<kind>/<name>" already acted on
@@ -209,6 +211,8 @@ func (a *actors) externalBuilding(job string) {
 			case errors.As(err, &rejected) && rejected.Status == http.StatusConflict:
 				// The job left Building: an earlier attempt was applied after all.
 				return nil
+			case errors.As(err, &rejected) && rejected.Status == http.StatusUnauthorized && a.nearRestart != nil && a.nearRestart():
+				return err // the restarted API server's RBAC cache not yet synced (restartGrace)
 			case errors.As(err, &rejected) && rejected.Status < 500 && rejected.Status != http.StatusTooManyRequests:
 				return errPermanent{err}
 			}

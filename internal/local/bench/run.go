@@ -219,6 +219,26 @@ type run struct {
 	killer    *killer
 	stackErrs []error
 	final     endState
+	// restarting is set while kube-apiserver restarts, and restartEnded (unix nanoseconds)
+	// once it is back; the played CI reads them (nearRestart).
+	restarting   atomic.Bool
+	restartEnded atomic.Int64
+}
+
+// restartGrace is how long after a restart the played CI still takes a 401 for the restart's:
+// a restarted kube-apiserver answers before its RBAC cache has synced and denies what it will
+// allow a moment later, so the key Secret reads as forbidden (the /ci route's 401). A load
+// balancer in front of a real control plane hides this window; the local stack has none.
+const restartGrace = 30 * time.Second
+
+// nearRestart reports whether kube-apiserver is restarting or came back less than
+// restartGrace ago.
+func (r *run) nearRestart() bool {
+	if r.restarting.Load() {
+		return true
+	}
+	ended := r.restartEnded.Load()
+	return ended != 0 && time.Since(time.Unix(0, ended)) < restartGrace
 }
 
 // execute runs the stack, the harness and the jobs, and leaves in r what the analysis needs.
@@ -267,7 +287,7 @@ func (r *run) execute(ctx context.Context, binDir string, progress func(string, 
 	defer stopActors()
 	act := &actors{ctx: actCtx, kube: kube, dyn: dyn, namespace: benchNamespace, rec: r.rec,
 		buildTime: opts.BuildTime, runTime: opts.RunTime, ciURL: stack.FunctionURLs["build-status-changed"] + externalci.Path,
-		ciKey: ciKey, http: &http.Client{Timeout: 70 * time.Second}, handled: map[string]bool{}}
+		ciKey: ciKey, http: &http.Client{Timeout: 70 * time.Second}, handled: map[string]bool{}, nearRestart: r.nearRestart}
 	watchCtx, stopWatch := context.WithCancel(ctx)
 	shutdownWatch, err := watchRun(watchCtx, kube, dyn, r.rec, act)
 	defer func() {
@@ -345,7 +365,10 @@ func (r *run) restartAt(ctx context.Context, halfway <-chan struct{}) {
 	case <-halfway:
 	}
 	began := time.Now()
+	r.restarting.Store(true)
 	err := r.cp.RestartAPIServer(ctx, 5*time.Second)
+	r.restartEnded.Store(time.Now().UnixNano())
+	r.restarting.Store(false)
 	r.res.restart = &Restart{AfterSeconds: time.Since(r.rec.firstCreated()).Seconds(), TookMs: float64(time.Since(began).Milliseconds())}
 	if err != nil {
 		r.res.restart.Error = err.Error()
