@@ -5,7 +5,6 @@ import (
 	"io/fs"
 	"log/slog"
 	"os"
-	"os/exec"
 	"path/filepath"
 	"strings"
 	"testing"
@@ -31,9 +30,6 @@ import (
 // volume does.
 func TestRunnerRedactsPodCredentials(t *testing.T) {
 	cp := requireControlPlane(t)
-	if _, err := exec.Command(hostkubelet.DefaultPython, "-c", "import nbclient, ipykernel").CombinedOutput(); err != nil {
-		t.Skipf("%s lacks nbclient/ipykernel (bash hack/install-python-deps.sh): %v", hostkubelet.DefaultPython, err)
-	}
 	ctx, cancel := context.WithTimeout(context.Background(), 3*time.Minute)
 	defer cancel()
 	ns := newNamespace(t, ctx, cp)
@@ -45,12 +41,7 @@ func TestRunnerRedactsPodCredentials(t *testing.T) {
 		t.Fatal(err)
 	}
 	tmp := t.TempDir()
-	runnerBin := filepath.Join(tmp, "nbv-runner")
-	build := exec.CommandContext(ctx, "go", "build", "-o", runnerBin, "./cmd/nbv-runner")
-	build.Dir = repoRoot
-	if out, err := build.CombinedOutput(); err != nil {
-		t.Fatalf("go build nbv-runner: %v\n%s", err, out)
-	}
+	runnerBin := hostRunner(t, ctx, tmp)
 	repoURL := "file://" + hkGitRepo(t, filepath.Join(tmp, "repo"), map[string][]string{"leak.ipynb": {
 		"import os, sys\ntoken = os.environ['API_TOKEN']\nprint('the token is', token)\nsys.stderr.write('stderr: ' + token + '\\n')",
 		"raise PermissionError('token ' + token + ' was refused')",

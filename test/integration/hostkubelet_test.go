@@ -38,21 +38,13 @@ var hkNotebooks = map[string][]string{
 // nbv-runner and Python, through a real API server, and checks what a watcher of the Pod sees.
 func TestHostKubeletRunsValidationPods(t *testing.T) {
 	cp := requireControlPlane(t)
-	if _, err := exec.Command(hostkubelet.DefaultPython, "-c", "import nbclient, ipykernel").CombinedOutput(); err != nil {
-		t.Skipf("%s lacks nbclient/ipykernel (bash hack/install-python-deps.sh): %v", hostkubelet.DefaultPython, err)
-	}
 	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Minute)
 	defer cancel()
 	ns := newNamespace(t, ctx, cp)
 	client := kubernetes.NewForConfigOrDie(cp.RESTConfig())
 
 	tmp := t.TempDir()
-	runnerBin := filepath.Join(tmp, "nbv-runner")
-	build := exec.CommandContext(ctx, "go", "build", "-o", runnerBin, "./cmd/nbv-runner")
-	build.Dir = repoRoot
-	if out, err := build.CombinedOutput(); err != nil {
-		t.Fatalf("go build nbv-runner: %v\n%s", err, out)
-	}
+	runnerBin := hostRunner(t, ctx, tmp)
 	repoURL := "file://" + hkGitRepo(t, filepath.Join(tmp, "repo"), hkNotebooks)
 
 	runCtx, stop := context.WithCancel(ctx)
@@ -216,6 +208,23 @@ func TestHostKubeletRunsValidationPods(t *testing.T) {
 			t.Errorf("after Run: phase %s, Classify %+v", p.Status.Phase, o)
 		}
 	})
+}
+
+// hostRunner skips t when the host Python lacks the notebook stack, else builds nbv-runner
+// into dir and returns its path: what every test running validation pods on the host kubelet
+// needs first.
+func hostRunner(t *testing.T, ctx context.Context, dir string) string {
+	t.Helper()
+	if _, err := exec.Command(hostkubelet.DefaultPython, "-c", "import nbclient, ipykernel").CombinedOutput(); err != nil {
+		t.Skipf("%s lacks nbclient/ipykernel (bash hack/install-python-deps.sh): %v", hostkubelet.DefaultPython, err)
+	}
+	runnerBin := filepath.Join(dir, "nbv-runner")
+	build := exec.CommandContext(ctx, "go", "build", "-o", runnerBin, "./cmd/nbv-runner")
+	build.Dir = repoRoot
+	if out, err := build.CombinedOutput(); err != nil {
+		t.Fatalf("go build nbv-runner: %v\n%s", err, out)
+	}
+	return runnerBin
 }
 
 // hkGitRepo commits hkNotebooks to a new repository at dir (branch master) and returns dir.

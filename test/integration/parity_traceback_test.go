@@ -3,7 +3,6 @@ package integration
 import (
 	"context"
 	"log/slog"
-	"os/exec"
 	"path/filepath"
 	"strings"
 	"testing"
@@ -72,16 +71,8 @@ func TestFailingCellTracebackInStatus(t *testing.T) {
 func (f *fixture) startHostKubelet(notebooks map[string][]string) string {
 	t := f.t
 	t.Helper()
-	if _, err := exec.Command(hostkubelet.DefaultPython, "-c", "import nbclient, ipykernel").CombinedOutput(); err != nil {
-		t.Skipf("%s lacks nbclient/ipykernel (bash hack/install-python-deps.sh): %v", hostkubelet.DefaultPython, err)
-	}
 	tmp := t.TempDir()
-	runnerBin := filepath.Join(tmp, "nbv-runner")
-	build := exec.CommandContext(f.ctx, "go", "build", "-o", runnerBin, "./cmd/nbv-runner")
-	build.Dir = repoRoot
-	if out, err := build.CombinedOutput(); err != nil {
-		t.Fatalf("go build nbv-runner: %v\n%s", err, out)
-	}
+	runnerBin := hostRunner(t, f.ctx, tmp)
 	repoURL := "file://" + hkGitRepo(t, filepath.Join(tmp, "repo"), notebooks)
 	k := hostkubelet.New(f.cp.RESTConfig(), hostkubelet.Options{RunnerBinary: runnerBin, WorkDir: filepath.Join(tmp, "work"),
 		NodeName: "host", Namespace: f.ns, Log: slog.New(slog.NewTextHandler(t.Output(), nil))})
