@@ -14,6 +14,7 @@ import (
 
 	"github.com/mlops-dev/nbv/api/v1alpha1"
 	"github.com/mlops-dev/nbv/internal/jobstore"
+	"github.com/mlops-dev/nbv/internal/statemachine"
 )
 
 // createJob creates job and returns the name the API server gave it (GenerateName allowed).
@@ -52,7 +53,7 @@ func followJob(ctx context.Context, cfg *rest.Config, namespace, name string, ti
 			fmt.Printf("%8s  %-17s %s\n", time.Since(start).Round(100*time.Millisecond), p, job.Status.Message)
 			last = p
 		}
-		if p := job.Status.Phase; p == v1alpha1.PhaseSucceeded || p == v1alpha1.PhaseFailed {
+		if statemachine.Terminal(job.Status.Phase) {
 			return job, nil
 		}
 		select {
