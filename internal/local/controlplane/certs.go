@@ -32,7 +32,7 @@ const certValidity = 7 * 24 * time.Hour
 // newPKI generates a CA, a serving certificate for the loopback API server, an admin client
 // certificate (group system:masters, so RBAC never blocks the harness itself) and the
 // service-account signing key. ECDSA P-256 keeps generation in the milliseconds.
-func newPKI() (*pki, error) {
+func newPKI(apiIP net.IP) (*pki, error) {
 	now := time.Now()
 	caKey, err := ecdsa.GenerateKey(elliptic.P256(), rand.Reader)
 	if err != nil {
@@ -66,7 +66,7 @@ func newPKI() (*pki, error) {
 		NotAfter:    now.Add(certValidity),
 		KeyUsage:    x509.KeyUsageDigitalSignature,
 		ExtKeyUsage: []x509.ExtKeyUsage{x509.ExtKeyUsageServerAuth},
-		IPAddresses: []net.IP{net.IPv4(127, 0, 0, 1), net.IPv6loopback, net.IPv4(10, 0, 0, 1)},
+		IPAddresses: []net.IP{net.IPv4(127, 0, 0, 1), net.IPv6loopback, net.IPv4(10, 0, 0, 1), apiIP},
 		DNSNames: []string{"localhost", "kubernetes", "kubernetes.default", "kubernetes.default.svc",
 			"kubernetes.default.svc.cluster.local"},
 	})

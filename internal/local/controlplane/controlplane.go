@@ -12,6 +12,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"net"
 	"net/http"
 	"os"
 	"path/filepath"
@@ -78,6 +79,14 @@ type Options struct {
 	// requests of users in these groups, e.g. system:serviceaccounts:nbv-system: what each
 	// function really asked of the API server, read back with ReadAudit.
 	AuditUserGroups []string
+	// Address is where kube-apiserver binds and what it advertises. Default 127.0.0.1. A
+	// cluster with a real node sets a non-loopback address the node can reach (the host end of
+	// its veth): the kubernetes Service then gets Endpoints, so pods can call the API server.
+	Address string
+	// Scheduler also runs kube-scheduler (from BinDir), for pods that do not set nodeName.
+	Scheduler bool
+	// ServiceCIDR is --service-cluster-ip-range. Default 10.0.0.0/24.
+	ServiceCIDR string
 }
 
 // ControlPlane is a running control plane. Its methods are safe for concurrent use.
@@ -109,8 +118,19 @@ func Start(ctx context.Context, opts Options) (_ *ControlPlane, err error) {
 	if opts.StartTimeout == 0 {
 		opts.StartTimeout = 90 * time.Second
 	}
+	if opts.Address == "" {
+		opts.Address = "127.0.0.1"
+	}
+	if opts.ServiceCIDR == "" {
+		opts.ServiceCIDR = "10.0.0.0/24"
+	}
 	if err := CheckBinaries(opts.BinDir, opts.ControllerManager); err != nil {
 		return nil, err
+	}
+	if opts.Scheduler {
+		if _, err := lookBinary(opts.BinDir, "kube-scheduler"); err != nil {
+			return nil, err
+		}
 	}
 	ctx, cancel := context.WithTimeout(ctx, opts.StartTimeout)
 	defer cancel()
@@ -172,7 +192,11 @@ func Start(ctx context.Context, opts Options) (_ *ControlPlane, err error) {
 
 func (cp *ControlPlane) start(ctx context.Context, opts Options) error {
 	var err error
-	if cp.pki, err = newPKI(); err != nil {
+	apiIP := net.ParseIP(opts.Address)
+	if apiIP == nil {
+		return fmt.Errorf("address %q is not an IP address", opts.Address)
+	}
+	if cp.pki, err = newPKI(apiIP); err != nil {
 		return err
 	}
 	pkiDir := filepath.Join(cp.dir, "pki")
@@ -188,7 +212,7 @@ func (cp *ControlPlane) start(ctx context.Context, opts Options) error {
 		return err
 	}
 	etcdClient, etcdPeer, apiPort := ports[0], ports[1], ports[2]
-	cp.host = "https://127.0.0.1:" + strconv.Itoa(apiPort)
+	cp.host = "https://" + net.JoinHostPort(opts.Address, strconv.Itoa(apiPort))
 
 	etcdBin, _ := lookBinary(opts.BinDir, "etcd")
 	clientURL := "http://127.0.0.1:" + strconv.Itoa(etcdClient)
@@ -213,12 +237,9 @@ func (cp *ControlPlane) start(ctx context.Context, opts Options) error {
 	apiBin, _ := lookBinary(opts.BinDir, "kube-apiserver")
 	apiArgs := []string{
 		"--etcd-servers=" + clientURL,
-		"--bind-address=127.0.0.1",
+		"--bind-address=" + opts.Address,
 		"--secure-port=" + strconv.Itoa(apiPort),
-		"--advertise-address=127.0.0.1",
-		// No Endpoints for the kubernetes Service: nothing in-cluster dials it, and the
-		// reconciler would fight over a loopback address.
-		"--endpoint-reconciler-type=none",
+		"--advertise-address=" + opts.Address,
 		"--tls-cert-file=" + files.servingCert,
 		"--tls-private-key-file=" + files.servingKey,
 		"--client-ca-file=" + files.caCert,
@@ -226,12 +247,21 @@ func (cp *ControlPlane) start(ctx context.Context, opts Options) error {
 		"--service-account-issuer=https://kubernetes.default.svc.cluster.local",
 		"--service-account-key-file=" + files.saPub,
 		"--service-account-signing-key-file=" + files.saKey,
-		"--service-cluster-ip-range=10.0.0.0/24",
+		"--service-cluster-ip-range=" + opts.ServiceCIDR,
 		"--allow-privileged=true",
 		"--cert-dir=" + pkiDir,
 		// As on OpenShift: setting blockOwnerDeletion on a child's ownerReference requires
 		// update on the owner's finalizers, so RBAC that lacks it fails here first.
 		"--enable-admission-plugins=OwnerReferencesPermissionEnforcement",
+	}
+	if apiIP.IsLoopback() {
+		// No Endpoints for the kubernetes Service: nothing in-cluster dials it, and the
+		// reconciler would fight over a loopback address.
+		apiArgs = append(apiArgs, "--endpoint-reconciler-type=none")
+	} else {
+		// Webhooks and aggregated APIs are dialled at their pods' addresses, not through a
+		// Service IP: kube-proxy's rules live in the node's network namespace, not here.
+		apiArgs = append(apiArgs, "--endpoint-reconciler-type=lease", "--enable-aggregator-routing=true")
 	}
 	if len(opts.AuditUserGroups) > 0 {
 		flags, logPath, err := auditFlags(cp.dir, opts.AuditUserGroups)
@@ -274,15 +304,41 @@ func (cp *ControlPlane) start(ctx context.Context, opts Options) error {
 			return err
 		}
 		cp.procs = append(cp.procs, kcm)
-		// Give it a moment to fail on bad flags, so the caller hears about it from Start.
-		select {
-		case <-kcm.Done():
-			_, err := kcm.Exited()
+		if err := failedEarly(kcm); err != nil {
 			return err
-		case <-time.After(300 * time.Millisecond):
+		}
+	}
+	if opts.Scheduler {
+		schedBin, _ := lookBinary(opts.BinDir, "kube-scheduler")
+		sched, err := startProcess("kube-scheduler", schedBin, []string{
+			"--kubeconfig=" + cp.kubeconfig,
+			"--authentication-kubeconfig=" + cp.kubeconfig,
+			"--authorization-kubeconfig=" + cp.kubeconfig,
+			"--leader-elect=false",
+			"--bind-address=127.0.0.1",
+			"--secure-port=0",
+		}, cp.dir)
+		if err != nil {
+			return err
+		}
+		cp.procs = append(cp.procs, sched)
+		if err := failedEarly(sched); err != nil {
+			return err
 		}
 	}
 	return nil
+}
+
+// failedEarly gives a just-started child a moment to fail on bad flags, so the caller hears
+// about it from Start.
+func failedEarly(p *childproc.Process) error {
+	select {
+	case <-p.Done():
+		_, err := p.Exited()
+		return err
+	case <-time.After(300 * time.Millisecond):
+		return nil
+	}
 }
 
 // waitReady polls /readyz (which includes the RBAC bootstrap and CRD informer sync) until it
