@@ -261,7 +261,9 @@ func (cp *ControlPlane) start(ctx context.Context, opts Options) error {
 	} else {
 		// Webhooks and aggregated APIs are dialled at their pods' addresses, not through a
 		// Service IP: kube-proxy's rules live in the node's network namespace, not here.
-		apiArgs = append(apiArgs, "--endpoint-reconciler-type=lease", "--enable-aggregator-routing=true")
+		// The kubelet (logs, exec) is dialled at the node's InternalIP: nothing resolves its name.
+		apiArgs = append(apiArgs, "--endpoint-reconciler-type=lease", "--enable-aggregator-routing=true",
+			"--kubelet-preferred-address-types=InternalIP")
 	}
 	if len(opts.AuditUserGroups) > 0 {
 		flags, logPath, err := auditFlags(cp.dir, opts.AuditUserGroups)

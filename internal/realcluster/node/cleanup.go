@@ -5,7 +5,6 @@ import (
 	"context"
 	"errors"
 	"fmt"
-	"io/fs"
 	"os"
 	"path/filepath"
 	"slices"
@@ -15,12 +14,8 @@ import (
 	"time"
 )
 
-// cgroupHierarchies are the cgroup v1 controllers this machine mounts.
-var cgroupHierarchies = []string{"pids", "cpu", "cpuacct", "cpuset", "memory", "devices", "freezer", "blkio", "systemd"}
-
 // Clean removes what a run left behind in dir, even one that was killed: its processes
-// (containerd, its shims, kubelet, kube-proxy, CoreDNS), every container in the pods' cgroup,
-// the mounts under dir, orphaned pod network namespaces, the node's network, and dir itself.
+// (containerd, its shims, kubelet, kube-proxy, CoreDNS) and their containers, the mounts under dir, orphaned pod network namespaces, the node's network, and dir itself.
 func Clean(ctx context.Context, dir string) error {
 	if err := killLeftovers(ctx, dir); err != nil {
 		return err
@@ -37,8 +32,7 @@ func Clean(ctx context.Context, dir string) error {
 func killLeftovers(ctx context.Context, dir string) error {
 	var errs []error
 	for range 3 { // shims respawn nothing, but a container may fork while being killed
-		killed := killByCmdline(dir) + killCgroup()
-		if killed == 0 {
+		if killByCmdline(dir) == 0 {
 			break
 		}
 		select {
@@ -51,22 +45,38 @@ func killLeftovers(ctx context.Context, dir string) error {
 		errs = append(errs, err)
 	}
 	removeOrphanPodNetns(ctx)
-	removeCgroupRoot()
 	return errors.Join(errs...)
 }
 
-// killByCmdline SIGKILLs every process whose command line mentions dir.
+// killByCmdline SIGKILLs every process whose command line mentions dir (containerd, its
+// shims, kubelet, kube-proxy, CoreDNS) and all their descendants: the containers, which the
+// shims parent and which outlive a killed containerd. It returns how many it signalled.
 func killByCmdline(dir string) int {
-	n := 0
 	self := os.Getpid()
+	children := map[int][]int{}
+	var roots []int
 	for _, pid := range pids() {
 		if pid == self {
 			continue
 		}
+		if ppid, ok := parentPID(pid); ok {
+			children[ppid] = append(children[ppid], pid)
+		}
 		cmdline, err := os.ReadFile(fmt.Sprintf("/proc/%d/cmdline", pid))
-		if err != nil || !strings.Contains(string(cmdline), dir+"/") {
+		if err == nil && strings.Contains(string(cmdline), dir+"/") {
+			roots = append(roots, pid)
+		}
+	}
+	n := 0
+	seen := map[int]bool{}
+	for len(roots) > 0 {
+		pid := roots[0]
+		roots = roots[1:]
+		if seen[pid] {
 			continue
 		}
+		seen[pid] = true
+		roots = append(roots, children[pid]...)
 		if syscall.Kill(pid, syscall.SIGKILL) == nil {
 			n++
 		}
@@ -74,53 +84,23 @@ func killByCmdline(dir string) int {
 	return n
 }
 
-// killCgroup SIGKILLs every process in the pods' cgroup tree.
-func killCgroup() int {
-	n := 0
-	root := filepath.Join("/sys/fs/cgroup/pids", cgroupRoot)
-	_ = filepath.WalkDir(root, func(path string, d fs.DirEntry, err error) error {
-		if err != nil || d.IsDir() || d.Name() != "cgroup.procs" {
-			return nil
-		}
-		data, _ := os.ReadFile(path)
-		for _, f := range strings.Fields(string(data)) {
-			if pid, err := strconv.Atoi(f); err == nil && syscall.Kill(pid, syscall.SIGKILL) == nil {
-				n++
-			}
-		}
-		return nil
-	})
-	return n
-}
-
-func makeCgroupRoot() error {
-	for _, h := range cgroupHierarchies {
-		base := filepath.Join("/sys/fs/cgroup", h)
-		if _, err := os.Stat(base); err != nil {
-			continue
-		}
-		if err := os.MkdirAll(filepath.Join(base, cgroupRoot), 0o755); err != nil {
-			return fmt.Errorf("creating cgroup %s in %s: %w", cgroupRoot, h, err)
-		}
+// parentPID reads a process's parent from /proc/<pid>/stat (the field after the command
+// name, which is in parentheses and may itself hold spaces or parentheses).
+func parentPID(pid int) (int, bool) {
+	stat, err := os.ReadFile(fmt.Sprintf("/proc/%d/stat", pid))
+	if err != nil {
+		return 0, false
 	}
-	return nil
-}
-
-// removeCgroupRoot removes the pods' (now empty) cgroups, deepest first.
-func removeCgroupRoot() {
-	for _, h := range cgroupHierarchies {
-		var dirs []string
-		_ = filepath.WalkDir(filepath.Join("/sys/fs/cgroup", h, cgroupRoot), func(path string, d fs.DirEntry, err error) error {
-			if err == nil && d.IsDir() {
-				dirs = append(dirs, path)
-			}
-			return nil
-		})
-		slices.Reverse(dirs)
-		for _, d := range dirs {
-			_ = syscall.Rmdir(d)
-		}
+	i := strings.LastIndexByte(string(stat), ')')
+	if i < 0 {
+		return 0, false
 	}
+	fields := strings.Fields(string(stat[i+1:]))
+	if len(fields) < 2 {
+		return 0, false
+	}
+	ppid, err := strconv.Atoi(fields[1])
+	return ppid, err == nil
 }
 
 // unmountUnder detaches every mount point under dir, deepest first.

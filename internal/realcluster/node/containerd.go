@@ -43,7 +43,9 @@ const runcWrapper = `#!/bin/sh
 prev=""
 for a in "$@"; do
 	if [ "$prev" = "--bundle" ] && [ -f "$a/config.json" ]; then
-		sed -i 's/"oomScoreAdj":-\{0,1\}[0-9]*,\{0,1\}//' "$a/config.json"
+		# config.json is compact JSON: drop the key with the comma before it, or after it
+		# when it comes first in its object.
+		sed -i -e 's/,"oomScoreAdj":-\{0,1\}[0-9]*//' -e 's/"oomScoreAdj":-\{0,1\}[0-9]*,\{0,1\}//' "$a/config.json"
 	fi
 	prev="$a"
 done

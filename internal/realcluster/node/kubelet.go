@@ -9,10 +9,6 @@ import (
 // NodeName is the name the kubelet registers.
 const NodeName = "node1"
 
-// cgroupRoot is the parent cgroup of every pod's containers, in each cgroup v1 hierarchy, so
-// a run can find (and kill) whatever a previous, killed run left behind.
-const cgroupRoot = "/nbv-e2e"
-
 // kubeletConfig is the KubeletConfiguration this machine needs (../shared/realnode): cgroup
 // v1 allowed, the cgroupfs driver without QoS cgroups or node-allocatable enforcement, no
 // eviction and no image garbage collection (images are imported, never pulled, so one that
@@ -34,7 +30,6 @@ authorization:
 containerRuntimeEndpoint: unix://%[2]s
 cgroupDriver: cgroupfs
 cgroupsPerQOS: false
-cgroupRoot: %[3]s
 enforceNodeAllocatable: []
 failCgroupV1: false
 failSwapOn: false
@@ -45,10 +40,10 @@ evictionHard:
   imagefs.available: "0%%"
 imageGCHighThresholdPercent: 100
 imageGCLowThresholdPercent: 99
-clusterDNS: [%[4]s]
-clusterDomain: %[5]s
-resolvConf: %[6]s
-podLogsDir: %[7]s
+clusterDNS: [%[3]s]
+clusterDomain: %[4]s
+resolvConf: %[5]s
+podLogsDir: %[6]s
 serializeImagePulls: false
 registerNode: true
 `
@@ -65,7 +60,7 @@ func kubeletFiles(dir, address, kubeconfig string) ([]string, error) {
 		return nil, fmt.Errorf("creating %s: %w", logs, err)
 	}
 	config := filepath.Join(dir, "kubelet.yaml")
-	body := fmt.Sprintf(kubeletConfig, NodeIP, address, cgroupRoot, DNSIP, ClusterDomain, resolv, logs)
+	body := fmt.Sprintf(kubeletConfig, NodeIP, address, DNSIP, ClusterDomain, resolv, logs)
 	if err := os.WriteFile(config, []byte(body), 0o644); err != nil {
 		return nil, fmt.Errorf("writing %s: %w", config, err)
 	}

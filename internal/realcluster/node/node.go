@@ -53,9 +53,6 @@ func Prepare(ctx context.Context, dir string) error {
 	if err := os.MkdirAll(dir, 0o755); err != nil {
 		return fmt.Errorf("node: creating %s: %w", dir, err)
 	}
-	if err := makeCgroupRoot(); err != nil {
-		return fmt.Errorf("node: %w", err)
-	}
 	return SetUpNetwork(ctx)
 }
 
