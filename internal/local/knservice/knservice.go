@@ -50,10 +50,11 @@ type Function struct {
 	ReadinessPath string
 }
 
-// service is the part of serving.knative.dev/v1 Service this package reads; the revision
-// template's spec is a PodSpec plus Knative's own fields, decoded strictly so that a misspelled
-// field fails here as the API server's validation would fail it.
-type service struct {
+// Manifest is a serving.knative.dev/v1 Service as config/functions writes them: the revision
+// template's spec is a PodSpec plus Knative's own fields. DecodeManifest decodes it strictly,
+// so that a misspelled field, or a Knative field nobody here interprets, fails as the API
+// server's validation would fail it.
+type Manifest struct {
 	APIVersion string            `json:"apiVersion"`
 	Kind       string            `json:"kind"`
 	Metadata   metav1.ObjectMeta `json:"metadata"`
@@ -102,10 +103,20 @@ func LoadDir(dir string) (map[string]Function, error) {
 	return out, nil
 }
 
-func decode(raw []byte) (Function, error) {
-	var s service
+// DecodeManifest decodes one Knative Service document strictly: an unknown field is an error
+// naming it.
+func DecodeManifest(raw []byte) (Manifest, error) {
+	var s Manifest
 	if err := yaml.UnmarshalStrict(raw, &s); err != nil {
-		return Function{}, fmt.Errorf("decoding Knative Service: %w", err)
+		return Manifest{}, fmt.Errorf("decoding Knative Service: %w", err)
+	}
+	return s, nil
+}
+
+func decode(raw []byte) (Function, error) {
+	s, err := DecodeManifest(raw)
+	if err != nil {
+		return Function{}, err
 	}
 	spec := s.Spec.Template.Spec
 	f := Function{
