@@ -10,12 +10,15 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"path/filepath"
 	"time"
 
 	"k8s.io/client-go/rest"
 
 	"github.com/mlops-dev/nbv/internal/local/controlplane"
+	"github.com/mlops-dev/nbv/internal/realcluster/knative"
 	"github.com/mlops-dev/nbv/internal/realcluster/node"
+	"github.com/mlops-dev/nbv/internal/realcluster/ociimage"
 )
 
 // Options configures Up.
@@ -26,6 +29,9 @@ type Options struct {
 	BinDir string
 	// NodeDir is the node's state directory. Default node.DefaultDir.
 	NodeDir string
+	// ImageDir holds the image tars (and the notebook image's Debian root), reused by the
+	// next run. Default <NBV_CACHE>/e2e-images.
+	ImageDir string
 	// Log receives one line per bring-up step with its duration. Default io.Discard.
 	Log io.Writer
 }
@@ -54,6 +60,9 @@ func Up(ctx context.Context, opts Options) (_ *Cluster, err error) {
 	}
 	if opts.Log == nil {
 		opts.Log = io.Discard
+	}
+	if opts.ImageDir == "" {
+		opts.ImageDir = filepath.Join(filepath.Dir(opts.BinDir), "e2e-images")
 	}
 	c := &Cluster{}
 	defer func() {
@@ -96,7 +105,103 @@ func Up(ctx context.Context, opts Options) (_ *Cluster, err error) {
 	}); err != nil {
 		return nil, err
 	}
+
+	eventingDir, err := knative.ModuleDir(ctx, filepath.Join(opts.RepoRoot, eventingModuleDir), eventingModule)
+	if err != nil {
+		return nil, err
+	}
+	eventing, eventingImages, err := knative.EventingManifests(eventingDir)
+	if err != nil {
+		return nil, err
+	}
+	functions, functionImages, err := knative.FunctionManifests(opts.RepoRoot)
+	if err != nil {
+		return nil, err
+	}
+	var images []ociimage.GoImage
+	for _, p := range functionImages {
+		images = append(images, ociimage.GoImage{Package: p, Dir: opts.RepoRoot})
+	}
+	for _, p := range eventingImages {
+		images = append(images, ociimage.GoImage{Package: p, Dir: filepath.Join(opts.RepoRoot, eventingModuleDir)})
+	}
+	if err := step(fmt.Sprintf("images (%d, imported)", len(images)+2), func() error {
+		return c.buildImages(ctx, opts.ImageDir, images)
+	}); err != nil {
+		return nil, err
+	}
+	cfg := c.RESTConfig()
+	if err := step("knative eventing", func() error {
+		if err := knative.Install(ctx, cfg, eventing); err != nil {
+			return err
+		}
+		if err := knative.WaitAvailable(ctx, cfg, eventingNamespace); err != nil {
+			return err
+		}
+		return knative.WaitWebhooks(ctx, cfg)
+	}); err != nil {
+		return nil, err
+	}
+	if err := step("nbv functions", func() error {
+		if err := knative.Install(ctx, cfg, functions); err != nil {
+			return err
+		}
+		if err := knative.WaitAvailable(ctx, cfg, FunctionsNamespace); err != nil {
+			return err
+		}
+		return waitEventingReady(ctx, cfg, FunctionsNamespace)
+	}); err != nil {
+		return nil, err
+	}
 	return c, nil
+}
+
+const (
+	// eventingModuleDir is the Go module pinning Knative Eventing, relative to the repository.
+	eventingModuleDir = "test/e2e/knative"
+	eventingModule    = "knative.dev/eventing"
+	eventingNamespace = "knative-eventing"
+	// FunctionsNamespace is where the functions, the Broker and the event sources run.
+	FunctionsNamespace = "nbv-system"
+)
+
+// buildImages builds the pause image, the Go images and the notebook image into dir and
+// imports them into the node's containerd. The notebook image (debootstrap: network-bound)
+// is assembled while the Go images compile (CPU-bound).
+func (c *Cluster) buildImages(ctx context.Context, dir string, images []ociimage.GoImage) error {
+	type result struct {
+		tar string
+		err error
+	}
+	notebook := make(chan result, 1)
+	go func() {
+		tar, err := ociimage.Notebook(ctx, filepath.Join(dir, "notebook-rootfs"), dir)
+		notebook <- result{tar, err}
+	}()
+	tars := []string{}
+	pause, err := ociimage.Pause(ctx, dir)
+	if err != nil {
+		return err
+	}
+	tars = append(tars, pause)
+	for _, img := range images {
+		tar, err := ociimage.BuildGo(ctx, img, dir)
+		if err != nil {
+			return err
+		}
+		tars = append(tars, tar)
+	}
+	nb := <-notebook
+	if nb.err != nil {
+		return nb.err
+	}
+	tars = append(tars, nb.tar)
+	for _, tar := range tars {
+		if err := ociimage.Import(ctx, "ctr", c.Node.Address(), tar); err != nil {
+			return err
+		}
+	}
+	return nil
 }
 
 // RESTConfig is an admin client configuration.

@@ -1,0 +1,82 @@
+package realcluster
+
+import (
+	"context"
+	"fmt"
+	"sort"
+	"strings"
+	"time"
+
+	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+	"k8s.io/apimachinery/pkg/apis/meta/v1/unstructured"
+	"k8s.io/apimachinery/pkg/runtime/schema"
+	"k8s.io/client-go/dynamic"
+	"k8s.io/client-go/rest"
+)
+
+// eventingKinds are the Knative objects this project applies; each reports a Ready condition.
+var eventingKinds = []schema.GroupVersionResource{
+	{Group: "eventing.knative.dev", Version: "v1", Resource: "brokers"},
+	{Group: "eventing.knative.dev", Version: "v1", Resource: "triggers"},
+	{Group: "sources.knative.dev", Version: "v1", Resource: "apiserversources"},
+	{Group: "sources.knative.dev", Version: "v1", Resource: "pingsources"},
+}
+
+// waitEventingReady waits until every Broker, Trigger, ApiServerSource and PingSource in
+// namespace is Ready: the Broker's channel is subscribed, each Trigger's subscriber resolved,
+// each source's adapter running. When ctx ends first, the error names each one that is not
+// and the reason its Ready condition gives.
+func waitEventingReady(ctx context.Context, cfg *rest.Config, namespace string) error {
+	client, err := dynamic.NewForConfig(cfg)
+	if err != nil {
+		return fmt.Errorf("dynamic client: %w", err)
+	}
+	var notReady []string
+	for {
+		notReady = notReady[:0]
+		total := 0
+		for _, gvr := range eventingKinds {
+			list, err := client.Resource(gvr).Namespace(namespace).List(ctx, metav1.ListOptions{})
+			if err != nil {
+				notReady = append(notReady, fmt.Sprintf("%s: %v", gvr.Resource, err))
+				continue
+			}
+			for _, item := range list.Items {
+				total++
+				if why, ok := readyCondition(&item); !ok {
+					notReady = append(notReady, fmt.Sprintf("%s %s (%s)", item.GetKind(), item.GetName(), why))
+				}
+			}
+		}
+		if total > 0 && len(notReady) == 0 {
+			return nil
+		}
+		select {
+		case <-ctx.Done():
+			sort.Strings(notReady)
+			return fmt.Errorf("knative objects in %s not Ready: %s: %w", namespace, strings.Join(notReady, "; "), ctx.Err())
+		case <-time.After(500 * time.Millisecond):
+		}
+	}
+}
+
+// readyCondition reports whether obj's Ready condition is True for its current generation,
+// and otherwise why not.
+func readyCondition(obj *unstructured.Unstructured) (string, bool) {
+	observed, _, _ := unstructured.NestedInt64(obj.Object, "status", "observedGeneration")
+	if observed < obj.GetGeneration() {
+		return "not yet observed", false
+	}
+	conds, _, _ := unstructured.NestedSlice(obj.Object, "status", "conditions")
+	for _, c := range conds {
+		m, _ := c.(map[string]any)
+		if m["type"] != "Ready" {
+			continue
+		}
+		if m["status"] == "True" {
+			return "", true
+		}
+		return fmt.Sprintf("Ready=%v %v: %v", m["status"], m["reason"], m["message"]), false
+	}
+	return "no Ready condition", false
+}

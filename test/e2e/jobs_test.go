@@ -1,0 +1,153 @@
+//go:build e2e
+
+package e2e
+
+import (
+	"context"
+	"os"
+	"path/filepath"
+	"strings"
+	"testing"
+	"time"
+
+	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+
+	"github.com/mlops-dev/nbv/api/v1alpha1"
+	"github.com/mlops-dev/nbv/internal/realcluster/ociimage"
+)
+
+// The notebooks every test's repository holds (fixtures of test/fixtures/notebooks).
+var notebooks = map[string]string{"compute.ipynb": "compute.ipynb", "fail.ipynb": "fail.ipynb"}
+
+// TestNotebookFromGitSucceeds: kubectl apply of a job whose notebook comes from a git
+// repository; the real validation pod clones it, runs it in the notebook image and the job
+// ends Succeeded with a result per cell. The time from apply to Succeeded is logged.
+func TestNotebookFromGitSucceeds(t *testing.T) {
+	repo := gitServer(t, notebooks)
+	optedInNamespace(t, "e2e-ok")
+	start := time.Now()
+	if _, err := kubectl(t, jobYAML("e2e-ok", "compute", repo, "notebooks/compute.ipynb", ociimage.NotebookRef, ""), "apply", "-f", "-"); err != nil {
+		t.Fatal(err)
+	}
+	job := waitPhase(t, "e2e-ok", "compute", 3*time.Minute, v1alpha1.PhaseSucceeded, v1alpha1.PhaseFailed)
+	t.Logf("kubectl apply -> %s in %s", job.Status.Phase, time.Since(start).Round(time.Millisecond))
+	if job.Status.Phase != v1alpha1.PhaseSucceeded {
+		t.Fatalf("phase %s: %s", job.Status.Phase, job.Status.Message)
+	}
+	if len(job.Status.Results) != 3 {
+		t.Fatalf("results %+v, want one per cell (3)", job.Status.Results)
+	}
+	for _, r := range job.Status.Results {
+		if r.Status != "Success" {
+			t.Errorf("cell %d: %s", r.CellIndex, r.Status)
+		}
+	}
+	// The pod ran on the real node, and its logs are there for kubectl.
+	pod := job.Status.ValidationPodName
+	if pod == "" {
+		t.Fatal("status names no validation pod")
+	}
+	logs, err := kubectl(t, "", "logs", "-n", "e2e-ok", pod, "-c", "notebook")
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Logf("kubectl logs %s:\n%s", pod, logs)
+	got, err := kube(t).CoreV1().Pods("e2e-ok").Get(context.Background(), pod, metav1.GetOptions{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if got.Spec.NodeName != "node1" {
+		t.Errorf("validation pod ran on %q, want node1", got.Spec.NodeName)
+	}
+}
+
+// TestFailingNotebookNamesTheCell: the second cell raises; the job ends Failed and its
+// message names that cell and the error.
+func TestFailingNotebookNamesTheCell(t *testing.T) {
+	repo := gitServer(t, notebooks)
+	optedInNamespace(t, "e2e-fail")
+	if _, err := kubectl(t, jobYAML("e2e-fail", "fail", repo, "notebooks/fail.ipynb", ociimage.NotebookRef, ""), "apply", "-f", "-"); err != nil {
+		t.Fatal(err)
+	}
+	job := waitPhase(t, "e2e-fail", "fail", 3*time.Minute, v1alpha1.PhaseSucceeded, v1alpha1.PhaseFailed)
+	if job.Status.Phase != v1alpha1.PhaseFailed {
+		t.Fatalf("phase %s, want Failed", job.Status.Phase)
+	}
+	if !strings.Contains(job.Status.Message, "cell 2") || !strings.Contains(job.Status.Message, "ValueError") {
+		t.Errorf("message %q does not name cell 2 and its ValueError", job.Status.Message)
+	}
+}
+
+// TestExternalCIBuild: a job whose image is built by an external CI waits in Building until
+// `nbv ci-event` posts the signed result to build-status-changed's /ci route; then its
+// validation pod runs in the reported image and the job succeeds.
+func TestExternalCIBuild(t *testing.T) {
+	repo := gitServer(t, notebooks)
+	optedInNamespace(t, "e2e-ci")
+	key := "0123456789abcdef0123456789abcdef"
+	if _, err := kubectl(t, "", "create", "secret", "generic", "nbv-ci-webhook", "-n", "e2e-ci", "--from-literal=hmac-key="+key); err != nil {
+		t.Fatal(err)
+	}
+	external := "    buildConfig:\n      enabled: true\n      strategy: external\n      timeout: 10m\n"
+	if _, err := kubectl(t, jobYAML("e2e-ci", "built", repo, "notebooks/compute.ipynb", "local.test/unbuilt:never", external), "apply", "-f", "-"); err != nil {
+		t.Fatal(err)
+	}
+	waitPhase(t, "e2e-ci", "built", time.Minute, v1alpha1.PhaseBuilding)
+
+	pods := functionPods(t, "build-status-changed")
+	if len(pods) == 0 {
+		t.Fatal("no running build-status-changed pod")
+	}
+	keyFile := filepath.Join(t.TempDir(), "key")
+	if err := os.WriteFile(keyFile, []byte(key+"\n"), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	url := "http://" + pods[0].Status.PodIP + ":8080"
+	out, err := runNBV(t, "ci-event", "--url", url, "--namespace", "e2e-ci", "--job", "built",
+		"--status", "succeeded", "--image", ociimage.NotebookRef, "--key-file", keyFile, "--message", "built by e2e")
+	if err != nil {
+		t.Fatalf("nbv ci-event: %v\n%s", err, out)
+	}
+	job := waitPhase(t, "e2e-ci", "built", 3*time.Minute, v1alpha1.PhaseSucceeded, v1alpha1.PhaseFailed)
+	if job.Status.Phase != v1alpha1.PhaseSucceeded {
+		t.Fatalf("phase %s: %s", job.Status.Phase, job.Status.Message)
+	}
+	pod, err := kube(t).CoreV1().Pods("e2e-ci").Get(context.Background(), job.Status.ValidationPodName, metav1.GetOptions{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if img := pod.Spec.Containers[0].Image; img != ociimage.NotebookRef {
+		t.Errorf("validation pod image %q, want the reported %q", img, ociimage.NotebookRef)
+	}
+}
+
+// TestFunctionPodDeletedMidRun: the job-created pod is deleted as the job is created, and the
+// pod-completed pod while the validation pod runs. The Deployments start new pods, the broker
+// redelivers what the old ones did not answer, and the job still ends Succeeded.
+func TestFunctionPodDeletedMidRun(t *testing.T) {
+	repo := gitServer(t, notebooks)
+	optedInNamespace(t, "e2e-chaos")
+	deleteFunctionPods := func(function string) {
+		for _, p := range functionPods(t, function) {
+			if _, err := kubectl(t, "", "delete", "pod", "-n", "nbv-system", p.Name, "--wait=false"); err != nil {
+				t.Fatal(err)
+			}
+			t.Logf("deleted %s", p.Name)
+		}
+	}
+	start := time.Now()
+	if _, err := kubectl(t, jobYAML("e2e-chaos", "survives", repo, "notebooks/compute.ipynb", ociimage.NotebookRef, ""), "apply", "-f", "-"); err != nil {
+		t.Fatal(err)
+	}
+	deleteFunctionPods("job-created")
+	waitPhase(t, "e2e-chaos", "survives", 2*time.Minute, v1alpha1.PhaseValidationRunning, v1alpha1.PhaseSucceeded, v1alpha1.PhaseFailed)
+	deleteFunctionPods("pod-completed")
+	job := waitPhase(t, "e2e-chaos", "survives", 3*time.Minute, v1alpha1.PhaseSucceeded, v1alpha1.PhaseFailed)
+	t.Logf("kubectl apply -> %s in %s with two function pods deleted", job.Status.Phase, time.Since(start).Round(time.Millisecond))
+	if job.Status.Phase != v1alpha1.PhaseSucceeded {
+		t.Fatalf("phase %s: %s", job.Status.Phase, job.Status.Message)
+	}
+	if len(job.Status.Results) != 3 {
+		t.Errorf("results %+v, want 3", job.Status.Results)
+	}
+}

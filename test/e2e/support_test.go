@@ -1,0 +1,206 @@
+//go:build e2e
+
+package e2e
+
+import (
+	"context"
+	"encoding/json"
+	"fmt"
+	"net"
+	"net/http"
+	"net/http/cgi"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"strings"
+	"testing"
+	"time"
+
+	corev1 "k8s.io/api/core/v1"
+	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+	"k8s.io/client-go/kubernetes"
+
+	"github.com/mlops-dev/nbv/api/v1alpha1"
+	"github.com/mlops-dev/nbv/internal/local/controlplane"
+	"github.com/mlops-dev/nbv/internal/local/optin"
+	"github.com/mlops-dev/nbv/internal/realcluster/node"
+)
+
+// kubectl runs the real kubectl against the cluster and returns its combined output.
+func kubectl(t *testing.T, stdin string, args ...string) (string, error) {
+	t.Helper()
+	cmd := exec.Command(filepath.Join(controlplane.DefaultBinDir(), "kubectl"),
+		append([]string{"--kubeconfig", cluster.ControlPlane.KubeconfigPath()}, args...)...)
+	if stdin != "" {
+		cmd.Stdin = strings.NewReader(stdin)
+	}
+	out, err := cmd.CombinedOutput()
+	if err != nil {
+		return string(out), fmt.Errorf("kubectl %s: %w: %s", strings.Join(args, " "), err, out)
+	}
+	return string(out), nil
+}
+
+func kube(t *testing.T) kubernetes.Interface {
+	t.Helper()
+	c, err := kubernetes.NewForConfig(cluster.RESTConfig())
+	if err != nil {
+		t.Fatal(err)
+	}
+	return c
+}
+
+// optedInNamespace creates a namespace and opts it in as an operator would
+// (config/rbac/opt-in plus the label the event sources select).
+func optedInNamespace(t *testing.T, name string) {
+	t.Helper()
+	if _, err := kubectl(t, "", "create", "namespace", name); err != nil {
+		t.Fatal(err)
+	}
+	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
+	defer cancel()
+	if err := optin.Namespace(ctx, cluster.RESTConfig(), repoRoot, name); err != nil {
+		t.Fatal(err)
+	}
+}
+
+// jobYAML is a NotebookValidationJob running path from the test's git server in image.
+func jobYAML(namespace, name, repoURL, path, image, extraPodConfig string) string {
+	return fmt.Sprintf(`apiVersion: mlops.mlops.dev/v1alpha1
+kind: NotebookValidationJob
+metadata:
+  name: %s
+  namespace: %s
+spec:
+  notebook:
+    git:
+      url: %s
+      ref: main
+    path: %s
+  podConfig:
+    containerImage: %s
+%s  timeout: 5m
+`, name, namespace, repoURL, path, image, extraPodConfig)
+}
+
+// getJob reads a job through kubectl, as a user would.
+func getJob(t *testing.T, namespace, name string) v1alpha1.NotebookValidationJob {
+	t.Helper()
+	out, err := kubectl(t, "", "get", "notebookvalidationjob", name, "-n", namespace, "-o", "json")
+	if err != nil {
+		t.Fatal(err)
+	}
+	var job v1alpha1.NotebookValidationJob
+	if err := json.Unmarshal([]byte(out), &job); err != nil {
+		t.Fatalf("decoding job %s/%s: %v", namespace, name, err)
+	}
+	return job
+}
+
+// waitPhase polls the job until its phase is one of phases, failing the test on timeout with
+// the job's last status and the namespace's events.
+func waitPhase(t *testing.T, namespace, name string, timeout time.Duration, phases ...string) v1alpha1.NotebookValidationJob {
+	t.Helper()
+	deadline := time.Now().Add(timeout)
+	for {
+		job := getJob(t, namespace, name)
+		for _, p := range phases {
+			if job.Status.Phase == p {
+				return job
+			}
+		}
+		if time.Now().After(deadline) {
+			events, _ := kubectl(t, "", "get", "events", "-n", namespace, "--sort-by=.lastTimestamp")
+			t.Fatalf("job %s/%s: phase %q after %s, want %v; message %q\nevents:\n%s",
+				namespace, name, job.Status.Phase, timeout, phases, job.Status.Message, events)
+		}
+		time.Sleep(200 * time.Millisecond)
+	}
+}
+
+// functionPods lists the Running pods of a function's Deployment.
+func functionPods(t *testing.T, function string) []corev1.Pod {
+	t.Helper()
+	ctx := context.Background()
+	dep, err := kube(t).AppsV1().Deployments("nbv-system").Get(ctx, function, metav1.GetOptions{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	sel, err := metav1.LabelSelectorAsSelector(dep.Spec.Selector)
+	if err != nil {
+		t.Fatal(err)
+	}
+	pods, err := kube(t).CoreV1().Pods("nbv-system").List(ctx, metav1.ListOptions{LabelSelector: sel.String()})
+	if err != nil {
+		t.Fatal(err)
+	}
+	var running []corev1.Pod
+	for _, p := range pods.Items {
+		if p.Status.Phase == corev1.PodRunning && p.DeletionTimestamp == nil {
+			running = append(running, p)
+		}
+	}
+	return running
+}
+
+// gitServer serves a repository holding the notebooks under notebooks/ over git's smart HTTP
+// protocol (git http-backend), on the host end of the node's veth, where pods reach it.
+// It returns the repository's URL.
+func gitServer(t *testing.T, notebooks map[string]string) string {
+	t.Helper()
+	gitBin, err := exec.LookPath("git")
+	if err != nil {
+		t.Fatal("git is needed to serve the notebook repository: run hack/install-e2e-deps.sh")
+	}
+	root := t.TempDir()
+	work := filepath.Join(root, "work")
+	if err := os.MkdirAll(filepath.Join(work, "notebooks"), 0o755); err != nil {
+		t.Fatal(err)
+	}
+	for name, fixture := range notebooks {
+		data, err := os.ReadFile(filepath.Join(repoRoot, "test", "fixtures", "notebooks", fixture))
+		if err != nil {
+			t.Fatal(err)
+		}
+		if err := os.WriteFile(filepath.Join(work, "notebooks", name), data, 0o644); err != nil {
+			t.Fatal(err)
+		}
+	}
+	git := func(dir string, args ...string) {
+		cmd := exec.Command(gitBin, args...)
+		cmd.Dir = dir
+		cmd.Env = append(os.Environ(), "GIT_AUTHOR_NAME=e2e", "GIT_AUTHOR_EMAIL=e2e@example.com",
+			"GIT_COMMITTER_NAME=e2e", "GIT_COMMITTER_EMAIL=e2e@example.com")
+		if out, err := cmd.CombinedOutput(); err != nil {
+			t.Fatalf("git %v: %v\n%s", args, err, out)
+		}
+	}
+	git(work, "init", "-q", "-b", "main")
+	git(work, "add", ".")
+	git(work, "commit", "-q", "-m", "notebooks")
+	git(root, "clone", "-q", "--bare", work, "notebooks.git")
+
+	execPath, err := exec.Command(gitBin, "--exec-path").Output()
+	if err != nil {
+		t.Fatal(err)
+	}
+	backend := &cgi.Handler{
+		Path: filepath.Join(strings.TrimSpace(string(execPath)), "git-http-backend"),
+		Env:  []string{"GIT_PROJECT_ROOT=" + root, "GIT_HTTP_EXPORT_ALL=1"},
+	}
+	l, err := net.Listen("tcp", net.JoinHostPort(node.HostIP, "0"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	srv := &http.Server{Handler: backend, ReadHeaderTimeout: 10 * time.Second}
+	go func() { _ = srv.Serve(l) }()
+	t.Cleanup(func() { _ = srv.Close() })
+	return "http://" + l.Addr().String() + "/notebooks.git"
+}
+
+// runNBV runs the nbv CLI built in TestMain.
+func runNBV(t *testing.T, args ...string) (string, error) {
+	t.Helper()
+	out, err := exec.Command(nbvBin, args...).CombinedOutput()
+	return string(out), err
+}
