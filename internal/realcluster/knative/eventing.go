@@ -1,0 +1,129 @@
+package knative
+
+import (
+	"bytes"
+	"context"
+	"encoding/json"
+	"fmt"
+	"io/fs"
+	"os/exec"
+	"path/filepath"
+	"sort"
+	"strings"
+
+	"k8s.io/apimachinery/pkg/apis/meta/v1/unstructured"
+
+	"github.com/mlops-dev/nbv/internal/local/yamldocs"
+)
+
+// EventingNamespace is where Eventing's controllers, webhook and broker run.
+const EventingNamespace = "knative-eventing"
+
+// EventingModule is the module whose config/ and cmd/ this package installs; ModuleDir
+// resolves it in the module that pins its version (test/e2e/knative).
+const EventingModule = "knative.dev/eventing"
+
+// eventingDirs are the parts of Eventing installed, relative to the module directory, read
+// recursively as `ko resolve -R -f` reads them for Eventing's release.
+//
+// The MT channel broker's top-level files are git symlinks into its roles/ and deployments/,
+// which module zips leave out (two of them are present as files named "*.yaml~<commit>
+// (<message>)", whose content is only a link target: roles/ingress-role.yaml and
+// roles/ingress-rolebinding.yaml); reading the subdirectories gets the same objects.
+// config/core/configmaps links eventing-integrations-images and eventing-transformations-images
+// to third_party/eventing-integrations-latest the same way: the controller's Deployment reads
+// image names from both ConfigMaps (configMapKeyRef, not optional), so without them its pod
+// never starts.
+var eventingDirs = []string{
+	"config/core",
+	"third_party/eventing-integrations-latest",
+	"config/channels/in-memory-channel",
+	"config/brokers/mt-channel-broker",
+}
+
+// ModuleDir returns the directory of module as the Go module in goModDir requires it
+// (`go list -m -json`): for Eventing, goModDir is test/e2e/knative.
+func ModuleDir(ctx context.Context, goModDir, module string) (string, error) {
+	cmd := exec.CommandContext(ctx, "go", "list", "-m", "-json", module)
+	cmd.Dir = goModDir
+	var stderr bytes.Buffer
+	cmd.Stderr = &stderr
+	out, err := cmd.Output()
+	if err != nil {
+		return "", fmt.Errorf("go list -m -json %s (in %s): %w: %s", module, goModDir, err, strings.TrimSpace(stderr.String()))
+	}
+	var info struct{ Dir, Version string }
+	if err := json.Unmarshal(out, &info); err != nil {
+		return "", fmt.Errorf("decoding go list -m -json %s: %w", module, err)
+	}
+	if info.Dir == "" {
+		return "", fmt.Errorf("module %s@%s is not downloaded: run go mod download in %s", module, info.Version, goModDir)
+	}
+	return info.Dir, nil
+}
+
+// EventingManifests reads Eventing's objects from moduleDir (the knative.dev/eventing module
+// directory) and rewrites them for local images (ko:// references become ociimage.RefFor,
+// containers pull Never). images are the import paths the objects reference, each to be
+// built into its image: those of containers and those the controllers put in Deployments
+// they create (env values such as APISERVER_RA_IMAGE).
+func EventingManifests(moduleDir string) (objs []*unstructured.Unstructured, images []string, err error) {
+	var files []string
+	for _, dir := range eventingDirs {
+		root := filepath.Join(moduleDir, dir)
+		found, err := yamlFiles(root)
+		if err != nil {
+			return nil, nil, err
+		}
+		if len(found) == 0 {
+			return nil, nil, fmt.Errorf("no YAML manifest under %s", root)
+		}
+		files = append(files, found...)
+	}
+	seenImages := map[string]bool{}
+	for _, path := range files {
+		docs, err := yamldocs.ReadFile(path)
+		if err != nil {
+			return nil, nil, err
+		}
+		for _, d := range docs {
+			obj := d.Object
+			refs, err := localImages(obj)
+			if err != nil {
+				return nil, nil, fmt.Errorf("%s document %d: %w", path, d.Index, err)
+			}
+			for _, r := range refs {
+				seenImages[r] = true
+			}
+			objs = append(objs, obj)
+		}
+	}
+	return objs, sortedKeys(seenImages), nil
+}
+
+// yamlFiles lists the files under root whose names end in .yaml, in lexical order.
+func yamlFiles(root string) ([]string, error) {
+	var files []string
+	err := filepath.WalkDir(root, func(path string, d fs.DirEntry, err error) error {
+		if err != nil {
+			return err
+		}
+		if !d.IsDir() && strings.HasSuffix(d.Name(), ".yaml") {
+			files = append(files, path)
+		}
+		return nil
+	})
+	if err != nil {
+		return nil, fmt.Errorf("listing manifests under %s: %w", root, err)
+	}
+	return files, nil
+}
+
+func sortedKeys(set map[string]bool) []string {
+	out := make([]string, 0, len(set))
+	for k := range set {
+		out = append(out, k)
+	}
+	sort.Strings(out)
+	return out
+}
