@@ -38,29 +38,32 @@ func WaitAvailable(ctx context.Context, cfg *rest.Config, namespace string) erro
 		return fmt.Errorf("kube client: %w", err)
 	}
 	var notReady []workload
-	var lastErr error
+	observed := false // notReady holds a poll's result
+	var lastErr error // why the polls since the last one that listed anything failed
 	tick := time.NewTicker(pollInterval)
 	defer tick.Stop()
 	for {
 		all, err := listWorkloads(ctx, client, namespace)
-		lastErr = err
-		if err == nil {
+		switch {
+		case err != nil:
+			lastErr = err
+		case len(all) == 0:
+			lastErr, observed = fmt.Errorf("no Deployment or StatefulSet in namespace %s", namespace), false
+		default:
+			lastErr, observed = nil, true
 			notReady = notReady[:0]
 			for _, w := range all {
 				if !w.ready {
 					notReady = append(notReady, w)
 				}
 			}
-			if len(all) > 0 && len(notReady) == 0 {
+			if len(notReady) == 0 {
 				return nil
-			}
-			if len(all) == 0 {
-				lastErr = fmt.Errorf("no Deployment or StatefulSet in namespace %s", namespace)
 			}
 		}
 		select {
 		case <-ctx.Done():
-			if lastErr != nil {
+			if !observed {
 				return fmt.Errorf("waiting for workloads in %s: %w (%w)", namespace, lastErr, ctx.Err())
 			}
 			// ctx has ended, but the report is what the caller needs: a fresh, short context.
