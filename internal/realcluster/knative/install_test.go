@@ -12,6 +12,7 @@ import (
 	"k8s.io/apimachinery/pkg/api/meta"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/apimachinery/pkg/apis/meta/v1/unstructured"
+	"k8s.io/apimachinery/pkg/runtime/schema"
 	"k8s.io/client-go/discovery"
 	"k8s.io/client-go/discovery/cached/memory"
 	"k8s.io/client-go/dynamic"
@@ -46,10 +47,19 @@ func TestInstallOnAPIServer(t *testing.T) {
 	t.Cleanup(func() { _ = cp.Stop() })
 	cfg := cp.RESTConfig()
 
-	if err := Install(ctx, cfg, eventing); err != nil {
-		t.Fatalf("installing Eventing: %v", err)
+	// InstallAll stops at Eventing: with no node nothing of it becomes available, and the
+	// functions' side, whose Broker needs Eventing's webhook, is not applied.
+	short, cancelShort := context.WithTimeout(ctx, 5*time.Second)
+	err = InstallAll(short, cfg, eventing, functions)
+	cancelShort()
+	if err == nil || !strings.Contains(err.Error(), "Deployment eventing-webhook") {
+		t.Errorf("InstallAll with no node: %v, want an error naming eventing-webhook", err)
 	}
 	expectStored(ctx, t, cfg, eventing)
+	_, err = dynamic.NewForConfigOrDie(cfg).Resource(brokersGVR).Namespace("nbv-system").Get(ctx, "default", metav1.GetOptions{})
+	if !apierrors.IsNotFound(err) {
+		t.Errorf("Broker nbv-system/default after InstallAll failed on Eventing: %v, want NotFound", err)
+	}
 	// Applying again changes nothing and fails nothing (a rerun on a kept cluster).
 	if err := Install(ctx, cfg, eventing); err != nil {
 		t.Fatalf("installing Eventing again: %v", err)
@@ -57,7 +67,7 @@ func TestInstallOnAPIServer(t *testing.T) {
 
 	// Nothing serves Eventing's webhook here: it never registers, and the wait says which
 	// configuration is missing its rules.
-	short, cancelShort := context.WithTimeout(ctx, 2*time.Second)
+	short, cancelShort = context.WithTimeout(ctx, 2*time.Second)
 	err = WaitWebhooks(short, cfg)
 	cancelShort()
 	if err == nil || !strings.Contains(err.Error(), DefaultingWebhook) {
@@ -115,6 +125,8 @@ func TestInstallOnAPIServer(t *testing.T) {
 		t.Errorf("a Broker with the webhook registered but down: %v, want a refusal naming %s", err, DefaultingWebhook)
 	}
 }
+
+var brokersGVR = schema.GroupVersionResource{Group: "eventing.knative.dev", Version: "v1", Resource: "brokers"}
 
 // expectStored reads every object back from the API server.
 func expectStored(ctx context.Context, t *testing.T, cfg *rest.Config, objs []*unstructured.Unstructured) {
