@@ -8,6 +8,7 @@ import (
 	"errors"
 	"fmt"
 	"os"
+	"path/filepath"
 
 	"github.com/google/go-containerregistry/pkg/name"
 	v1 "github.com/google/go-containerregistry/pkg/v1"
@@ -124,12 +125,19 @@ func writeArchive(img v1.Image, tag name.Tag, tarPath, key string) error {
 	if err := os.Remove(inputsFile(tarPath)); err != nil && !errors.Is(err, os.ErrNotExist) {
 		return fmt.Errorf("image %s: drop stale inputs key: %w", ref, err)
 	}
-	tmp := tarPath + ".tmp"
-	if err := tarball.WriteToFile(tmp, tag, img); err != nil {
-		os.Remove(tmp)
-		return fmt.Errorf("image %s: write %s: %w", ref, tmp, err)
+	tmp, err := os.CreateTemp(filepath.Dir(tarPath), filepath.Base(tarPath)+".*.tmp")
+	if err != nil {
+		return fmt.Errorf("image %s: %w", ref, err)
 	}
-	if err := os.Rename(tmp, tarPath); err != nil {
+	defer os.Remove(tmp.Name()) // gone by rename when all went well
+	err = tarball.Write(tag, img, tmp)
+	if err = errors.Join(err, tmp.Close()); err != nil {
+		return fmt.Errorf("image %s: write %s: %w", ref, tmp.Name(), err)
+	}
+	if err := os.Chmod(tmp.Name(), 0o644); err != nil {
+		return fmt.Errorf("image %s: %w", ref, err)
+	}
+	if err := os.Rename(tmp.Name(), tarPath); err != nil {
 		return fmt.Errorf("image %s: %w", ref, err)
 	}
 	if err := os.WriteFile(inputsFile(tarPath), []byte(key+"\n"), 0o644); err != nil {
