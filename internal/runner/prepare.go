@@ -10,6 +10,7 @@ import (
 	"io/fs"
 	"os"
 	"path/filepath"
+	"syscall"
 	"time"
 
 	"github.com/mlops-dev/nbv/api/v1alpha1"
@@ -88,7 +89,10 @@ func Prepare(ctx context.Context, o PrepareOptions) (*Prepared, error) {
 // shareWorkspace makes the cloned trees writable by every user. The notebook container runs
 // the user's image, usually as another user than prepare (jovyan, not the runner's), and
 // notebooks write next to themselves; the workspace is an emptyDir private to the pod.
+// Entries prepare does not own are left alone: on a real node the emptyDir itself belongs to
+// root (mode 0777 already), and only its owner may change its mode.
 func shareWorkspace(dir string) error {
+	uid := uint32(os.Getuid())
 	return filepath.WalkDir(dir, func(path string, d fs.DirEntry, err error) error {
 		if err != nil {
 			return err
@@ -99,6 +103,9 @@ func shareWorkspace(dir string) error {
 		info, err := d.Info()
 		if err != nil {
 			return err
+		}
+		if st, ok := info.Sys().(*syscall.Stat_t); ok && st.Uid != uid {
+			return nil
 		}
 		mode := info.Mode().Perm() | 0o666
 		if d.IsDir() {
