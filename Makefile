@@ -7,7 +7,7 @@ export NBV_CACHE
 CONTROLLER_GEN := $(GO) tool controller-gen
 CRD_DIR := config/crd
 
-.PHONY: all build run test unit integration bench soak gobench lint manifests verify-manifests controlplane python-deps fuzz fuzz-smoke release
+.PHONY: all build run test unit integration bench soak gobench lint manifests verify-manifests controlplane python-deps fuzz fuzz-smoke release e2e node-binaries e2e-deps
 
 all: build
 
@@ -22,6 +22,18 @@ run: controlplane python-deps build
 ## test: everything CI runs: set-up, generated files up to date, lint, a short fuzzing pass, unit + integration tests.
 test: controlplane python-deps verify-manifests lint fuzz-smoke
 	$(GO) test -race -count=1 -timeout 30m ./...
+
+## e2e: a real single-node cluster on this machine (kubelet + containerd in a network namespace, kube-scheduler, kube-proxy, CoreDNS, Knative Eventing v0.50.0 from its module's config/, the functions as Deployments, images built ko-style and imported without a registry) and the end-to-end tests on it; prints the bring-up time; tears it down. Root only. NBV_E2E_KEEP=1 keeps the cluster up after the tests until interrupted.
+e2e: controlplane node-binaries e2e-deps
+	$(GO) test -tags e2e -count=1 -v -timeout 60m ./test/e2e/
+
+## node-binaries: build kubelet, kube-scheduler, kube-proxy (v1.37.2) and CoreDNS into $(NBV_CACHE)/bin (cached).
+node-binaries:
+	bash test/e2e/build-node.sh
+
+## e2e-deps: Debian's containerd, runc, CNI plugins, iptables, conntrack, debootstrap.
+e2e-deps:
+	bash hack/install-e2e-deps.sh
 
 ## unit: tests that need no control plane.
 unit:

@@ -106,7 +106,7 @@ func Up(ctx context.Context, opts Options) (_ *Cluster, err error) {
 		return nil, err
 	}
 
-	eventingDir, err := knative.ModuleDir(ctx, filepath.Join(opts.RepoRoot, eventingModuleDir), eventingModule)
+	eventingDir, err := knative.ModuleDir(ctx, filepath.Join(opts.RepoRoot, eventingModuleDir), knative.EventingModule)
 	if err != nil {
 		return nil, err
 	}
@@ -135,7 +135,7 @@ func Up(ctx context.Context, opts Options) (_ *Cluster, err error) {
 		if err := knative.Install(ctx, cfg, eventing); err != nil {
 			return err
 		}
-		if err := knative.WaitAvailable(ctx, cfg, eventingNamespace); err != nil {
+		if err := knative.WaitAvailable(ctx, cfg, knative.EventingNamespace); err != nil {
 			return err
 		}
 		return knative.WaitWebhooks(ctx, cfg)
@@ -159,8 +159,6 @@ func Up(ctx context.Context, opts Options) (_ *Cluster, err error) {
 const (
 	// eventingModuleDir is the Go module pinning Knative Eventing, relative to the repository.
 	eventingModuleDir = "test/e2e/knative"
-	eventingModule    = "knative.dev/eventing"
-	eventingNamespace = "knative-eventing"
 	// FunctionsNamespace is where the functions, the Broker and the event sources run.
 	FunctionsNamespace = "nbv-system"
 )

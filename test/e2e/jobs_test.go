@@ -61,8 +61,8 @@ func TestNotebookFromGitSucceeds(t *testing.T) {
 	}
 }
 
-// TestFailingNotebookNamesTheCell: the second cell raises; the job ends Failed and its
-// message names that cell and the error.
+// TestFailingNotebookNamesTheCell: the second cell (index 1) raises; the job ends Failed, its
+// message names that cell and the error, and the cell results say which cells ran.
 func TestFailingNotebookNamesTheCell(t *testing.T) {
 	repo := gitServer(t, notebooks)
 	optedInNamespace(t, "e2e-fail")
@@ -73,8 +73,17 @@ func TestFailingNotebookNamesTheCell(t *testing.T) {
 	if job.Status.Phase != v1alpha1.PhaseFailed {
 		t.Fatalf("phase %s, want Failed", job.Status.Phase)
 	}
-	if !strings.Contains(job.Status.Message, "cell 2") || !strings.Contains(job.Status.Message, "ValueError") {
-		t.Errorf("message %q does not name cell 2 and its ValueError", job.Status.Message)
+	if !strings.Contains(job.Status.Message, "cell 1") || !strings.Contains(job.Status.Message, "ValueError: bad value: 7") {
+		t.Errorf("message %q does not name cell 1 and its ValueError", job.Status.Message)
+	}
+	want := []string{"Success", "Failure", "Skipped"}
+	if len(job.Status.Results) != len(want) {
+		t.Fatalf("results %+v, want %v", job.Status.Results, want)
+	}
+	for i, r := range job.Status.Results {
+		if r.CellIndex != i || r.Status != want[i] {
+			t.Errorf("result %d: cell %d %s, want cell %d %s", i, r.CellIndex, r.Status, i, want[i])
+		}
 	}
 }
 

@@ -62,6 +62,52 @@ func optedInNamespace(t *testing.T, name string) {
 	if err := optin.Namespace(ctx, cluster.RESTConfig(), repoRoot, name); err != nil {
 		t.Fatal(err)
 	}
+	waitAdaptersWatch(t, name)
+}
+
+// waitAdaptersWatch waits until every ApiServerSource adapter watches namespace. Knative's
+// controller lists the selected namespaces in the adapter's K_SOURCE_CONFIG, so opting a
+// namespace in rolls the adapters out again; an object created before the new adapter runs
+// raises no event (its initial list sends none), and only the sweep would find it.
+func waitAdaptersWatch(t *testing.T, namespace string) {
+	t.Helper()
+	ctx := context.Background()
+	deadline := time.Now().Add(2 * time.Minute)
+	for {
+		deps, err := kube(t).AppsV1().Deployments("nbv-system").List(ctx, metav1.ListOptions{})
+		if err != nil {
+			t.Fatal(err)
+		}
+		adapters, pending := 0, []string{}
+		for _, d := range deps.Items {
+			if !strings.HasPrefix(d.Name, "apiserversource-") {
+				continue
+			}
+			adapters++
+			watches := false
+			for _, e := range d.Spec.Template.Spec.Containers[0].Env {
+				if e.Name == "K_SOURCE_CONFIG" && strings.Contains(e.Value, `"`+namespace+`"`) {
+					watches = true
+				}
+			}
+			want := int32(1)
+			if d.Spec.Replicas != nil {
+				want = *d.Spec.Replicas
+			}
+			st := d.Status
+			if !watches || d.Generation != st.ObservedGeneration || st.UpdatedReplicas != want ||
+				st.AvailableReplicas != want || st.Replicas != want {
+				pending = append(pending, d.Name)
+			}
+		}
+		if adapters > 0 && len(pending) == 0 {
+			return
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("ApiServerSource adapters not watching %s after 2m: %v", namespace, pending)
+		}
+		time.Sleep(250 * time.Millisecond)
+	}
 }
 
 // jobYAML is a NotebookValidationJob running path from the test's git server in image.

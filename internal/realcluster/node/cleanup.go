@@ -1,17 +1,17 @@
 package node
 
 import (
-	"bufio"
 	"context"
 	"errors"
 	"fmt"
 	"os"
 	"path/filepath"
-	"slices"
 	"strconv"
 	"strings"
 	"syscall"
 	"time"
+
+	"github.com/mlops-dev/nbv/internal/realcluster/mounts"
 )
 
 // Clean removes what a run left behind in dir, even one that was killed: its processes
@@ -41,7 +41,7 @@ func killLeftovers(ctx context.Context, dir string) error {
 		case <-time.After(300 * time.Millisecond):
 		}
 	}
-	if err := unmountUnder(dir); err != nil {
+	if err := mounts.UnmountUnder(dir); err != nil {
 		errs = append(errs, err)
 	}
 	removeOrphanPodNetns(ctx)
@@ -101,50 +101,6 @@ func parentPID(pid int) (int, bool) {
 	}
 	ppid, err := strconv.Atoi(fields[1])
 	return ppid, err == nil
-}
-
-// unmountUnder detaches every mount point under dir, deepest first.
-func unmountUnder(dir string) error {
-	f, err := os.Open("/proc/self/mountinfo")
-	if err != nil {
-		return fmt.Errorf("reading mounts: %w", err)
-	}
-	defer f.Close()
-	var points []string
-	sc := bufio.NewScanner(f)
-	for sc.Scan() {
-		fields := strings.Fields(sc.Text())
-		if len(fields) > 4 && strings.HasPrefix(unescapeMount(fields[4]), dir+"/") {
-			points = append(points, unescapeMount(fields[4]))
-		}
-	}
-	slices.SortFunc(points, func(a, b string) int { return len(b) - len(a) })
-	var errs []error
-	for _, p := range points {
-		if err := syscall.Unmount(p, syscall.MNT_DETACH); err != nil && !errors.Is(err, syscall.EINVAL) && !errors.Is(err, syscall.ENOENT) {
-			errs = append(errs, fmt.Errorf("unmounting %s: %w", p, err))
-		}
-	}
-	return errors.Join(errs...)
-}
-
-// unescapeMount undoes mountinfo's octal escapes (\040 for a space).
-func unescapeMount(s string) string {
-	if !strings.Contains(s, `\`) {
-		return s
-	}
-	var b strings.Builder
-	for i := 0; i < len(s); i++ {
-		if s[i] == '\\' && i+3 < len(s) {
-			if v, err := strconv.ParseUint(s[i+1:i+4], 8, 8); err == nil {
-				b.WriteByte(byte(v))
-				i += 3
-				continue
-			}
-		}
-		b.WriteByte(s[i])
-	}
-	return b.String()
 }
 
 // removeOrphanPodNetns deletes containerd's pod network namespaces (/var/run/netns/cni-*)
