@@ -49,8 +49,11 @@ for a in "$@"; do
 	fi
 	prev="$a"
 done
-exec /usr/sbin/runc "$@"
+exec %s "$@"
 `
+
+// runcBinary is Debian's runc, which the wrapper runs.
+const runcBinary = "/usr/sbin/runc"
 
 // cniConflist is the pod network: one bridge, addresses from host-local, masquerade for
 // traffic leaving the pod network, and portmap for hostPort.
@@ -85,7 +88,7 @@ func containerdFiles(dir string) (config, address string, err error) {
 		}
 	}
 	wrapper := filepath.Join(dir, "runc-wrapper")
-	if err := os.WriteFile(wrapper, []byte(runcWrapper), 0o755); err != nil {
+	if err := os.WriteFile(wrapper, fmt.Appendf(nil, runcWrapper, runcBinary), 0o755); err != nil {
 		return "", "", fmt.Errorf("writing runc wrapper: %w", err)
 	}
 	conflist, err := cniConflist(filepath.Join(dir, "cni", "ipam"))

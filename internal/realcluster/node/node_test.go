@@ -1,0 +1,135 @@
+package node
+
+import (
+	"encoding/json"
+	"fmt"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"strings"
+	"testing"
+)
+
+// The runc wrapper must drop oomScoreAdj wherever it sits in the compact config.json runc gets
+// (first key of process, middle, last) and leave valid JSON with everything else intact.
+func TestRuncWrapperDropsOOMScoreAdj(t *testing.T) {
+	if _, err := exec.LookPath("sed"); err != nil {
+		t.Skip("sed not installed")
+	}
+	dir := t.TempDir()
+	wrapper := filepath.Join(dir, "wrapper")
+	if err := os.WriteFile(wrapper, fmt.Appendf(nil, runcWrapper, "/bin/true"), 0o755); err != nil {
+		t.Fatal(err)
+	}
+	for name, process := range map[string]string{
+		"first":  `{"oomScoreAdj":-998,"cwd":"/","user":{"uid":0}}`,
+		"middle": `{"cwd":"/","oomScoreAdj":-997,"user":{"uid":0}}`,
+		"last":   `{"cwd":"/","user":{"uid":0},"oomScoreAdj":-998}`,
+		"only":   `{"oomScoreAdj":1000}`,
+		"absent": `{"cwd":"/"}`,
+	} {
+		t.Run(name, func(t *testing.T) {
+			bundle := t.TempDir()
+			config := `{"ociVersion":"1.0.2","process":` + process + `,"root":{"path":"rootfs"}}`
+			if err := os.WriteFile(filepath.Join(bundle, "config.json"), []byte(config), 0o644); err != nil {
+				t.Fatal(err)
+			}
+			if out, err := exec.Command(wrapper, "--root", "/run/x", "create", "--bundle", bundle, "id1").CombinedOutput(); err != nil {
+				t.Fatalf("wrapper: %v\n%s", err, out)
+			}
+			data, err := os.ReadFile(filepath.Join(bundle, "config.json"))
+			if err != nil {
+				t.Fatal(err)
+			}
+			var spec struct {
+				Process map[string]any `json:"process"`
+				Root    map[string]any `json:"root"`
+			}
+			if err := json.Unmarshal(data, &spec); err != nil {
+				t.Fatalf("config.json no longer JSON: %v\n%s", err, data)
+			}
+			if _, ok := spec.Process["oomScoreAdj"]; ok {
+				t.Errorf("oomScoreAdj still there: %s", data)
+			}
+			if spec.Root["path"] != "rootfs" || (name != "only" && spec.Process["cwd"] != "/") {
+				t.Errorf("other fields changed: %s", data)
+			}
+		})
+	}
+}
+
+func TestCNIConflistIsThePodNetwork(t *testing.T) {
+	data, err := cniConflist("/x/ipam")
+	if err != nil {
+		t.Fatal(err)
+	}
+	var conf struct {
+		CNIVersion string `json:"cniVersion"`
+		Plugins    []struct {
+			Type string `json:"type"`
+			IPAM struct {
+				Ranges  [][]map[string]string `json:"ranges"`
+				DataDir string                `json:"dataDir"`
+			} `json:"ipam"`
+		} `json:"plugins"`
+	}
+	if err := json.Unmarshal(data, &conf); err != nil {
+		t.Fatal(err)
+	}
+	if len(conf.Plugins) == 0 || conf.Plugins[0].Type != "bridge" {
+		t.Fatalf("first plugin is not the bridge: %s", data)
+	}
+	ipam := conf.Plugins[0].IPAM
+	if len(ipam.Ranges) != 1 || ipam.Ranges[0][0]["subnet"] != PodCIDR || ipam.DataDir != "/x/ipam" {
+		t.Errorf("ipam %+v, want %s in /x/ipam (not the host's /var/lib/cni)", ipam, PodCIDR)
+	}
+}
+
+// The settings this machine cannot run a kubelet without (../shared/realnode).
+func TestKubeletConfigHasWhatThisMachineNeeds(t *testing.T) {
+	dir := t.TempDir()
+	args, err := kubeletFiles(dir, "/x/containerd.sock", "/x/kubeconfig")
+	if err != nil {
+		t.Fatal(err)
+	}
+	data, err := os.ReadFile(filepath.Join(dir, "kubelet.yaml"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, want := range []string{"failCgroupV1: false", "cgroupDriver: cgroupfs", "cgroupsPerQOS: false",
+		"enforceNodeAllocatable: []", "failSwapOn: false", `memory.available: "0%"`, "imageGCHighThresholdPercent: 100",
+		"address: " + NodeIP, "containerRuntimeEndpoint: unix:///x/containerd.sock", "clusterDNS: [" + DNSIP + "]"} {
+		if !strings.Contains(string(data), want) {
+			t.Errorf("kubelet.yaml lacks %q:\n%s", want, data)
+		}
+	}
+	if !strings.Contains(strings.Join(args, " "), "--node-ip="+NodeIP) {
+		t.Errorf("args %v do not pin the node IP", args)
+	}
+}
+
+func TestParentPIDReadsOddCommandNames(t *testing.T) {
+	ppid, ok := parentPID(os.Getpid())
+	if !ok || ppid != os.Getppid() {
+		t.Fatalf("parentPID(self) = %d, %v; want %d", ppid, ok, os.Getppid())
+	}
+	// A command name with spaces and parentheses: /proc/<pid>/stat shows the executable's
+	// name in parentheses, unescaped.
+	sleep, err := os.ReadFile("/bin/sleep")
+	if err != nil {
+		t.Skip("no /bin/sleep")
+	}
+	odd := filepath.Join(t.TempDir(), "a) 1 (b")
+	if err := os.WriteFile(odd, sleep, 0o755); err != nil {
+		t.Fatal(err)
+	}
+	cmd := exec.Command(odd, "5")
+	if err := cmd.Start(); err != nil {
+		t.Fatal(err)
+	}
+	defer func() { _ = cmd.Process.Kill(); _ = cmd.Wait() }()
+	got, ok := parentPID(cmd.Process.Pid)
+	if !ok || got != os.Getpid() {
+		t.Errorf("parentPID(child) = %d, %v; want %d", got, ok, os.Getpid())
+	}
+}
