@@ -132,13 +132,7 @@ func Up(ctx context.Context, opts Options) (_ *Cluster, err error) {
 	}
 	cfg := c.RESTConfig()
 	if err := step("knative eventing", func() error {
-		if err := knative.Install(ctx, cfg, eventing); err != nil {
-			return err
-		}
-		if err := knative.WaitAvailable(ctx, cfg, knative.EventingNamespace); err != nil {
-			return err
-		}
-		return knative.WaitWebhooks(ctx, cfg)
+		return knative.InstallEventing(ctx, cfg, eventing)
 	}); err != nil {
 		return nil, err
 	}

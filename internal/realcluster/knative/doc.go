@@ -8,7 +8,7 @@
 // which become a Deployment and a Service each (Serving's ingress needs Envoy, which nothing
 // here provides), and the Trigger subscribers that name those Knative Services, which name the
 // plain Services instead. Install applies objects in dependency order; WaitAvailable and
-// WaitWebhooks wait for what a later step needs; InstallAll does the two installs with the
-// waits in between, as a real cluster needs them (Eventing's webhook must serve before the
-// Broker is created: the Broker gets its class from it).
+// WaitWebhooks wait for what a later step needs; InstallEventing installs Eventing and waits
+// as a real cluster needs before this project's side is installed (Eventing's webhook must
+// serve before the Broker is created: the Broker gets its class from it).
 package knative

@@ -84,23 +84,16 @@ func rank(o *unstructured.Unstructured) int {
 	return otherRank
 }
 
-// InstallAll installs Eventing and then this project's side in the order a real cluster
-// needs: Eventing's objects, until its Deployments and StatefulSets are available and its
-// webhook has registered (so that the Broker gets its class and every object Eventing's
-// defaults), then functions. Nothing of functions is applied when Eventing does not come up;
-// the error says what is not ready.
-func InstallAll(ctx context.Context, cfg *rest.Config, eventing, functions []*unstructured.Unstructured) error {
+// InstallEventing installs Eventing's objects and waits until its Deployments and
+// StatefulSets are available and its webhook has registered. Only then may this project's
+// side be installed (Install): the Broker gets its class, without which no broker controller
+// takes it, from Eventing's defaulting webhook. The error says what is not ready.
+func InstallEventing(ctx context.Context, cfg *rest.Config, eventing []*unstructured.Unstructured) error {
 	if err := Install(ctx, cfg, eventing); err != nil {
 		return fmt.Errorf("installing Eventing: %w", err)
 	}
 	if err := WaitAvailable(ctx, cfg, EventingNamespace); err != nil {
 		return err
 	}
-	if err := WaitWebhooks(ctx, cfg); err != nil {
-		return err
-	}
-	if err := Install(ctx, cfg, functions); err != nil {
-		return fmt.Errorf("installing the functions: %w", err)
-	}
-	return nil
+	return WaitWebhooks(ctx, cfg)
 }
