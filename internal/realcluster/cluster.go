@@ -11,7 +11,10 @@ import (
 	"fmt"
 	"io"
 	"path/filepath"
+	"sync"
 	"time"
+
+	"golang.org/x/sync/errgroup"
 
 	"k8s.io/client-go/rest"
 
@@ -158,42 +161,63 @@ const (
 )
 
 // buildImages builds the pause image, the Go images and the notebook image into dir and
-// imports them into the node's containerd. The notebook image (debootstrap: network-bound)
-// is assembled while the Go images compile (CPU-bound).
+// imports each into the node's containerd as soon as it is built. The notebook image
+// (debootstrap: network-bound) is assembled while the Go images compile (CPU-bound), and
+// imports (I/O-bound) overlap both.
 func (c *Cluster) buildImages(ctx context.Context, dir string, images []ociimage.GoImage) error {
-	type result struct {
-		tar string
-		err error
+	g, ctx := errgroup.WithContext(ctx)
+	built := make(chan string)
+	send := func(tar string) error {
+		select {
+		case built <- tar:
+			return nil
+		case <-ctx.Done():
+			return ctx.Err()
+		}
 	}
-	notebook := make(chan result, 1)
-	go func() {
+	var producers sync.WaitGroup
+	producers.Add(2)
+	g.Go(func() error {
+		defer producers.Done()
 		tar, err := ociimage.Notebook(ctx, filepath.Join(dir, "notebook-rootfs"), dir)
-		notebook <- result{tar, err}
-	}()
-	tars := []string{}
-	pause, err := ociimage.Pause(ctx, dir)
-	if err != nil {
-		return err
-	}
-	tars = append(tars, pause)
-	for _, img := range images {
-		tar, err := ociimage.BuildGo(ctx, img, dir)
 		if err != nil {
 			return err
 		}
-		tars = append(tars, tar)
-	}
-	nb := <-notebook
-	if nb.err != nil {
-		return nb.err
-	}
-	tars = append(tars, nb.tar)
-	for _, tar := range tars {
-		if err := ociimage.Import(ctx, "ctr", c.Node.Address(), tar); err != nil {
+		return send(tar)
+	})
+	g.Go(func() error {
+		defer producers.Done()
+		tar, err := ociimage.Pause(ctx, dir)
+		if err != nil {
 			return err
 		}
-	}
-	return nil
+		if err := send(tar); err != nil {
+			return err
+		}
+		for _, img := range images {
+			tar, err := ociimage.BuildGo(ctx, img, dir)
+			if err != nil {
+				return err
+			}
+			if err := send(tar); err != nil {
+				return err
+			}
+		}
+		return nil
+	})
+	go func() {
+		producers.Wait()
+		close(built)
+	}()
+	g.Go(func() error {
+		for tar := range built {
+			if err := ociimage.Import(ctx, "ctr", c.Node.Address(), tar); err != nil {
+				return err
+			}
+		}
+		return nil
+	})
+	return g.Wait()
 }
 
 // RESTConfig is an admin client configuration.

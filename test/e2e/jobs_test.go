@@ -130,15 +130,16 @@ func TestExternalCIBuild(t *testing.T) {
 	}
 }
 
-// TestFunctionPodDeletedMidRun: the job-created pod is deleted as the job is created, and the
-// pod-completed pod while the validation pod runs. The Deployments start new pods, the broker
-// redelivers what the old ones did not answer, and the job still ends Succeeded.
+// TestFunctionPodDeletedMidRun: the job-created pod is killed (deleted without grace) as the
+// job is created, and the pod-completed pod while the validation pod runs. The Deployments
+// start new pods, the broker redelivers what the old ones did not answer, and the job still
+// ends Succeeded with every result.
 func TestFunctionPodDeletedMidRun(t *testing.T) {
 	repo := gitServer(t, notebooks)
 	optedInNamespace(t, "e2e-chaos")
 	deleteFunctionPods := func(function string) {
 		for _, p := range functionPods(t, function) {
-			if _, err := kubectl(t, "", "delete", "pod", "-n", "nbv-system", p.Name, "--wait=false"); err != nil {
+			if _, err := kubectl(t, "", "delete", "pod", "-n", "nbv-system", p.Name, "--grace-period=0", "--force"); err != nil {
 				t.Fatal(err)
 			}
 			t.Logf("deleted %s", p.Name)
