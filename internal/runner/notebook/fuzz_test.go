@@ -22,6 +22,10 @@ func FuzzNotebook(f *testing.F) {
 	f.Add([]byte("{\"nbformat\":4,\"cells\":[{\"cell_type\":\"code\",\"source\":\"\xff\x1b[31m\"}]}"), "x", []byte(`true`))
 	f.Add([]byte(`[]`), "1bad", []byte(`1`))
 	f.Add([]byte(`{"nbformat":4,"cells":[{"cell_type":"code","source":"","metadata":{"tags":["injected-parameters"]}}]}`), "x", []byte(`{}`))
+	// Found by the fuzzer: keys that only case-fold to nbformat's (Jupyter reads them as unknown).
+	f.Add([]byte(`{"nbformat":4,"cells":[{"cell_type":"code","metAdAtA":{"tAgs":["injected-parameters"]}}]}`), "A", []byte(`00`))
+	f.Add([]byte(`{"nbformat":4,"cells":[{"Cell_tYpe":"code","metadata":{}}]}`), "A", []byte(`1`))
+	f.Add([]byte(`{"nbformat":4,"cells":[]}]`), "x", []byte(`1`))
 
 	f.Fuzz(func(t *testing.T, src []byte, param string, value []byte) {
 		nb, err := Parse(src)

@@ -8,7 +8,9 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"io"
 	"os"
+	"reflect"
 	"regexp"
 	"strings"
 )
@@ -129,17 +131,31 @@ func (t *Text) UnmarshalJSON(b []byte) error {
 
 // Parse decodes an nbformat 4 notebook. Any input that is not one wraps ErrNotANotebook.
 func Parse(b []byte) (*Notebook, error) {
-	var probe map[string]json.RawMessage
-	if err := json.Unmarshal(b, &probe); err != nil {
+	dec := json.NewDecoder(bytes.NewReader(b))
+	dec.UseNumber()
+	var doc any
+	if err := dec.Decode(&doc); err != nil {
 		return nil, fmt.Errorf("%w: invalid JSON: %v", ErrNotANotebook, err)
+	}
+	if _, err := dec.Token(); err != io.EOF {
+		return nil, fmt.Errorf("%w: invalid JSON: data after the notebook object", ErrNotANotebook)
+	}
+	probe, ok := doc.(map[string]any)
+	if !ok {
+		return nil, fmt.Errorf("%w: not a JSON object", ErrNotANotebook)
 	}
 	for _, k := range []string{"nbformat", "cells"} {
 		if _, ok := probe[k]; !ok {
 			return nil, fmt.Errorf("%w: no %q field", ErrNotANotebook, k)
 		}
 	}
+	dropFoldedKeys(doc, reflect.TypeFor[Notebook]())
+	exact, err := json.Marshal(doc)
+	if err != nil {
+		return nil, fmt.Errorf("%w: %v", ErrNotANotebook, err)
+	}
 	var nb Notebook
-	if err := json.Unmarshal(b, &nb); err != nil {
+	if err := json.Unmarshal(exact, &nb); err != nil {
 		return nil, fmt.Errorf("%w: %v", ErrNotANotebook, err)
 	}
 	if nb.NBFormat != 4 {

@@ -66,3 +66,22 @@ func TestInjectParameters(t *testing.T) {
 		t.Error("accepted a parameter name that is not an identifier")
 	}
 }
+
+// Jupyter's keys are case-sensitive: a key that only case-folds to one the reader knows is an
+// unknown key, as Jupyter and InjectParameters read it, not that field.
+func TestParseKeysAreCaseSensitive(t *testing.T) {
+	nb, err := Parse([]byte(`{"nbformat":4,"cells":[{"cell_type":"code","source":"x","metadata":{"Tags":["parameters"]},"Outputs":[{"output_type":"stream","text":"1"}]}]}`))
+	if err != nil {
+		t.Fatal(err)
+	}
+	c := nb.Cells[0]
+	if c.HasTag(TagParameters) || len(c.Outputs) != 0 || string(c.Source) != "x" {
+		t.Errorf("cell %+v: wrong-case keys were read as tags/outputs", c)
+	}
+	if _, err := Parse([]byte(`{"nbformat":4,"cells":[{"Cell_Type":"code"}]}`)); !errors.Is(err, ErrNotANotebook) {
+		t.Errorf("a cell whose only type key is Cell_Type: %v, want ErrNotANotebook", err)
+	}
+	if _, err := Parse([]byte(`{"nbformat":4,"cells":[]}}`)); !errors.Is(err, ErrNotANotebook) {
+		t.Errorf("trailing data: %v, want ErrNotANotebook", err)
+	}
+}
