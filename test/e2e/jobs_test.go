@@ -160,4 +160,17 @@ func TestFunctionPodDeletedMidRun(t *testing.T) {
 	if len(job.Status.Results) != 3 {
 		t.Errorf("results %+v, want 3", job.Status.Results)
 	}
+	// Redelivered events and replayed transitions must not have started the notebook twice.
+	pods, err := kube(t).CoreV1().Pods("e2e-chaos").List(context.Background(),
+		metav1.ListOptions{LabelSelector: v1alpha1.LabelJob + "=survives"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(pods.Items) != 1 || pods.Items[0].Name != job.Status.ValidationPodName {
+		names := []string{}
+		for _, p := range pods.Items {
+			names = append(names, p.Name)
+		}
+		t.Errorf("validation pods %v, want exactly %s", names, job.Status.ValidationPodName)
+	}
 }
