@@ -109,7 +109,7 @@ func Up(ctx context.Context, opts Options) (_ *Cluster, err error) {
 		return nil, err
 	}
 
-	eventingDir, err := knative.ModuleDir(ctx, filepath.Join(opts.RepoRoot, eventingModuleDir), knative.EventingModule)
+	eventingDir, err := controlplane.ModuleDir(ctx, filepath.Join(opts.RepoRoot, eventingModuleDir), knative.EventingModule, "")
 	if err != nil {
 		return nil, err
 	}

@@ -47,15 +47,15 @@ func DefaultCRDGlobs(ctx context.Context, repoRoot string) ([]string, error) {
 		filepath.Join(repoRoot, "config", "crd", "*.yaml"),
 		filepath.Join(repoRoot, "test", "controlplane", "crds", "*.yaml"),
 	}
-	tekton, err := moduleDir(ctx, repoRoot, tektonModule, "")
+	tekton, err := ModuleDir(ctx, repoRoot, tektonModule, "")
 	if err != nil {
 		return nil, err
 	}
-	eventing, err := moduleDir(ctx, repoRoot, eventingModule, "")
+	eventing, err := ModuleDir(ctx, repoRoot, eventingModule, "")
 	if err != nil {
 		return nil, err
 	}
-	serving, err := moduleDir(ctx, repoRoot, servingModule, servingVersion)
+	serving, err := ModuleDir(ctx, repoRoot, servingModule, servingVersion)
 	if err != nil {
 		return nil, err
 	}
@@ -71,11 +71,11 @@ var (
 	moduleDirs   = map[string]string{}
 )
 
-// moduleDir finds a module's directory in the module cache. With version "" it resolves the
-// version the main module at repoRoot requires (`go list -m`), downloading it when absent;
+// ModuleDir finds a module's directory in the module cache. With version "" it resolves the
+// version the Go module in goModDir requires (`go list -m`), downloading it when absent;
 // otherwise it downloads module@version. Results are memoised: the go command costs ~0.1-1 s.
-func moduleDir(ctx context.Context, repoRoot, module, version string) (string, error) {
-	key := module + "@" + version
+func ModuleDir(ctx context.Context, goModDir, module, version string) (string, error) {
+	key := goModDir + " " + module + "@" + version
 	moduleDirsMu.Lock()
 	defer moduleDirsMu.Unlock()
 	if dir, ok := moduleDirs[key]; ok {
@@ -83,14 +83,14 @@ func moduleDir(ctx context.Context, repoRoot, module, version string) (string, e
 	}
 	var info struct{ Version, Dir, Error string }
 	if version == "" {
-		if err := goJSON(ctx, repoRoot, &info, "list", "-m", "-json", module); err != nil {
+		if err := goJSON(ctx, goModDir, &info, "list", "-m", "-json", module); err != nil {
 			return "", err
 		}
 		version = info.Version
 	}
 	if info.Dir == "" {
 		// Not extracted yet: `go mod download` fetches it without touching go.mod.
-		if err := goJSON(ctx, repoRoot, &info, "mod", "download", "-json", module+"@"+version); err != nil {
+		if err := goJSON(ctx, goModDir, &info, "mod", "download", "-json", module+"@"+version); err != nil {
 			return "", err
 		}
 	}

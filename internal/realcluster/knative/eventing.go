@@ -1,14 +1,11 @@
 package knative
 
 import (
-	"bytes"
-	"context"
-	"encoding/json"
 	"fmt"
 	"io/fs"
-	"os/exec"
+	"maps"
 	"path/filepath"
-	"sort"
+	"slices"
 	"strings"
 
 	"k8s.io/apimachinery/pkg/apis/meta/v1/unstructured"
@@ -19,8 +16,8 @@ import (
 // EventingNamespace is where Eventing's controllers, webhook and broker run.
 const EventingNamespace = "knative-eventing"
 
-// EventingModule is the module whose config/ and cmd/ this package installs; ModuleDir
-// resolves it in the module that pins its version (test/e2e/knative).
+// EventingModule is the module whose config/ and cmd/ this package installs, resolved with
+// controlplane.ModuleDir in the module that pins its version (test/e2e/knative).
 const EventingModule = "knative.dev/eventing"
 
 // eventingDirs are the parts of Eventing installed, relative to the module directory, read
@@ -39,27 +36,6 @@ var eventingDirs = []string{
 	"third_party/eventing-integrations-latest",
 	"config/channels/in-memory-channel",
 	"config/brokers/mt-channel-broker",
-}
-
-// ModuleDir returns the directory of module as the Go module in goModDir requires it
-// (`go list -m -json`): for Eventing, goModDir is test/e2e/knative.
-func ModuleDir(ctx context.Context, goModDir, module string) (string, error) {
-	cmd := exec.CommandContext(ctx, "go", "list", "-m", "-json", module)
-	cmd.Dir = goModDir
-	var stderr bytes.Buffer
-	cmd.Stderr = &stderr
-	out, err := cmd.Output()
-	if err != nil {
-		return "", fmt.Errorf("go list -m -json %s (in %s): %w: %s", module, goModDir, err, strings.TrimSpace(stderr.String()))
-	}
-	var info struct{ Dir, Version string }
-	if err := json.Unmarshal(out, &info); err != nil {
-		return "", fmt.Errorf("decoding go list -m -json %s: %w", module, err)
-	}
-	if info.Dir == "" {
-		return "", fmt.Errorf("module %s@%s is not downloaded: run go mod download in %s", module, info.Version, goModDir)
-	}
-	return info.Dir, nil
 }
 
 // EventingManifests reads Eventing's objects from moduleDir (the knative.dev/eventing module
@@ -120,10 +96,5 @@ func yamlFiles(root string) ([]string, error) {
 }
 
 func sortedKeys(set map[string]bool) []string {
-	out := make([]string, 0, len(set))
-	for k := range set {
-		out = append(out, k)
-	}
-	sort.Strings(out)
-	return out
+	return slices.Sorted(maps.Keys(set))
 }

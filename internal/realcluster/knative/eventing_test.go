@@ -27,7 +27,7 @@ func repoRoot(t *testing.T) string {
 // eventingModuleDir is the module directory test/e2e/knative pins.
 func eventingModuleDir(t *testing.T) string {
 	t.Helper()
-	dir, err := ModuleDir(context.Background(), filepath.Join(repoRoot(t), "test", "e2e", "knative"), EventingModule)
+	dir, err := controlplane.ModuleDir(context.Background(), filepath.Join(repoRoot(t), "test", "e2e", "knative"), EventingModule, "")
 	if err != nil {
 		t.Fatal(err)
 	}
