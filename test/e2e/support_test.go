@@ -12,6 +12,7 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
+	"slices"
 	"strings"
 	"testing"
 	"time"
@@ -23,6 +24,7 @@ import (
 	"github.com/mlops-dev/nbv/api/v1alpha1"
 	"github.com/mlops-dev/nbv/internal/local/controlplane"
 	"github.com/mlops-dev/nbv/internal/local/optin"
+	"github.com/mlops-dev/nbv/internal/realcluster/knative"
 	"github.com/mlops-dev/nbv/internal/realcluster/node"
 )
 
@@ -71,42 +73,37 @@ func optedInNamespace(t *testing.T, name string) {
 // raises no event (its initial list sends none), and only the sweep would find it.
 func waitAdaptersWatch(t *testing.T, namespace string) {
 	t.Helper()
-	ctx := context.Background()
-	deadline := time.Now().Add(2 * time.Minute)
+	ctx, cancel := context.WithTimeout(context.Background(), 2*time.Minute)
+	defer cancel()
 	for {
 		deps, err := kube(t).AppsV1().Deployments("nbv-system").List(ctx, metav1.ListOptions{})
 		if err != nil {
 			t.Fatal(err)
 		}
-		adapters, pending := 0, []string{}
+		adapters, stale := 0, []string{}
 		for _, d := range deps.Items {
 			if !strings.HasPrefix(d.Name, "apiserversource-") {
 				continue
 			}
 			adapters++
-			watches := false
-			for _, e := range d.Spec.Template.Spec.Containers[0].Env {
-				if e.Name == "K_SOURCE_CONFIG" && strings.Contains(e.Value, `"`+namespace+`"`) {
-					watches = true
-				}
-			}
-			want := int32(1)
-			if d.Spec.Replicas != nil {
-				want = *d.Spec.Replicas
-			}
-			st := d.Status
-			if !watches || d.Generation != st.ObservedGeneration || st.UpdatedReplicas != want ||
-				st.AvailableReplicas != want || st.Replicas != want {
-				pending = append(pending, d.Name)
+			if !slices.ContainsFunc(d.Spec.Template.Spec.Containers[0].Env, func(e corev1.EnvVar) bool {
+				return e.Name == "K_SOURCE_CONFIG" && strings.Contains(e.Value, `"`+namespace+`"`)
+			}) {
+				stale = append(stale, d.Name)
 			}
 		}
-		if adapters > 0 && len(pending) == 0 {
-			return
+		if adapters > 0 && len(stale) == 0 {
+			break
 		}
-		if time.Now().After(deadline) {
-			t.Fatalf("ApiServerSource adapters not watching %s after 2m: %v", namespace, pending)
+		select {
+		case <-ctx.Done():
+			t.Fatalf("ApiServerSource adapters not told to watch %s: %v", namespace, stale)
+		case <-time.After(250 * time.Millisecond):
 		}
-		time.Sleep(250 * time.Millisecond)
+	}
+	// Then until their new pods have replaced the old ones.
+	if err := knative.WaitAvailable(ctx, cluster.RESTConfig(), "nbv-system"); err != nil {
+		t.Fatal(err)
 	}
 }
 

@@ -94,8 +94,9 @@ func listWorkloads(ctx context.Context, client kubernetes.Interface, namespace s
 	return out, nil
 }
 
-// deploymentWorkload: ready when observed, every wanted replica updated and available, and
-// the Available condition true.
+// deploymentWorkload: ready when its rollout is complete, as `kubectl rollout status` says
+// it (observed, every wanted replica updated and available, no pod of an older template left:
+// while one is, the available count includes it), and the Available condition is true.
 func deploymentWorkload(d *appsv1.Deployment) workload {
 	w := workload{kind: "Deployment", name: d.Name, namespace: d.Namespace, want: replicas(d.Spec.Replicas),
 		available: d.Status.AvailableReplicas, selector: d.Spec.Selector}
@@ -103,7 +104,9 @@ func deploymentWorkload(d *appsv1.Deployment) workload {
 		w.ready = true
 		return w
 	}
-	if d.Status.ObservedGeneration < d.Generation || d.Status.UpdatedReplicas < w.want || w.available < w.want {
+	st := d.Status
+	if st.ObservedGeneration < d.Generation || st.UpdatedReplicas < w.want || st.Replicas > st.UpdatedReplicas ||
+		w.available < st.UpdatedReplicas {
 		return w
 	}
 	for _, c := range d.Status.Conditions {
