@@ -75,6 +75,12 @@ func (r readiness) Ready(obj *unstructured.Unstructured) (bool, string) {
 	return false, obj.GetKind() + " has no Ready condition yet"
 }
 
+// ConditionReady reports whether obj's Ready condition (Knative's and KServe's convention) is
+// True, and if not why, naming its reason and message.
+func ConditionReady(obj *unstructured.Unstructured) (bool, string) {
+	return readyCondition.Ready(obj)
+}
+
 // ReadyObject reports whether obj, a model object of kind and API group seen in an event, is
 // ready by the rule of the platforms that serve that kind: a Deployment by its available
 // replicas, anything else by its Ready condition. job-created answers the event of an object

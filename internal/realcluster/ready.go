@@ -12,6 +12,8 @@ import (
 	"k8s.io/apimachinery/pkg/runtime/schema"
 	"k8s.io/client-go/dynamic"
 	"k8s.io/client-go/rest"
+
+	"github.com/mlops-dev/nbv/internal/modelready"
 )
 
 // eventingKinds are the Knative objects this project applies; each reports a Ready condition.
@@ -67,16 +69,6 @@ func readyCondition(obj *unstructured.Unstructured) (string, bool) {
 	if observed < obj.GetGeneration() {
 		return "not yet observed", false
 	}
-	conds, _, _ := unstructured.NestedSlice(obj.Object, "status", "conditions")
-	for _, c := range conds {
-		m, _ := c.(map[string]any)
-		if m["type"] != "Ready" {
-			continue
-		}
-		if m["status"] == "True" {
-			return "", true
-		}
-		return fmt.Sprintf("Ready=%v %v: %v", m["status"], m["reason"], m["message"]), false
-	}
-	return "no Ready condition", false
+	ready, why := modelready.ConditionReady(obj)
+	return why, ready
 }
