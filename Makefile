@@ -29,7 +29,7 @@ e2e: controlplane node-binaries e2e-deps
 
 ## node-binaries: build kubelet, kube-scheduler, kube-proxy (v1.37.2) and CoreDNS into $(NBV_CACHE)/bin (cached).
 node-binaries:
-	bash test/e2e/build-node.sh
+	bash test/controlplane/build.sh node
 
 ## e2e-deps: Debian's containerd, runc, CNI plugins, iptables, conntrack, debootstrap.
 e2e-deps:

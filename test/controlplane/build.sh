@@ -1,20 +1,22 @@
 #!/usr/bin/env bash
-# Builds the real control plane used by integration tests and by the local stack:
-# etcd, kube-apiserver, kube-controller-manager and kubectl, compiled from the pinned
-# modules of test/controlplane/tools (a separate module, so the main go.mod stays on k8s 0.35).
+# Builds the real Kubernetes binaries the tests run, from pinned modules, into
+# ${NBV_CACHE:-$HOME/.cache/nbv}/bin. Two sets:
 #
-# Output: ${NBV_CACHE:-$HOME/.cache/nbv}/bin/{etcd,kube-apiserver,kube-controller-manager,kubectl}
+#   build.sh [controlplane]  etcd, kube-apiserver, kube-controller-manager, kubectl: integration
+#                            tests and the local stack (from test/controlplane/tools, a separate
+#                            module, so the main go.mod stays on k8s 0.35)
+#   build.sh node            kubelet, kube-scheduler, kube-proxy from the same module, and a
+#                            CoreDNS with the cluster-DNS plugins (test/e2e/coredns): make e2e
 #
-# Idempotent: a stamp records a hash of the tools module (go.mod, go.sum), the Go version and
-# the link flags. When all four binaries exist and the stamp matches, nothing is rebuilt.
-# NBV_FORCE_BUILD=1 rebuilds anyway.
+# Idempotent: a stamp per set records a hash of its modules (go.mod, go.sum, any .go file), the
+# Go version and the link flags. When the set's binaries exist and the stamp matches, nothing
+# is rebuilt. NBV_FORCE_BUILD=1 rebuilds anyway.
 set -euo pipefail
 
 here="$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)"
 tools="${here}/tools"
 cache="${NBV_CACHE:-${HOME}/.cache/nbv}"
 bin="${cache}/bin"
-stamp="${bin}/.stamp"
 
 k8s_version="v1.37.2"
 ldflags="-s -w"
@@ -23,19 +25,47 @@ ldflags+=" -X k8s.io/component-base/version.gitMajor=1"
 ldflags+=" -X k8s.io/component-base/version.gitMinor=37"
 ldflags+=" -X k8s.io/client-go/pkg/version.gitVersion=${k8s_version}"
 
-# Package path -> binary name. etcd's main lives at the module root, whose default binary
-# name would be "server".
-pkgs=(
-	"go.etcd.io/etcd/server/v3"
-	"k8s.io/kubernetes/cmd/kube-apiserver"
-	"k8s.io/kubernetes/cmd/kube-controller-manager"
-	"k8s.io/kubernetes/cmd/kubectl"
-)
-names=(etcd kube-apiserver kube-controller-manager kubectl)
+# Each target is name|module dir|package. etcd's main lives at its module root, whose default
+# binary name would be "server".
+set_name="${1:-controlplane}"
+case "${set_name}" in
+controlplane)
+	stamp="${bin}/.stamp"
+	targets=(
+		"etcd|${tools}|go.etcd.io/etcd/server/v3"
+		"kube-apiserver|${tools}|k8s.io/kubernetes/cmd/kube-apiserver"
+		"kube-controller-manager|${tools}|k8s.io/kubernetes/cmd/kube-controller-manager"
+		"kubectl|${tools}|k8s.io/kubernetes/cmd/kubectl"
+	)
+	took="a cold build takes ~5-10 min on 2 cores"
+	;;
+node)
+	stamp="${bin}/.stamp-node"
+	targets=(
+		"kubelet|${tools}|k8s.io/kubernetes/cmd/kubelet"
+		"kube-scheduler|${tools}|k8s.io/kubernetes/cmd/kube-scheduler"
+		"kube-proxy|${tools}|k8s.io/kubernetes/cmd/kube-proxy"
+		"coredns|${here}/../e2e/coredns|."
+	)
+	took="~1-2 min after the control plane (shared build cache)"
+	;;
+*)
+	echo "build.sh: unknown set ${set_name}: want controlplane or node" >&2
+	exit 2
+	;;
+esac
 
+modules=()
+for t in "${targets[@]}"; do
+	IFS='|' read -r _ dir _ <<<"${t}"
+	[[ " ${modules[*]} " == *" ${dir} "* ]] || modules+=("${dir}")
+done
 want_stamp="$(
 	{
-		cat "${tools}/go.mod" "${tools}/go.sum"
+		for dir in "${modules[@]}"; do
+			cat "${dir}/go.mod" "${dir}/go.sum"
+			if compgen -G "${dir}/*.go" >/dev/null; then cat "${dir}"/*.go; fi
+		done
 		go env GOVERSION GOOS GOARCH
 		echo "${ldflags}"
 	} | sha256sum | cut -d' ' -f1
@@ -43,14 +73,14 @@ want_stamp="$(
 
 up_to_date() {
 	[[ -f "${stamp}" && "$(cat "${stamp}")" == "${want_stamp}" ]] || return 1
-	local n
-	for n in "${names[@]}"; do
-		[[ -x "${bin}/${n}" ]] || return 1
+	local t
+	for t in "${targets[@]}"; do
+		[[ -x "${bin}/${t%%|*}" ]] || return 1
 	done
 }
 
 if [[ "${NBV_FORCE_BUILD:-0}" != "1" ]] && up_to_date; then
-	echo "controlplane: binaries up to date in ${bin} (stamp ${want_stamp:0:12}); nothing to do"
+	echo "${set_name}: binaries up to date in ${bin} (stamp ${want_stamp:0:12}); nothing to do"
 	exit 0
 fi
 
@@ -60,17 +90,17 @@ mkdir -p "${bin}"
 scratch="$(mktemp -d "${bin}/.build.XXXXXX")"
 trap 'rm -rf "${scratch}"' EXIT
 
-echo "controlplane: building ${names[*]} (${k8s_version}) into ${bin}; a cold build takes ~7-10 min on 2 cores"
+echo "${set_name}: building ${targets[*]%%|*} (${k8s_version}) into ${bin}; ${took}"
 start=$(date +%s)
-for i in "${!pkgs[@]}"; do
+for t in "${targets[@]}"; do
+	IFS='|' read -r name dir pkg <<<"${t}"
 	t0=$(date +%s)
-	(cd "${tools}" && go build -ldflags "${ldflags}" -o "${scratch}/${names[$i]}" "${pkgs[$i]}")
-	echo "controlplane:   ${names[$i]} built in $(($(date +%s) - t0))s"
+	(cd "${dir}" && go build -ldflags "${ldflags}" -o "${scratch}/${name}" "${pkg}")
+	echo "${set_name}:   ${name} built in $(($(date +%s) - t0))s"
 done
-for n in "${names[@]}"; do
-	mv -f "${scratch}/${n}" "${bin}/${n}"
+for t in "${targets[@]}"; do
+	mv -f "${scratch}/${t%%|*}" "${bin}/${t%%|*}"
 done
 echo "${want_stamp}" >"${stamp}"
-echo "controlplane: done in $(($(date +%s) - start))s"
-"${bin}/kube-apiserver" --version
-"${bin}/etcd" --version | head -1
+echo "${set_name}: done in $(($(date +%s) - start))s"
+"${bin}/${targets[0]%%|*}" --version | head -1

@@ -1,6 +1,7 @@
 // Package node runs one real Kubernetes node on this machine, for the end-to-end tests: a
 // network namespace joined to the host by a veth pair, Debian's containerd + runc + CNI plugins,
-// and kubelet, kube-proxy and CoreDNS (built by test/e2e/build-node.sh) inside that namespace.
+// and kubelet, kube-proxy and CoreDNS (built by `test/controlplane/build.sh node`) inside that
+// namespace.
 //
 // The layout, fixed so a run can clean up after a killed one:
 //

@@ -25,7 +25,7 @@ const DefaultDir = "/var/lib/nbv-e2e"
 type Options struct {
 	// Dir is the node's state directory, emptied first. Default DefaultDir.
 	Dir string
-	// BinDir holds kubelet, kube-proxy and coredns (test/e2e/build-node.sh).
+	// BinDir holds kubelet, kube-proxy and coredns (`test/controlplane/build.sh node`).
 	BinDir string
 	// Kubeconfig is an admin kubeconfig whose server is reachable from the node's namespace
 	// (the API server bound to HostIP). kubelet, kube-proxy and CoreDNS use it.
@@ -68,7 +68,7 @@ func Start(ctx context.Context, opts Options) (_ *Node, err error) {
 	}
 	for _, b := range []string{"kubelet", "kube-proxy", "coredns"} {
 		if st, err := os.Stat(filepath.Join(opts.BinDir, b)); err != nil || st.Mode()&0o111 == 0 {
-			return nil, fmt.Errorf("node: %s not found in %s; run test/e2e/build-node.sh", b, opts.BinDir)
+			return nil, fmt.Errorf("node: %s not found in %s; run make node-binaries", b, opts.BinDir)
 		}
 	}
 	ctx, cancel := context.WithTimeout(ctx, opts.StartTimeout)
