@@ -8,6 +8,7 @@ import (
 	"path/filepath"
 	"strings"
 	"testing"
+	"time"
 )
 
 // The runc wrapper must drop oomScoreAdj wherever it sits in the compact config.json runc gets
@@ -132,4 +133,55 @@ func TestParentPIDReadsOddCommandNames(t *testing.T) {
 	if !ok || got != os.Getpid() {
 		t.Errorf("parentPID(child) = %d, %v; want %d", got, ok, os.Getpid())
 	}
+}
+
+// A killed run's processes are found by their command line naming the node's directory, and
+// their descendants with them (the shims' containers name nothing of it); others are spared.
+func TestKillByCmdlineTakesDescendants(t *testing.T) {
+	dir := t.TempDir()
+	// sh names dir in its arguments; its child sleep does not.
+	owned := exec.Command("/bin/sh", "-c", "sleep 300 & echo $!; wait", "sh", dir+"/containerd.sock")
+	out, err := owned.StdoutPipe()
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := owned.Start(); err != nil {
+		t.Fatal(err)
+	}
+	var child int
+	if _, err := fmt.Fscan(out, &child); err != nil {
+		t.Fatal(err)
+	}
+	other := exec.Command("sleep", "300")
+	if err := other.Start(); err != nil {
+		t.Fatal(err)
+	}
+	defer func() { _ = other.Process.Kill(); _ = other.Wait() }()
+
+	if n := killByCmdline(dir); n != 2 {
+		t.Errorf("killed %d processes, want 2 (the shell and its child)", n)
+	}
+	_ = owned.Wait()
+	if err := waitGone(child); err != nil {
+		t.Error(err)
+	}
+	if _, ok := parentPID(other.Process.Pid); !ok {
+		t.Error("a process that does not name the directory was killed")
+	}
+}
+
+// waitGone waits until pid has exited (a zombie re-parented to a reaper that never reaps
+// counts: it no longer runs).
+func waitGone(pid int) error {
+	for range 100 {
+		stat, err := os.ReadFile(fmt.Sprintf("/proc/%d/stat", pid))
+		if err != nil {
+			return nil
+		}
+		if i := strings.LastIndexByte(string(stat), ')'); i >= 0 && strings.HasPrefix(string(stat[i+1:]), " Z") {
+			return nil
+		}
+		time.Sleep(20 * time.Millisecond)
+	}
+	return fmt.Errorf("process %d still runs", pid)
 }
