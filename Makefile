@@ -7,7 +7,7 @@ export NBV_CACHE
 CONTROLLER_GEN := $(GO) tool controller-gen
 CRD_DIR := config/crd
 
-.PHONY: all build run test unit integration bench soak gobench lint manifests verify-manifests controlplane python-deps fuzz fuzz-smoke release e2e node-binaries e2e-deps
+.PHONY: all build run test unit integration bench soak gobench lint manifests verify-manifests controlplane python-deps fuzz fuzz-smoke release e2e node-binaries e2e-deps fresh
 
 all: build
 
@@ -26,6 +26,10 @@ test: controlplane python-deps verify-manifests lint fuzz-smoke
 ## e2e: a real single-node cluster on this machine (kubelet + containerd in a network namespace, kube-scheduler, kube-proxy, CoreDNS, Knative Eventing v0.50.0 from its module's config/, the functions as Deployments, images built ko-style and imported without a registry) and the end-to-end tests on it; prints the bring-up time; tears it down. Root only. NBV_E2E_KEEP=1 keeps the cluster up after the tests until interrupted.
 e2e: controlplane node-binaries e2e-deps
 	$(GO) test -tags e2e -count=1 -v -timeout 60m ./test/e2e/
+
+## fresh: the fresh-machine check: a clean clone of HEAD in a temp dir, make run and make test with empty GOMODCACHE, GOCACHE and NBV_CACHE; prints each one's time and exit code; removes what it made. FRESH_E2E=1 adds make e2e.
+fresh:
+	bash hack/fresh.sh
 
 ## node-binaries: build kubelet, kube-scheduler, kube-proxy (v1.37.2) and CoreDNS into $(NBV_CACHE)/bin (cached).
 node-binaries:

@@ -103,4 +103,7 @@ for t in "${targets[@]}"; do
 done
 echo "${want_stamp}" >"${stamp}"
 echo "${set_name}: done in $(($(date +%s) - start))s"
-"${bin}/${targets[0]%%|*}" --version | head -1
+# The first line of the version, without a pipe: "| head -1" would close the pipe early and,
+# under pipefail, fail the whole build when the binary dies of SIGPIPE.
+version="$("${bin}/${targets[0]%%|*}" --version)"
+echo "${version%%$'\n'*}"

@@ -17,6 +17,8 @@ import (
 	"testing"
 	"time"
 
+	"github.com/mlops-dev/nbv/internal/cmdoutput"
+
 	corev1 "k8s.io/api/core/v1"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/client-go/kubernetes"
@@ -28,7 +30,8 @@ import (
 	"github.com/mlops-dev/nbv/internal/realcluster/node"
 )
 
-// kubectl runs the real kubectl against the cluster and returns its combined output.
+// kubectl runs the real kubectl against the cluster and returns its standard output (its
+// warnings go to stderr, which only an error carries).
 func kubectl(t *testing.T, stdin string, args ...string) (string, error) {
 	t.Helper()
 	cmd := exec.Command(filepath.Join(controlplane.DefaultBinDir(), "kubectl"),
@@ -36,11 +39,8 @@ func kubectl(t *testing.T, stdin string, args ...string) (string, error) {
 	if stdin != "" {
 		cmd.Stdin = strings.NewReader(stdin)
 	}
-	out, err := cmd.CombinedOutput()
-	if err != nil {
-		return string(out), fmt.Errorf("kubectl %s: %w: %s", strings.Join(args, " "), err, out)
-	}
-	return string(out), nil
+	out, err := cmdoutput.Stdout(cmd)
+	return string(out), err
 }
 
 func kube(t *testing.T) kubernetes.Interface {

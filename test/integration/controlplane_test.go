@@ -18,6 +18,8 @@ import (
 	"testing"
 	"time"
 
+	"github.com/mlops-dev/nbv/internal/cmdoutput"
+
 	cloudevents "github.com/cloudevents/sdk-go/v2"
 	cehttp "github.com/cloudevents/sdk-go/v2/protocol/http"
 	rbacv1 "k8s.io/api/rbac/v1"
@@ -486,10 +488,10 @@ func TestCRDValidationAndFieldSelector(t *testing.T) {
 
 	// The same through kubectl and the short name, as a user would type it.
 	kubectl := filepath.Join(controlplane.DefaultBinDir(), "kubectl")
-	out, err := exec.CommandContext(ctx, kubectl, "--kubeconfig", cp.KubeconfigPath(), "-n", ns,
-		"get", "nvj", "--field-selector", "status.phase=Building", "-o", "name").CombinedOutput()
+	out, err := cmdoutput.Stdout(exec.CommandContext(ctx, kubectl, "--kubeconfig", cp.KubeconfigPath(), "-n", ns,
+		"get", "nvj", "--field-selector", "status.phase=Building", "-o", "name"))
 	if err != nil {
-		t.Fatalf("kubectl get nvj: %v\n%s", err, out)
+		t.Fatal(err)
 	}
 	if got, want := strings.TrimSpace(string(out)), "notebookvalidationjob.mlops.mlops.dev/building"; got != want {
 		t.Errorf("kubectl selected %q, want %q", got, want)

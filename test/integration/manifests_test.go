@@ -1,7 +1,6 @@
 package integration
 
 import (
-	"bytes"
 	"context"
 	"errors"
 	"os"
@@ -11,6 +10,8 @@ import (
 	"strings"
 	"testing"
 	"time"
+
+	"github.com/mlops-dev/nbv/internal/cmdoutput"
 
 	apierrors "k8s.io/apimachinery/pkg/api/errors"
 	"k8s.io/apimachinery/pkg/apis/meta/v1/unstructured"
@@ -85,12 +86,9 @@ func TestManifestsPassServerDryRun(t *testing.T) {
 	for _, dir := range kustomizations {
 		rel, _ := filepath.Rel(repoRoot, dir)
 		t.Run(rel+"/kustomization.yaml", func(t *testing.T) {
-			var stderr bytes.Buffer
-			cmd := exec.CommandContext(ctx, kubectl, "kustomize", dir)
-			cmd.Stderr = &stderr
-			out, err := cmd.Output()
+			out, err := cmdoutput.Stdout(exec.CommandContext(ctx, kubectl, "kustomize", dir))
 			if err != nil {
-				t.Fatalf("kubectl kustomize %s: %v: %s", rel, err, stderr.String())
+				t.Fatal(err)
 			}
 			docs, err := yamldocs.Parse("kubectl kustomize "+rel, out)
 			if err != nil {
@@ -208,9 +206,9 @@ func TestKoReferencesBuild(t *testing.T) {
 	defer cancel()
 	list := exec.CommandContext(ctx, "go", append([]string{"list", "-f", "{{.ImportPath}} {{.Name}}"}, pkgs...)...)
 	list.Dir = repoRoot
-	out, err := list.CombinedOutput()
+	out, err := cmdoutput.Stdout(list)
 	if err != nil {
-		t.Fatalf("go list %v: %v\n%s", pkgs, err, out)
+		t.Fatal(err)
 	}
 	for _, line := range strings.Split(strings.TrimSpace(string(out)), "\n") {
 		path, name, _ := strings.Cut(line, " ")

@@ -19,6 +19,8 @@ import (
 	"testing"
 	"time"
 
+	"github.com/mlops-dev/nbv/internal/cmdoutput"
+
 	authenticationv1 "k8s.io/api/authentication/v1"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/client-go/kubernetes"
@@ -216,8 +218,8 @@ func TestStartStop(t *testing.T) {
 	if review.Status.UserInfo.Username != "alice" {
 		t.Errorf("impersonated config acts as %q, want alice", review.Status.UserInfo.Username)
 	}
-	if out, err := exec.Command(filepath.Join(DefaultBinDir(), "kubectl"), "--kubeconfig", cp.KubeconfigPath(),
-		"get", "namespace", "twice", "-o", "name").CombinedOutput(); err != nil || strings.TrimSpace(string(out)) != "namespace/twice" {
+	if out, err := cmdoutput.Stdout(exec.Command(filepath.Join(DefaultBinDir(), "kubectl"), "--kubeconfig", cp.KubeconfigPath(),
+		"get", "namespace", "twice", "-o", "name")); err != nil || strings.TrimSpace(string(out)) != "namespace/twice" {
 		t.Errorf("kubectl with KubeconfigPath: %v: %s", err, out)
 	}
 

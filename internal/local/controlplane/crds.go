@@ -13,6 +13,8 @@ import (
 	"sync"
 	"time"
 
+	"github.com/mlops-dev/nbv/internal/cmdoutput"
+
 	apierrors "k8s.io/apimachinery/pkg/api/errors"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/apimachinery/pkg/apis/meta/v1/unstructured"
@@ -104,11 +106,9 @@ func ModuleDir(ctx context.Context, goModDir, module, version string) (string, e
 func goJSON(ctx context.Context, dir string, out any, args ...string) error {
 	cmd := exec.CommandContext(ctx, "go", args...)
 	cmd.Dir = dir
-	var stderr bytes.Buffer
-	cmd.Stderr = &stderr
-	data, err := cmd.Output()
+	data, err := cmdoutput.Stdout(cmd)
 	if err != nil {
-		return fmt.Errorf("go %s (in %s): %w: %s", strings.Join(args, " "), dir, err, strings.TrimSpace(stderr.String()))
+		return fmt.Errorf("in %s: %w", dir, err)
 	}
 	if err := json.Unmarshal(data, out); err != nil {
 		return fmt.Errorf("decoding output of go %s: %w", strings.Join(args, " "), err)

@@ -9,6 +9,8 @@ import (
 	"strings"
 	"testing"
 
+	"github.com/mlops-dev/nbv/internal/cmdoutput"
+
 	"k8s.io/apimachinery/pkg/apis/meta/v1/unstructured"
 
 	"github.com/mlops-dev/nbv/internal/local/controlplane"
@@ -95,9 +97,9 @@ func TestEventingImagesBuild(t *testing.T) {
 	_, images := eventingObjects(t)
 	cmd := exec.Command("go", append([]string{"list", "-f", "{{.ImportPath}} {{.Name}}"}, images...)...)
 	cmd.Dir = filepath.Join(repoRoot(t), "test", "e2e", "knative")
-	out, err := cmd.CombinedOutput()
+	out, err := cmdoutput.Stdout(cmd)
 	if err != nil {
-		t.Fatalf("go list in test/e2e/knative: %v\n%s", err, out)
+		t.Fatal(err)
 	}
 	for _, line := range strings.Split(strings.TrimSpace(string(out)), "\n") {
 		if path, name, _ := strings.Cut(line, " "); name != "main" {

@@ -9,6 +9,8 @@ import (
 	"strings"
 	"testing"
 
+	"github.com/mlops-dev/nbv/internal/cmdoutput"
+
 	"k8s.io/apimachinery/pkg/apis/meta/v1/unstructured"
 
 	"github.com/mlops-dev/nbv/internal/realcluster/ociimage"
@@ -92,7 +94,7 @@ func TestFunctionManifests(t *testing.T) {
 	}
 	cmd := exec.Command("go", append([]string{"list", "-f", "{{.Name}}"}, images...)...)
 	cmd.Dir = root
-	out, err := cmd.CombinedOutput()
+	out, err := cmdoutput.Stdout(cmd)
 	if err != nil || strings.Trim(strings.ReplaceAll(string(out), "main\n", ""), "\n") != "" {
 		t.Errorf("go list %v: %v\n%s (want every one a main package)", images, err, out)
 	}

@@ -11,6 +11,8 @@ import (
 	"syscall"
 	"testing"
 	"time"
+
+	"github.com/mlops-dev/nbv/internal/cmdoutput"
 )
 
 // startContainerd runs a containerd of its own (root, state and socket in a temp dir, no CRI
@@ -98,9 +100,9 @@ func TestImportIntoContainerdAndRunPause(t *testing.T) {
 	ctr := func(args ...string) *exec.Cmd {
 		return exec.Command(ctrBin, append([]string{"-a", address, "-n", criNamespace}, args...)...)
 	}
-	out, err := ctr("images", "check").CombinedOutput()
+	out, err := cmdoutput.Stdout(ctr("images", "check"))
 	if err != nil {
-		t.Fatalf("ctr images check: %v\n%s", err, out)
+		t.Fatal(err)
 	}
 	var line string
 	for _, l := range strings.Split(string(out), "\n") {

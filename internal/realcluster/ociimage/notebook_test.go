@@ -9,6 +9,8 @@ import (
 	"strings"
 	"testing"
 	"time"
+
+	"github.com/mlops-dev/nbv/internal/cmdoutput"
 )
 
 // notebookCacheDir keeps the debootstrapped rootfs across runs: making it takes minutes.
@@ -78,8 +80,8 @@ func TestNotebookImage(t *testing.T) {
 	}
 
 	// The system's own python runs the packages nbv-runner needs.
-	out, err := exec.Command("chroot", filepath.Join(cacheDir, "rootfs"), "python3", "-c",
-		"import nbclient, ipykernel, nbformat; print('ok')").CombinedOutput()
+	out, err := cmdoutput.Stdout(exec.Command("chroot", filepath.Join(cacheDir, "rootfs"), "python3", "-c",
+		"import nbclient, ipykernel, nbformat; print('ok')"))
 	if err != nil || strings.TrimSpace(string(out)) != "ok" {
 		t.Errorf("python3 in the rootfs: %v\n%s", err, out)
 	}
