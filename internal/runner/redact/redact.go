@@ -11,19 +11,32 @@
 //
 // Values shorter than MinLen bytes are not redacted: masking every "1" or "yes" would make
 // the outputs unreadable and protect nothing worth protecting. A multi-line value (a private
-// key, a kubeconfig) is also redacted line by line, since a notebook rarely prints it whole.
-// Each value is also matched in its JSON-escaped form, so that it is found inside JSON
-// documents (the executed notebook) as well as in plain text.
+// key, a kubeconfig) is also redacted line by line, since a notebook rarely prints it whole
+// and nbformat stores multi-line text as a list of lines.
+//
+// A value is matched in every encoding the runner's outputs use (see encodings): as it is,
+// JSON-escaped the way Go writes it (report.json, the summary: \u0026 for &) and the way
+// Python writes it (the executed notebook: nbformat's ensure_ascii=False, and the ASCII-only
+// escaping of json.dumps' default), HTML-escaped (report.html) and XML-escaped (junit.xml).
+// JSON documents are redacted string by string (decoded, masked, encoded again), so a value is
+// found whatever escaping the writer chose and the document stays valid JSON. What is not
+// found is a value the notebook itself transforms before printing it (base64, hex, reversed,
+// split over several prints, one character per line).
 package redact
 
 import (
 	"bytes"
 	"encoding/json"
+	"encoding/xml"
 	"fmt"
+	"html"
+	"html/template"
 	"os"
 	"path/filepath"
 	"slices"
 	"strings"
+	"unicode/utf16"
+	"unicode/utf8"
 )
 
 // Mask replaces each secret value.
@@ -46,24 +59,23 @@ type Redactor struct {
 func New(values ...string) *Redactor {
 	seen := map[string]bool{}
 	var needles []string
-	add := func(v string) {
-		if len(v) >= MinLen && !seen[v] {
-			seen[v] = true
-			needles = append(needles, v)
-		}
-	}
 	for _, v := range values {
 		forms := []string{v}
-		if strings.ContainsAny(v, "\r\n") {
-			for _, line := range strings.FieldsFunc(v, func(r rune) bool { return r == '\n' || r == '\r' }) {
-				forms = append(forms, strings.TrimSpace(line))
-			}
+		if lines := splitLines(v); len(lines) > 1 || strings.TrimSpace(v) != v {
+			forms = append(forms, lines...)
 			// Files often end with a newline that a print leaves out.
 			forms = append(forms, strings.TrimSpace(v))
 		}
 		for _, f := range forms {
-			add(f)
-			add(jsonEscaped(f))
+			if len(f) < MinLen {
+				continue
+			}
+			for _, e := range encodings(f) {
+				if !seen[e] {
+					seen[e] = true
+					needles = append(needles, e)
+				}
+			}
 		}
 	}
 	slices.SortFunc(needles, func(a, b string) int { return len(b) - len(a) })
@@ -78,15 +90,99 @@ func New(values ...string) *Redactor {
 	return r
 }
 
-// jsonEscaped is v as it appears between the quotes of a JSON string (nbformat writes UTF-8
-// unescaped and does not escape HTML characters, as here).
-func jsonEscaped(v string) string {
+// splitLines returns the non-blank lines of v, trimmed, split where Python's str.splitlines
+// splits (nbformat stores multi-line text as the list it returns).
+func splitLines(v string) []string {
+	var lines []string
+	for _, l := range strings.FieldsFunc(v, func(r rune) bool {
+		switch r {
+		case '\n', '\r', '\v', '\f', 0x1c, 0x1d, 0x1e, 0x85, 0x2028, 0x2029:
+			return true
+		}
+		return false
+	}) {
+		if l = strings.TrimSpace(l); l != "" {
+			lines = append(lines, l)
+		}
+	}
+	return lines
+}
+
+// encodings returns v as each writer of the runner's outputs may spell it.
+func encodings(v string) []string {
+	return []string{
+		v,
+		goJSON(v, true),  // encoding/json's default: report.json, the summary
+		goJSON(v, false), // encoding/json without HTML escaping
+		pythonJSON(v, false),
+		pythonJSON(v, true),
+		htmlTemplateEscaped(v), // report.html (html/template also escapes +)
+		html.EscapeString(v),   // &#39; and &#34; as html.EscapeString writes them
+		xmlEscaped(v),          // junit.xml attributes
+		xmlCharData(v),         // junit.xml elements
+	}
+}
+
+// goJSON is v between the quotes of a JSON string as encoding/json writes it.
+func goJSON(v string, escapeHTML bool) string {
 	var b bytes.Buffer
 	enc := json.NewEncoder(&b)
-	enc.SetEscapeHTML(false)
+	enc.SetEscapeHTML(escapeHTML)
 	_ = enc.Encode(v)
 	s := strings.TrimSuffix(b.String(), "\n")
 	return s[1 : len(s)-1]
+}
+
+// pythonJSON is v between the quotes of a JSON string as Python's json.dumps writes it:
+// nbformat writes notebooks with ensure_ascii=False (UTF-8 as it is, only " \\ and C0
+// controls escaped); asciiOnly is json.dumps' default, where everything outside printable
+// ASCII is a \\uXXXX escape (UTF-16 surrogate pairs beyond the BMP).
+func pythonJSON(v string, asciiOnly bool) string {
+	var b strings.Builder
+	for _, r := range v {
+		if short, ok := pythonShortEscapes[r]; ok {
+			b.WriteString(short)
+		} else if r < 0x20 || (asciiOnly && r > '~') {
+			if r1, r2 := utf16.EncodeRune(r); r1 != utf8.RuneError {
+				fmt.Fprintf(&b, `\u%04x\u%04x`, r1, r2)
+			} else {
+				fmt.Fprintf(&b, `\u%04x`, r)
+			}
+		} else {
+			b.WriteRune(r)
+		}
+	}
+	return b.String()
+}
+
+// pythonShortEscapes are the two-character escapes of Python's json encoder.
+var pythonShortEscapes = map[rune]string{'"': `\"`, '\\': `\\`, '\n': `\n`, '\r': `\r`, '\t': `\t`, '\b': `\b`, '\f': `\f`}
+
+var htmlText = template.Must(template.New("text").Parse(`{{.}}`))
+
+// htmlTemplateEscaped is v as html/template writes it in text and quoted attributes.
+func htmlTemplateEscaped(v string) string {
+	var b strings.Builder
+	if err := htmlText.Execute(&b, v); err != nil {
+		return v
+	}
+	return b.String()
+}
+
+// xmlEscaped is v as encoding/xml writes it in an attribute (newlines escaped too).
+func xmlEscaped(v string) string {
+	var b strings.Builder
+	_ = xml.EscapeText(&b, []byte(v))
+	return b.String()
+}
+
+// xmlCharData is v as encoding/xml writes it in an element's text (newlines kept).
+func xmlCharData(v string) string {
+	var b bytes.Buffer
+	enc := xml.NewEncoder(&b)
+	_ = enc.EncodeToken(xml.CharData(v))
+	_ = enc.Flush()
+	return b.String()
 }
 
 // Empty reports whether r redacts nothing.
@@ -108,7 +204,8 @@ func (r *Redactor) String(s string) string {
 	return r.replacer.Replace(s)
 }
 
-// File rewrites the file at path with every known value replaced, keeping its mode.
+// File rewrites the file at path with every known value replaced (as Document does),
+// keeping its mode.
 func (r *Redactor) File(path string) error {
 	if r.Empty() {
 		return nil
@@ -117,22 +214,23 @@ func (r *Redactor) File(path string) error {
 	if err != nil {
 		return fmt.Errorf("redact %s: %w", path, err)
 	}
-	out := r.String(string(b))
-	if out == string(b) {
+	out := r.Document(b)
+	if bytes.Equal(out, b) {
 		return nil
 	}
 	info, err := os.Stat(path)
 	if err != nil {
 		return fmt.Errorf("redact %s: %w", path, err)
 	}
-	if err := os.WriteFile(path, []byte(out), info.Mode().Perm()); err != nil {
+	if err := os.WriteFile(path, out, info.Mode().Perm()); err != nil {
 		return fmt.Errorf("redact %s: %w", path, err)
 	}
 	return nil
 }
 
-// JSON redacts every string inside v (a pointer to a JSON-encodable value) by rewriting its
-// JSON encoding and decoding it back into v. Fields that JSON does not carry are left alone.
+// JSON redacts every string inside v (a pointer to a JSON-encodable value) by redacting its
+// JSON encoding string by string and decoding it back into v. Fields that JSON does not carry
+// are left alone.
 func (r *Redactor) JSON(v any) error {
 	if r.Empty() {
 		return nil
@@ -141,14 +239,68 @@ func (r *Redactor) JSON(v any) error {
 	if err != nil {
 		return fmt.Errorf("redact: encode: %w", err)
 	}
-	out := r.String(string(b))
-	if out == string(b) {
+	out, changed := r.jsonStrings(b)
+	if !changed {
 		return nil
 	}
-	if err := json.Unmarshal([]byte(out), v); err != nil {
+	if err := json.Unmarshal(out, v); err != nil {
 		return fmt.Errorf("redact: decode the redacted document: %w", err)
 	}
 	return nil
+}
+
+// Document returns b with every known value replaced: a valid JSON document (a notebook)
+// string by string, so that the value is found however the writer escaped it and the result
+// stays valid JSON with its layout kept; anything else as text.
+func (r *Redactor) Document(b []byte) []byte {
+	if r.Empty() {
+		return b
+	}
+	if json.Valid(b) {
+		out, _ := r.jsonStrings(b)
+		return out
+	}
+	return []byte(r.String(string(b)))
+}
+
+// jsonStrings redacts each string literal (keys included) of the valid JSON document b:
+// decoded, masked, and written again the way nbformat writes strings when it changed. It
+// reports whether anything changed.
+func (r *Redactor) jsonStrings(b []byte) ([]byte, bool) {
+	var out []byte
+	changed := false
+	last := 0
+	for i := 0; i < len(b); i++ {
+		if b[i] != '"' {
+			continue
+		}
+		end := i + 1
+		for end < len(b) && b[end] != '"' {
+			if b[end] == '\\' {
+				end++
+			}
+			end++
+		}
+		end++ // past the closing quote
+		if end > len(b) {
+			break
+		}
+		var s string
+		if err := json.Unmarshal(b[i:end], &s); err == nil {
+			if masked := r.String(s); masked != s {
+				out = append(out, b[last:i]...)
+				out = append(out, '"')
+				out = append(out, goJSON(masked, false)...)
+				out = append(out, '"')
+				last, changed = end, true
+			}
+		}
+		i = end - 1
+	}
+	if !changed {
+		return b, false
+	}
+	return append(out, b[last:]...), true
 }
 
 // FromEnv returns the values of the variables named, comma-separated, in the EnvNames

@@ -3,6 +3,9 @@ package redact
 import (
 	"bytes"
 	"encoding/json"
+	"encoding/xml"
+	"html"
+	"html/template"
 	"os"
 	"path/filepath"
 	"strings"
@@ -115,5 +118,80 @@ func TestWriterFindsValuesSplitAcrossWrites(t *testing.T) {
 	_ = w.Flush()
 	if strings.Contains(out.String(), "secret") || !strings.Contains(out.String(), "x***y") {
 		t.Errorf("long line leaked or lost the value's place (%d bytes written)", out.Len())
+	}
+}
+
+// hostile holds every character some writer of the runner escapes: HTML and XML (& < > " '
+// +), JSON (" \ and a C0 control), Python's ASCII-only JSON (non-ASCII, beyond the BMP) and
+// Go's JSON (U+2028).
+const hostile = "pa&ss<w>rd\"q'\\ü€😀+\x01\u2028"
+
+// Each writer's spelling of hostile is found in what that writer writes, with the real
+// encoders (Go's) and Python's as json.dumps writes it (copied from python3 3.x output).
+func TestEveryEncodingOfAValueIsMasked(t *testing.T) {
+	r := New(hostile)
+	var goHTML, goPlain, tmpl, xmlAttr, xmlText bytes.Buffer
+	_ = json.NewEncoder(&goHTML).Encode(map[string]string{"m": "x " + hostile + " y"})
+	plain := json.NewEncoder(&goPlain)
+	plain.SetEscapeHTML(false)
+	_ = plain.Encode(map[string]string{"m": "x " + hostile + " y"})
+	_ = template.Must(template.New("").Parse(`<p title="{{.}}">{{.}}</p>`)).Execute(&tmpl, "x "+hostile+" y")
+	_ = xml.NewEncoder(&xmlAttr).Encode(struct {
+		XMLName xml.Name `xml:"failure"`
+		Message string   `xml:"message,attr"`
+		Text    string   `xml:",chardata"`
+	}{Message: "x " + hostile + " y", Text: "x " + hostile + " y"})
+	xmlText.WriteString(xmlAttr.String())
+	written := map[string]string{
+		"encoding/json":                   goHTML.String(),
+		"encoding/json, no HTML escaping": goPlain.String(),
+		"html/template":                   tmpl.String(),
+		"html.EscapeString":               html.EscapeString("x " + hostile + " y"),
+		"encoding/xml":                    xmlText.String(),
+		"python json.dumps ensure_ascii=False (nbformat)": `"x pa&ss<w>rd\"q'\\ü€😀+\u0001` + "\u2028" + ` y"`,
+		"python json.dumps": `"x pa&ss<w>rd\"q'\\\u00fc\u20ac\ud83d\ude00+\u0001\u2028 y"`,
+	}
+	for writer, text := range written {
+		got := r.String(text)
+		if strings.Contains(got, "ss<w") || strings.Contains(got, "ss&lt;w") || strings.Contains(got, `ss\u003cw`) || !strings.Contains(got, "x *** y") {
+			t.Errorf("%s wrote %q; redacted %q, want x *** y", writer, text, got)
+		}
+	}
+}
+
+// A JSON document is redacted string by string: the value is found whatever the escaping
+// (here Python's ASCII-only one and a \u escape of a plain letter, which no needle spells),
+// and the result is valid JSON with its layout kept.
+func TestDocumentRedactsJSONStringByString(t *testing.T) {
+	r := New(hostile, "plain-token")
+	doc := "{\n \"cells\": [\n  {\n   \"text\": [\n    \"x pa&ss<w>rd\\\"q'\\\\\\u00fc\\u20ac\\ud83d\\ude00+\\u0001\\u2028 y\\n\",\n    \"\\u0070lain-token\"\n   ]\n  }\n ]\n}\n"
+	got := string(r.Document([]byte(doc)))
+	want := "{\n \"cells\": [\n  {\n   \"text\": [\n    \"x *** y\\n\",\n    \"***\"\n   ]\n  }\n ]\n}\n"
+	if got != want {
+		t.Errorf("Document:\n%s\nwant\n%s", got, want)
+	}
+	// Not JSON (a notebook cut short): as text.
+	if got := string(r.Document([]byte(`{"text": "plain-token`))); got != `{"text": "***` {
+		t.Errorf("Document of a cut document = %q", got)
+	}
+
+	// JSON on a Go value: encoding/json spells & as \u0026, the value is found all the same.
+	v := &struct{ Message string }{Message: "refused " + hostile}
+	if err := r.JSON(v); err != nil || v.Message != "refused ***" {
+		t.Errorf("JSON: %q, %v", v.Message, err)
+	}
+}
+
+// A multi-line value is also masked line by line where nbformat splits lines (here \r and
+// U+2028 as well as \n), each line as its own JSON string.
+func TestMultiLineValueMaskedPerLine(t *testing.T) {
+	r := New("first-line&1\r\nsecond<line>\u2028third-line\n")
+	for in, want := range map[string]string{
+		`["first-line&1\r\n", "second<line>` + "\u2028" + `third-line\n"]`: `["***\r\n", "***` + "\u2028" + `***\n"]`,
+		`second&lt;line&gt;`: `***`,
+	} {
+		if got := r.String(in); got != want {
+			t.Errorf("String(%q) = %q, want %q", in, got, want)
+		}
 	}
 }
