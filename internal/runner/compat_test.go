@@ -1,0 +1,146 @@
+package runner_test
+
+import (
+	"encoding/json"
+	"os"
+	"path/filepath"
+	"strings"
+	"testing"
+
+	"github.com/mlops-dev/nbv/internal/runner"
+	"github.com/mlops-dev/nbv/internal/runner/summary"
+)
+
+// Notebooks nobody tuned for nbv, built here from scratch: each test shows nbv giving the
+// verdict nbval, nbmake, papermill or nbclient give the same notebook.
+
+// cell is a code cell of a notebook built by writeNotebook; Outputs are stored as given
+// (for golden notebooks), Count is the execution count (0: none).
+type cell struct {
+	Source  string
+	Tags    []string
+	Outputs []map[string]any
+	Count   int
+}
+
+// writeNotebook writes an nbformat 4.5 notebook with a Python kernelspec, merged with meta.
+func writeNotebook(t *testing.T, dir, name string, meta map[string]any, cells ...cell) string {
+	t.Helper()
+	metadata := map[string]any{"kernelspec": map[string]any{"name": "python3", "display_name": "Python 3", "language": "python"}}
+	for k, v := range meta {
+		metadata[k] = v
+	}
+	var list []map[string]any
+	for i, c := range cells {
+		m := map[string]any{"cell_type": "code", "id": "c" + string(rune('a'+i)), "source": c.Source,
+			"metadata": map[string]any{}, "outputs": []map[string]any{}, "execution_count": nil}
+		if len(c.Tags) > 0 {
+			m["metadata"] = map[string]any{"tags": c.Tags}
+		}
+		if c.Outputs != nil {
+			m["outputs"] = c.Outputs
+		}
+		if c.Count > 0 {
+			m["execution_count"] = c.Count
+		}
+		list = append(list, m)
+	}
+	b, err := json.MarshalIndent(map[string]any{"nbformat": 4, "nbformat_minor": 5, "metadata": metadata, "cells": list}, "", " ")
+	if err != nil {
+		t.Fatal(err)
+	}
+	path := filepath.Join(dir, name)
+	if err := os.WriteFile(path, b, 0o600); err != nil {
+		t.Fatal(err)
+	}
+	return path
+}
+
+// A figure that fails to draw raises after the cell ran: the kernel answers "ok", the cell
+// shows an error output. nbmake and nbval fail it; only a marker on the cell, or the
+// notebook's allow_errors, lets it pass, and the report names that marker.
+func TestErrorOutputOfACellTheKernelCalledOkFailsIt(t *testing.T) {
+	needMatplotlib(t)
+	const figure = "%matplotlib inline\nimport matplotlib.pyplot as plt\nfig, ax = plt.subplots()\nax.set_xlabel(r\"$\\left($\")\nprint(\"drawn after the cell\")"
+	// Without matplotlib: an error shown by the kernel itself while the cell succeeds.
+	const shown = "try:\n    1/0\nexcept ZeroDivisionError:\n    get_ipython().showtraceback()"
+	dir := t.TempDir()
+	for _, tc := range []struct {
+		name, source string
+		tags         []string
+		meta         map[string]any
+		ename        string
+		allowedBy    string // empty: the cell fails
+	}{
+		{name: "figure", source: figure, ename: "ValueError"},
+		{name: "shown traceback", source: shown, ename: "ZeroDivisionError"},
+		{name: "figure, tag", source: figure, tags: []string{"raises-exception"}, ename: "ValueError", allowedBy: "tag raises-exception"},
+		{name: "figure, nbval comment", source: "# NBVAL_RAISES_EXCEPTION\n" + figure, ename: "ValueError", allowedBy: "# NBVAL_RAISES_EXCEPTION"},
+		{name: "shown traceback, nbval tag", source: shown, tags: []string{"nbval-raises-exception"}, ename: "ZeroDivisionError", allowedBy: "tag nbval-raises-exception"},
+		{name: "figure, allow_errors", source: figure, meta: map[string]any{"execution": map[string]any{"allow_errors": true}}, ename: "ValueError", allowedBy: "metadata.execution.allow_errors"},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			nb := writeNotebook(t, dir, strings.ReplaceAll(tc.name, " ", "_")+".ipynb", tc.meta,
+				cell{Source: tc.source, Tags: tc.tags}, cell{Source: "print('next')"})
+			r := mustRun(t, runner.Options{Notebook: nb})
+			c := r.Cells[0]
+			if tc.allowedBy == "" {
+				if r.Reason != summary.ReasonCellFailed || c.Status != summary.CellFailure || c.Error == nil || c.Error.Name != tc.ename {
+					t.Fatalf("%s: %s; cell 0 %s %+v", r.Reason, r.Message, c.Status, c.Error)
+				}
+				if c.Error.Traceback == "" || c.AllowedError != nil || r.Cells[1].Status != summary.CellSkipped {
+					t.Errorf("traceback %q, allowed %+v, next cell %s", c.Error.Traceback, c.AllowedError, r.Cells[1].Status)
+				}
+				return
+			}
+			if r.Result != summary.ResultPassed || c.AllowedError == nil || c.AllowedError.Name != tc.ename || c.AllowedError.AllowedBy != tc.allowedBy {
+				t.Fatalf("%s: %s; cell 0 allowed %+v", r.Reason, r.Message, c.AllowedError)
+			}
+			var text strings.Builder
+			if err := r.WriteText(&text); err != nil {
+				t.Fatal(err)
+			}
+			if !strings.Contains(text.String(), "allowed by "+tc.allowedBy) {
+				t.Errorf("report text lacks the marker:\n%s", text.String())
+			}
+		})
+	}
+}
+
+// A missing kernel is named with what provides it: ipykernel for Python only.
+func TestMissingKernelHintNamesTheKernel(t *testing.T) {
+	dir := t.TempDir()
+	julia := writeNotebook(t, dir, "julia.ipynb", map[string]any{
+		"kernelspec":    map[string]any{"name": "julia-1.10", "display_name": "Julia 1.10.4", "language": "julia"},
+		"language_info": map[string]any{"name": "julia"}}, cell{Source: "println(1)"})
+	r := map[string]any{"kernelspec": map[string]any{"name": "ir", "display_name": "R", "language": "R"}}
+	for _, tc := range []struct {
+		name   string
+		o      runner.Options
+		want   []string
+		unwant string
+	}{
+		{"julia notebook", runner.Options{Notebook: julia}, []string{`'julia-1.10'`, "julia kernel", "IJulia", "Julia 1.10.4"}, "ipykernel"},
+		{"R notebook", runner.Options{Notebook: writeNotebook(t, dir, "r.ipynb", r, cell{Source: "1"})}, []string{`'ir'`, "IRkernel"}, "ipykernel"},
+		{"julia named on the command line", runner.Options{Notebook: writeNotebook(t, dir, "py.ipynb", nil, cell{Source: "1"}), Kernel: "julia-9"}, []string{`'julia-9'`, "IJulia"}, "ipykernel"},
+		{"unknown kernel of a Python notebook", runner.Options{Notebook: fixtures + "nokernel.ipynb"}, []string{`'no-such-kernel'`, "ipykernel"}, "IJulia"},
+		{"other language", runner.Options{Notebook: writeNotebook(t, dir, "scheme.ipynb", map[string]any{
+			"kernelspec": map[string]any{"name": "calysto_scheme", "display_name": "Calysto Scheme", "language": "scheme"}}, cell{Source: "1"})},
+			[]string{`'calysto_scheme'`, "scheme kernel"}, "ipykernel"},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			_, err := run(t, tc.o)
+			if err == nil || runner.Reason(err) != summary.ReasonKernelMissing {
+				t.Fatalf("err %v (%s), want %s", err, runner.Reason(err), summary.ReasonKernelMissing)
+			}
+			for _, w := range tc.want {
+				if !strings.Contains(err.Error(), w) {
+					t.Errorf("message lacks %q: %v", w, err)
+				}
+			}
+			if strings.Contains(err.Error(), tc.unwant) {
+				t.Errorf("message mentions %q: %v", tc.unwant, err)
+			}
+		})
+	}
+}
