@@ -379,6 +379,14 @@ type ComparisonConfigSpec struct {
 	// +optional
 	IgnoreOutputTypes []string `json:"ignoreOutputTypes,omitempty"`
 
+	// ImageComparison says how PNG and JPEG outputs are compared with the golden ones: type
+	// (the image is there, with the same MIME type, as nbval does; the default under
+	// normalized, since renderers and dpi change the pixels), size (also the same pixel
+	// dimensions), pixels (the same decoded pixels) or bytes (the default under exact).
+	// +kubebuilder:validation:Enum=type;size;pixels;bytes
+	// +optional
+	ImageComparison string `json:"imageComparison,omitempty"`
+
 	// MaskPatterns rewrite volatile text in both notebooks' outputs before they are compared
 	// (nbval's sanitize): each match of pattern is replaced, in order, under either strategy.
 	// +kubebuilder:validation:MaxItems=32

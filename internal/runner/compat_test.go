@@ -7,7 +7,9 @@ import (
 	"strings"
 	"testing"
 
+	"github.com/mlops-dev/nbv/api/v1alpha1"
 	"github.com/mlops-dev/nbv/internal/runner"
+	"github.com/mlops-dev/nbv/internal/runner/compare"
 	"github.com/mlops-dev/nbv/internal/runner/summary"
 )
 
@@ -140,6 +142,71 @@ func TestMissingKernelHintNamesTheKernel(t *testing.T) {
 			}
 			if strings.Contains(err.Error(), tc.unwant) {
 				t.Errorf("message mentions %q: %v", tc.unwant, err)
+			}
+		})
+	}
+}
+
+// A golden figure saved at another dpi (another matplotlib, another savefig setting) has other
+// pixel dimensions but the same figure: nbval does not compare the image, nor do we unless
+// comparisonConfig.imageComparison asks for its size.
+func TestGoldenFigureAtAnotherDPIMatches(t *testing.T) {
+	needMatplotlib(t)
+	dir := t.TempDir()
+	nb := writeNotebook(t, dir, "figure.ipynb", nil,
+		cell{Source: "dpi = 50", Tags: []string{"parameters"}},
+		cell{Source: "%matplotlib inline\nimport matplotlib.pyplot as plt\n" +
+			"get_ipython().run_line_magic('config', \"InlineBackend.print_figure_kwargs = {'bbox_inches': None, 'dpi': %d}\" % dpi)"},
+		cell{Source: "fig = plt.figure(figsize=(2, 2), dpi=50)\nplt.plot([0, 1], [0, 1])\nplt.show()"})
+	goldenDir := t.TempDir()
+	if r := mustRun(t, runner.Options{Notebook: nb, OutputDir: goldenDir}); r.Result != summary.ResultPassed {
+		t.Fatalf("golden run: %s: %s", r.Reason, r.Message)
+	}
+	golden := filepath.Join(goldenDir, runner.ExecutedFile)
+	dpi := map[string]json.RawMessage{"dpi": json.RawMessage("75")}
+	r := mustRun(t, runner.Options{Notebook: nb, Golden: golden, Parameters: dpi})
+	if r.Result != summary.ResultPassed || r.Comparison.Matched != 3 {
+		t.Fatalf("%s: %s %+v", r.Reason, r.Message, r.Comparison)
+	}
+	bySize, err := compare.FromSpec(&v1alpha1.ComparisonConfigSpec{ImageComparison: compare.ImagesBySize})
+	if err != nil {
+		t.Fatal(err)
+	}
+	r = mustRun(t, runner.Options{Notebook: nb, Golden: golden, Parameters: dpi, Comparison: bySize})
+	if r.Reason != summary.ReasonGoldenMismatch || r.Comparison.Diffs[0].Expected != "image/png 100x100" || r.Comparison.Diffs[0].Actual != "image/png 150x150" {
+		t.Fatalf("by size: %s: %+v", r.Reason, r.Comparison)
+	}
+}
+
+// A golden notebook saved from display(x) holds display_data where the notebook now ends on x
+// (execute_result), or the other way round: nbval compares the data, not the output type.
+func TestDisplayDataAndExecuteResultCompareByMIMEType(t *testing.T) {
+	dir := t.TempDir()
+	out := func(outputType, text string) map[string]any {
+		o := map[string]any{"output_type": outputType, "data": map[string]any{"text/plain": text}, "metadata": map[string]any{}}
+		if outputType == "execute_result" {
+			o["execution_count"] = 1
+		}
+		return o
+	}
+	for _, tc := range []struct {
+		name, source, goldenType, goldenText string
+		pass                                 bool
+	}{
+		{"result against display_data", "x = 42\nx", "display_data", "42", true},
+		{"display against execute_result", "x = 42\ndisplay(x)", "execute_result", "42", true},
+		{"other data", "x = 43\nx", "display_data", "42", false},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			name := strings.ReplaceAll(tc.name, " ", "_")
+			nb := writeNotebook(t, dir, name+".ipynb", nil, cell{Source: tc.source})
+			golden := writeNotebook(t, dir, name+".golden.ipynb", nil, cell{Source: tc.source, Count: 1, Outputs: []map[string]any{out(tc.goldenType, tc.goldenText)}})
+			r := mustRun(t, runner.Options{Notebook: nb, Golden: golden})
+			if got := r.Result == summary.ResultPassed; got != tc.pass {
+				t.Fatalf("%s: %s %+v", r.Reason, r.Message, r.Comparison)
+			}
+			if !tc.pass && r.Comparison.Diffs[0].Message != "cell 0 output text/plain differs at line 1" {
+				t.Errorf("diff %+v", r.Comparison.Diffs[0])
 			}
 		})
 	}

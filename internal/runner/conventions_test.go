@@ -152,29 +152,36 @@ func needMatplotlib(t *testing.T) {
 	}
 }
 
-// plot.golden.ipynb holds a red 100x100 figure. Another colour is other bytes of the same
-// size: equal under normalized, different under exact. Another size differs under both.
-func TestMatplotlibFiguresCompareByTypeAndSize(t *testing.T) {
+// plot.golden.ipynb holds a red 100x100 figure. By default, as under nbval, the image compares
+// by its type alone: another colour matches. Size, pixels and bytes are opt-in
+// (comparisonConfig.imageComparison, or strategy exact).
+func TestMatplotlibFiguresCompareAsImageComparisonSays(t *testing.T) {
 	needMatplotlib(t)
-	exact, _ := compare.FromSpec(&v1alpha1.ComparisonConfigSpec{Strategy: compare.StrategyExact})
 	for _, tc := range []struct {
 		name, color, size string
-		cfg               *compare.Config
+		spec              v1alpha1.ComparisonConfigSpec
 		reason, detail    string
 	}{
-		{name: "same size normalized", color: "blue", size: "2", reason: summary.ReasonPassed},
-		{name: "same size exact", color: "blue", size: "2", cfg: &exact, reason: summary.ReasonGoldenMismatch, detail: "display_data:image/png"},
-		{name: "other size normalized", color: "red", size: "3", reason: summary.ReasonGoldenMismatch, detail: "image/png 150x150"},
+		{name: "other colour", color: "blue", size: "2", reason: summary.ReasonPassed},
+		// The figure's text/plain names its size: compared, as nbval compares it.
+		{name: "other size", color: "red", size: "3", reason: summary.ReasonGoldenMismatch, detail: "<Figure size 150x150 with 1 Axes>"},
+		{name: "other size, by size", color: "red", size: "3", spec: v1alpha1.ComparisonConfigSpec{ImageComparison: compare.ImagesBySize},
+			reason: summary.ReasonGoldenMismatch, detail: "image/png 150x150"},
+		{name: "other colour, by size", color: "blue", size: "2", spec: v1alpha1.ComparisonConfigSpec{ImageComparison: compare.ImagesBySize}, reason: summary.ReasonPassed},
+		{name: "other colour, by pixels", color: "blue", size: "2", spec: v1alpha1.ComparisonConfigSpec{ImageComparison: compare.ImagesByPixels},
+			reason: summary.ReasonGoldenMismatch, detail: "image/png 100x100 pixels"},
+		{name: "other colour, exact", color: "blue", size: "2", spec: v1alpha1.ComparisonConfigSpec{Strategy: compare.StrategyExact},
+			reason: summary.ReasonGoldenMismatch, detail: "output image/png differs (images compared by bytes)"},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
-			o := runner.Options{Notebook: fixtures + "plot.ipynb", Golden: fixtures + "plot.golden.ipynb",
-				Parameters: map[string]json.RawMessage{"color": json.RawMessage(`"` + tc.color + `"`), "size": json.RawMessage(tc.size)}}
-			if tc.cfg != nil {
-				o.Comparison = *tc.cfg
+			cfg, err := compare.FromSpec(&tc.spec)
+			if err != nil {
+				t.Fatal(err)
 			}
-			r := mustRun(t, o)
+			r := mustRun(t, runner.Options{Notebook: fixtures + "plot.ipynb", Golden: fixtures + "plot.golden.ipynb", Comparison: cfg,
+				Parameters: map[string]json.RawMessage{"color": json.RawMessage(`"` + tc.color + `"`), "size": json.RawMessage(tc.size)}})
 			if r.Reason != tc.reason {
-				t.Fatalf("%s: %s", r.Reason, r.Message)
+				t.Fatalf("%s: %s %+v", r.Reason, r.Message, r.Comparison)
 			}
 			if tc.detail != "" && !strings.Contains(r.Comparison.Diffs[0].Message+" "+r.Comparison.Diffs[0].Actual, tc.detail) {
 				t.Errorf("diff %+v lacks %q", r.Comparison.Diffs[0], tc.detail)

@@ -11,15 +11,23 @@
 // nbval-ignore-output) and cells not run because of a skip marker (NBVAL_SKIP, nbval-skip,
 // skip-execution), on either side.
 //
+// As in nbval, a cell's outputs are compared per kind (Segment.Key: a stream's name, a rich
+// output's MIME type, "error"), in order within a kind but not across kinds, and the output
+// type is not part of the kind: a figure shown before or after a print, stdout before or after
+// stderr, the same data as display_data or execute_result all match.
+//
 // Masks (comparisonConfig.maskPatterns) rewrite text first, under both strategies.
 // Strategy "exact" then compares texts byte for byte, except that execution counts are
 // ignored (the execution_count fields always; "In [n]", "Cell In[n]", "Out[n]" in tracebacks
 // when IgnoreExecutionCount). Strategy "normalized" additionally strips ANSI sequences, CRLF and
 // trailing spaces, masks timestamps (built-in patterns plus custom ones, when IgnoreTimestamps)
 // and object addresses ("at 0x7f..."), compares numbers with a tolerance (a and b match
-// when |a-b| <= tol * max(1, |a|, |b|) — absolute below 1, relative above), compares PNG and
-// JPEG images by type and pixel dimensions instead of bytes, and errors by name and value
-// without their tracebacks (which name installation paths).
+// when |a-b| <= tol * max(1, |a|, |b|) — absolute below 1, relative above), and errors by
+// name and value without their tracebacks (which name installation paths).
+//
+// PNG and JPEG images compare as Config.Images says: by type only (nbval's default, and ours
+// under normalized), size, decoded pixels, or bytes (the default under exact). Jupyter widget
+// views compare by presence under both strategies: their model ids are new on every run.
 package compare
 
 import (
@@ -68,6 +76,9 @@ type Config struct {
 	IgnoreOutputTypes []string
 	// Masks rewrite output text before comparison, in order, under both strategies.
 	Masks []Mask
+	// Images is how PNG and JPEG outputs compare: ImagesByType, ImagesBySize,
+	// ImagesByPixels or ImagesByBytes.
+	Images string
 }
 
 // Mask is a regular-expression replacement (Go's Regexp.ReplaceAllString: $1 and ${name}
@@ -79,7 +90,7 @@ type Mask struct {
 
 // FromSpec resolves a ComparisonConfigSpec (nil allowed) with the CRD's defaults.
 func FromSpec(spec *v1alpha1.ComparisonConfigSpec) (Config, error) {
-	c := Config{Strategy: StrategyNormalized, Tolerance: DefaultTolerance, IgnoreTimestamps: true, IgnoreExecutionCount: true}
+	c := Config{Strategy: StrategyNormalized, Tolerance: DefaultTolerance, IgnoreTimestamps: true, IgnoreExecutionCount: true, Images: ImagesByType}
 	if spec == nil {
 		return c, nil
 	}
@@ -89,6 +100,16 @@ func FromSpec(spec *v1alpha1.ComparisonConfigSpec) (Config, error) {
 		c.Strategy = spec.Strategy
 	default:
 		return c, fmt.Errorf("comparison strategy %q is not exact or normalized", spec.Strategy)
+	}
+	switch spec.ImageComparison {
+	case "":
+		if c.Strategy == StrategyExact {
+			c.Images = ImagesByBytes
+		}
+	case ImagesByType, ImagesBySize, ImagesByPixels, ImagesByBytes:
+		c.Images = spec.ImageComparison
+	default:
+		return c, fmt.Errorf("imageComparison %q is not type, size, pixels or bytes", spec.ImageComparison)
 	}
 	if spec.FloatingPointTolerance != nil && *spec.FloatingPointTolerance != "" {
 		tol, err := strconv.ParseFloat(*spec.FloatingPointTolerance, 64)
@@ -245,13 +266,15 @@ func notCompared(actual, golden notebook.Cell) string {
 }
 
 // Segment is one comparable piece of a cell's outputs: Key names its kind ("stream:stdout",
-// "execute_result:text/plain", "display_data:image/png", "error") and Text its content as
-// the strategy compares it (an image under normalized: "image/png 640x480").
+// a MIME type such as "text/plain" or "image/png" whatever output type carried it, "error")
+// and Text its content (an error's name and value, under exact also its traceback).
 type Segment struct {
-	Key   string
-	Text  string
-	Image bool // Text is an image's comparable form, compared as is
+	Key  string
+	Text string
 }
+
+// widgetView is a Jupyter widget's output: a model id that is new on every run.
+const widgetView = "application/vnd.jupyter.widget-view+json"
 
 // Segments flattens a cell's outputs into what the comparison sees, streams coalesced and
 // ignored output types left out.
@@ -282,11 +305,7 @@ func (cfg Config) Segments(c notebook.Cell) []Segment {
 			}
 			sort.Strings(mimes)
 			for _, m := range mimes {
-				s := Segment{Key: o.OutputType + ":" + m, Text: o.Data[m]}
-				if cfg.Strategy != StrategyExact && comparedByShape(m) {
-					s.Text, s.Image = imageShape(m, s.Text), true
-				}
-				out = append(out, s)
+				out = append(out, Segment{Key: m, Text: o.Data[m]})
 			}
 		}
 	}
@@ -303,7 +322,6 @@ func hasError(c notebook.Cell) (string, bool) {
 }
 
 func compareCell(a, g indexedCell, cfg Config) (Diff, bool) {
-	as, gs := cfg.Segments(a.cell), cfg.Segments(g.cell)
 	d := Diff{Index: a.index, GoldenIndex: g.index, CellType: "code", DiffType: DiffOutputMismatch, Severity: SeverityMajor}
 	mismatch := func(msg, want, got string) (Diff, bool) {
 		if e, ok := hasError(a.cell); ok {
@@ -315,27 +333,78 @@ func compareCell(a, g indexedCell, cfg Config) (Diff, bool) {
 		d.Message, d.Expected, d.Actual = msg, clip(want), clip(got)
 		return d, false
 	}
-	for k := 0; k < max(len(as), len(gs)); k++ {
-		switch {
-		case k >= len(as):
-			return mismatch(fmt.Sprintf("cell %d lacks output %d (%s) of the golden cell", a.index, k, gs[k].Key), firstLine(gs[k].Text), "")
-		case k >= len(gs):
-			return mismatch(fmt.Sprintf("cell %d has an extra output %d (%s)", a.index, k, as[k].Key), "", firstLine(as[k].Text))
-		case as[k].Key != gs[k].Key:
-			return mismatch(fmt.Sprintf("cell %d output %d is %s, golden has %s", a.index, k, as[k].Key, gs[k].Key), gs[k].Key, as[k].Key)
-		case as[k].Image:
-			if as[k].Text != gs[k].Text {
-				return mismatch(fmt.Sprintf("cell %d output %d (%s) differs in type or size", a.index, k, as[k].Key), firstLine(gs[k].Text), firstLine(as[k].Text))
-			}
-			continue
+	as, gs := byKey(cfg.Segments(a.cell)), byKey(cfg.Segments(g.cell))
+	for _, k := range gs.keys {
+		if len(as.texts[k]) == 0 {
+			return mismatch(fmt.Sprintf("cell %d lacks the golden cell's %s output", a.index, k), firstLine(cfg.shown(k, gs.texts[k][0])), "")
 		}
-		want, got := cfg.normalize(gs[k].Text), cfg.normalize(as[k].Text)
-		if line, ok := cfg.equal(want, got); !ok {
-			wl, gl := lineAt(want, line), lineAt(got, line)
-			return mismatch(fmt.Sprintf("cell %d output %d (%s) differs at line %d", a.index, k, as[k].Key, line+1), wl, gl)
+	}
+	for _, k := range as.keys {
+		if len(gs.texts[k]) == 0 {
+			return mismatch(fmt.Sprintf("cell %d has an extra %s output", a.index, k), "", firstLine(cfg.shown(k, as.texts[k][0])))
+		}
+	}
+	for _, k := range gs.keys {
+		at, gt := as.texts[k], gs.texts[k]
+		if len(at) != len(gt) {
+			return mismatch(fmt.Sprintf("cell %d has %d %s outputs, the golden cell %d", a.index, len(at), k, len(gt)),
+				fmt.Sprintf("%d × %s", len(gt), k), fmt.Sprintf("%d × %s", len(at), k))
+		}
+		for i := range gt {
+			what := k
+			if len(gt) > 1 {
+				what = fmt.Sprintf("%s #%d", k, i+1)
+			}
+			if form, ok := cfg.asIs(k, gt[i]); ok {
+				if got, _ := cfg.asIs(k, at[i]); got != form {
+					return mismatch(fmt.Sprintf("cell %d output %s differs (images compared by %s)", a.index, what, cfg.Images), firstLine(form), firstLine(got))
+				}
+				continue
+			}
+			want, got := cfg.normalize(gt[i]), cfg.normalize(at[i])
+			if line, ok := cfg.equal(want, got); !ok {
+				return mismatch(fmt.Sprintf("cell %d output %s differs at line %d", a.index, what, line+1), lineAt(want, line), lineAt(got, line))
+			}
 		}
 	}
 	return d, true
+}
+
+// keyed is a cell's segments grouped by kind, kinds in order of first appearance.
+type keyed struct {
+	keys  []string
+	texts map[string][]string
+}
+
+func byKey(segs []Segment) keyed {
+	k := keyed{texts: map[string][]string{}}
+	for _, s := range segs {
+		if _, seen := k.texts[s.Key]; !seen {
+			k.keys = append(k.keys, s.Key)
+		}
+		k.texts[s.Key] = append(k.texts[s.Key], s.Text)
+	}
+	return k
+}
+
+// asIs returns the form in which an output of kind key is compared when that is not its
+// normalized text: images as Images says, widget views by presence.
+func (c Config) asIs(key, text string) (string, bool) {
+	switch {
+	case comparedAsImage(key):
+		return imageForm(c.Images, key, text), true
+	case key == widgetView:
+		return key, true
+	}
+	return "", false
+}
+
+// shown is what a diff shows of an output: an image's comparable form, not its base64.
+func (c Config) shown(key, text string) string {
+	if form, ok := c.asIs(key, text); ok {
+		return form
+	}
+	return text
 }
 
 var (

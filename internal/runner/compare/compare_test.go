@@ -81,10 +81,15 @@ func TestCompareCells(t *testing.T) {
 		cell(notebook.Output{OutputType: "display_data", Data: map[string]string{"image/png": "BBBB", "text/plain": "<Figure>"}}),
 		{CellType: "code", Metadata: notebook.CellMeta{Tags: []string{notebook.TagInjectedParameters}}},
 	}}
-	// The injected cell is at the end here: left out, it must not count as extra.
+	// The injected cell is at the end here: left out, it must not count as extra. By default
+	// an image is compared by its type only, as nbval does.
+	if r := Compare(actual, golden, cfg); !r.Passed() || r.Total != 2 {
+		t.Fatalf("images by type: %+v", r)
+	}
+	cfg.Images = ImagesByBytes
 	r := Compare(actual, golden, cfg)
 	if r.Passed() || len(r.Diffs) != 1 || r.Diffs[0].Index != 2 {
-		t.Fatalf("without ignore: %+v", r)
+		t.Fatalf("images by bytes, without ignore: %+v", r)
 	}
 	cfg.IgnoreOutputTypes = []string{"image/png"}
 	if r := Compare(actual, golden, cfg); !r.Passed() || r.Total != 2 || r.Matched != 2 {

@@ -3,8 +3,10 @@ package compare
 import (
 	"bytes"
 	"encoding/base64"
+	"fmt"
 	"image"
 	"image/color"
+	"image/draw"
 	"image/jpeg"
 	"image/png"
 	"regexp"
@@ -54,18 +56,58 @@ func TestCoalesceStreams(t *testing.T) {
 	}
 }
 
-func TestStreamsChunkedDifferentlyMatch(t *testing.T) {
+// As nbval does, outputs compare per kind (stream name, MIME type, error), in order within a
+// kind only: streams chunked and interleaved differently, a figure drawn before or after a
+// print, and the same data as display_data or execute_result all match.
+func TestOutputsCompareByKindNotPositionOrOutputType(t *testing.T) {
 	cfg, _ := FromSpec(nil)
-	golden := &notebook.Notebook{Cells: []notebook.Cell{cell(stream("stdout", "x\n"), stream("stderr", "Foo!\nBar!\n"))}}
-	actual := &notebook.Notebook{Cells: []notebook.Cell{cell(stream("stderr", "Foo!\n"), stream("stdout", "x\n"), stream("stderr", "Bar!\n"))}}
-	// Interleaved differently, stdout first in one and stderr first in the other: the order
-	// of the two streams is the order of their first chunk.
-	if r := Compare(actual, golden, cfg); r.Passed() {
-		t.Fatalf("streams in a different first order matched: %+v", r)
+	result := func(text string) notebook.Output {
+		return notebook.Output{OutputType: "execute_result", Data: map[string]string{"text/plain": text}}
 	}
-	actual.Cells[0].Outputs = []notebook.Output{stream("stdout", "x\n"), stream("stderr", "Foo!\n"), stream("stderr", "Bar!\n")}
-	if r := Compare(actual, golden, cfg); !r.Passed() {
-		t.Fatalf("stderr in two chunks did not match one chunk: %+v", r.Diffs)
+	display := func(text string) notebook.Output {
+		return notebook.Output{OutputType: "display_data", Data: map[string]string{"text/plain": text}}
+	}
+	figure := notebook.Output{OutputType: "display_data", Data: map[string]string{"image/png": encodeImage(t, "png", 4, 3, color.White), "text/plain": "<Figure>"}}
+	for _, tc := range []struct {
+		name           string
+		golden, actual []notebook.Output
+		diff           string // empty: they match
+	}{
+		{name: "streams interleaved differently",
+			golden: []notebook.Output{stream("stdout", "x\n"), stream("stderr", "Foo!\nBar!\n")},
+			actual: []notebook.Output{stream("stderr", "Foo!\n"), stream("stdout", "x\n"), stream("stderr", "Bar!\n")}},
+		{name: "figure before or after a print",
+			golden: []notebook.Output{stream("stdout", "done\n"), figure},
+			actual: []notebook.Output{figure, stream("stdout", "done\n")}},
+		{name: "execute_result stored as display_data",
+			golden: []notebook.Output{display("42")}, actual: []notebook.Output{result("42")}},
+		{name: "display_data stored as execute_result",
+			golden: []notebook.Output{result("[1, 2]")}, actual: []notebook.Output{display("[1, 2]")}},
+		{name: "same kind in another order",
+			golden: []notebook.Output{display("a"), display("b")}, actual: []notebook.Output{display("b"), display("a")},
+			diff: "cell 0 output text/plain #1 differs at line 1"},
+		{name: "one output of a kind fewer",
+			golden: []notebook.Output{display("a"), result("b")}, actual: []notebook.Output{result("b")},
+			diff: "cell 0 has 1 text/plain outputs, the golden cell 2"},
+		{name: "stream missing",
+			golden: []notebook.Output{stream("stderr", "warn\n"), result("1")}, actual: []notebook.Output{result("1")},
+			diff: "cell 0 lacks the golden cell's stream:stderr output"},
+		{name: "figure extra",
+			golden: []notebook.Output{stream("stdout", "done\n")}, actual: []notebook.Output{stream("stdout", "done\n"), figure},
+			diff: "cell 0 has an extra image/png output"},
+		{name: "other data",
+			golden: []notebook.Output{result("42")}, actual: []notebook.Output{display("43")},
+			diff: "cell 0 output text/plain differs at line 1"},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			r := Compare(&notebook.Notebook{Cells: []notebook.Cell{cell(tc.actual...)}}, &notebook.Notebook{Cells: []notebook.Cell{cell(tc.golden...)}}, cfg)
+			switch {
+			case tc.diff == "" && !r.Passed():
+				t.Errorf("differ: %+v", r.Diffs)
+			case tc.diff != "" && (r.Passed() || r.Diffs[0].Message != tc.diff):
+				t.Errorf("diffs %+v, want %q", r.Diffs, tc.diff)
+			}
+		})
 	}
 }
 
@@ -109,30 +151,85 @@ func TestImageSize(t *testing.T) {
 	}
 }
 
-func TestImagesCompareByShapeUnderNormalized(t *testing.T) {
-	img := func(b64 string) notebook.Cell {
-		return cell(notebook.Output{OutputType: "display_data", Data: map[string]string{"image/png": b64, "text/plain": "<Figure size 100x100 with 1 Axes>"}})
+// Images compare by type alone unless comparisonConfig.imageComparison asks for more; under
+// exact, by bytes unless it says otherwise.
+func TestImageComparison(t *testing.T) {
+	img := func(mime, b64 string) *notebook.Notebook {
+		return &notebook.Notebook{Cells: []notebook.Cell{cell(notebook.Output{OutputType: "display_data",
+			Data: map[string]string{mime: b64, "text/plain": "<Figure size 100x100 with 1 Axes>"}})}}
 	}
-	red, blue := encodeImage(t, "png", 40, 30, color.RGBA{255, 0, 0, 255}), encodeImage(t, "png", 40, 30, color.RGBA{0, 0, 255, 255})
-	wider := encodeImage(t, "png", 41, 30, color.RGBA{255, 0, 0, 255})
-	jpg := encodeImage(t, "jpeg", 40, 30, color.RGBA{255, 0, 0, 255})
-	normalized, _ := FromSpec(nil)
-	exact, _ := FromSpec(&v1alpha1.ComparisonConfigSpec{Strategy: StrategyExact})
-	nb := func(c notebook.Cell) *notebook.Notebook { return &notebook.Notebook{Cells: []notebook.Cell{c}} }
+	red := color.RGBA{255, 0, 0, 255}
+	redPNG, bluePNG := encodeImage(t, "png", 40, 30, red), encodeImage(t, "png", 40, 30, color.RGBA{0, 0, 255, 255})
+	widerPNG, redJPEG := encodeImage(t, "png", 41, 30, red), encodeImage(t, "jpeg", 40, 30, red)
+	// The same pixels encoded otherwise: other bytes, as another matplotlib would write them.
+	var b bytes.Buffer
+	src := image.NewNRGBA(image.Rect(0, 0, 40, 30))
+	draw.Draw(src, src.Bounds(), image.NewUniform(red), image.Point{}, draw.Src)
+	if err := (&png.Encoder{CompressionLevel: png.NoCompression}).Encode(&b, src); err != nil {
+		t.Fatal(err)
+	}
+	reencoded := base64.StdEncoding.EncodeToString(b.Bytes())
+	if strings.Join(strings.Fields(redPNG), "") == reencoded {
+		t.Fatal("re-encoding kept the bytes")
+	}
+	const matches = ""
+	for _, tc := range []struct {
+		strategy, images string
+		golden           *notebook.Notebook
+		actual           *notebook.Notebook
+		want             string // expected/actual of the diff; matches: none
+	}{
+		{"", "", img("image/png", redPNG), img("image/png", bluePNG), matches},
+		{"", "", img("image/png", redPNG), img("image/png", widerPNG), matches},
+		{"", "", img("image/png", "not an image"), img("image/png", widerPNG), matches},
+		{"", "", img("image/png", redPNG), img("image/jpeg", redJPEG), "image/png/"},
+		{"", "size", img("image/png", redPNG), img("image/png", bluePNG), matches},
+		{"", "size", img("image/png", redPNG), img("image/png", widerPNG), "image/png 40x30/image/png 41x30"},
+		{"", "pixels", img("image/png", redPNG), img("image/png", reencoded), matches},
+		{"", "pixels", img("image/png", redPNG), img("image/png", bluePNG), "image/png 40x30 pixels sha256:"},
+		{"", "bytes", img("image/png", redPNG), img("image/png", reencoded), strings.Join(strings.Fields(redPNG), "")[:40]},
+		{"exact", "", img("image/png", redPNG), img("image/png", reencoded), strings.Join(strings.Fields(redPNG), "")[:40]},
+		{"exact", "type", img("image/png", redPNG), img("image/png", widerPNG), matches},
+	} {
+		cfg, err := FromSpec(&v1alpha1.ComparisonConfigSpec{Strategy: tc.strategy, ImageComparison: tc.images})
+		if err != nil {
+			t.Fatal(err)
+		}
+		r := Compare(tc.actual, tc.golden, cfg)
+		name := fmt.Sprintf("strategy %q, imageComparison %q", tc.strategy, tc.images)
+		if tc.want == matches {
+			if !r.Passed() {
+				t.Errorf("%s: %+v", name, r.Diffs)
+			}
+			continue
+		}
+		if r.Passed() {
+			t.Errorf("%s: matched, want a diff %s", name, tc.want)
+			continue
+		}
+		if got := r.Diffs[0].Expected + "/" + r.Diffs[0].Actual; !strings.HasPrefix(got, tc.want) {
+			t.Errorf("%s: diff %s, want it to start %s", name, got, tc.want)
+		}
+	}
+	if _, err := FromSpec(&v1alpha1.ComparisonConfigSpec{ImageComparison: "perceptual"}); err == nil || !strings.Contains(err.Error(), `imageComparison "perceptual"`) {
+		t.Errorf("unknown imageComparison: %v", err)
+	}
+}
 
-	if r := Compare(nb(img(blue)), nb(img(red)), normalized); !r.Passed() {
-		t.Errorf("normalized: same size, other pixels differ: %+v", r.Diffs)
+// A widget's output holds a model id that is new on every run: only its presence compares.
+func TestWidgetViewsCompareByPresence(t *testing.T) {
+	widget := func(id string) notebook.Output {
+		return notebook.Output{OutputType: "display_data", Data: map[string]string{widgetView: `{"model_id": "` + id + `", "version_major": 2}`, "text/plain": "IntSlider(value=3)"}}
 	}
-	if r := Compare(nb(img(blue)), nb(img(red)), exact); r.Passed() {
-		t.Error("exact: other pixels matched")
-	}
-	r := Compare(nb(img(wider)), nb(img(red)), normalized)
-	if r.Passed() || r.Diffs[0].Expected != "image/png 40x30" || r.Diffs[0].Actual != "image/png 41x30" {
-		t.Errorf("normalized: other size: %+v", r.Diffs)
-	}
-	jpegCell := cell(notebook.Output{OutputType: "display_data", Data: map[string]string{"image/jpeg": jpg, "text/plain": "<Figure size 100x100 with 1 Axes>"}})
-	if r := Compare(nb(jpegCell), nb(img(red)), normalized); r.Passed() {
-		t.Error("normalized: a JPEG matched a PNG")
+	for _, strategy := range []string{StrategyNormalized, StrategyExact} {
+		cfg, _ := FromSpec(&v1alpha1.ComparisonConfigSpec{Strategy: strategy})
+		golden := &notebook.Notebook{Cells: []notebook.Cell{cell(widget("8f1e"))}}
+		if r := Compare(&notebook.Notebook{Cells: []notebook.Cell{cell(widget("03ab"))}}, golden, cfg); !r.Passed() {
+			t.Errorf("%s: another model id differs: %+v", strategy, r.Diffs)
+		}
+		if r := Compare(&notebook.Notebook{Cells: []notebook.Cell{cell()}}, golden, cfg); r.Passed() {
+			t.Errorf("%s: a missing widget matched", strategy)
+		}
 	}
 }
 
