@@ -211,3 +211,38 @@ func TestDisplayDataAndExecuteResultCompareByMIMEType(t *testing.T) {
 		})
 	}
 }
+
+// An nbformat 3 notebook (IPython 2: worksheets) runs as papermill, nbmake and nbclient run it,
+// upgraded to version 4, and compares with an nbformat 3 golden copy; parameters go after its
+// parameters-tagged cell.
+func TestNbformat3NotebookRunsAndCompares(t *testing.T) {
+	dir := t.TempDir()
+	write := func(name, cells string) string {
+		path := filepath.Join(dir, name)
+		doc := `{"metadata": {"name": "old", "signature": ""}, "nbformat": 3, "nbformat_minor": 0, "worksheets": [{"metadata": {}, "cells": [` + cells + `]}]}`
+		if err := os.WriteFile(path, []byte(doc), 0o600); err != nil {
+			t.Fatal(err)
+		}
+		return path
+	}
+	const heading = `{"cell_type": "heading", "level": 1, "metadata": {}, "source": "Old notebook"}`
+	nb := write("v3.ipynb", heading+`,
+		{"cell_type": "code", "input": "n = 2", "language": "python", "metadata": {"tags": ["parameters"]}, "outputs": []},
+		{"cell_type": "code", "input": ["print('n is', n)\n", "n * 21"], "language": "python", "metadata": {}, "outputs": []}`)
+	golden := write("v3.golden.ipynb", heading+`,
+		{"cell_type": "code", "input": "n = 2", "language": "python", "metadata": {"tags": ["parameters"]}, "prompt_number": 1, "outputs": []},
+		{"cell_type": "code", "input": ["print('n is', n)\n", "n * 21"], "language": "python", "metadata": {}, "prompt_number": 2, "outputs": [
+		 {"output_type": "stream", "stream": "stdout", "text": "n is 2\n"},
+		 {"output_type": "pyout", "prompt_number": 2, "metadata": {}, "text": "42"}]}`)
+	r := mustRun(t, runner.Options{Notebook: nb, Golden: golden})
+	if r.Result != summary.ResultPassed || r.Comparison.Matched != 2 || r.Cells[1].Stdout != "n is 2\n" {
+		t.Fatalf("%s: %s %+v", r.Reason, r.Message, r.Comparison)
+	}
+	r = mustRun(t, runner.Options{Notebook: nb, Golden: golden, Parameters: map[string]json.RawMessage{"n": json.RawMessage("3")}})
+	if r.Reason != summary.ReasonGoldenMismatch || r.Cells[2].Stdout != "n is 3\n" || !strings.Contains(r.Comparison.Diffs[0].Message, "stream:stdout") {
+		t.Fatalf("with n=3: %s: %s %+v", r.Reason, r.Message, r.Comparison)
+	}
+	if _, err := run(t, runner.Options{Notebook: fixtures + "not-a-notebook.ipynb"}); runner.Reason(err) != summary.ReasonNotANotebook {
+		t.Errorf("not a notebook: %v", err)
+	}
+}

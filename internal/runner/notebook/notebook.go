@@ -1,4 +1,4 @@
-// Package notebook owns the Jupyter notebook (nbformat 4) model the runner reads: parsing with
+// Package notebook owns the Jupyter notebook (nbformat 4; nbformat 3 upgraded) model the runner reads: parsing with
 // a clear "not a notebook" error, multiline text fields, cell tags, outputs, and papermill-style
 // parameter injection that rewrites a notebook while keeping every field it does not know.
 package notebook
@@ -129,7 +129,8 @@ func (t *Text) UnmarshalJSON(b []byte) error {
 	return nil
 }
 
-// Parse decodes an nbformat 4 notebook. Any input that is not one wraps ErrNotANotebook.
+// Parse decodes an nbformat 4 notebook, or an nbformat 3 one upgraded to 4 as nbformat does.
+// Any input that is not one wraps ErrNotANotebook.
 func Parse(b []byte) (*Notebook, error) {
 	dec := json.NewDecoder(bytes.NewReader(b))
 	dec.UseNumber()
@@ -143,6 +144,11 @@ func Parse(b []byte) (*Notebook, error) {
 	probe, ok := doc.(map[string]any)
 	if !ok {
 		return nil, fmt.Errorf("%w: not a JSON object", ErrNotANotebook)
+	}
+	if isVersion(probe["nbformat"], 3) {
+		if err := upgradeV3(probe); err != nil {
+			return nil, err
+		}
 	}
 	for _, k := range []string{"nbformat", "cells"} {
 		if _, ok := probe[k]; !ok {
@@ -159,7 +165,7 @@ func Parse(b []byte) (*Notebook, error) {
 		return nil, fmt.Errorf("%w: %v", ErrNotANotebook, err)
 	}
 	if nb.NBFormat != 4 {
-		return nil, fmt.Errorf("%w: nbformat %d (only nbformat 4 is supported)", ErrNotANotebook, nb.NBFormat)
+		return nil, fmt.Errorf("%w: nbformat %d (nbformat 3 and 4 are read)", ErrNotANotebook, nb.NBFormat)
 	}
 	for i, c := range nb.Cells {
 		switch c.CellType {

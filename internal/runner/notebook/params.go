@@ -56,6 +56,11 @@ func InjectParameters(src []byte, params map[string]json.RawMessage) ([]byte, in
 	if err := dec.Decode(&doc); err != nil {
 		return nil, -1, fmt.Errorf("%w: invalid JSON: %v", ErrNotANotebook, err)
 	}
+	if isVersion(doc["nbformat"], 3) {
+		if err := upgradeV3(doc); err != nil {
+			return nil, -1, err
+		}
+	}
 	rawCells, ok := doc["cells"].([]any)
 	if !ok {
 		return nil, -1, fmt.Errorf("%w: no cells list", ErrNotANotebook)
