@@ -23,7 +23,7 @@ func init() {
 func validate(ctx context.Context, args []string) error {
 	fs := flag.NewFlagSet("validate", flag.ContinueOnError)
 	fs.Usage = func() {
-		fmt.Fprintln(fs.Output(), "usage: nbv validate NOTEBOOK [--golden G] [-p name=value ...] [--cell-timeout D] [--tolerance X] [--junit FILE] [--html FILE] [--kernel K]")
+		fmt.Fprintln(fs.Output(), "usage: nbv validate NOTEBOOK [--golden G] [-p name=value ...] [--cell-timeout D] [--tolerance X] [--junit FILE] [--html FILE] [--kernel K] [--out DIR | --keep]")
 		fs.PrintDefaults()
 	}
 	golden := fs.String("golden", "", "golden notebook `file` to compare outputs with")
@@ -35,7 +35,9 @@ func validate(ctx context.Context, args []string) error {
 	htmlReport := fs.String("html", "", "also write a self-contained HTML report (every cell, traceback, golden diff side by side) to `file`")
 	kernel := fs.String("kernel", "", "kernel name (default: the notebook's)")
 	python := fs.String("python", "", "Python interpreter with nbclient (default: "+execute.DefaultPython+", then python3 on PATH)")
-	outDir := fs.String("output-dir", "", "keep report.json, report.html and executed.ipynb in `dir` (default: a temporary directory)")
+	outDir := fs.String("out", "", "write report.json, report.html, junit.xml and executed.ipynb to `dir` and keep them (default: a temporary directory, removed when the run ends)")
+	fs.StringVar(outDir, "output-dir", "", "the same as --out")
+	keep := fs.Bool("keep", false, "without --out: keep the run's temporary directory and print its path")
 	jobSpec := fs.String("job-spec", "", "NotebookValidationJobSpec JSON `file` for validationConfig, comparisonConfig and execution")
 
 	// Flags may come before or after the notebook.
@@ -78,15 +80,29 @@ func validate(ctx context.Context, args []string) error {
 	if *kernel != "" {
 		set.Kernel = *kernel
 	}
+	dir := *outDir
+	if dir == "" {
+		if dir, err = os.MkdirTemp("", "nbv-out-"); err != nil {
+			return &ExitError{Code: 2, Err: fmt.Errorf("output directory: %w", err)}
+		}
+		if *keep {
+			defer fmt.Fprintf(os.Stderr, "kept the run's directory %s (report.json, report.html, junit.xml, executed.ipynb)\n", dir)
+		} else {
+			defer os.RemoveAll(dir)
+		}
+	}
 	p := newProgress(os.Stderr)
 	r, err := runner.Execute(ctx, runner.Options{
-		Notebook: positional[0], Golden: *golden, OutputDir: *outDir, JUnitPath: *junit, HTMLPath: *htmlReport,
+		Notebook: positional[0], Golden: *golden, OutputDir: dir, JUnitPath: *junit, HTMLPath: *htmlReport,
 		Python: *python, Kernel: set.Kernel, Parameters: set.Parameters, CellTimeout: set.CellTimeout,
 		Validation: set.Validation, Comparison: set.Comparison, Progress: p.event,
 	})
 	p.finish()
 	if r == nil {
 		return &ExitError{Code: 2, Err: fmt.Errorf("%s: %w", runner.Reason(err), err)}
+	}
+	if *outDir == "" && !*keep {
+		r.ExecutedNotebook = "" // removed with the run's directory: not worth printing
 	}
 	if werr := r.WriteText(os.Stdout); werr != nil {
 		return &ExitError{Code: 2, Err: werr}
