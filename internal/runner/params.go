@@ -9,12 +9,19 @@ import (
 	"github.com/mlops-dev/nbv/api/v1alpha1"
 )
 
+// pythonWords are the values papermill's -p reads as Python's constants, not as strings.
+var pythonWords = map[string]json.RawMessage{"True": json.RawMessage("true"), "False": json.RawMessage("false"), "None": json.RawMessage("null")}
+
 // ParseParam parses a command-line parameter "name=value". A value that is valid JSON
-// (42, 0.5, true, null, "x", [1,2], {"a":1}) keeps its type; anything else is a string.
+// (42, 0.5, true, null, "x", [1,2], {"a":1}) keeps its type, and True, False and None are
+// Python's, as papermill's -p reads them; anything else is a string.
 func ParseParam(s string) (string, json.RawMessage, error) {
 	name, value, ok := strings.Cut(s, "=")
 	if !ok || name == "" {
 		return "", nil, fmt.Errorf("parameter %q is not name=value", s)
+	}
+	if v, ok := pythonWords[value]; ok {
+		return name, v, nil
 	}
 	if json.Valid([]byte(value)) && strings.TrimSpace(value) != "" {
 		return name, json.RawMessage(value), nil
