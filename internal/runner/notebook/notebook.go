@@ -1,6 +1,7 @@
-// Package notebook owns the Jupyter notebook (nbformat 4; nbformat 3 upgraded) model the runner reads: parsing with
-// a clear "not a notebook" error, multiline text fields, cell tags, outputs, and papermill-style
-// parameter injection that rewrites a notebook while keeping every field it does not know.
+// Package notebook owns the Jupyter notebook model the runner reads (nbformat 4, and nbformat 3
+// upgraded to 4): parsing with a clear "not a notebook" error, multiline text fields, cell tags,
+// outputs, and papermill-style parameter injection that rewrites a notebook while keeping
+// every field it does not know.
 package notebook
 
 import (
