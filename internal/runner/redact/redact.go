@@ -21,7 +21,8 @@
 // JSON documents are redacted string by string (decoded, masked, encoded again), so a value is
 // found whatever escaping the writer chose and the document stays valid JSON. What is not
 // found is a value the notebook itself transforms before printing it (base64, hex, reversed,
-// split over several prints, one character per line).
+// split over several prints, one character per line), except Python's repr, which a notebook
+// shows for a string that ends a cell.
 package redact
 
 import (
@@ -35,6 +36,7 @@ import (
 	"path/filepath"
 	"slices"
 	"strings"
+	"unicode"
 	"unicode/utf16"
 	"unicode/utf8"
 )
@@ -116,6 +118,7 @@ func encodings(v string) []string {
 		goJSON(v, false), // encoding/json without HTML escaping
 		pythonJSON(v, false),
 		pythonJSON(v, true),
+		pythonRepr(v),          // a str shown as a cell's last expression (text/plain of execute_result)
 		htmlTemplateEscaped(v), // report.html (html/template also escapes +)
 		html.EscapeString(v),   // &#39; and &#34; as html.EscapeString writes them
 		xmlEscaped(v),          // junit.xml attributes
@@ -157,6 +160,38 @@ func pythonJSON(v string, asciiOnly bool) string {
 
 // pythonShortEscapes are the two-character escapes of Python's json encoder.
 var pythonShortEscapes = map[rune]string{'"': `\"`, '\\': `\\`, '\n': `\n`, '\r': `\r`, '\t': `\t`, '\b': `\b`, '\f': `\f`}
+
+// pythonRepr is v between the quotes of Python's repr(v) (unicode_repr: single quotes unless
+// v holds ' and no ", printable non-ASCII kept; unicode.IsPrint stands in for isprintable).
+func pythonRepr(v string) string {
+	quote := '\''
+	if strings.ContainsRune(v, '\'') && !strings.ContainsRune(v, '"') {
+		quote = '"'
+	}
+	var b strings.Builder
+	for _, r := range v {
+		switch {
+		case r == quote || r == '\\':
+			b.WriteByte('\\')
+			b.WriteRune(r)
+		case r == '\t':
+			b.WriteString(`\t`)
+		case r == '\n':
+			b.WriteString(`\n`)
+		case r == '\r':
+			b.WriteString(`\r`)
+		case r < ' ' || r == 0x7f || (r > 0x7f && r <= 0xff && !unicode.IsPrint(r)):
+			fmt.Fprintf(&b, `\x%02x`, r)
+		case r > 0x7f && !unicode.IsPrint(r) && r <= 0xffff:
+			fmt.Fprintf(&b, `\u%04x`, r)
+		case r > 0x7f && !unicode.IsPrint(r):
+			fmt.Fprintf(&b, `\U%08x`, r)
+		default:
+			b.WriteRune(r)
+		}
+	}
+	return b.String()
+}
 
 var htmlText = template.Must(template.New("text").Parse(`{{.}}`))
 

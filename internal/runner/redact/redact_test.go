@@ -195,3 +195,16 @@ func TestMultiLineValueMaskedPerLine(t *testing.T) {
 		}
 	}
 }
+
+// Python's repr of a string, what a cell ending in that string shows, is masked too (the
+// expected texts are python3's repr output).
+func TestPythonReprMasked(t *testing.T) {
+	for value, shown := range map[string]string{
+		hostile:  `'pa&ss<w>rd"q\'\\ü€😀+\x01\u2028'`,
+		"it's-a": `"it's-a"`,
+	} {
+		if got := New(value).String("Out: " + shown); got != "Out: '***'" && got != `Out: "***"` {
+			t.Errorf("repr %s redacted to %s", shown, got)
+		}
+	}
+}
