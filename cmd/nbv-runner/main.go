@@ -92,6 +92,7 @@ func prepare(ctx context.Context, args []string, stdout, stderr io.Writer) int {
 	creds := fs.String("credentials-dir", "", "mounted Secret `dir` for the notebook repository (username+password, token, or ssh-privatekey+known_hosts)")
 	gCreds := fs.String("golden-credentials-dir", "", "mounted Secret `dir` for the golden repository (default: none; the notebook's credentials are never sent to the golden repository's host)")
 	termLog := fs.String("termination-log", defaultTerminationLog, "write the summary here on failure (empty: nowhere)")
+	maxBytes := maxNotebookFlag(fs)
 	if err := fs.Parse(args); err != nil {
 		return 2
 	}
@@ -107,6 +108,7 @@ func prepare(ctx context.Context, args []string, stdout, stderr io.Writer) int {
 	}
 	o := prepareOptions(spec, prepareFlags{installDir: *installDir, workspace: *workspace,
 		notebook: sourceFlags{*nbURL, *nbRef, *nbPath, *creds}, golden: sourceFlags{*gURL, *gRef, *gPath, *gCreds}})
+	o.MaxNotebookBytes = *maxBytes
 	start := time.Now()
 	p, err := runner.Prepare(ctx, o)
 	if err != nil {
@@ -148,6 +150,12 @@ func prepareOptions(spec *v1alpha1.NotebookValidationJobSpec, f prepareFlags) ru
 	return o
 }
 
+// maxNotebookFlag is the size limit of both commands. It is a flag, not an environment
+// variable, because the notebook container's environment is the job author's to set.
+func maxNotebookFlag(fs *flag.FlagSet) *int64 {
+	return fs.Int64("max-notebook-bytes", runner.DefaultMaxNotebookBytes, "refuse a notebook or golden notebook larger than `bytes`, before reading it")
+}
+
 func override(dst *string, v string) {
 	if v != "" {
 		*dst = v
@@ -167,6 +175,7 @@ func executeCmd(ctx context.Context, args []string, stdout, stderr io.Writer) in
 	cellTimeout := fs.Duration("cell-timeout", 0, "per-cell timeout (overrides the job spec; 0: the spec's or none)")
 	tolerance := fs.Float64("tolerance", -1, "golden comparison floating-point tolerance (overrides the job spec)")
 	termLog := fs.String("termination-log", defaultTerminationLog, "write the compact summary here (empty: nowhere)")
+	maxBytes := maxNotebookFlag(fs)
 	params := runner.ParamFlag{}
 	fs.Var(params, "p", "parameter `name=value` (JSON value or string; repeatable; overrides the job spec)")
 	var secretDirs dirList
@@ -213,7 +222,7 @@ func executeCmd(ctx context.Context, args []string, stdout, stderr io.Writer) in
 	r, err := runner.Execute(ctx, runner.Options{
 		Notebook: nb, Golden: golden, OutputDir: *outDir, Python: *python, Kernel: set.Kernel,
 		Parameters: set.Parameters, CellTimeout: set.CellTimeout, Validation: set.Validation, Comparison: set.Comparison,
-		Progress: func(ev execute.Event) { logEvent(stdout, ev) }, Stderr: stderr, Redact: red,
+		Progress: func(ev execute.Event) { logEvent(stdout, ev) }, Stderr: stderr, Redact: red, MaxNotebookBytes: *maxBytes,
 	})
 	if err != nil && r == nil {
 		return fail(stderr, *termLog, red, err)

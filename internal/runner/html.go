@@ -28,7 +28,7 @@ func writeHTML(r *report.Report, executedPath, goldenPath string, cmp compare.Co
 		if err != nil {
 			return fmt.Errorf("html report: read golden notebook: %w", err)
 		}
-		if in.Golden, err = notebook.Parse([]byte(red.String(string(b)))); err != nil {
+		if in.Golden, err = notebook.Parse(red.Document(b)); err != nil {
 			return fmt.Errorf("html report: golden notebook: %w", err)
 		}
 	}

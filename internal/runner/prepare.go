@@ -42,6 +42,9 @@ type PrepareOptions struct {
 	Workspace  string
 	Notebook   Source
 	Golden     *Source
+	// MaxNotebookBytes refuses a larger notebook or golden notebook (zero:
+	// DefaultMaxNotebookBytes).
+	MaxNotebookBytes int64
 }
 
 // Prepared reports what Prepare fetched.
@@ -62,7 +65,7 @@ func Prepare(ctx context.Context, o PrepareOptions) (*Prepared, error) {
 	}
 	p := &Prepared{}
 	var err error
-	p.Notebook, p.NotebookCommit, err = fetch(ctx, o.Notebook, filepath.Join(o.Workspace, NotebookRepoDir), "notebook")
+	p.Notebook, p.NotebookCommit, err = fetch(ctx, o.Notebook, filepath.Join(o.Workspace, NotebookRepoDir), "notebook", o.MaxNotebookBytes)
 	if err != nil {
 		return nil, err
 	}
@@ -71,10 +74,10 @@ func Prepare(ctx context.Context, o PrepareOptions) (*Prepared, error) {
 		if o.Golden.URL == o.Notebook.URL && o.Golden.Ref == o.Notebook.Ref {
 			// Same repository and ref: one clone serves both.
 			dir = filepath.Join(o.Workspace, NotebookRepoDir)
-			p.Golden, err = checkNotebook(dir, o.Golden.Path, "golden notebook")
+			p.Golden, err = checkNotebook(dir, o.Golden.Path, "golden notebook", o.MaxNotebookBytes)
 			p.GoldenCommit = p.NotebookCommit
 		} else {
-			p.Golden, p.GoldenCommit, err = fetch(ctx, *o.Golden, dir, "golden notebook")
+			p.Golden, p.GoldenCommit, err = fetch(ctx, *o.Golden, dir, "golden notebook", o.MaxNotebookBytes)
 		}
 		if err != nil {
 			return nil, err
@@ -118,7 +121,7 @@ func shareWorkspace(dir string) error {
 	})
 }
 
-func fetch(ctx context.Context, s Source, dir, what string) (string, string, error) {
+func fetch(ctx context.Context, s Source, dir, what string, limit int64) (string, string, error) {
 	if s.URL == "" || s.Ref == "" || s.Path == "" {
 		return "", "", &Error{Reason: summary.ReasonRunnerError, Err: fmt.Errorf("%s: repository URL, ref and path are all required", what)}
 	}
@@ -133,17 +136,17 @@ func fetch(ctx context.Context, s Source, dir, what string) (string, string, err
 		}
 		return "", "", &Error{Reason: summary.ReasonRunnerError, Err: fmt.Errorf("%s repository: %w", what, err)}
 	}
-	path, err := checkNotebook(dir, s.Path, what)
+	path, err := checkNotebook(dir, s.Path, what, limit)
 	return path, commit, err
 }
 
-func checkNotebook(repoDir, rel, what string) (string, error) {
+func checkNotebook(repoDir, rel, what string, limit int64) (string, error) {
 	path := filepath.Join(repoDir, rel)
 	st, err := os.Stat(path)
 	if err != nil || st.IsDir() {
 		return "", &Error{Reason: summary.ReasonNotebookNotFound, Err: fmt.Errorf("%s %s is not in the repository", what, rel)}
 	}
-	if _, err := readNotebook(path, what); err != nil {
+	if _, err := readNotebook(path, what, limit); err != nil {
 		return "", err
 	}
 	return path, nil

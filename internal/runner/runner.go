@@ -5,6 +5,7 @@
 package runner
 
 import (
+	"bytes"
 	"context"
 	"encoding/json"
 	"errors"
@@ -75,19 +76,27 @@ type Options struct {
 	// Redact masks the credential values the notebook could print in the report, the
 	// executed notebook and the summary; nil masks nothing.
 	Redact *redact.Redactor
+	// MaxNotebookBytes refuses a notebook or golden notebook larger than this before it is
+	// read; zero means DefaultMaxNotebookBytes.
+	MaxNotebookBytes int64
 }
+
+// DefaultMaxNotebookBytes is the largest notebook the runner reads unless told otherwise:
+// parsing and running a notebook takes about ten times its size in memory, so a larger one
+// would exhaust the pod (or the node, without a memory limit) before any check applies.
+const DefaultMaxNotebookBytes int64 = 50 << 20
 
 // Execute runs the notebook, applies checks and the golden comparison, and writes the report
 // files. The returned report is complete even when the notebook failed.
 func Execute(ctx context.Context, o Options) (*report.Report, error) {
 	started := time.Now()
-	src, err := readNotebook(o.Notebook, "notebook")
+	src, err := readNotebook(o.Notebook, "notebook", o.MaxNotebookBytes)
 	if err != nil {
 		return nil, err
 	}
 	var golden *notebook.Notebook
 	if o.Golden != "" {
-		gsrc, err := readNotebook(o.Golden, "golden notebook")
+		gsrc, err := readNotebook(o.Golden, "golden notebook", o.MaxNotebookBytes)
 		if err != nil {
 			return nil, err
 		}
@@ -152,6 +161,10 @@ func Execute(ctx context.Context, o Options) (*report.Report, error) {
 		}
 		return nil, err
 	}
+	// Redacted before anything reads it, so that no clipped output ends inside a value.
+	if err := o.Redact.File(executedPath); err != nil {
+		return nil, &Error{Reason: summary.ReasonRunnerError, Err: err}
+	}
 	executed, err := notebook.ReadFile(executedPath)
 	if err != nil {
 		return nil, &Error{Reason: summary.ReasonRunnerError, Err: fmt.Errorf("read executed notebook: %w", err)}
@@ -193,10 +206,7 @@ func Execute(ctx context.Context, o Options) (*report.Report, error) {
 	if err := o.Redact.JSON(r); err != nil {
 		return nil, &Error{Reason: summary.ReasonRunnerError, Err: err}
 	}
-	if err := o.Redact.File(executedPath); err != nil {
-		return nil, &Error{Reason: summary.ReasonRunnerError, Err: err}
-	}
-	if err := writeOutputs(r, outDir, o.JUnitPath); err != nil {
+	if err := writeOutputs(r, outDir, o.JUnitPath, o.Redact); err != nil {
 		return r, &Error{Reason: summary.ReasonRunnerError, Err: err}
 	}
 	if err := writeHTML(r, executedPath, o.Golden, o.Comparison, o.Redact, filepath.Join(outDir, HTMLFile), o.HTMLPath); err != nil {
@@ -243,7 +253,9 @@ func cellReport(nb *notebook.Notebook, ev execute.Event) report.Cell {
 	return c
 }
 
-func writeOutputs(r *report.Report, outDir, junitPath string) error {
+// writeOutputs writes report.json and the JUnit XML of r, which is redacted already; the XML
+// is masked once more as written, in case a value reaches it by another way than the report.
+func writeOutputs(r *report.Report, outDir, junitPath string, red *redact.Redactor) error {
 	b, err := json.MarshalIndent(r, "", "  ")
 	if err != nil {
 		return fmt.Errorf("encode report: %w", err)
@@ -254,33 +266,57 @@ func writeOutputs(r *report.Report, outDir, junitPath string) error {
 	if junitPath == "" {
 		junitPath = filepath.Join(outDir, JUnitFile)
 	}
-	f, err := os.Create(junitPath)
-	if err != nil {
-		return fmt.Errorf("write junit report: %w", err)
-	}
-	if err := r.WriteJUnit(f); err != nil {
-		f.Close()
+	var junit bytes.Buffer
+	if err := r.WriteJUnit(&junit); err != nil {
 		return err
 	}
-	if err := f.Close(); err != nil {
+	if err := os.WriteFile(junitPath, []byte(red.String(junit.String())), 0o644); err != nil {
 		return fmt.Errorf("write junit report: %w", err)
 	}
 	return nil
 }
 
-// readNotebook reads and validates a notebook file, classifying failures.
-func readNotebook(path, what string) ([]byte, error) {
-	b, err := os.ReadFile(path)
+// readNotebook reads and validates a notebook file of at most limit bytes (zero:
+// DefaultMaxNotebookBytes), classifying failures. The size is checked before the file is
+// read, and the read stops past the limit whatever the file is (a FIFO, a device).
+func readNotebook(path, what string, limit int64) ([]byte, error) {
+	if limit <= 0 {
+		limit = DefaultMaxNotebookBytes
+	}
+	tooLarge := func(size string) error {
+		return &Error{Reason: summary.ReasonNotebookTooLarge, Err: fmt.Errorf("%s %s is %s, over the runner's limit of %s (%d bytes)",
+			what, path, size, humanBytes(limit), limit)}
+	}
+	f, err := os.Open(path)
 	if errors.Is(err, fs.ErrNotExist) {
 		return nil, &Error{Reason: summary.ReasonNotebookNotFound, Err: fmt.Errorf("%s %s does not exist", what, path)}
 	}
 	if err != nil {
 		return nil, &Error{Reason: summary.ReasonNotebookNotFound, Err: fmt.Errorf("read %s: %w", what, err)}
 	}
+	defer f.Close()
+	if st, err := f.Stat(); err == nil && st.Mode().IsRegular() && st.Size() > limit {
+		return nil, tooLarge(fmt.Sprintf("%s (%d bytes)", humanBytes(st.Size()), st.Size()))
+	}
+	b, err := io.ReadAll(io.LimitReader(f, limit+1))
+	if err != nil {
+		return nil, &Error{Reason: summary.ReasonNotebookNotFound, Err: fmt.Errorf("read %s: %w", what, err)}
+	}
+	if int64(len(b)) > limit {
+		return nil, tooLarge("more than " + humanBytes(limit))
+	}
 	if _, err := notebook.Parse(b); err != nil {
 		return nil, &Error{Reason: summary.ReasonNotANotebook, Err: fmt.Errorf("%s %s: %w", what, path, err)}
 	}
 	return b, nil
+}
+
+// humanBytes is n in MiB with one decimal (n < 1 MiB in KiB).
+func humanBytes(n int64) string {
+	if n < 1<<20 {
+		return fmt.Sprintf("%.1f KiB", float64(n)/(1<<10))
+	}
+	return fmt.Sprintf("%.1f MiB", float64(n)/(1<<20))
 }
 
 // WriteTerminationLog writes the compact summary to path (the kubelet's termination-message

@@ -73,6 +73,7 @@ var userErrorReasons = map[string]string{
 	summary.ReasonRepoNotFound:     "the repository does not exist or is private: check git.url, and set git.credentialsSecret if the repository needs credentials",
 	summary.ReasonNotebookNotFound: "there is no notebook at the given path at that ref: check notebook.path (relative to the repository root) against git.ref",
 	summary.ReasonNotANotebook:     "the file at the given path is not a valid .ipynb notebook: check notebook.path",
+	summary.ReasonNotebookTooLarge: "the notebook or the golden notebook is larger than the runner accepts: clear large outputs, or raise the limit with the runner's --max-notebook-bytes",
 	summary.ReasonKernelMissing:    "the image has no kernel of the requested name: install it in the image or set execution.kernelName",
 	summary.ReasonPythonMissing:    "the image has no python3 with nbclient: use a Jupyter image, or install nbclient, nbformat and ipykernel in it",
 }

@@ -20,6 +20,7 @@ var reasonResults = map[string]string{
 	ReasonRepoNotFound:     ResultError,
 	ReasonNotebookNotFound: ResultError,
 	ReasonNotANotebook:     ResultError,
+	ReasonNotebookTooLarge: ResultError,
 	ReasonKernelMissing:    ResultError,
 	ReasonPythonMissing:    ResultError,
 	ReasonRunnerError:      ResultError,

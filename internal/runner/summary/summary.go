@@ -38,6 +38,7 @@ const (
 	ReasonRepoNotFound     = "RepoNotFound"
 	ReasonNotebookNotFound = "NotebookNotFound"
 	ReasonNotANotebook     = "NotANotebook"
+	ReasonNotebookTooLarge = "NotebookTooLarge"
 	ReasonKernelMissing    = "KernelMissing"
 	ReasonPythonMissing    = "PythonMissing"
 	ReasonRunnerError      = "RunnerError"
