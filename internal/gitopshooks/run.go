@@ -19,6 +19,7 @@ import (
 	corev1 "k8s.io/api/core/v1"
 	apierrors "k8s.io/apimachinery/pkg/api/errors"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+	"k8s.io/apimachinery/pkg/apis/meta/v1/unstructured"
 	"k8s.io/apimachinery/pkg/types"
 	"k8s.io/client-go/dynamic"
 
@@ -105,22 +106,40 @@ func (r *Runner) perform(ctx context.Context, job *v1alpha1.NotebookValidationJo
 				return nil, err
 			}
 		}
-		res.Message = statustext.Clean(res.Message, statustext.MaxReason)
 		rec.Triggers = append(rec.Triggers, res)
 	}
-	rec.Message = statustext.Clean(strings.Join(why, "; "), statustext.MaxMessage)
+	rec.Message = strings.Join(why, "; ")
 	status := job.Status.DeepCopy()
 	status.GitOpsHooks = &rec
+	statustext.Status(status)
 	return r.Store.PatchStatus(ctx, job, *status)
 }
 
-// fire makes one trigger's patch. What a retry cannot change (no such object, no permission,
+// fire makes one trigger's patch; an Argo CD Application is read first and patched only if it
+// opts in to the job's namespace, at the version read. What a retry cannot change (no such object, no permission,
 // a patch the target refuses) is its result; anything else is returned for the event to be
 // redelivered.
 func (r *Runner) fire(ctx context.Context, step gitops.TriggerStep) (v1alpha1.GitOpsTriggerResult, error) {
 	p := step.Patch
 	res := v1alpha1.GitOpsTriggerResult{Target: step.Target, Result: v1alpha1.TriggerFired}
-	_, err := r.Targets.Resource(p.Resource).Namespace(p.Namespace).Patch(ctx, p.Name, types.MergePatchType, p.Body, metav1.PatchOptions{FieldManager: "nbv-gitops-hooks"})
+	targets := r.Targets.Resource(p.Resource).Namespace(p.Namespace)
+	body := p.Body
+	var err error
+	if step.OptInFrom != "" {
+		var target *unstructured.Unstructured
+		if target, err = targets.Get(ctx, p.Name, metav1.GetOptions{}); err == nil {
+			if ok, why := gitops.AllowsTrigger(target.GetAnnotations(), step.OptInFrom); !ok {
+				res.Result, res.Message = v1alpha1.TriggerRefused, why
+				return res, nil
+			}
+			if body, err = p.GuardedBody(target.GetResourceVersion()); err != nil {
+				return res, fmt.Errorf("trigger %s: %w", step.Target, err)
+			}
+		}
+	}
+	if err == nil {
+		_, err = targets.Patch(ctx, p.Name, types.MergePatchType, body, metav1.PatchOptions{FieldManager: "nbv-gitops-hooks"})
+	}
 	switch {
 	case err == nil:
 	case apierrors.IsNotFound(err):

@@ -1,55 +1,126 @@
 package statustext
 
 import (
+	"reflect"
+	"strings"
+
 	"github.com/mlops-dev/nbv/api/v1alpha1"
 )
 
-// Status cleans and bounds, in place, every text of st that the functions write: the message,
-// the conditions' messages, the build's message and reason, the per-cell results and the
-// golden comparison's diffs (see the limits above), and the model validation result's
-// messages (they quote spec.modelValidation.targetModels). educationalFeedback, kept only for
-// compatibility with the previous operator, is not written here and is left as it is.
+// More limits, in bytes or entries, for the status fields that have their own.
+const (
+	// MaxTarget bounds status.gitOpsHooks.triggers[].target ("<action> <kind> <ns>/<name>",
+	// 390 bytes at most for a valid trigger).
+	MaxTarget = 512
+	// MaxImageReference bounds image references (buildStatus.imageReference, …).
+	MaxImageReference = 1 << 10
+	// MaxTriggers bounds status.gitOpsHooks.triggers (gitops.MaxTriggers are planned).
+	MaxTriggers = 10
+	// MaxListEntries bounds every other list of the status.
+	MaxListEntries = 100
+)
+
+// textLimits are the bounds of the status's strings by JSON path ("[]" for any list entry).
+// Any string not listed is a short machine value (a phase, reason, name, duration) and gets
+// MaxReason, so a field added to the status is cleaned and bounded without being listed.
+var textLimits = map[string]int{
+	"message":                                                MaxMessage,
+	"conditions[].message":                                   MaxConditionMessage,
+	"results[].output":                                       MaxCellText,
+	"results[].errorMessage":                                 MaxCellText,
+	"comparisonResult.diffs[].expected":                      MaxCellText,
+	"comparisonResult.diffs[].actual":                        MaxCellText,
+	"comparisonResult.diffs[].diff":                          MaxCellText,
+	"buildStatus.message":                                    MaxMessage,
+	"buildStatus.imageReference":                             MaxImageReference,
+	"buildStatus.recommendedImage":                           MaxImageReference,
+	"buildStatus.availableImages[].imageRef":                 MaxImageReference,
+	"buildStatus.availableImages[].description":              MaxCellText,
+	"gitOpsHooks.message":                                    MaxMessage,
+	"gitOpsHooks.triggers[].target":                          MaxTarget,
+	"gitOpsHooks.triggers[].message":                         MaxCellText,
+	"modelValidationResult.message":                          MaxMessage,
+	"modelValidationResult.cleanEnvironmentCheck.message":    MaxMessage,
+	"modelValidationResult.existingEnvironmentCheck.message": MaxMessage,
+	"modelValidationResult.existingEnvironmentCheck.modelsChecked[].message":             MaxCellText,
+	"modelValidationResult.existingEnvironmentCheck.predictionValidation.message":        MaxCellText,
+	"modelValidationResult.existingEnvironmentCheck.predictionValidation.actualOutput":   MaxCellText,
+	"modelValidationResult.existingEnvironmentCheck.predictionValidation.expectedOutput": MaxCellText,
+	"modelValidationResult.existingEnvironmentCheck.predictionValidation.difference":     MaxCellText,
+	"educationalFeedback[].message":     MaxCellText,
+	"educationalFeedback[].suggestion":  MaxCellText,
+	"educationalFeedback[].codeExample": MaxCellText,
+}
+
+// listLimits are the bounds of the status's lists by JSON path; any other list gets
+// MaxListEntries.
+var listLimits = map[string]int{
+	"results":                MaxResults,
+	"comparisonResult.diffs": MaxDiffs,
+	"gitOpsHooks.triggers":   MaxTriggers,
+}
+
+// Status cleans and bounds, in place, every string of st at any depth, and bounds every list:
+// each by its limit in textLimits and listLimits, MaxReason and MaxListEntries otherwise.
+// Every status the functions write goes through it, whoever filled it (a runner summary, a
+// build log, the GitOps hooks, the previous operator's compatibility fields).
 func Status(st *v1alpha1.NotebookValidationJobStatus) {
-	st.Message = Clean(st.Message, MaxMessage)
-	if m := st.ModelValidationResult; m != nil {
-		m.Message = Clean(m.Message, MaxMessage)
-		if e := m.ExistingEnvironmentCheck; e != nil {
-			e.Message = Clean(e.Message, MaxMessage)
-			for i := range e.ModelsChecked {
-				e.ModelsChecked[i].ModelName = Clean(e.ModelsChecked[i].ModelName, MaxReason)
-				e.ModelsChecked[i].Message = Clean(e.ModelsChecked[i].Message, MaxCellText)
-			}
-		}
+	walk(reflect.ValueOf(st).Elem(), "")
+}
+
+// TextLimit is the bound Status applies to the string at path (JSON names, "[]" for a list
+// entry, e.g. "results[].output").
+func TextLimit(path string) int {
+	if n, ok := textLimits[path]; ok {
+		return n
 	}
-	for i := range st.Conditions {
-		st.Conditions[i].Message = Clean(st.Conditions[i].Message, MaxConditionMessage)
+	return MaxReason
+}
+
+// ListLimit is the bound Status applies to the number of entries of the list at path.
+func ListLimit(path string) int {
+	if n, ok := listLimits[path]; ok {
+		return n
 	}
-	if b := st.BuildStatus; b != nil {
-		b.Message = Clean(b.Message, MaxMessage)
-		b.Reason = Clean(b.Reason, MaxReason)
-	}
-	st.Results = results(st.Results)
-	if c := st.ComparisonResult; c != nil {
-		if len(c.Diffs) > MaxDiffs {
-			c.Diffs = c.Diffs[:MaxDiffs]
+	return MaxListEntries
+}
+
+func walk(v reflect.Value, path string) {
+	switch v.Kind() {
+	case reflect.String:
+		if v.CanSet() {
+			v.SetString(Clean(v.String(), TextLimit(path)))
 		}
-		for i := range c.Diffs {
-			d := &c.Diffs[i]
-			d.Expected = Clean(d.Expected, MaxCellText)
-			d.Actual = Clean(d.Actual, MaxCellText)
-			d.Diff = Clean(d.Diff, MaxCellText)
+	case reflect.Pointer:
+		if !v.IsNil() {
+			walk(v.Elem(), path)
 		}
+	case reflect.Slice:
+		if n := ListLimit(path); v.Len() > n && v.CanSet() {
+			v.Set(v.Slice(0, n))
+		}
+		for i := range v.Len() {
+			walk(v.Index(i), path+"[]")
+		}
+	case reflect.Struct:
+		forFields(v, path, walk)
 	}
 }
 
-// results bounds the number of per-cell results and cleans each one's texts, in place.
-func results(rs []v1alpha1.CellResult) []v1alpha1.CellResult {
-	if len(rs) > MaxResults {
-		rs = rs[:MaxResults]
+// forFields calls f on each exported field of the struct v carried by JSON, with its path.
+func forFields(v reflect.Value, path string, f func(reflect.Value, string)) {
+	for i := range v.NumField() {
+		field := v.Type().Field(i)
+		name, _, _ := strings.Cut(field.Tag.Get("json"), ",")
+		if !field.IsExported() || name == "-" {
+			continue
+		}
+		if name == "" {
+			name = field.Name
+		}
+		if path != "" {
+			name = path + "." + name
+		}
+		f(v.Field(i), name)
 	}
-	for i := range rs {
-		rs[i].ErrorMessage = Clean(rs[i].ErrorMessage, MaxCellText)
-		rs[i].Output = Clean(rs[i].Output, MaxCellText)
-	}
-	return rs
 }
