@@ -13,4 +13,9 @@ const (
 	AnnotationCompletionTime = "mlops.dev/completion-time"
 	// AnnotationOnSuccessTrigger is a YAML list of triggers run once the job succeeded.
 	AnnotationOnSuccessTrigger = "mlops.dev/on-success-trigger"
+	// AnnotationTriggerNamespaces, on an Argo CD Application, lists (comma-separated) the
+	// namespaces whose jobs may ask it to refresh; an Application without it is never
+	// triggered. The opt-in RBAC grants patch on every Application of Argo CD's namespace, so
+	// the Application's owner, not the job's author, decides who may trigger it.
+	AnnotationTriggerNamespaces = "mlops.mlops.dev/trigger-namespaces"
 )

@@ -3,6 +3,7 @@ package gitops
 import (
 	"encoding/json"
 	"fmt"
+	"regexp"
 	"strings"
 	"time"
 
@@ -84,6 +85,46 @@ type TriggerStep struct {
 	Target string
 	Patch  *Patch
 	Result v1alpha1.GitOpsTriggerResult
+	// OptInFrom, set for an Argo CD Application, is the job's namespace: the patch is made
+	// only if the Application, read first, allows it (AllowsTrigger), and only to the
+	// version read (GuardedBody).
+	OptInFrom string
+}
+
+// AllowsTrigger says whether an Application with these annotations may be triggered by a job
+// of namespace jobNamespace, and if not, why, naming what to add.
+func AllowsTrigger(annotations map[string]string, jobNamespace string) (bool, string) {
+	raw, ok := annotations[AnnotationTriggerNamespaces]
+	for _, ns := range strings.Split(raw, ",") {
+		if strings.TrimSpace(ns) == jobNamespace {
+			return true, ""
+		}
+	}
+	have := "has no annotation " + AnnotationTriggerNamespaces
+	if ok {
+		have = fmt.Sprintf("allows only %.256q in its annotation %s", raw, AnnotationTriggerNamespaces)
+	}
+	return false, fmt.Sprintf("the Application does not opt in to triggers from namespace %s: it %s; its owner may add %s there", jobNamespace, have, jobNamespace)
+}
+
+// GuardedBody is the patch's body with metadata.resourceVersion set, so that the API server
+// applies it only to the object as it was read (409 otherwise).
+func (p *Patch) GuardedBody(resourceVersion string) ([]byte, error) {
+	var body map[string]any
+	if err := json.Unmarshal(p.Body, &body); err != nil {
+		return nil, fmt.Errorf("patch of %s/%s: %w", p.Namespace, p.Name, err)
+	}
+	meta, _ := body["metadata"].(map[string]any)
+	if meta == nil {
+		meta = map[string]any{}
+		body["metadata"] = meta
+	}
+	meta["resourceVersion"] = resourceVersion
+	b, err := json.Marshal(body)
+	if err != nil {
+		return nil, fmt.Errorf("patch of %s/%s: %w", p.Namespace, p.Name, err)
+	}
+	return b, nil
 }
 
 // Plan is what the hooks of a finished job do.
@@ -173,21 +214,32 @@ func (t Trigger) check() error {
 	switch t.Action {
 	case ActionRestart, ActionSync, ActionRefresh:
 	default:
-		return fmt.Errorf("action %q is not restart, sync or refresh", t.Action)
+		return fmt.Errorf("action %.64q is not restart, sync or refresh", t.Action)
 	}
 	if errs := validation.IsDNS1123Subdomain(t.Name); len(errs) > 0 {
-		return fmt.Errorf("name %q: %s", t.Name, strings.Join(errs, "; "))
+		return fmt.Errorf("name %.64q: %s", t.Name, strings.Join(errs, "; "))
 	}
 	if t.Namespace != "" {
 		if errs := validation.IsDNS1123Label(t.Namespace); len(errs) > 0 {
-			return fmt.Errorf("namespace %q: %s", t.Namespace, strings.Join(errs, "; "))
+			return fmt.Errorf("namespace %.64q: %s", t.Namespace, strings.Join(errs, "; "))
 		}
 	}
-	if _, err := schema.ParseGroupVersion(t.APIVersion); err != nil {
-		return fmt.Errorf("apiVersion %q: %w", t.APIVersion, err)
+	// Kind and apiVersion end up in status (the target) and in messages: only what the API
+	// server could serve is accepted, so both stay short and printable.
+	if !kindPattern.MatchString(t.Kind) {
+		return fmt.Errorf("kind %.64q is not a kind name (a letter, then letters and digits, at most 63)", t.Kind)
+	}
+	gv, err := schema.ParseGroupVersion(t.APIVersion)
+	if err != nil {
+		return fmt.Errorf("apiVersion %.64q: %w", t.APIVersion, err)
+	}
+	if gv.Group != "" && len(validation.IsDNS1123Subdomain(gv.Group)) > 0 || len(validation.IsDNS1123Label(gv.Version)) > 0 {
+		return fmt.Errorf("apiVersion %.64q is not group/version (a DNS subdomain and a DNS label)", t.APIVersion)
 	}
 	return nil
 }
+
+var kindPattern = regexp.MustCompile(`^[A-Za-z][A-Za-z0-9]{0,62}$`)
 
 // stepFor turns a valid trigger into its patch, or refuses it with the reason.
 func stepFor(job *v1alpha1.NotebookValidationJob, t Trigger, at string) TriggerStep {
@@ -236,7 +288,11 @@ func stepFor(job *v1alpha1.NotebookValidationJob, t Trigger, at string) TriggerS
 	if err != nil {
 		return refuse("encode patch: %v", err)
 	}
-	return TriggerStep{Target: target, Patch: &Patch{Resource: gr.WithVersion(gv.Version), Namespace: ns, Name: t.Name, Body: b}}
+	step := TriggerStep{Target: target, Patch: &Patch{Resource: gr.WithVersion(gv.Version), Namespace: ns, Name: t.Name, Body: b}}
+	if gr == applications {
+		step.OptInFrom = job.Namespace
+	}
+	return step
 }
 
 func metadataAnnotation(key, value string) map[string]any {

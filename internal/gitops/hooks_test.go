@@ -1,6 +1,7 @@
 package gitops
 
 import (
+	"fmt"
 	"strings"
 	"testing"
 	"time"
@@ -8,6 +9,7 @@ import (
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 
 	"github.com/mlops-dev/nbv/api/v1alpha1"
+	"github.com/mlops-dev/nbv/internal/statustext"
 )
 
 func endedJob(phase string, annotations map[string]string) *v1alpha1.NotebookValidationJob {
@@ -120,14 +122,67 @@ func TestParseTriggersRefusesBadAnnotations(t *testing.T) {
 		"- {apiVersion: apps/v1, kind: Deployment, name: x, namespace: A_B, action: restart}":       `namespace "A_B"`,
 		"- {apiVersion: a/b/c, kind: Deployment, name: x, action: restart}":                         `apiVersion "a/b/c"`,
 		strings.Repeat("- {apiVersion: apps/v1, kind: Deployment, name: x, action: restart}\n", 11): "11 triggers",
+		"- {apiVersion: apps/v1, kind: \"Deploy\\e[31mment\", name: x, action: restart}":            "is not a kind name",
+		"- {apiVersion: apps/v1, kind: " + strings.Repeat("K", 64) + ", name: x, action: restart}":  "is not a kind name",
+		"- {apiVersion: Apps_/v1, kind: Deployment, name: x, action: restart}":                      "is not group/version",
 	} {
 		_, err := ParseTriggers(raw)
 		if err == nil || !strings.Contains(err.Error(), want) {
 			t.Errorf("%q: error %v, want one containing %q", raw, err, want)
 		}
 	}
+	// A 30 KB kind full of escape sequences is refused with a message quoting 64 runes of it.
+	_, err := ParseTriggers("- {apiVersion: apps/v1, name: x, action: restart, kind: \"" + strings.Repeat("\\e]8;;x\\a", 3000) + "\"}")
+	if err == nil || len(err.Error()) > 512 {
+		t.Errorf("long kind: error of %d bytes: %.200v", len(fmt.Sprint(err)), err)
+	}
 	p := PlanFor(endedJob(v1alpha1.PhaseSucceeded, map[string]string{AnnotationOnSuccessTrigger: "- {kind: x}"}))
 	if !strings.Contains(p.Message, AnnotationOnSuccessTrigger) || len(p.Triggers) != 0 {
 		t.Errorf("bad annotation: %+v", p)
+	}
+}
+
+// Every valid trigger's target fits the status bound, and no more triggers are planned than
+// the status keeps.
+func TestTriggersFitTheStatus(t *testing.T) {
+	longest := Trigger{APIVersion: "apps/v1", Kind: strings.Repeat("K", 63), Name: strings.Repeat("n", 253), Namespace: strings.Repeat("s", 63), Action: ActionRestart}
+	if err := longest.check(); err != nil {
+		t.Fatal(err)
+	}
+	step := stepFor(endedJob(v1alpha1.PhaseSucceeded, nil), longest, "")
+	if len(step.Target) > statustext.MaxTarget || MaxTriggers > statustext.MaxTriggers {
+		t.Errorf("target of %d bytes (status keeps %d), %d triggers (status keeps %d)", len(step.Target), statustext.MaxTarget, MaxTriggers, statustext.MaxTriggers)
+	}
+}
+
+// An Application is triggered only from the namespaces its annotation lists; the refusal
+// says what the Application has and what to add. Only Application steps ask for the check.
+func TestApplicationOptIn(t *testing.T) {
+	for _, c := range []struct {
+		annotations map[string]string
+		allowed     bool
+		why         string
+	}{
+		{map[string]string{AnnotationTriggerNamespaces: "team-a,team-b"}, true, ""},
+		{map[string]string{AnnotationTriggerNamespaces: " team-b , team-a "}, true, ""},
+		{nil, false, "it has no annotation mlops.mlops.dev/trigger-namespaces; its owner may add team-a there"},
+		{map[string]string{AnnotationTriggerNamespaces: "team-ab,*"}, false, `it allows only "team-ab,*" in its annotation`},
+		{map[string]string{AnnotationTriggerNamespaces: ""}, false, `allows only ""`},
+		{map[string]string{"other": "team-a"}, false, "no annotation"},
+	} {
+		ok, why := AllowsTrigger(c.annotations, "team-a")
+		if ok != c.allowed || !strings.Contains(why, c.why) {
+			t.Errorf("%v: allowed %t (%q), want %t with %q", c.annotations, ok, why, c.allowed, c.why)
+		}
+	}
+	p := PlanFor(endedJob(v1alpha1.PhaseSucceeded, map[string]string{AnnotationOnSuccessTrigger: `
+- {apiVersion: argoproj.io/v1alpha1, kind: Application, name: ml-app, namespace: argocd, action: refresh}
+- {apiVersion: apps/v1, kind: Deployment, name: model-server, action: restart}`}))
+	if len(p.Triggers) != 2 || p.Triggers[0].OptInFrom != "team-a" || p.Triggers[1].OptInFrom != "" {
+		t.Fatalf("opt-in asked by %+v", p.Triggers)
+	}
+	body, err := p.Triggers[0].Patch.GuardedBody("4711")
+	if err != nil || string(body) != `{"metadata":{"annotations":{"argocd.argoproj.io/refresh":"normal"},"resourceVersion":"4711"}}` {
+		t.Errorf("guarded body %s, %v", body, err)
 	}
 }

@@ -71,7 +71,8 @@ func (f *fixture) applyGitOpsRBAC() {
 	}
 }
 
-// hookTargets creates the Deployment, InferenceService and Application hookTriggers names.
+// hookTargets creates the Deployment, InferenceService and Application hookTriggers names;
+// the Application opts in to triggers from the fixture's namespace.
 func (f *fixture) hookTargets() {
 	f.t.Helper()
 	labels := map[string]string{"app": "model-server"}
@@ -92,13 +93,18 @@ func (f *fixture) hookTargets() {
 	}{
 		{inferenceServicesGVR, map[string]any{"apiVersion": "serving.kserve.io/v1beta1", "kind": "InferenceService", "metadata": map[string]any{"name": "fraud"},
 			"spec": map[string]any{"predictor": map[string]any{"model": map[string]any{"modelFormat": map[string]any{"name": "sklearn"}, "storageUri": "s3://models/fraud"}}}}, "InferenceService"},
-		{applicationsGVR, map[string]any{"apiVersion": "argoproj.io/v1alpha1", "kind": "Application", "metadata": map[string]any{"name": "ml-app"},
-			"spec": map[string]any{"project": "default"}}, "Application"},
+		{applicationsGVR, argoApplication("ml-app", map[string]any{gitops.AnnotationTriggerNamespaces: "team-z," + f.ns}), "Application"},
 	} {
 		if _, err := dyn.Resource(o.gvr).Namespace(f.ns).Create(f.ctx, &unstructured.Unstructured{Object: o.obj}, metav1.CreateOptions{}); err != nil {
 			f.t.Fatalf("create %s: %v", o.kind, err)
 		}
 	}
+}
+
+// argoApplication is an Argo CD Application named name with annotations.
+func argoApplication(name string, annotations map[string]any) map[string]any {
+	return map[string]any{"apiVersion": "argoproj.io/v1alpha1", "kind": "Application",
+		"metadata": map[string]any{"name": name, "annotations": annotations}, "spec": map[string]any{"project": "default"}}
 }
 
 // countWrites counts the MODIFIED events of one object until stop is called.
@@ -310,5 +316,70 @@ func TestSweepPerformsHooksOfLostTerminalEvent(t *testing.T) {
 	}
 	if d.Generation != 2 {
 		t.Errorf("Deployment generation %d, want 2 (one restart)", d.Generation)
+	}
+}
+
+// TestGitOpsApplicationOptIn: with config/rbac/gitops/ applied (patch on every Application of
+// the namespace), a job's trigger refreshes only an Application whose
+// mlops.mlops.dev/trigger-namespaces lists the job's namespace. One without the annotation,
+// and one listing other namespaces, are recorded Refused with the reason, in status and in
+// the GitOpsHooksDone Event, and never written.
+func TestGitOpsApplicationOptIn(t *testing.T) {
+	f := newFixture(t, 1)
+	f.applyGitOpsRBAC()
+	dyn := f.dynamic()
+	for name, ann := range map[string]map[string]any{
+		"opted-in":    {gitops.AnnotationTriggerNamespaces: f.ns},
+		"closed":      nil,
+		"other-teams": {gitops.AnnotationTriggerNamespaces: "team-b, team-c"},
+	} {
+		if _, err := dyn.Resource(applicationsGVR).Namespace(f.ns).Create(f.ctx, &unstructured.Unstructured{Object: argoApplication(name, ann)}, metav1.CreateOptions{}); err != nil {
+			t.Fatal(err)
+		}
+	}
+	writes := map[string]func() int{}
+	for _, name := range []string{"opted-in", "closed", "other-teams"} {
+		writes[name] = f.countWrites(applicationsGVR, name)
+	}
+	f.createJob("trigger", func(j *v1alpha1.NotebookValidationJob) {
+		j.Annotations = map[string]string{gitops.AnnotationOnSuccessTrigger: `
+- {apiVersion: argoproj.io/v1alpha1, kind: Application, name: opted-in, action: refresh}
+- {apiVersion: argoproj.io/v1alpha1, kind: Application, name: closed, action: sync}
+- {apiVersion: argoproj.io/v1alpha1, kind: Application, name: other-teams, action: refresh}`}
+	})
+	job := f.waitJob("trigger", "ValidationRunning", phaseIs(v1alpha1.PhaseValidationRunning))
+	f.completePod(job.Status.ValidationPodName, 0, passedSummary())
+	job = f.waitJob("trigger", "Succeeded with its hooks done", hooksDone)
+	time.Sleep(time.Second) // let a wrong write, if any, reach the watches
+
+	h := job.Status.GitOpsHooks
+	want := []struct{ result, message string }{
+		{v1alpha1.TriggerFired, ""},
+		{v1alpha1.TriggerRefused, "does not opt in to triggers from namespace " + f.ns + ": it has no annotation " + gitops.AnnotationTriggerNamespaces},
+		{v1alpha1.TriggerRefused, `it allows only "team-b, team-c" in its annotation ` + gitops.AnnotationTriggerNamespaces},
+	}
+	if len(h.Triggers) != len(want) {
+		t.Fatalf("triggers %+v, want %d", h.Triggers, len(want))
+	}
+	for i, w := range want {
+		if tr := h.Triggers[i]; tr.Result != w.result || !strings.Contains(tr.Message, w.message) {
+			t.Errorf("trigger %s: %s %q, want %s with %q", tr.Target, tr.Result, tr.Message, w.result, w.message)
+		}
+	}
+	for name, n := range map[string]int{"opted-in": 1, "closed": 0, "other-teams": 0} {
+		if got := writes[name](); got != n {
+			t.Errorf("Application %s written %d times, want %d", name, got, n)
+		}
+		app, err := dyn.Resource(applicationsGVR).Namespace(f.ns).Get(f.ctx, name, metav1.GetOptions{})
+		if err != nil {
+			t.Fatal(err)
+		}
+		if refreshed := app.GetAnnotations()[gitops.AnnotationArgoCDRefresh] == "normal"; refreshed != (n == 1) {
+			t.Errorf("Application %s refreshed %t, want %t", name, refreshed, n == 1)
+		}
+	}
+	events, err := f.kube.CoreV1().Events(f.ns).List(f.ctx, metav1.ListOptions{FieldSelector: "involvedObject.uid=" + string(job.UID) + ",reason=" + gitopshooks.ReasonHooksDone})
+	if err != nil || len(events.Items) != 1 || !strings.Contains(events.Items[0].Message, "sync Application "+f.ns+"/closed: Refused") {
+		t.Errorf("GitOpsHooksDone Events %+v (%v), want one naming the refused trigger", events, err)
 	}
 }
