@@ -311,7 +311,7 @@ func builderStep(cfg map[string]string, opts Options) (Step, error) {
 
 // cloneScript fetches exactly GIT_REVISION (branch, tag or commit) into SOURCE. Credentials
 // are read from the mounted Secret by files: a git credential helper for username/password
-// or token, an ssh key (with known_hosts when the Secret has one) for SSH. No "$(" command
+// or token, an ssh key and known_hosts for SSH (host keys always checked). No "$(" command
 // substitution: Tekton would take it for one of its variables.
 const cloneScript = `set -eu
 cd "$SOURCE"
@@ -320,12 +320,19 @@ if [ -n "${CREDS:-}" ]; then
   if [ -f "$CREDS/ssh-privatekey" ]; then
     cp "$CREDS/ssh-privatekey" /tmp/nbv-ssh-key
     chmod 600 /tmp/nbv-ssh-key
+    # Host keys are checked as the runner checks them: the Secret's known_hosts, else the
+    # image's own known host files; an unknown or changed key fails, never trusted on first use.
     if [ -f "$CREDS/known_hosts" ]; then
-      export GIT_SSH_COMMAND="ssh -i /tmp/nbv-ssh-key -o IdentitiesOnly=yes -o StrictHostKeyChecking=yes -o UserKnownHostsFile=$CREDS/known_hosts"
+      known="$CREDS/known_hosts"
+    elif [ -s /etc/ssh/ssh_known_hosts ]; then
+      known=/etc/ssh/ssh_known_hosts
+    elif [ -s "${HOME:-/}/.ssh/known_hosts" ]; then
+      known="$HOME/.ssh/known_hosts"
     else
-      echo "WARNING: nbv build: credentials Secret has no known_hosts; trusting the host key on first use" >&2
-      export GIT_SSH_COMMAND="ssh -i /tmp/nbv-ssh-key -o IdentitiesOnly=yes -o StrictHostKeyChecking=accept-new -o UserKnownHostsFile=/tmp/nbv-known-hosts"
+      echo "nbv build: SSH needs the git server's host keys: add known_hosts to the credentials Secret (lines as in ~/.ssh/known_hosts, checked against the keys the server publishes); the clone image has none either" >&2
+      exit 1
     fi
+    export GIT_SSH_COMMAND="ssh -i /tmp/nbv-ssh-key -o IdentitiesOnly=yes -o StrictHostKeyChecking=yes -o UserKnownHostsFile=$known"
   else
     cat > /tmp/nbv-git-credential <<'EOF'
 #!/bin/sh
