@@ -18,6 +18,7 @@ func FuzzNotebook(f *testing.F) {
 	f.Add([]byte(`{"nbformat":4,"nbformat_minor":"5","cells":[]}`), "z", []byte(`[1,{"a":null}]`))
 	f.Add([]byte(`{"nbformat":4,"cells":[{"cell_type":"markdown","source":"# NBVAL_SKIP","metadata":{"nbmake":{"timeout":-1}}}],"metadata":{"execution":{"timeout":1e308}}}`), "p", []byte(`1e999`))
 	f.Add([]byte(`{"nbformat":3,"cells":[]}`), "x", []byte(`1`))
+	f.Add([]byte(`{"nbformat":3,"nbformat_minor":0,"metadata":{"name":"n"},"worksheets":[{"cells":[{"cell_type":"heading","level":2,"source":["a\n","b"]},{"cell_type":"code","input":"1","prompt_number":1,"metadata":{"tags":["parameters"]},"outputs":[{"output_type":"pyout","text":"1","json":"{\"a\":1}"},{"output_type":"stream","stream":"stderr","text":"e"},{"output_type":"pyerr","ename":"E","evalue":"v"}]}]}]}`), "n", []byte(`2`))
 	f.Add([]byte(`{"nbformat":4,"cells":[{"cell_type":"widget"}]}`), "x", []byte(`1`))
 	f.Add([]byte("{\"nbformat\":4,\"cells\":[{\"cell_type\":\"code\",\"source\":\"\xff\x1b[31m\"}]}"), "x", []byte(`true`))
 	f.Add([]byte(`[]`), "1bad", []byte(`1`))
