@@ -48,7 +48,8 @@ type Options struct {
 // OptionsFrom maps the function's environment settings onto the builders' options.
 func OptionsFrom(s functionenv.BuildSettings) Options {
 	return Options{
-		Tekton: tekton.Options{BuilderImage: s.TektonBuilderImage, GitImage: s.TektonGitImage, OutputImage: s.TektonOutputImage},
+		Tekton: tekton.Options{BuilderImage: s.TektonBuilderImage, GitImage: s.TektonGitImage, OutputImage: s.TektonOutputImage,
+			AllowedBuilderImages: s.TektonAllowedBuilderImages, AllowedGitImages: s.TektonAllowedGitImages},
 		S2I:    s2i.Options{OutputImage: s.S2IOutputImage},
 	}
 }
@@ -84,6 +85,9 @@ func (b *Builds) StartBuild(ctx context.Context, job *v1alpha1.NotebookValidatio
 	switch strategy := statemachine.BuildStrategy(job); strategy {
 	case v1alpha1.BuildStrategyTekton:
 		pr, err := tekton.NewPipelineRun(job, name, b.Opts.Tekton)
+		if errors.Is(err, tekton.ErrImageNotAllowed) {
+			return transition.NotPermitted(err)
+		}
 		if err != nil {
 			return transition.Permanent(fmt.Errorf("invalid tekton buildConfig: %w", err))
 		}

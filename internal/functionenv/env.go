@@ -16,6 +16,11 @@
 //     image-registry.openshift-image-registry.svc:5000/{namespace}/{name}:{uid}).
 //   - NBV_S2I_OUTPUT_IMAGE: the output image template of OpenShift builds (default: the
 //     ImageStreamTag <job>:latest in the job's namespace).
+//   - NBV_TEKTON_ALLOWED_BUILDER_IMAGES, NBV_TEKTON_ALLOWED_GIT_IMAGES: the only images a job's
+//     strategyConfig builderImage and gitImage may name besides the deployment's own, one per
+//     line (or separated by spaces or commas). The Service takes them from the ConfigMap
+//     nbv-system/nbv-build-images, which the ValidatingAdmissionPolicy nbv-build-images also
+//     reads, so that one list decides at `kubectl apply` and here.
 //
 // A job's buildConfig.strategyConfig overrides each build setting. The build settings are
 // only read by functions that start builds (job-created), through package buildchild.
@@ -26,12 +31,16 @@ import (
 	"fmt"
 	"os"
 	"strconv"
+	"strings"
+	"unicode"
 
+	authorizationv1client "k8s.io/client-go/kubernetes/typed/authorization/v1"
 	"k8s.io/client-go/rest"
 	"k8s.io/client-go/tools/clientcmd"
 
 	"github.com/mlops-dev/nbv/internal/build"
 	"github.com/mlops-dev/nbv/internal/children"
+	"github.com/mlops-dev/nbv/internal/jobaccess"
 	"github.com/mlops-dev/nbv/internal/jobstore"
 	"github.com/mlops-dev/nbv/internal/transition"
 	"github.com/mlops-dev/nbv/internal/validationpod"
@@ -56,6 +65,9 @@ type BuildSettings struct {
 	TektonGitImage     string
 	TektonOutputImage  string
 	S2IOutputImage     string
+	// TektonAllowedBuilderImages and TektonAllowedGitImages are the installer's allowlists.
+	TektonAllowedBuilderImages []string
+	TektonAllowedGitImages     []string
 }
 
 // loadBuildSettings reads the build settings, refusing a value that could not be an image
@@ -79,6 +91,20 @@ func loadBuildSettings() (BuildSettings, error) {
 			return BuildSettings{}, fmt.Errorf("%s: %w", v.env, err)
 		}
 		*v.dst = val
+	}
+	for _, v := range []struct {
+		env string
+		dst *[]string
+	}{
+		{"NBV_TEKTON_ALLOWED_BUILDER_IMAGES", &b.TektonAllowedBuilderImages},
+		{"NBV_TEKTON_ALLOWED_GIT_IMAGES", &b.TektonAllowedGitImages},
+	} {
+		for _, img := range strings.FieldsFunc(os.Getenv(v.env), func(r rune) bool { return r == ',' || unicode.IsSpace(r) }) {
+			if err := build.ValidImage(img); err != nil {
+				return BuildSettings{}, fmt.Errorf("%s: %w", v.env, err)
+			}
+			*v.dst = append(*v.dst, img)
+		}
 	}
 	return b, nil
 }
@@ -134,9 +160,14 @@ func NewExecutor(service string, s Settings, builds children.BuildStarter) (*tra
 	if err != nil {
 		return nil, nil, fmt.Errorf("%s: %w", service, err)
 	}
+	authz, err := authorizationv1client.NewForConfig(s.Kube)
+	if err != nil {
+		return nil, nil, fmt.Errorf("%s: authorization client: %w", service, err)
+	}
+	access := &jobaccess.Checker{Reviews: authz.SubjectAccessReviews()}
 	return &transition.Executor{
 		Store:   store,
-		Effects: &children.Children{Store: store, Pod: s.Pod, Builds: builds},
+		Effects: &children.Children{Store: store, Pod: s.Pod, Builds: builds, Access: access},
 		Source:  "/nbv/" + service,
 	}, store, nil
 }

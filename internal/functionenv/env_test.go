@@ -3,6 +3,7 @@ package functionenv
 import (
 	"os"
 	"path/filepath"
+	"reflect"
 	"strings"
 	"testing"
 )
@@ -12,14 +13,25 @@ func TestBuildSettings(t *testing.T) {
 	t.Setenv("NBV_TEKTON_OUTPUT_IMAGE", "registry.example.com/{namespace}/{name}:{uid}")
 	t.Setenv("NBV_TEKTON_GIT_IMAGE", "")
 	t.Setenv("NBV_S2I_OUTPUT_IMAGE", "")
+	// As a ConfigMap holds them: one a line, with blank lines, spaces and commas tolerated.
+	t.Setenv("NBV_TEKTON_ALLOWED_BUILDER_IMAGES", "registry.example.com/buildah:2\n\n  registry.example.com/kaniko:1,registry.example.com/kaniko:2\n")
+	t.Setenv("NBV_TEKTON_ALLOWED_GIT_IMAGES", "")
 	b, err := loadBuildSettings()
 	if err != nil {
 		t.Fatal(err)
 	}
-	want := BuildSettings{TektonBuilderImage: "registry.example.com/buildah:1", TektonOutputImage: "registry.example.com/{namespace}/{name}:{uid}"}
-	if b != want {
+	want := BuildSettings{TektonBuilderImage: "registry.example.com/buildah:1", TektonOutputImage: "registry.example.com/{namespace}/{name}:{uid}",
+		TektonAllowedBuilderImages: []string{"registry.example.com/buildah:2", "registry.example.com/kaniko:1", "registry.example.com/kaniko:2"}}
+	if !reflect.DeepEqual(b, want) {
 		t.Errorf("settings %+v, want %+v", b, want)
 	}
+
+	// An allowlist entry that is no image reference fails the deployment at start, naming it.
+	t.Setenv("NBV_TEKTON_ALLOWED_GIT_IMAGES", "registry.example.com/git:1 `id`")
+	if _, err := loadBuildSettings(); err == nil || !strings.Contains(err.Error(), "NBV_TEKTON_ALLOWED_GIT_IMAGES") {
+		t.Errorf("bad allowlist entry accepted or not named: %v", err)
+	}
+	t.Setenv("NBV_TEKTON_ALLOWED_GIT_IMAGES", "")
 
 	// A value that could break out of a shell word fails the deployment at start, naming it.
 	t.Setenv("NBV_S2I_OUTPUT_IMAGE", "registry.example.com/x:$(id)")

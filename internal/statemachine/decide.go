@@ -239,14 +239,17 @@ func (t *transition) failBuildStart(child string) Decision {
 }
 
 // startFailure is the reason and message of a child that could not be created, by why: a
-// spec found invalid before any API call (invalid), refused by the API server (rejected), or
-// a name held by an object the job does not control.
+// spec found invalid before any API call (invalid), refused by the API server (rejected), a
+// name held by an object the job does not control, or a spec whose author may not use what
+// it references.
 func (t *transition) startFailure(child, invalid, rejected string) (string, string) {
 	switch t.obs.StartFailure {
 	case StartRejected:
 		return rejected, "the API server refused " + child + detail(t.obs)
 	case StartNameTaken:
 		return ReasonChildNameTaken, "cannot create " + child + ": its name is taken by an object this job does not control" + detail(t.obs)
+	case StartNotPermitted:
+		return ReasonNotPermitted, "did not create " + child + ": " + t.obs.Message
 	}
 	return invalid, "could not create " + child + detail(t.obs)
 }

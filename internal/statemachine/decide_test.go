@@ -357,8 +357,8 @@ func TestStartFailuresSayWhatWasRefused(t *testing.T) {
 		"s2i, Building":              {buildingJob(v1alpha1.BuildStrategyS2I), BuildStartFailed},
 	}
 	reasons := map[Kind]map[StartFailure]string{
-		PodStartFailed:   {StartInvalid: ReasonPodStartFailed, StartRejected: ReasonPodRejected, StartNameTaken: ReasonChildNameTaken},
-		BuildStartFailed: {StartInvalid: ReasonBuildStartFailed, StartRejected: ReasonBuildRejected, StartNameTaken: ReasonChildNameTaken},
+		PodStartFailed:   {StartInvalid: ReasonPodStartFailed, StartRejected: ReasonPodRejected, StartNameTaken: ReasonChildNameTaken, StartNotPermitted: ReasonNotPermitted},
+		BuildStartFailed: {StartInvalid: ReasonBuildStartFailed, StartRejected: ReasonBuildRejected, StartNameTaken: ReasonChildNameTaken, StartNotPermitted: ReasonNotPermitted},
 	}
 	for name, s := range starts {
 		for _, failure := range AllStartFailures {

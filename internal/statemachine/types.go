@@ -116,10 +116,13 @@ const (
 	StartRejected StartFailure = "Rejected"
 	// StartNameTaken: an object this job does not control holds the child's name.
 	StartNameTaken StartFailure = "NameTaken"
+	// StartNotPermitted: the job's spec author may not use what the child would use (a
+	// Secret, a ServiceAccount, a pod-level power); nothing was created.
+	StartNotPermitted StartFailure = "NotPermitted"
 )
 
 // AllStartFailures lists every StartFailure (tests decide each).
-var AllStartFailures = []StartFailure{StartInvalid, StartRejected, StartNameTaken}
+var AllStartFailures = []StartFailure{StartInvalid, StartRejected, StartNameTaken, StartNotPermitted}
 
 // Effect is the one side effect a decision asks the caller to perform.
 type Effect string
@@ -156,6 +159,7 @@ const (
 	ReasonPodRejected           = "PodRejected"    // the API server refused the validation pod
 	ReasonBuildRejected         = "BuildRejected"  // the API server refused the build child
 	ReasonChildNameTaken        = "ChildNameTaken" // an object the job does not control holds a child's name
+	ReasonNotPermitted          = "NotPermitted"   // the job's author may not use what its spec references
 	ReasonBuildPending          = "BuildPending"
 	ReasonBuildRunning          = "BuildRunning"
 	ReasonBuildSucceeded        = "BuildSucceeded"

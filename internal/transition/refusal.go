@@ -32,6 +32,12 @@ func NameTaken(err error) error {
 	return &permanentError{err: err, failure: statemachine.StartNameTaken}
 }
 
+// NotPermitted wraps err as ErrPermanent: the job's spec author may not use what the child
+// would use. err should name the user, the verb and the object.
+func NotPermitted(err error) error {
+	return &permanentError{err: err, failure: statemachine.StartNotPermitted}
+}
+
 // CreateFailure classifies err, the error of creating a child (pod or build) through the API
 // server, for every client that creates one. The API server refusing the object itself is
 // permanent (statemachine.StartRejected) and keeps its message, which names the field: 422

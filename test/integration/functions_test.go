@@ -151,7 +151,8 @@ func (d *duplicator) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	w.WriteHeader(status[0])
 }
 
-func (f *fixture) createJob(name string, mutate func(*v1alpha1.NotebookValidationJob)) *v1alpha1.NotebookValidationJob {
+// createAs creates job name, a sample job changed by mutate, through client (a user's).
+func (f *fixture) createAs(client dynamic.ResourceInterface, name string, mutate func(*v1alpha1.NotebookValidationJob)) error {
 	f.t.Helper()
 	job := &v1alpha1.NotebookValidationJob{
 		TypeMeta:   metav1.TypeMeta{APIVersion: v1alpha1.SchemeGroupVersion.String(), Kind: v1alpha1.Kind},
@@ -169,7 +170,13 @@ func (f *fixture) createJob(name string, mutate func(*v1alpha1.NotebookValidatio
 	if err != nil {
 		f.t.Fatal(err)
 	}
-	if _, err := f.jobsClient().Create(f.ctx, &unstructured.Unstructured{Object: obj}, metav1.CreateOptions{}); err != nil {
+	_, err = client.Create(f.ctx, &unstructured.Unstructured{Object: obj}, metav1.CreateOptions{})
+	return err
+}
+
+func (f *fixture) createJob(name string, mutate func(*v1alpha1.NotebookValidationJob)) *v1alpha1.NotebookValidationJob {
+	f.t.Helper()
+	if err := f.createAs(f.jobsClient(), name, mutate); err != nil {
 		f.t.Fatalf("create job %s: %v", name, err)
 	}
 	got, err := f.store.Get(f.ctx, f.ns, name)
@@ -615,7 +622,9 @@ func podNames(pods []corev1.Pod) []string {
 // success then completes the job.
 func TestEvictedPodIsReplaced(t *testing.T) {
 	f := newFixture(t, 1)
-	f.createJob("evicted", nil)
+	// A private repository's job: its replacement pod mounts the Secret again, so pod-completed
+	// checks again that the job's author may use it.
+	f.createJob("evicted", func(j *v1alpha1.NotebookValidationJob) { j.Spec.Notebook.Git.CredentialsSecret = "git-credentials" })
 	job := f.waitJob("evicted", "ValidationRunning", phaseIs(v1alpha1.PhaseValidationRunning))
 	first := job.Status.ValidationPodName
 	pod, err := f.kube.CoreV1().Pods(f.ns).Get(f.ctx, first, metav1.GetOptions{})

@@ -233,7 +233,9 @@ func TestSweepRecoversLostPodEvent(t *testing.T) {
 // per ping, exactly as job-created would.
 func TestSweepAdvancesUnseenJob(t *testing.T) {
 	f := newSweepFixture(t)
-	f.createJob("unseen", nil)
+	// A private repository's job: the sweep checks that its author may use the Secret before
+	// it creates the pod.
+	f.createJob("unseen", func(j *v1alpha1.NotebookValidationJob) { j.Spec.Notebook.Git.CredentialsSecret = "git-credentials" })
 	stop := f.watchWrites("unseen")
 	calls := f.ping(sweep.Options{})
 	job := f.get("unseen")

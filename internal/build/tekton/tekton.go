@@ -11,6 +11,7 @@
 package tekton
 
 import (
+	"errors"
 	"fmt"
 	"maps"
 	"slices"
@@ -90,6 +91,37 @@ type Options struct {
 	GitImage string
 	// OutputImage is the output image template (DefaultOutputImage when empty).
 	OutputImage string
+	// AllowedBuilderImages and AllowedGitImages are the only images a job's strategyConfig
+	// builderImage and gitImage may name, besides the deployment's own: the build step runs
+	// privileged, so only the installer chooses what runs there.
+	AllowedBuilderImages []string
+	AllowedGitImages     []string
+}
+
+// ErrImageNotAllowed marks a job naming a builder or clone image the installer did not allow.
+var ErrImageNotAllowed = errors.New("image not allowed")
+
+// AllowlistSource names where the installer sets the allowlists, for messages.
+const AllowlistSource = "ConfigMap nbv-system/nbv-build-images"
+
+// pickImage is the image of strategyConfig key: the job's when it names one the installer
+// allows (one of allowed, or the image the deployment would use anyway), else the
+// deployment's opt, else def.
+func pickImage(cfg map[string]string, key, opt, def string, allowed []string, allowKey string) (string, error) {
+	deployment := pick(nil, key, opt, def)
+	v := cfg[key]
+	if v == "" {
+		return deployment, nil
+	}
+	if v != deployment && !slices.Contains(allowed, v) {
+		list := "none"
+		if len(allowed) > 0 {
+			list = strings.Join(allowed, ", ")
+		}
+		return "", fmt.Errorf("%w: spec.podConfig.buildConfig.strategyConfig.%s %q is not one the installer allows (%s, key %s: %s)",
+			ErrImageNotAllowed, key, v, AllowlistSource, allowKey, list)
+	}
+	return v, nil
 }
 
 func pick(cfg map[string]string, key, opt, def string) string {
@@ -156,7 +188,10 @@ func NewPipelineRun(job *v1alpha1.NotebookValidationJob, name string, opts Optio
 	if err != nil {
 		return nil, err
 	}
-	gitImage := pick(cfg, KeyGitImage, opts.GitImage, DefaultGitImage)
+	gitImage, err := pickImage(cfg, KeyGitImage, opts.GitImage, DefaultGitImage, opts.AllowedGitImages, "gitImages")
+	if err != nil {
+		return nil, err
+	}
 	if err := build.ValidImage(gitImage); err != nil {
 		return nil, fmt.Errorf("git image: %w", err)
 	}
@@ -268,7 +303,10 @@ func builderStep(cfg map[string]string, opts Options) (Step, error) {
 	ws := "$(workspaces." + WorkspaceSource + ".path)"
 	switch b := pick(cfg, KeyBuilder, "", BuilderBuildah); b {
 	case BuilderBuildah:
-		img := pick(cfg, KeyBuilderImage, opts.BuilderImage, DefaultBuildahImage)
+		img, err := pickImage(cfg, KeyBuilderImage, opts.BuilderImage, DefaultBuildahImage, opts.AllowedBuilderImages, "builderImages")
+		if err != nil {
+			return Step{}, err
+		}
 		if err := build.ValidImage(img); err != nil {
 			return Step{}, fmt.Errorf("builder image: %w", err)
 		}
@@ -289,7 +327,10 @@ func builderStep(cfg map[string]string, opts Options) (Step, error) {
 		}, nil
 	case BuilderKaniko:
 		// Options.BuilderImage is a buildah image; it must not replace kaniko's.
-		img := pick(cfg, KeyBuilderImage, "", DefaultKanikoImage)
+		img, err := pickImage(cfg, KeyBuilderImage, "", DefaultKanikoImage, opts.AllowedBuilderImages, "builderImages")
+		if err != nil {
+			return Step{}, err
+		}
 		if err := build.ValidImage(img); err != nil {
 			return Step{}, fmt.Errorf("builder image: %w", err)
 		}

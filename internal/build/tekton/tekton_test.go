@@ -2,6 +2,7 @@ package tekton
 
 import (
 	"context"
+	"errors"
 	"os"
 	"os/exec"
 	"path/filepath"
@@ -374,5 +375,63 @@ func TestRegistryChoosesTheOutputRegistry(t *testing.T) {
 	_, err := tektonRun(t, newJob(v1alpha1.BuildConfigSpec{StrategyConfig: map[string]string{"registry": "Bad Registry"}}, ""), "n", opts)
 	if err == nil || !strings.Contains(err.Error(), "strategyConfig.registry") {
 		t.Errorf("invalid registry: %v, want an error naming strategyConfig.registry", err)
+	}
+}
+
+// TestJobNamesOnlyAllowedImages: the privileged build step and the clone step run only images
+// the installer chose: the deployment's own, or one of its allowlists. Any other image a job
+// names is refused with an error naming the field, the image and the allowlist.
+func TestJobNamesOnlyAllowedImages(t *testing.T) {
+	opts := Options{BuilderImage: "registry.local/buildah:1", GitImage: "registry.local/git:1",
+		AllowedBuilderImages: []string{"registry.local/buildah:2", "registry.local/kaniko:1"},
+		AllowedGitImages:     []string{"registry.local/git:2"}}
+	images := func(cfg map[string]string) (git, builder string, err error) {
+		pr, err := tektonRun(t, newJob(v1alpha1.BuildConfigSpec{StrategyConfig: cfg}, ""), "n", opts)
+		if err != nil {
+			return "", "", err
+		}
+		steps := pr.Spec.PipelineSpec.Tasks[0].TaskSpec.Steps
+		return steps[0].Image, steps[2].Image, nil
+	}
+	for name, tc := range map[string]struct {
+		cfg          map[string]string
+		git, builder string
+	}{
+		"deployment's":              {nil, "registry.local/git:1", "registry.local/buildah:1"},
+		"deployment's, named":       {map[string]string{"builderImage": "registry.local/buildah:1", "gitImage": "registry.local/git:1"}, "registry.local/git:1", "registry.local/buildah:1"},
+		"allowed":                   {map[string]string{"builderImage": "registry.local/buildah:2", "gitImage": "registry.local/git:2"}, "registry.local/git:2", "registry.local/buildah:2"},
+		"kaniko default":            {map[string]string{"builder": "kaniko"}, "registry.local/git:1", DefaultKanikoImage},
+		"kaniko, allowed image":     {map[string]string{"builder": "kaniko", "builderImage": "registry.local/kaniko:1"}, "registry.local/git:1", "registry.local/kaniko:1"},
+		"kaniko default, named too": {map[string]string{"builder": "kaniko", "builderImage": DefaultKanikoImage}, "registry.local/git:1", DefaultKanikoImage},
+	} {
+		git, builder, err := images(tc.cfg)
+		if err != nil || git != tc.git || builder != tc.builder {
+			t.Errorf("%s: images %s, %s (%v); want %s, %s", name, git, builder, err, tc.git, tc.builder)
+		}
+	}
+	for name, tc := range map[string]struct {
+		cfg  map[string]string
+		want []string
+	}{
+		"builder":                  {map[string]string{"builderImage": "evil.example/root:1"}, []string{"strategyConfig.builderImage", `"evil.example/root:1"`, "builderImages: registry.local/buildah:2, registry.local/kaniko:1"}},
+		"git":                      {map[string]string{"gitImage": "evil.example/git:1"}, []string{"strategyConfig.gitImage", "gitImages: registry.local/git:2"}},
+		"git image as builder":     {map[string]string{"builderImage": "registry.local/git:2"}, []string{"strategyConfig.builderImage"}},
+		"kaniko, deployment's":     {map[string]string{"builder": "kaniko", "builderImage": "registry.local/buildah:1"}, []string{"strategyConfig.builderImage"}},
+		"buildah default, renamed": {map[string]string{"builderImage": DefaultBuildahImage}, []string{"strategyConfig.builderImage"}},
+	} {
+		_, _, err := images(tc.cfg)
+		if !errors.Is(err, ErrImageNotAllowed) {
+			t.Errorf("%s: error %v, want ErrImageNotAllowed", name, err)
+			continue
+		}
+		for _, w := range append(tc.want, AllowlistSource) {
+			if !strings.Contains(err.Error(), w) {
+				t.Errorf("%s: error %q does not name %s", name, err, w)
+			}
+		}
+	}
+	opts.AllowedBuilderImages = nil
+	if _, _, err := images(map[string]string{"builderImage": "registry.local/buildah:2"}); err == nil || !strings.Contains(err.Error(), "builderImages: none") {
+		t.Errorf("empty allowlist: error %v, want one saying none is allowed", err)
 	}
 }

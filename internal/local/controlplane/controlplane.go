@@ -68,7 +68,9 @@ type Options struct {
 	// RepoRoot is this project's checkout, used to find config/crd and test/controlplane/crds.
 	// Default: found by walking up from the working directory.
 	RepoRoot string
-	// CRDGlobs replaces the default CRD set (DefaultCRDGlobs). Use NoCRDs for none.
+	// CRDGlobs replaces the default CRD set (DefaultCRDGlobs) and leaves this project's
+	// admission policies out. Use NoCRDs for none. With the default set, the policies of
+	// config/admission are installed too (InstallAdmission).
 	CRDGlobs []string
 	// NoCRDs starts a bare control plane.
 	NoCRDs bool
@@ -137,6 +139,9 @@ func Start(ctx context.Context, opts Options) (_ *ControlPlane, err error) {
 
 	// Resolve CRDs before starting anything: a missing manifest fails fast and cheaply.
 	var crdGlobs []string
+	// admissionRoot is set when this project's whole API is installed: its CRD and then its
+	// admission policies (InstallAdmission).
+	var admissionRoot string
 	if !opts.NoCRDs {
 		crdGlobs = opts.CRDGlobs
 		if crdGlobs == nil {
@@ -153,6 +158,7 @@ func Start(ctx context.Context, opts Options) (_ *ControlPlane, err error) {
 			if crdGlobs, err = DefaultCRDGlobs(ctx, root); err != nil {
 				return nil, fmt.Errorf("controlplane: %w", err)
 			}
+			admissionRoot = root
 		}
 	}
 	crds, err := LoadCRDs(crdGlobs)
@@ -184,6 +190,11 @@ func Start(ctx context.Context, opts Options) (_ *ControlPlane, err error) {
 			return nil, fmt.Errorf("controlplane: dynamic client: %w", err)
 		}
 		if err := InstallCRDs(ctx, client, crds); err != nil {
+			return nil, fmt.Errorf("controlplane: %w", err)
+		}
+	}
+	if admissionRoot != "" {
+		if err := InstallAdmission(ctx, cp.RESTConfig(), admissionRoot); err != nil {
 			return nil, fmt.Errorf("controlplane: %w", err)
 		}
 	}

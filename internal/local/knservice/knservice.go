@@ -139,10 +139,11 @@ func decode(raw []byte) (Function, error) {
 	c := spec.Containers[0]
 	f.Image = c.Image
 	for _, e := range c.Env {
-		if e.ValueFrom != nil {
-			// Secrets and ConfigMaps would have to be read from the API with the Service's
-			// rights; no function takes its settings that way today.
-			return Function{}, fmt.Errorf("Service %s: env %s uses valueFrom, which the local stack does not resolve", f.Name, e.Name)
+		if e.ValueFrom != nil && (e.ValueFrom.ConfigMapKeyRef == nil || e.ValueFrom.SecretKeyRef != nil ||
+			e.ValueFrom.FieldRef != nil || e.ValueFrom.ResourceFieldRef != nil) {
+			// Only ConfigMap keys are resolved (localstack, when an instance's environment is
+			// made); no function takes a Secret or a field that way.
+			return Function{}, fmt.Errorf("Service %s: env %s uses a valueFrom other than configMapKeyRef, which the local stack does not resolve", f.Name, e.Name)
 		}
 		f.Env = append(f.Env, e)
 	}

@@ -24,6 +24,8 @@ import (
 	"sync"
 	"time"
 
+	"k8s.io/client-go/kubernetes"
+
 	"k8s.io/client-go/rest"
 	eventingv1 "knative.dev/eventing/pkg/apis/eventing/v1"
 	sourcesv1 "knative.dev/eventing/pkg/apis/sources/v1"
@@ -183,6 +185,13 @@ func (s *Stack) serveFunction(ctx context.Context, fn knservice.Function, opts O
 	if err != nil {
 		return fmt.Errorf("localstack: function %s runs as ServiceAccount %s/%s (config/functions), which config/rbac must define: %w",
 			fn.Name, fn.Namespace, fn.ServiceAccountName, err)
+	}
+	kube, err := kubernetes.NewForConfig(opts.Config)
+	if err != nil {
+		return fmt.Errorf("localstack: %w", err)
+	}
+	if fn.Env, err = resolveConfigMapEnv(ctx, kube, fn.Namespace, fn.Env); err != nil {
+		return fmt.Errorf("localstack: function %s: %w", fn.Name, err)
 	}
 	env, overrides := functionEnv(opts, fn, kubeconfig.Path)
 	s.Overrides = append(s.Overrides, overrides...)

@@ -28,6 +28,11 @@ var clusterScoped = map[string]bool{
 	"CustomResourceDefinition": true,
 	"ClusterRole":              true,
 	"ClusterRoleBinding":       true,
+
+	"MutatingAdmissionPolicy":          true,
+	"MutatingAdmissionPolicyBinding":   true,
+	"ValidatingAdmissionPolicy":        true,
+	"ValidatingAdmissionPolicyBinding": true,
 }
 
 // manifestDoc is one document of a manifest file.
