@@ -36,15 +36,19 @@ func TestRunnerRedactsPodCredentials(t *testing.T) {
 	client := kubernetes.NewForConfigOrDie(cp.RESTConfig())
 
 	const token = "sk-live-9f8e7d6c5b4a3928"
+	// A password holding what HTML, XML and JSON escape, and non-ASCII: each output spells it
+	// differently, so it is searched by markers no escaping changes (Zq9 … Hb7).
+	const hostile = `Zq9&Tk<Lm>Vx"Wy'Rz\Ü€+Hb7`
 	if _, err := client.CoreV1().Secrets(ns).Create(ctx, &corev1.Secret{ObjectMeta: metav1.ObjectMeta{Name: "api-creds"},
-		StringData: map[string]string{"API_TOKEN": token}}, metav1.CreateOptions{}); err != nil {
+		StringData: map[string]string{"API_TOKEN": token, "DB_PASSWORD": hostile}}, metav1.CreateOptions{}); err != nil {
 		t.Fatal(err)
 	}
 	tmp := t.TempDir()
 	runnerBin := hostRunner(t, ctx, tmp)
 	repoURL := "file://" + hkGitRepo(t, filepath.Join(tmp, "repo"), map[string][]string{"leak.ipynb": {
-		"import os, sys\ntoken = os.environ['API_TOKEN']\nprint('the token is', token)\nsys.stderr.write('stderr: ' + token + '\\n')",
-		"raise PermissionError('token ' + token + ' was refused')",
+		"import os, sys\ntoken = os.environ['API_TOKEN']\nprint('the token is', token)\nsys.stderr.write('stderr: ' + token + '\\n')\npw = os.environ['DB_PASSWORD']\nprint('password', pw)",
+		"pw",
+		"raise PermissionError('token ' + token + ' was refused, password ' + pw)",
 	}})
 	workDir := filepath.Join(tmp, "work")
 	runCtx, stop := context.WithCancel(ctx)
@@ -86,7 +90,7 @@ func TestRunnerRedactsPodCredentials(t *testing.T) {
 	if outcome.State != validationpod.StateFailed || outcome.Summary == nil || outcome.Summary.FirstFailure == nil {
 		t.Fatalf("outcome %s/%s %q, want the notebook's failure", outcome.State, outcome.Reason, outcome.Message)
 	}
-	if want := "PermissionError: token *** was refused"; outcome.Summary.FirstFailure.Error != want {
+	if want := "PermissionError: token *** was refused, password ***"; outcome.Summary.FirstFailure.Error != want {
 		t.Errorf("first failure %q, want %q", outcome.Summary.FirstFailure.Error, want)
 	}
 	texts := map[string]string{"outcome message (status.message)": outcome.Message}
@@ -95,9 +99,12 @@ func TestRunnerRedactsPodCredentials(t *testing.T) {
 			texts["termination message of "+cs.Name] = cs.State.Terminated.Message
 		}
 	}
+	leaks := func(text string) bool {
+		return strings.Contains(text, token) || strings.Contains(text, "Zq9") || strings.Contains(text, "Hb7")
+	}
 	for where, text := range texts {
-		if strings.Contains(text, token) {
-			t.Errorf("%s holds the token: %s", where, text)
+		if leaks(text) {
+			t.Errorf("%s holds a credential: %s", where, text)
 		}
 	}
 	// Every file of the pod but the Secret's own volume: outputs, logs, termination messages.
@@ -107,23 +114,23 @@ func TestRunnerRedactsPodCredentials(t *testing.T) {
 			return err
 		}
 		rel, _ := filepath.Rel(workDir, p)
-		if strings.Contains(rel, "nbv-redact-") {
-			return nil
+		if strings.Contains(rel, "nbv-redact-") || strings.Contains(rel, "nbv-bin") {
+			return nil // the Secret's own volume; the runner binary prepare installed
 		}
 		b, err := os.ReadFile(p)
 		if err != nil {
 			return err
 		}
 		checked = append(checked, rel)
-		if strings.Contains(string(b), token) {
-			t.Errorf("%s holds the token", rel)
+		if leaks(string(b)) {
+			t.Errorf("%s holds a credential", rel)
 		}
 		return nil
 	})
 	if err != nil {
 		t.Fatal(err)
 	}
-	for _, want := range []string{"executed.ipynb", "report.json", "junit.xml", "notebook.log"} {
+	for _, want := range []string{"executed.ipynb", "report.json", "junit.xml", "report.html", "notebook.log"} {
 		if !strings.Contains(strings.Join(checked, " "), want) {
 			t.Errorf("no %s among the pod's files %v", want, checked)
 		}
