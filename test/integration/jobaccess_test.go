@@ -190,14 +190,20 @@ func TestJobAuthorGetsNoMorePowerThanJobRights(t *testing.T) {
 		})
 	}
 
-	// A job naming a builder image outside the installer's allowlist never gets in.
-	err := f.createAs(alice, "own-builder", tektonBuild(map[string]string{"builderImage": "evil.example/root-shell:1"}))
-	if !apierrors.IsForbidden(err) && !apierrors.IsInvalid(err) {
-		t.Fatalf("job naming an unlisted builder image: %v, want refused at create", err)
-	}
-	for _, want := range []string{"strategyConfig.builderImage", "evil.example/root-shell:1", "nbv-system/nbv-build-images", "builderImages: none"} {
-		if !strings.Contains(err.Error(), want) {
-			t.Errorf("refusal %q does not name %s", err, want)
+	// A job naming a builder or clone image outside the installer's allowlists never gets in,
+	// and nothing of it is stored.
+	for key, list := range map[string]string{"builderImage": "builderImages", "gitImage": "gitImages"} {
+		err := f.createAs(alice, "own-"+strings.ToLower(key), tektonBuild(map[string]string{key: "evil.example/root-shell:1"}))
+		if !apierrors.IsForbidden(err) && !apierrors.IsInvalid(err) {
+			t.Fatalf("job naming an unlisted %s: %v, want refused at create", key, err)
+		}
+		for _, want := range []string{"strategyConfig." + key, "evil.example/root-shell:1", "nbv-system/nbv-build-images", list + ": none"} {
+			if !strings.Contains(err.Error(), want) {
+				t.Errorf("refusal %q does not name %s", err, want)
+			}
+		}
+		if _, err := f.store.Get(f.ctx, f.ns, "own-"+strings.ToLower(key)); err == nil {
+			t.Errorf("a refused job naming %s was stored", key)
 		}
 	}
 
