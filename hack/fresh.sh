@@ -4,9 +4,10 @@
 # removes everything it made. Prints each command's time and exit code, and exits non-zero
 # when one failed.
 #
-#   hack/fresh.sh            make run, then make test
-#   FRESH_E2E=1 hack/fresh.sh  also make e2e (root)
-#   FRESH_KEEP=1 ...         keep the directory (its path is printed) to look into a failure
+#   hack/fresh.sh                make run, then make test
+#   FRESH_E2E=1 hack/fresh.sh    also make e2e (root)
+#   FRESH_STEPS="test" ...       only these targets (each list starts from empty caches)
+#   FRESH_KEEP=1 ...             keep the directory (its path is printed) to look into a failure
 #
 # Debian packages the set-up installs stay installed (they are the machine's, not a cache);
 # what is checked is everything the repository builds or downloads itself. Committed work only:
@@ -32,7 +33,7 @@ echo "fresh: $(git -C "${work}/src" log -1 --format='%h %s') in ${work}"
 export GOPATH="${work}/gopath" GOMODCACHE="${work}/gopath/pkg/mod" GOCACHE="${work}/gocache" NBV_CACHE="${work}/nbv-cache"
 unset GOFLAGS
 
-steps=(run test)
+read -r -a steps <<<"${FRESH_STEPS:-run test}"
 [[ "${FRESH_E2E:-0}" == "1" ]] && steps+=(e2e)
 
 results=()

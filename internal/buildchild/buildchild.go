@@ -50,7 +50,7 @@ func OptionsFrom(s functionenv.BuildSettings) Options {
 	return Options{
 		Tekton: tekton.Options{BuilderImage: s.TektonBuilderImage, GitImage: s.TektonGitImage, OutputImage: s.TektonOutputImage,
 			AllowedBuilderImages: s.TektonAllowedBuilderImages, AllowedGitImages: s.TektonAllowedGitImages},
-		S2I:    s2i.Options{OutputImage: s.S2IOutputImage},
+		S2I: s2i.Options{OutputImage: s.S2IOutputImage},
 	}
 }
 

@@ -51,8 +51,12 @@ const UseVerb = "use"
 
 var createPods = Permission{Verb: "create", Resource: "pods"}
 
-func getSecret(name string) Permission    { return Permission{Verb: "get", Resource: "secrets", Name: name} }
-func getConfigMap(name string) Permission { return Permission{Verb: "get", Resource: "configmaps", Name: name} }
+func getSecret(name string) Permission {
+	return Permission{Verb: "get", Resource: "secrets", Name: name}
+}
+func getConfigMap(name string) Permission {
+	return Permission{Verb: "get", Resource: "configmaps", Name: name}
+}
 
 // serviceAccount is the need of running a child as account, nil for the namespace's default.
 func serviceAccount(field, account string) []Need {
