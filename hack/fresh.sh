@@ -48,8 +48,13 @@ for step in "${steps[@]}"; do
 	results+=("make ${step}: exit ${rc} in ${took}s")
 	if [[ ${rc} -ne 0 ]]; then
 		failed=1
-		echo "fresh: make ${step} failed (exit ${rc}); its last lines:"
-		tail -n 40 "${log}"
+		# The log outlives the directory: a failure after a 30-minute cold run must be readable.
+		kept="${TMPDIR:-/tmp}/nbv-fresh-make-${step}.log"
+		cp "${log}" "${kept}"
+		echo "fresh: make ${step} failed (exit ${rc}); whole log in ${kept}; what failed:"
+		grep -E -e '^(--- FAIL|FAIL|panic:)' -e '_test\.go:[0-9]+:' "${log}" | head -n 60
+		echo "fresh: its last lines:"
+		tail -n 20 "${log}"
 		break
 	fi
 done
