@@ -52,7 +52,7 @@ for step in "${steps[@]}"; do
 		kept="${TMPDIR:-/tmp}/nbv-fresh-make-${step}.log"
 		cp "${log}" "${kept}"
 		echo "fresh: make ${step} failed (exit ${rc}); whole log in ${kept}; what failed:"
-		grep -E -e '^(--- FAIL|FAIL|panic:)' -e '_test\.go:[0-9]+:' "${log}" | head -n 60
+		grep -m 60 -E -e '^(--- FAIL|FAIL|panic:)' -e '_test\.go:[0-9]+:' "${log}"
 		echo "fresh: its last lines:"
 		tail -n 20 "${log}"
 		break
