@@ -13,6 +13,7 @@ import (
 	"k8s.io/client-go/dynamic"
 	"k8s.io/client-go/rest"
 
+	"github.com/mlops-dev/nbv/internal/jobaccess"
 	"github.com/mlops-dev/nbv/internal/local/serverapply"
 	"github.com/mlops-dev/nbv/internal/local/yamldocs"
 )
@@ -21,7 +22,6 @@ import (
 const (
 	probeNamespace = "nbv-system"
 	probeImage     = "nbv.invalid/admission-probe:0"
-	authorKey      = "mlops.mlops.dev/spec-author" // jobaccess.AnnotationAuthor
 )
 
 var jobsGVR = schema.GroupVersionResource{Group: "mlops.mlops.dev", Version: "v1alpha1", Resource: "notebookvalidationjobs"}
@@ -76,8 +76,8 @@ func InstallAdmission(ctx context.Context, admin *rest.Config, repoRoot string) 
 		switch {
 		case err != nil:
 			last = fmt.Sprintf("a plain dry-run job was refused: %v", err)
-		case got.GetAnnotations()[authorKey] == "":
-			last = "a dry-run job carries no " + authorKey + " annotation yet"
+		case got.GetAnnotations()[jobaccess.AnnotationAuthor] == "":
+			last = "a dry-run job carries no " + jobaccess.AnnotationAuthor + " annotation yet"
 		default:
 			_, err := probe(probeImage)
 			if apierrors.IsForbidden(err) || apierrors.IsInvalid(err) {
