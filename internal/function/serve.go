@@ -25,6 +25,7 @@ import (
 
 	"github.com/mlops-dev/nbv/internal/events"
 	"github.com/mlops-dev/nbv/internal/metrics"
+	"github.com/mlops-dev/nbv/internal/version"
 )
 
 // Handler handles one event: it reads fresh state, performs at most one transition and returns
@@ -165,8 +166,8 @@ func (s *server) run(ctx context.Context) error {
 	}
 	served := make(chan error, 1)
 	go func() { served <- srv.Serve(ln) }()
-	cfg.Logger.Info("function serving", slog.String("service", cfg.ServiceName), slog.String("addr", ln.Addr().String()),
-		slog.Any("types", cfg.Types), slog.Bool("metrics", cfg.OTLPEndpoint != ""))
+	cfg.Logger.Info("function serving", slog.String("service", cfg.ServiceName), slog.String("version", version.String()),
+		slog.String("addr", ln.Addr().String()), slog.Any("types", cfg.Types), slog.Bool("metrics", cfg.OTLPEndpoint != ""))
 
 	select {
 	case err := <-served:

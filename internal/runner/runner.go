@@ -24,6 +24,7 @@ import (
 	"github.com/mlops-dev/nbv/internal/runner/redact"
 	"github.com/mlops-dev/nbv/internal/runner/report"
 	"github.com/mlops-dev/nbv/internal/runner/summary"
+	"github.com/mlops-dev/nbv/internal/version"
 )
 
 // Files written to the output directory.
@@ -57,12 +58,14 @@ func Reason(err error) string {
 
 // Options configure Execute.
 type Options struct {
-	Notebook   string // path of the notebook to run
-	Golden     string // path of the golden notebook; empty for none
-	OutputDir  string // receives report.json, executed.ipynb, junit.xml, report.html; empty: a temporary directory
-	JUnitPath  string // overrides OutputDir/junit.xml when set
-	HTMLPath   string // also writes the HTML report (OutputDir/report.html) here when set
-	Python     string
+	Notebook  string // path of the notebook to run
+	Golden    string // path of the golden notebook; empty for none
+	OutputDir string // receives report.json, executed.ipynb, junit.xml, report.html; empty: a temporary directory
+	JUnitPath string // overrides OutputDir/junit.xml when set
+	HTMLPath  string // also writes the HTML report (OutputDir/report.html) here when set
+	Python    string
+	// Chose is told which Python runs the notebook and which were passed over (execute.Options).
+	Chose      func(it execute.Interpreter, passedOver string)
 	Kernel     string
 	Parameters map[string]json.RawMessage
 	// CellTimeout bounds each cell; zero means none.
@@ -150,7 +153,7 @@ func Execute(ctx context.Context, o Options) (*report.Report, error) {
 	absNotebook, _ := filepath.Abs(o.Notebook)
 
 	res, err := execute.Run(ctx, execute.Options{
-		Python: o.Python, Notebook: input, Output: executedPath, Dir: filepath.Dir(absNotebook),
+		Python: o.Python, Chose: o.Chose, Notebook: input, Output: executedPath, Dir: filepath.Dir(absNotebook),
 		CellTimeout: cellTimeout, Kernel: o.Kernel, ProbeCells: o.Validation.ProbeCells(toExecuted),
 		Cells: plans, AllowErrors: allowErrors, Progress: o.Progress, Stderr: o.Stderr,
 	})
@@ -320,11 +323,12 @@ func humanBytes(n int64) string {
 }
 
 // WriteTerminationLog writes the compact summary to path (the kubelet's termination-message
-// file). An empty path writes nothing.
+// file), stamped with this runner's version. An empty path writes nothing.
 func WriteTerminationLog(path string, s summary.Summary) error {
 	if path == "" {
 		return nil
 	}
+	s.Runner = version.String()
 	b, err := summary.Encode(s, summary.MaxBytes)
 	if err != nil {
 		return err

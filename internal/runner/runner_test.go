@@ -18,6 +18,7 @@ import (
 	"github.com/mlops-dev/nbv/internal/runner/execute"
 	"github.com/mlops-dev/nbv/internal/runner/report"
 	"github.com/mlops-dev/nbv/internal/runner/summary"
+	"github.com/mlops-dev/nbv/internal/version"
 )
 
 const fixtures = "../../test/fixtures/notebooks/"
@@ -363,5 +364,7 @@ func TestTerminationLogAndJobSpec(t *testing.T) {
 	b, _ := os.ReadFile(tl)
 	if got, err := summary.Decode(b); err != nil || got.Result != summary.ResultError || got.Reason != summary.ReasonRefNotFound {
 		t.Errorf("termination log %s: %v", b, err)
+	} else if got.Runner != version.String() {
+		t.Errorf("termination log names runner %q, want this build's version %q", got.Runner, version.String())
 	}
 }

@@ -55,7 +55,7 @@ func TestEncodeOutputMatchesSchema(t *testing.T) {
 	cases := map[string]summary.Summary{
 		"passed": {Result: summary.ResultPassed, Reason: summary.ReasonPassed, Message: "3 code cells passed",
 			Cells: summary.Counts{Total: 3, Passed: 3}, Results: results[:3]},
-		"error": {Result: summary.ResultError, Reason: summary.ReasonCloneAuthFailed, Message: "auth failed"},
+		"error": {Result: summary.ResultError, Reason: summary.ReasonCloneAuthFailed, Message: "auth failed", Runner: "v0.1.0-3-g0123abc-dirty"},
 		"truncated": {Result: summary.ResultFailed, Reason: summary.ReasonGoldenMismatch, Message: long, DurationMs: 9,
 			Cells:        summary.Counts{Total: 200, Passed: 199, Failed: 1},
 			FirstFailure: &summary.Cell{Index: 7, Status: summary.CellFailure, Error: long}, Results: results,

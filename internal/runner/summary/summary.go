@@ -60,6 +60,9 @@ type Summary struct {
 	Comparison *Comparison `json:"comparison,omitempty"`
 	// Truncated is set when Encode dropped detail to fit MaxBytes.
 	Truncated bool `json:"truncated,omitempty"`
+	// Runner is the release version of the nbv-runner that wrote the summary, so that a job's
+	// result names the code that produced it. Short and never dropped by Encode.
+	Runner string `json:"runner,omitempty"`
 }
 
 // Counts are the code cells by outcome.
