@@ -170,7 +170,7 @@ func executeCmd(ctx context.Context, args []string, stdout, stderr io.Writer) in
 	nbFile := fs.String("notebook", "", "notebook `file` (default: from the job spec in the workspace)")
 	goldenFile := fs.String("golden", "", "golden notebook `file` (default: from the job spec in the workspace)")
 	outDir := fs.String("output-dir", "", "write report.json, report.html, executed.ipynb, junit.xml here (default: workspace/output)")
-	python := fs.String("python", "", "Python interpreter with nbclient (default: "+execute.DefaultPython+", then python3 on PATH)")
+	python := fs.String("python", "", "Python interpreter with nbclient (default: the first of "+execute.SearchOrder+" that imports nbclient)")
 	kernel := fs.String("kernel", "", "kernel name (overrides the notebook and the job spec)")
 	cellTimeout := fs.Duration("cell-timeout", 0, "per-cell timeout (overrides the job spec; 0: the spec's or none)")
 	tolerance := fs.Float64("tolerance", -1, "golden comparison floating-point tolerance (overrides the job spec)")

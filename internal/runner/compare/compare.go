@@ -166,7 +166,8 @@ func (r Result) Passed() bool { return len(r.Diffs) == 0 }
 
 // Diff is one cell that differs. Index is the cell's index in the executed notebook (for a
 // missing cell, in the golden notebook), GoldenIndex the golden cell's (-1: none). Expected
-// and Actual are the first differing lines.
+// and Actual are the first differing lines; Unified is the unified diff of the differing kind
+// of output, golden to executed (at most MaxUnifiedLines lines).
 type Diff struct {
 	Index       int    `json:"index"`
 	GoldenIndex int    `json:"goldenIndex"`
@@ -176,6 +177,7 @@ type Diff struct {
 	Message     string `json:"message"`
 	Expected    string `json:"expected,omitempty"`
 	Actual      string `json:"actual,omitempty"`
+	Unified     string `json:"unified,omitempty"`
 }
 
 type indexedCell struct {
@@ -323,7 +325,9 @@ func hasError(c notebook.Cell) (string, bool) {
 
 func compareCell(a, g indexedCell, cfg Config) (Diff, bool) {
 	d := Diff{Index: a.index, GoldenIndex: g.index, CellType: "code", DiffType: DiffOutputMismatch, Severity: SeverityMajor}
-	mismatch := func(msg, want, got string) (Diff, bool) {
+	// mismatch records the difference: want and got are the first differing lines, wantText
+	// and gotText the whole outputs of kind key they come from.
+	mismatch := func(msg, key, want, got, wantText, gotText string) (Diff, bool) {
 		if e, ok := hasError(a.cell); ok {
 			if _, gok := hasError(g.cell); !gok {
 				d.DiffType, d.Severity = DiffExecutionError, SeverityCritical
@@ -331,24 +335,34 @@ func compareCell(a, g indexedCell, cfg Config) (Diff, bool) {
 			}
 		}
 		d.Message, d.Expected, d.Actual = msg, clip(want), clip(got)
+		d.Unified = unifiedDiff(fmt.Sprintf("golden cell %d %s", g.index, key), fmt.Sprintf("executed cell %d %s", a.index, key), wantText, gotText)
 		return d, false
 	}
 	as, gs := byKey(cfg.Segments(a.cell)), byKey(cfg.Segments(g.cell))
+	shownAll := func(k string, texts []string) string {
+		shown := make([]string, len(texts))
+		for i, t := range texts {
+			shown[i] = cfg.shownNormalized(k, t)
+		}
+		return strings.Join(shown, "\n")
+	}
 	for _, k := range gs.keys {
 		if len(as.texts[k]) == 0 {
-			return mismatch(fmt.Sprintf("cell %d lacks the golden cell's %s output", a.index, k), firstLine(cfg.shown(k, gs.texts[k][0])), "")
+			want := shownAll(k, gs.texts[k])
+			return mismatch(fmt.Sprintf("cell %d lacks the golden cell's %s output", a.index, k), k, firstLine(want), "", want, "")
 		}
 	}
 	for _, k := range as.keys {
 		if len(gs.texts[k]) == 0 {
-			return mismatch(fmt.Sprintf("cell %d has an extra %s output", a.index, k), "", firstLine(cfg.shown(k, as.texts[k][0])))
+			got := shownAll(k, as.texts[k])
+			return mismatch(fmt.Sprintf("cell %d has an extra %s output", a.index, k), k, "", firstLine(got), "", got)
 		}
 	}
 	for _, k := range gs.keys {
 		at, gt := as.texts[k], gs.texts[k]
 		if len(at) != len(gt) {
-			return mismatch(fmt.Sprintf("cell %d has %d %s outputs, the golden cell %d", a.index, len(at), k, len(gt)),
-				fmt.Sprintf("%d × %s", len(gt), k), fmt.Sprintf("%d × %s", len(at), k))
+			return mismatch(fmt.Sprintf("cell %d has %d %s outputs, the golden cell %d", a.index, len(at), k, len(gt)), k,
+				fmt.Sprintf("%d × %s", len(gt), k), fmt.Sprintf("%d × %s", len(at), k), shownAll(k, gt), shownAll(k, at))
 		}
 		for i := range gt {
 			what := k
@@ -357,13 +371,13 @@ func compareCell(a, g indexedCell, cfg Config) (Diff, bool) {
 			}
 			if form, ok := cfg.asIs(k, gt[i]); ok {
 				if got, _ := cfg.asIs(k, at[i]); got != form {
-					return mismatch(fmt.Sprintf("cell %d output %s differs (images compared by %s)", a.index, what, cfg.Images), firstLine(form), firstLine(got))
+					return mismatch(fmt.Sprintf("cell %d output %s differs (images compared by %s)", a.index, what, cfg.Images), what, firstLine(form), firstLine(got), form, got)
 				}
 				continue
 			}
 			want, got := cfg.normalize(gt[i]), cfg.normalize(at[i])
 			if line, ok := cfg.equal(want, got); !ok {
-				return mismatch(fmt.Sprintf("cell %d output %s differs at line %d", a.index, what, line+1), lineAt(want, line), lineAt(got, line))
+				return mismatch(fmt.Sprintf("cell %d output %s differs at line %d", a.index, what, line+1), what, lineAt(want, line), lineAt(got, line), want, got)
 			}
 		}
 	}
@@ -399,12 +413,13 @@ func (c Config) asIs(key, text string) (string, bool) {
 	return "", false
 }
 
-// shown is what a diff shows of an output: an image's comparable form, not its base64.
-func (c Config) shown(key, text string) string {
+// shownNormalized is what a diff shows of an output: an image's comparable form, not its
+// base64; any other output's text as compared.
+func (c Config) shownNormalized(key, text string) string {
 	if form, ok := c.asIs(key, text); ok {
 		return form
 	}
-	return text
+	return c.normalize(text)
 }
 
 var (

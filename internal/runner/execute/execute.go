@@ -26,15 +26,14 @@ import (
 //go:embed driver.py
 var driverScript string
 
-// DefaultPython is tried first when no interpreter is named: Debian's packaged nbclient lives
-// there, while a python3 earlier on PATH (pyenv, a venv) often lacks it.
-const DefaultPython = "/usr/bin/python3"
-
 // Options configure one execution.
 type Options struct {
-	// Python is the interpreter to use. Empty: DefaultPython, then python3 on PATH; the first
+	// Python is the interpreter to use. Empty: those of Interpreters, in order; the first
 	// that can import nbclient wins.
 	Python string
+	// Chose, if set, is told which interpreter runs the notebook (once its driver started)
+	// and, with a reason, each one passed over before it.
+	Chose func(it Interpreter, passedOver string)
 	// Notebook is the notebook file to run (parameters already injected).
 	Notebook string
 	// Output receives the executed notebook.
@@ -153,12 +152,9 @@ func (e *Error) Error() string { return e.Message }
 // Run executes the notebook. A notebook whose cells fail is a normal Result; *Error is
 // returned when no usable interpreter or kernel exists or the driver broke.
 func Run(ctx context.Context, o Options) (*Result, error) {
-	candidates := []string{o.Python}
+	candidates := []Interpreter{{Path: o.Python, Source: "--python"}}
 	if o.Python == "" {
-		candidates = []string{DefaultPython}
-		if p, err := exec.LookPath("python3"); err == nil && p != DefaultPython {
-			candidates = append(candidates, p)
-		}
+		candidates = defaultInterpreters()
 	}
 	var tried []string
 	for _, py := range candidates {
@@ -166,6 +162,9 @@ func Run(ctx context.Context, o Options) (*Result, error) {
 		var e *Error
 		if errors.As(err, &e) && e.Reason == summary.ReasonPythonMissing {
 			tried = append(tried, e.Message)
+			if o.Chose != nil {
+				o.Chose(py, e.Message)
+			}
 			continue
 		}
 		return res, err
@@ -187,7 +186,8 @@ type driverConfig struct {
 	AllowErrors    string           `json:"allow_errors,omitempty"`
 }
 
-func runWith(ctx context.Context, python string, o Options) (*Result, error) {
+func runWith(ctx context.Context, it Interpreter, o Options) (*Result, error) {
+	python := it.Path
 	if _, err := os.Stat(python); err != nil {
 		if _, lerr := exec.LookPath(python); lerr != nil {
 			return nil, &Error{Reason: summary.ReasonPythonMissing, Message: fmt.Sprintf("%s: not found", python)}
@@ -243,6 +243,9 @@ func runWith(ctx context.Context, python string, o Options) (*Result, error) {
 				switch ev.Event {
 				case "start":
 					res.Start = ev
+					if o.Chose != nil {
+						o.Chose(it, "")
+					}
 				case "cell":
 					res.Cells = append(res.Cells, ev)
 				case "probe":

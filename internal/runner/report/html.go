@@ -62,6 +62,7 @@ type htmlOutput struct {
 
 type htmlDiff struct {
 	Diff    compare.Diff
+	Unified []diffLine
 	Golden  []htmlOutput
 	Actual  []htmlOutput
 	Clipped bool
@@ -90,7 +91,7 @@ func (r *Report) htmlView(in HTMLInput) htmlView {
 	}
 	if r.Comparison != nil && in.Golden != nil && in.Executed != nil {
 		for _, d := range r.Comparison.Diffs {
-			hd := htmlDiff{Diff: d}
+			hd := htmlDiff{Diff: d, Unified: diffLines(d.Unified)}
 			if d.GoldenIndex >= 0 && d.GoldenIndex < len(in.Golden.Cells) {
 				hd.Golden = segmentsView(in.Comparison, in.Golden.Cells[d.GoldenIndex])
 			}
@@ -101,6 +102,33 @@ func (r *Report) htmlView(in HTMLInput) htmlView {
 		}
 	}
 	return v
+}
+
+// diffLine is one line of a unified diff with the class that colours it.
+type diffLine struct {
+	Class string // del, ins, hunk or ctx
+	Text  string
+}
+
+// diffLines splits a unified diff into lines classed by their first character.
+func diffLines(unified string) []diffLine {
+	if unified == "" {
+		return nil
+	}
+	var out []diffLine
+	for _, l := range strings.Split(strings.TrimSuffix(unified, "\n"), "\n") {
+		class := "ctx"
+		switch {
+		case strings.HasPrefix(l, "---"), strings.HasPrefix(l, "+++"), strings.HasPrefix(l, "@@"):
+			class = "hunk"
+		case strings.HasPrefix(l, "-"):
+			class = "del"
+		case strings.HasPrefix(l, "+"):
+			class = "ins"
+		}
+		out = append(out, diffLine{Class: class, Text: l})
+	}
+	return out
 }
 
 // htmlOutputs turns one notebook output into what the page shows: text as text, images
@@ -218,6 +246,7 @@ pre{background:#f6f8fa;padding:.5em;overflow:auto;white-space:pre-wrap;word-brea
 table.side{width:100%;table-layout:fixed;border-collapse:collapse}table.side td{vertical-align:top;width:50%;padding:.3em;border:1px solid #d0d7de}
 table.side th{text-align:left;background:#f6f8fa;padding:.3em;border:1px solid #d0d7de}
 .diffline{font-family:monospace;white-space:pre-wrap}
+pre.udiff .del{background:#ffebe9}pre.udiff .ins{background:#dafbe1}pre.udiff .hunk{color:#57606a}
 </style>
 </head>
 <body>
@@ -236,7 +265,9 @@ table.side th{text-align:left;background:#f6f8fa;padding:.3em;border:1px solid #
 {{- range .Diffs}}
 <div class="cell fail" id="diff-{{.Diff.Index}}">
 <p class="head">{{.Diff.Message}} <span class="muted">[{{.Diff.DiffType}}/{{.Diff.Severity}}]</span></p>
-{{- if or .Diff.Expected .Diff.Actual}}<p class="diffline">- expected: {{.Diff.Expected}}
+{{- if .Unified}}<pre class="udiff">{{range .Unified}}<span class="{{.Class}}">{{.Text}}</span>
+{{end}}</pre>
+{{- else if or .Diff.Expected .Diff.Actual}}<p class="diffline">- expected: {{.Diff.Expected}}
 + actual:   {{.Diff.Actual}}</p>{{end}}
 <table class="side"><tr><th>golden{{if ge .Diff.GoldenIndex 0}} cell {{.Diff.GoldenIndex}}{{end}}</th><th>executed cell {{.Diff.Index}}</th></tr>
 <tr><td>{{range .Golden}}{{template "output" .}}{{else}}<span class="muted">no outputs</span>{{end}}</td>

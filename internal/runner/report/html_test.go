@@ -55,7 +55,8 @@ func TestHTMLReportEscapesNotebookContent(t *testing.T) {
 			{Index: 5, Status: summary.CellFailure, Error: &CellError{Name: "ValueError", Value: attack, Traceback: "Traceback:\n" + attack, From: "nbmake.post_cell_execute"}},
 		},
 		Comparison: &Comparison{Strategy: "normalized", Result: ComparisonFailed, Total: 1, Mismatched: 1,
-			Diffs:       []compare.Diff{{Index: 1, GoldenIndex: 1, DiffType: compare.DiffOutputMismatch, Severity: compare.SeverityMajor, Message: attack, Expected: attack, Actual: attack}},
+			Diffs: []compare.Diff{{Index: 1, GoldenIndex: 1, DiffType: compare.DiffOutputMismatch, Severity: compare.SeverityMajor, Message: attack, Expected: attack, Actual: attack,
+				Unified: "--- golden\n+++ executed\n@@ -1 +1 @@\n-" + attack + "\n+" + attack + "\n"}},
 			NotCompared: []compare.NotCompared{{Index: 3, GoldenIndex: 3, Reason: attack}}},
 	}
 	cfg, _ := compare.FromSpec(nil)
@@ -100,6 +101,7 @@ func TestHTMLReportEscapesNotebookContent(t *testing.T) {
 		"1.23s", "allowed by tag raises-exception",
 		"<th>golden cell 1</th><th>executed cell 1</th>",
 		"&lt;b&gt;golden&lt;/b&gt;",
+		`<span class="del">-&lt;/pre&gt;&lt;script&gt;`, `<span class="ins">&#43;&lt;/pre&gt;`, // the unified diff, coloured, as text
 		`http-equiv="Content-Security-Policy" content="default-src 'none'`,
 	} {
 		if !strings.Contains(page, want) {

@@ -39,7 +39,11 @@ func (r *Report) WriteText(w io.Writer) error {
 		fmt.Fprintf(&b, "golden comparison (%s, tolerance %g): %s, %d of %d code cells match\n", c.Strategy, c.Tolerance, c.Result, c.Matched, c.Total)
 		for _, d := range c.Diffs {
 			fmt.Fprintf(&b, "  [%s/%s] %s\n", d.DiffType, d.Severity, d.Message)
-			if d.Expected != "" || d.Actual != "" {
+			switch {
+			case d.Unified != "":
+				b.WriteString(indent(strings.TrimSuffix(d.Unified, "\n"), "    "))
+				b.WriteByte('\n')
+			case d.Expected != "" || d.Actual != "":
 				fmt.Fprintf(&b, "    - expected: %s\n    + actual:   %s\n", d.Expected, d.Actual)
 			}
 		}
