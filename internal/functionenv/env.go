@@ -8,9 +8,11 @@
 //   - NBV_RUNNER_IMAGE: the runner image of validation pods (functions that create pods).
 //   - NBV_POD_FSGROUP: optional fsGroup of validation pods (leave unset on OpenShift).
 //   - NBV_TEKTON_BUILDER_IMAGE: the buildah image of Tekton builds (default
-//     quay.io/buildah/stable:latest; a job selecting kaniko keeps kaniko's image).
+//     tekton.DefaultBuildahImage, quay.io/buildah/stable:v1.39.0 pinned by digest; a job
+//     selecting kaniko keeps kaniko's image).
 //   - NBV_TEKTON_GIT_IMAGE: the image that clones the repository and writes the Dockerfile in
-//     Tekton builds; needs git and sh (default docker.io/alpine/git:latest).
+//     Tekton builds; needs git and sh (default tekton.DefaultGitImage,
+//     docker.io/alpine/git:v2.49.1 pinned by digest).
 //   - NBV_TEKTON_OUTPUT_IMAGE: the output image template of Tekton builds, with {namespace},
 //     {name} and {uid} (default: the OpenShift internal registry,
 //     image-registry.openshift-image-registry.svc:5000/{namespace}/{name}:{uid}).

@@ -34,11 +34,26 @@ const (
 	BuilderBuildah = "buildah"
 	BuilderKaniko  = "kaniko"
 
-	DefaultBuildahImage = "quay.io/buildah/stable:latest"
-	DefaultKanikoImage  = "gcr.io/kaniko-project/executor:latest"
+	// The default images are pinned by digest so that a release always runs the same bytes
+	// (a tag can be moved, and :latest is); the tag in front says which version the digest is
+	// and is ignored when pulling. Each digest is the multi-arch image index of its tag, as
+	// published pins found in public repositories give it (this project's build machine
+	// reaches no registry): re-check one with `crane digest <image>:<tag>` before changing it,
+	// and add both to an air-gapped registry with `crane cp`.
+	//
+	// DefaultBuildahImage: buildah v1.39.0 as the buildah project publishes it (Fedora based);
+	// the pin is the one a Renovate-maintained Dockerfile of versioned container-tool images
+	// carries for quay.io/buildah/stable:v1.39.0.
+	DefaultBuildahImage = "quay.io/buildah/stable:v1.39.0@sha256:85ad593f788870d76c4e0d37c42279d42416b7cad2c1577dd019c83ae04232fa"
+	// DefaultKanikoImage: kaniko v1.23.2 (release of 2024-07-09; the kaniko repository was
+	// archived in 2025). The index digest is the one pinned by several independent projects,
+	// one of which resolved it against gcr.io and lists its linux/amd64 manifest as
+	// sha256:8a4f9af8ef55ef8bfaf4cfd7b15dc956609e14a4402efefd5fb2e49a0c06e2c8.
+	DefaultKanikoImage = "gcr.io/kaniko-project/executor:v1.23.2@sha256:9e69fd4330ec887829c780f5126dd80edc663df6def362cd22e79bcdf00ac53f"
 	// DefaultGitImage clones the repository and runs the Dockerfile script; it needs git
-	// and a POSIX shell.
-	DefaultGitImage = "docker.io/alpine/git:latest"
+	// and a POSIX shell. git 2.49.1 on Alpine; the digest is the one several independent
+	// projects pin for docker.io/alpine/git:v2.49.1.
+	DefaultGitImage = "docker.io/alpine/git:v2.49.1@sha256:c0280cf9572316299b08544065d3bf35db65043d5e3963982ec50647d2746e26"
 	// DefaultRegistry is the OpenShift internal registry, where the existing operator pushes
 	// too.
 	DefaultRegistry = "image-registry.openshift-image-registry.svc:5000"
