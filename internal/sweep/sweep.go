@@ -59,7 +59,7 @@ const (
 	// DefaultNamespaceSelector selects the namespaces that opted in, the same label the event
 	// sources select (eventsources/*.yaml): a job elsewhere belongs to someone else (the
 	// previous operator, say), and the sweep must not move it.
-	DefaultNamespaceSelector = "mlops.mlops.dev/nbv=enabled"
+	DefaultNamespaceSelector = v1alpha1.OptInLabel + "=" + v1alpha1.OptInValue
 	// listFactor bounds the listing: at most listFactor*MaxJobs jobs are listed per sweep.
 	listFactor = 10
 	// maxPage is the largest page asked of the API server.

@@ -141,13 +141,14 @@ func requireControlPlane(t *testing.T) *controlplane.ControlPlane {
 }
 
 // newNamespace gives each test its own namespace, so tests share the API server but not state.
+// It carries the opt-in label (jobs are refused elsewhere) but no RoleBindings.
 func newNamespace(t *testing.T, ctx context.Context, cp *controlplane.ControlPlane) string {
 	t.Helper()
 	ns := strings.ToLower(strings.NewReplacer("/", "-", "_", "-").Replace(t.Name()))
 	if len(ns) > 63 {
 		ns = ns[:63]
 	}
-	if err := cp.EnsureNamespace(ctx, ns); err != nil {
+	if err := cp.EnsureOptedInNamespace(ctx, ns); err != nil {
 		t.Fatal(err)
 	}
 	return ns

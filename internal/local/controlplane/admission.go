@@ -18,18 +18,20 @@ import (
 	"github.com/mlops-dev/nbv/internal/local/yamldocs"
 )
 
-// The probe InstallAdmission waits with.
+// The probes InstallAdmission waits with: dry-run jobs in an opted-in namespace that exists
+// only for them (nothing is ever stored there) and in nbv-system, which never opts in.
 const (
-	probeNamespace = "nbv-system"
-	probeImage     = "nbv.invalid/admission-probe:0"
+	probeNamespace    = "nbv-admission-probe"
+	notOptedNamespace = "nbv-system"
+	probeImage        = "nbv.invalid/admission-probe:0"
 )
 
 var jobsGVR = schema.GroupVersionResource{Group: "mlops.mlops.dev", Version: "v1alpha1", Resource: "notebookvalidationjobs"}
 
 // InstallAdmission applies what the API server enforces on jobs besides their CRD, as an
 // installer does: config/namespace.yaml (the ConfigMap's namespace) and every manifest of
-// config/admission/ (the author-recording MutatingAdmissionPolicy, the build-image
-// ValidatingAdmissionPolicy and its ConfigMap). It returns once both policies act on a
+// config/admission/ (the author-recording MutatingAdmissionPolicy, the build-image and opt-in
+// ValidatingAdmissionPolicies and the ConfigMap). It returns once every policy acts on a
 // dry-run job: the API server loads policies from an informer, and a job created before
 // then would carry no author.
 func InstallAdmission(ctx context.Context, admin *rest.Config, repoRoot string) error {
@@ -50,12 +52,14 @@ func InstallAdmission(ctx context.Context, admin *rest.Config, repoRoot string) 
 	if err := serverapply.Objects(ctx, admin, objs, serverapply.Options{FieldManager: "nbv-install"}); err != nil {
 		return fmt.Errorf("admission: %w", err)
 	}
+	if err := EnsureNamespace(ctx, admin, probeNamespace, OptInLabels()); err != nil {
+		return fmt.Errorf("admission: %w", err)
+	}
 	client, err := dynamic.NewForConfig(admin)
 	if err != nil {
 		return fmt.Errorf("admission: dynamic client: %w", err)
 	}
-	jobs := client.Resource(jobsGVR).Namespace(probeNamespace)
-	probe := func(builderImage string) (*unstructured.Unstructured, error) {
+	probe := func(namespace, builderImage string) (*unstructured.Unstructured, error) {
 		job := &unstructured.Unstructured{Object: map[string]any{
 			"apiVersion": jobsGVR.GroupVersion().String(), "kind": "NotebookValidationJob",
 			"metadata": map[string]any{"generateName": "admission-probe-"},
@@ -68,22 +72,24 @@ func InstallAdmission(ctx context.Context, admin *rest.Config, repoRoot string) 
 			_ = unstructured.SetNestedStringMap(job.Object, map[string]string{"builderImage": builderImage}, "spec", "podConfig", "buildConfig", "strategyConfig")
 			_ = unstructured.SetNestedField(job.Object, "tekton", "spec", "podConfig", "buildConfig", "strategy")
 		}
-		return jobs.Create(ctx, job, metav1.CreateOptions{DryRun: []string{metav1.DryRunAll}})
+		return client.Resource(jobsGVR).Namespace(namespace).Create(ctx, job, metav1.CreateOptions{DryRun: []string{metav1.DryRunAll}})
 	}
 	var last string
 	for {
-		got, err := probe("")
+		got, err := probe(probeNamespace, "")
 		switch {
 		case err != nil:
 			last = fmt.Sprintf("a plain dry-run job was refused: %v", err)
 		case got.GetAnnotations()[jobaccess.AnnotationAuthor] == "":
 			last = "a dry-run job carries no " + jobaccess.AnnotationAuthor + " annotation yet"
 		default:
-			_, err := probe(probeImage)
-			if apierrors.IsForbidden(err) || apierrors.IsInvalid(err) {
+			_, imageErr := probe(probeNamespace, probeImage)
+			_, optInErr := probe(notOptedNamespace, "")
+			if refused(imageErr) && refused(optInErr) {
 				return nil
 			}
-			last = fmt.Sprintf("a dry-run job naming builder image %s was not refused (%v)", probeImage, err)
+			last = fmt.Sprintf("a dry-run job naming builder image %s was not refused (%v), or one in namespace %s, which has not opted in (%v)",
+				probeImage, imageErr, notOptedNamespace, optInErr)
 		}
 		select {
 		case <-ctx.Done():
@@ -92,3 +98,5 @@ func InstallAdmission(ctx context.Context, admin *rest.Config, repoRoot string) 
 		}
 	}
 }
+
+func refused(err error) bool { return apierrors.IsForbidden(err) || apierrors.IsInvalid(err) }

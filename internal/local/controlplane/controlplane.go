@@ -29,6 +29,7 @@ import (
 	"k8s.io/client-go/tools/clientcmd"
 	clientcmdapi "k8s.io/client-go/tools/clientcmd/api"
 
+	"github.com/mlops-dev/nbv/api/v1alpha1"
 	"github.com/mlops-dev/nbv/internal/local/childproc"
 	"github.com/mlops-dev/nbv/internal/local/identity"
 )
@@ -460,16 +461,28 @@ func (cp *ControlPlane) ServiceAccountConfig(ctx context.Context, namespace, nam
 
 // EnsureNamespace creates namespace name unless it exists.
 func (cp *ControlPlane) EnsureNamespace(ctx context.Context, name string) error {
-	return EnsureNamespace(ctx, cp.RESTConfig(), name)
+	return EnsureNamespace(ctx, cp.RESTConfig(), name, nil)
 }
 
-// EnsureNamespace creates namespace name through cfg unless it exists.
-func EnsureNamespace(ctx context.Context, cfg *rest.Config, name string) error {
+// EnsureOptedInNamespace is EnsureNamespace with the opt-in label (v1alpha1.OptInLabel), so
+// jobs may be created there; it applies no RoleBindings (internal/local/optin does).
+func (cp *ControlPlane) EnsureOptedInNamespace(ctx context.Context, name string) error {
+	return EnsureNamespace(ctx, cp.RESTConfig(), name, OptInLabels())
+}
+
+// OptInLabels are the labels of a namespace that opted in.
+func OptInLabels() map[string]string {
+	return map[string]string{v1alpha1.OptInLabel: v1alpha1.OptInValue}
+}
+
+// EnsureNamespace creates namespace name through cfg unless it exists, with labels (which
+// are not added to a namespace that exists).
+func EnsureNamespace(ctx context.Context, cfg *rest.Config, name string, labels map[string]string) error {
 	kube, err := kubernetes.NewForConfig(cfg)
 	if err != nil {
 		return fmt.Errorf("kube client: %w", err)
 	}
-	ns := &corev1.Namespace{ObjectMeta: metav1.ObjectMeta{Name: name}}
+	ns := &corev1.Namespace{ObjectMeta: metav1.ObjectMeta{Name: name, Labels: labels}}
 	if _, err := kube.CoreV1().Namespaces().Create(ctx, ns, metav1.CreateOptions{}); err != nil && !apierrors.IsAlreadyExists(err) {
 		return fmt.Errorf("creating namespace %s: %w", name, err)
 	}

@@ -8,7 +8,6 @@ import (
 	"context"
 	"fmt"
 	"path/filepath"
-	"strings"
 
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/apimachinery/pkg/apis/meta/v1/unstructured"
@@ -16,9 +15,9 @@ import (
 	"k8s.io/client-go/kubernetes"
 	"k8s.io/client-go/rest"
 
+	"github.com/mlops-dev/nbv/api/v1alpha1"
 	"github.com/mlops-dev/nbv/internal/local/serverapply"
 	"github.com/mlops-dev/nbv/internal/local/yamldocs"
-	"github.com/mlops-dev/nbv/internal/sweep"
 )
 
 // SystemNamespace holds the functions' ServiceAccounts.
@@ -33,18 +32,14 @@ func InstallRBAC(ctx context.Context, admin *rest.Config, repoRoot string) error
 		filepath.Join(repoRoot, "config", "rbac", "functions.yaml"))
 }
 
-// Namespace opts namespace in: it labels it as sweep.DefaultNamespaceSelector says and
-// applies every file of config/rbac/opt-in/ in it.
+// Namespace opts namespace in: it labels it with v1alpha1.OptInLabel and applies every file
+// of config/rbac/opt-in/ in it.
 func Namespace(ctx context.Context, admin *rest.Config, repoRoot, namespace string) error {
-	key, value, ok := strings.Cut(sweep.DefaultNamespaceSelector, "=")
-	if !ok {
-		return fmt.Errorf("optin: selector %q is not key=value", sweep.DefaultNamespaceSelector)
-	}
 	kube, err := kubernetes.NewForConfig(admin)
 	if err != nil {
 		return fmt.Errorf("optin: kube client: %w", err)
 	}
-	patch := fmt.Sprintf(`{"metadata":{"labels":{%q:%q}}}`, key, value)
+	patch := fmt.Sprintf(`{"metadata":{"labels":{%q:%q}}}`, v1alpha1.OptInLabel, v1alpha1.OptInValue)
 	if _, err := kube.CoreV1().Namespaces().Patch(ctx, namespace, types.MergePatchType, []byte(patch), metav1.PatchOptions{}); err != nil {
 		return fmt.Errorf("optin: labelling namespace %s: %w", namespace, err)
 	}
