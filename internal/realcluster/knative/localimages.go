@@ -9,8 +9,6 @@ import (
 	"github.com/mlops-dev/nbv/internal/realcluster/ociimage"
 )
 
-const koPrefix = "ko://"
-
 // podSpecPaths says where each workload kind keeps its pod spec.
 var podSpecPaths = map[string][]string{
 	"Pod":         {"spec"},
@@ -46,43 +44,13 @@ func localImages(obj *unstructured.Unstructured) ([]string, error) {
 	return sortedKeys(found), nil
 }
 
-// rewriteKoRefs returns v with every ko:// string replaced, recording the import paths in found.
+// rewriteKoRefs returns v with every ko:// string replaced by its local ref, recording the
+// import paths in found.
 func rewriteKoRefs(v any, path string, found map[string]bool) (any, error) {
-	switch t := v.(type) {
-	case map[string]any:
-		for k, e := range t {
-			r, err := rewriteKoRefs(e, path+"."+k, found)
-			if err != nil {
-				return nil, err
-			}
-			t[k] = r
-		}
-		return t, nil
-	case []any:
-		for i, e := range t {
-			r, err := rewriteKoRefs(e, fmt.Sprintf("%s[%d]", path, i), found)
-			if err != nil {
-				return nil, err
-			}
-			t[i] = r
-		}
-		return t, nil
-	case string:
-		pkg, ok := strings.CutPrefix(t, koPrefix)
-		if !ok {
-			if strings.Contains(t, koPrefix) {
-				return nil, fmt.Errorf("%s holds a ko:// reference inside a longer value, which no image can replace", path)
-			}
-			return t, nil
-		}
-		if pkg == "" || strings.ContainsAny(pkg, " \t\n") {
-			return nil, fmt.Errorf("%s: %q is not a ko:// import path", path, t)
-		}
+	return ociimage.ReplaceKoRefs(v, path, func(pkg string) string {
 		found[pkg] = true
-		return ociimage.RefFor(pkg), nil
-	default:
-		return v, nil
-	}
+		return ociimage.RefFor(pkg)
+	})
 }
 
 // containerLists are the fields of a pod spec that hold containers.
@@ -91,7 +59,7 @@ var containerLists = []string{"initContainers", "containers"}
 func checkContainerImages(obj *unstructured.Unstructured, where string) error {
 	return eachContainer(obj, func(field string, c map[string]any) error {
 		image, _ := c["image"].(string)
-		if !strings.HasPrefix(image, koPrefix) {
+		if !strings.HasPrefix(image, ociimage.KoPrefix) {
 			return fmt.Errorf("%s: %s %v has image %q: only ko:// images are built for this cluster, which has no registry", where, field, c["name"], image)
 		}
 		return nil

@@ -21,15 +21,30 @@ type GoImage struct {
 	Package string
 	// Dir is the module directory `go build` runs in; empty means the current directory.
 	Dir string
-	// Ref is the image's ref; empty means RefFor(Package).
+	// Ref is the image's ref; empty means RefFor(Package). Only BuildGo uses it.
 	Ref string
+	// Arch is the GOARCH of the binary and the image's platform, linux/<Arch>; empty means amd64.
+	Arch string
+	// LDFlags are passed to the linker after ko's "-s -w", e.g. a -X that stamps a version.
+	LDFlags string
 }
 
-// goEnv is the environment of every image build: a static linux/amd64 binary, as ko builds.
-var goEnv = []string{"CGO_ENABLED=0", "GOOS=linux", "GOARCH=amd64"}
+// arch is img.Arch or amd64.
+func (img GoImage) arch() string {
+	if img.Arch == "" {
+		return "amd64"
+	}
+	return img.Arch
+}
 
-// BuildGo compiles img.Package as ko does (-trimpath, -ldflags='-s -w', static linux/amd64) and
-// writes it as an image tar into outDir, returning the tar's path. The binary goes to
+// goLayer is one layer of a Go image, before it is written.
+type goLayer struct {
+	comment string
+	entries []entry
+}
+
+// BuildGo compiles img.Package as ko does (-trimpath, -ldflags='-s -w', static linux binary)
+// and writes it as an image tar into outDir, returning the tar's path. The binary goes to
 // /ko-app/<last import path element> and is the entrypoint; the image runs as 65532 on a
 // minimal base with the host's CA certificates. The tar is only rewritten when the binary, the CA
 // bundle, the ref or the layout changed; Go's build cache keeps the compile itself cheap.
@@ -55,29 +70,14 @@ func BuildGo(ctx context.Context, img GoImage, outDir string) (string, error) {
 	}
 	defer os.RemoveAll(work)
 
-	app := appName(img.Package)
-	binPath := filepath.Join(work, app)
-	if err := goBuild(ctx, img.Dir, img.Package, binPath); err != nil {
-		return "", err
-	}
-	binary, err := os.ReadFile(binPath)
-	if err != nil {
-		return "", fmt.Errorf("build go image %s: read binary: %w", img.Package, err)
-	}
 	caCerts, err := os.ReadFile(caCertsPath)
 	if err != nil {
 		return "", fmt.Errorf("build go image %s: CA certificates for the base: %w", img.Package, err)
 	}
-
-	layers := []struct {
-		comment string
-		entries []entry
-	}{
-		{"minimal base: CA certificates, nonroot user", baseEntries(caCerts)},
-		{"kodata contents, at $KO_DATA_PATH", koDataEntries()},
-		{"go build output, at " + path.Join(appDir, app), appEntries(app, binary)},
+	layers, cfg, err := compileGo(ctx, img, caCerts, work)
+	if err != nil {
+		return "", err
 	}
-	cfg := goImageConfig(app)
 	layout, err := layoutKey(cfg, layers[0].entries, layers[1].entries, layers[2].entries)
 	if err != nil {
 		return "", fmt.Errorf("build go image %s: %w", img.Package, err)
@@ -87,17 +87,7 @@ func BuildGo(ctx context.Context, img GoImage, outDir string) (string, error) {
 	if archiveCurrent(tarPath, key) {
 		return tarPath, nil
 	}
-
-	stacked := make([]namedLayer, 0, len(layers))
-	for i, l := range layers {
-		layer, err := gzipLayer(filepath.Join(work, fmt.Sprintf("layer%d.tar.gz", i)), gzip.DefaultCompression,
-			func(tw *tar.Writer) error { return writeEntries(tw, l.entries) })
-		if err != nil {
-			return "", fmt.Errorf("build go image %s: %w", img.Package, err)
-		}
-		stacked = append(stacked, namedLayer{layer: layer, comment: l.comment})
-	}
-	image, err := assemble(ref, stacked, cfg)
+	image, err := stackGo(img, layers, cfg, work, imageMeta{createdBy: "ociimage " + ref, arch: img.arch()})
 	if err != nil {
 		return "", err
 	}
@@ -105,6 +95,58 @@ func BuildGo(ctx context.Context, img GoImage, outDir string) (string, error) {
 		return "", err
 	}
 	return tarPath, nil
+}
+
+// BuildGoOCI compiles img.Package as BuildGo does, for linux/img.Arch, and returns the image
+// with OCI media types, laid out as BuildGo lays it out, on a base holding caCerts as its CA
+// bundle. Nothing in it depends on where it will be published, so equal sources, flags and
+// CA bundles give equal digests. Its layers are files under work, which must stay until the
+// image has been written or pushed.
+func BuildGoOCI(ctx context.Context, img GoImage, caCerts []byte, work string) (v1.Image, error) {
+	if strings.TrimSpace(img.Package) == "" {
+		return nil, errors.New("build go image: no package")
+	}
+	if len(caCerts) == 0 {
+		return nil, fmt.Errorf("build go image %s: no CA certificates for the base", img.Package)
+	}
+	layers, cfg, err := compileGo(ctx, img, caCerts, work)
+	if err != nil {
+		return nil, err
+	}
+	return stackGo(img, layers, cfg, work, imageMeta{createdBy: "ociimage " + img.Package, arch: img.arch(), oci: true})
+}
+
+// compileGo builds img's binary into work and returns the three layers of its image (base,
+// kodata, binary) and its config.
+func compileGo(ctx context.Context, img GoImage, caCerts []byte, work string) ([]goLayer, v1.Config, error) {
+	app := appName(img.Package)
+	binPath := filepath.Join(work, app)
+	if err := goBuild(ctx, img.Dir, img.Package, binPath, img.arch(), img.LDFlags); err != nil {
+		return nil, v1.Config{}, err
+	}
+	binary, err := os.ReadFile(binPath)
+	if err != nil {
+		return nil, v1.Config{}, fmt.Errorf("build go image %s: read binary: %w", img.Package, err)
+	}
+	return []goLayer{
+		{"minimal base: CA certificates, nonroot user", baseEntries(caCerts)},
+		{"kodata contents, at $KO_DATA_PATH", koDataEntries()},
+		{"go build output, at " + path.Join(appDir, app), appEntries(app, binary)},
+	}, goImageConfig(app), nil
+}
+
+// stackGo writes layers as gzipped files under work and assembles them into an image.
+func stackGo(img GoImage, layers []goLayer, cfg v1.Config, work string, meta imageMeta) (v1.Image, error) {
+	stacked := make([]namedLayer, 0, len(layers))
+	for i, l := range layers {
+		layer, err := gzipLayer(filepath.Join(work, fmt.Sprintf("layer%d.tar.gz", i)), gzip.DefaultCompression,
+			func(tw *tar.Writer) error { return writeEntries(tw, l.entries) })
+		if err != nil {
+			return nil, fmt.Errorf("build go image %s: %w", img.Package, err)
+		}
+		stacked = append(stacked, namedLayer{layer: layer, comment: l.comment})
+	}
+	return assemble(stacked, cfg, meta)
 }
 
 // goImageConfig is the config ko gives an image on a distroless-like base.
@@ -120,17 +162,19 @@ func goImageConfig(app string) v1.Config {
 	}
 }
 
-// goBuild compiles pkg in dir into out.
-func goBuild(ctx context.Context, dir, pkg, out string) error {
-	cmd := exec.CommandContext(ctx, "go", "build", "-trimpath", "-buildvcs=false", "-ldflags=-s -w", "-o", out, pkg)
+// goBuild compiles pkg in dir into out, a static linux/arch binary linked with ko's flags
+// and ldflags after them.
+func goBuild(ctx context.Context, dir, pkg, out, arch, ldflags string) error {
+	cmd := exec.CommandContext(ctx, "go", "build", "-trimpath", "-buildvcs=false",
+		"-ldflags="+strings.TrimSpace("-s -w "+ldflags), "-o", out, pkg)
 	cmd.Dir = dir
-	cmd.Env = append(os.Environ(), goEnv...)
+	cmd.Env = append(os.Environ(), "CGO_ENABLED=0", "GOOS=linux", "GOARCH="+arch)
 	if output, err := cmd.CombinedOutput(); err != nil {
 		where := dir
 		if where == "" {
 			where = "the current directory"
 		}
-		return fmt.Errorf("go build %s in %s: %w\n%s", pkg, where, err, strings.TrimSpace(string(output)))
+		return fmt.Errorf("go build %s for linux/%s in %s: %w\n%s", pkg, arch, where, err, strings.TrimSpace(string(output)))
 	}
 	return nil
 }

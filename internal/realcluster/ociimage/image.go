@@ -15,6 +15,7 @@ import (
 	"github.com/google/go-containerregistry/pkg/v1/empty"
 	"github.com/google/go-containerregistry/pkg/v1/mutate"
 	"github.com/google/go-containerregistry/pkg/v1/tarball"
+	"github.com/google/go-containerregistry/pkg/v1/types"
 )
 
 // historyAuthor marks the layers this package wrote.
@@ -26,35 +27,55 @@ type namedLayer struct {
 	comment string
 }
 
-// assemble stacks layers on an empty image and gives it cfg, for linux/amd64, dated epoch.
-func assemble(ref string, layers []namedLayer, cfg v1.Config) (v1.Image, error) {
+// imageMeta is what an image records besides its layers and config.
+type imageMeta struct {
+	// createdBy names what made the image in its history. It must not depend on where the
+	// image is published, or the digest would.
+	createdBy string
+	// arch is the GOARCH of the platform, linux/<arch>.
+	arch string
+	// oci selects OCI media types (manifest, config, layers), which registries, OCI layouts and
+	// image indexes expect; without it the image has Docker's, as the e2e tars always had.
+	oci bool
+}
+
+// assemble stacks layers on an empty image and gives it cfg and meta's platform, dated epoch.
+func assemble(layers []namedLayer, cfg v1.Config, meta imageMeta) (v1.Image, error) {
+	var layerType types.MediaType // empty keeps each layer's own (Docker's)
+	if meta.oci {
+		layerType = types.OCILayer
+	}
 	adds := make([]mutate.Addendum, 0, len(layers))
 	for _, l := range layers {
 		adds = append(adds, mutate.Addendum{
-			Layer: l.layer,
+			Layer:     l.layer,
+			MediaType: layerType,
 			History: v1.History{
 				Author:    historyAuthor,
 				Created:   v1.Time{Time: epoch},
-				CreatedBy: "ociimage " + ref,
+				CreatedBy: meta.createdBy,
 				Comment:   l.comment,
 			},
 		})
 	}
 	img, err := mutate.Append(empty.Image, adds...)
 	if err != nil {
-		return nil, fmt.Errorf("image %s: stack layers: %w", ref, err)
+		return nil, fmt.Errorf("image %s: stack layers: %w", meta.createdBy, err)
+	}
+	if meta.oci {
+		img = mutate.ConfigMediaType(mutate.MediaType(img, types.OCIManifestSchema1), types.OCIConfigJSON)
 	}
 	file, err := img.ConfigFile()
 	if err != nil {
-		return nil, fmt.Errorf("image %s: config: %w", ref, err)
+		return nil, fmt.Errorf("image %s: config: %w", meta.createdBy, err)
 	}
 	file = file.DeepCopy()
-	file.OS, file.Architecture = "linux", "amd64"
+	file.OS, file.Architecture = "linux", meta.arch
 	file.Created = v1.Time{Time: epoch}
 	file.Config = cfg
 	img, err = mutate.ConfigFile(img, file)
 	if err != nil {
-		return nil, fmt.Errorf("image %s: set config: %w", ref, err)
+		return nil, fmt.Errorf("image %s: set config: %w", meta.createdBy, err)
 	}
 	return img, nil
 }

@@ -86,7 +86,8 @@ func Notebook(ctx context.Context, cacheDir, outDir string) (string, error) {
 	if err != nil {
 		return "", fmt.Errorf("notebook image: %w", err)
 	}
-	image, err := assemble(NotebookRef, []namedLayer{{layer, "debootstrap " + recipe()}}, cfg)
+	image, err := assemble([]namedLayer{{layer, "debootstrap " + recipe()}}, cfg,
+		imageMeta{createdBy: "ociimage " + NotebookRef, arch: "amd64"})
 	if err != nil {
 		return "", err
 	}
