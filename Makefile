@@ -7,7 +7,7 @@ export NBV_CACHE
 CONTROLLER_GEN := $(GO) tool controller-gen
 CRD_DIR := config/crd
 
-.PHONY: all build run test unit integration bench soak gobench lint manifests verify-manifests controlplane python-deps fuzz fuzz-smoke release e2e node-binaries e2e-deps fresh
+.PHONY: all build run test unit integration bench soak gobench lint manifests verify-manifests controlplane python-deps fuzz fuzz-smoke release e2e node-binaries e2e-deps fresh helm chart chart-lint
 
 all: build
 
@@ -20,7 +20,7 @@ run: controlplane python-deps build
 	bin/nbv run --runner bin/nbv-runner
 
 ## test: everything CI runs: set-up, generated files up to date, lint, a short fuzzing pass, unit + integration tests.
-test: controlplane python-deps verify-manifests lint fuzz-smoke
+test: controlplane helm python-deps verify-manifests lint chart-lint fuzz-smoke
 	$(GO) test -race -count=1 -timeout 30m ./...
 
 ## e2e: a real single-node cluster on this machine (kubelet + containerd in a network namespace, kube-scheduler, kube-proxy, CoreDNS, Knative Eventing v0.50.0 from its module's config/, the functions as Deployments, images built ko-style and imported without a registry) and the end-to-end tests on it; prints the bring-up time; tears it down. Root only. NBV_E2E_KEEP=1 keeps the cluster up after the tests until interrupted.
@@ -86,6 +86,18 @@ verify-manifests:
 ## controlplane: build etcd, kube-apiserver, kube-controller-manager, kubectl into $(NBV_CACHE)/bin (cached).
 controlplane:
 	bash test/controlplane/build.sh
+
+## helm: build helm (v4.3.2, hack/tools/helm) into $(NBV_CACHE)/bin (cached).
+helm:
+	bash test/controlplane/build.sh helm
+
+## chart: regenerate charts/nbv's values.yaml, crds/ and templates/config, templates/eventsources from config/ and eventsources/ (TestChartIsUpToDate fails when they are stale).
+chart:
+	$(GO) run ./hack/chartgen
+
+## chart-lint: helm lint --strict of charts/nbv with the values of charts/nbv/ci/ (rendering is tested in test/integration/chart_test.go).
+chart-lint: helm
+	"$(NBV_CACHE)/bin/helm" lint --strict charts/nbv -f charts/nbv/ci/lint-values.yaml
 
 ## python-deps: the Debian nbclient stack for /usr/bin/python3.
 python-deps:

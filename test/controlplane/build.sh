@@ -7,6 +7,7 @@
 #                            module, so the main go.mod stays on k8s 0.35)
 #   build.sh node            kubelet, kube-scheduler, kube-proxy from the same module, and a
 #                            CoreDNS with the cluster-DNS plugins (test/e2e/coredns): make e2e
+#   build.sh helm            helm (hack/tools/helm): helm lint and helm template of charts/nbv
 #
 # Idempotent: a stamp per set records a hash of its modules (go.mod, go.sum, any .go file), the
 # Go version and the link flags. When the set's binaries exist and the stamp matches, nothing
@@ -28,6 +29,7 @@ ldflags+=" -X k8s.io/client-go/pkg/version.gitVersion=${k8s_version}"
 # Each target is name|module dir|package. etcd's main lives at its module root, whose default
 # binary name would be "server".
 set_name="${1:-controlplane}"
+version_args=(--version)
 case "${set_name}" in
 controlplane)
 	stamp="${bin}/.stamp"
@@ -49,8 +51,16 @@ node)
 	)
 	took="~1-2 min after the control plane (shared build cache)"
 	;;
+helm)
+	stamp="${bin}/.stamp-helm"
+	helm_version="v4.3.2"
+	ldflags="-s -w -X helm.sh/helm/v4/internal/version.version=${helm_version}"
+	targets=("helm|${here}/../../hack/tools/helm|helm.sh/helm/v4/cmd/helm")
+	version_args=(version --short)
+	took="~3-5 min cold on 2 cores"
+	;;
 *)
-	echo "build.sh: unknown set ${set_name}: want controlplane or node" >&2
+	echo "build.sh: unknown set ${set_name}: want controlplane, node or helm" >&2
 	exit 2
 	;;
 esac
@@ -90,7 +100,7 @@ mkdir -p "${bin}"
 scratch="$(mktemp -d "${bin}/.build.XXXXXX")"
 trap 'rm -rf "${scratch}"' EXIT
 
-echo "${set_name}: building ${targets[*]%%|*} (${k8s_version}) into ${bin}; ${took}"
+echo "${set_name}: building ${targets[*]%%|*} into ${bin}; ${took}"
 start=$(date +%s)
 for t in "${targets[@]}"; do
 	IFS='|' read -r name dir pkg <<<"${t}"
@@ -105,5 +115,5 @@ echo "${want_stamp}" >"${stamp}"
 echo "${set_name}: done in $(($(date +%s) - start))s"
 # The first line of the version, without a pipe: "| head -1" would close the pipe early and,
 # under pipefail, fail the whole build when the binary dies of SIGPIPE.
-version="$("${bin}/${targets[0]%%|*}" --version)"
+version="$("${bin}/${targets[0]%%|*}" "${version_args[@]}")"
 echo "${version%%$'\n'*}"
