@@ -1,8 +1,7 @@
-package main
+package cli
 
 import (
 	"context"
-	"errors"
 	"os"
 	"os/exec"
 	"path/filepath"
@@ -23,16 +22,21 @@ func TestValidateWritesHTMLReport(t *testing.T) {
 	defer cancel()
 	html := filepath.Join(t.TempDir(), "report.html")
 	fixtures := "../../test/fixtures/notebooks/"
-	err := validate(ctx, []string{fixtures + "xss.ipynb", "--golden", fixtures + "xss.golden.ipynb", "--html", html, "--output-dir", t.TempDir()})
-	var ee *ExitError
-	if !errors.As(err, &ee) || ee.Code != 1 {
-		t.Fatalf("validate: %v, want exit code 1", err)
+	code, stdout, stderr := runCLI(ctx, "validate", fixtures+"xss.ipynb", "--golden", fixtures+"xss.golden.ipynb", "--html", html, "--output-dir", t.TempDir())
+	if code != 1 {
+		t.Fatalf("validate: exit code %d, want 1\n%s", code, stderr)
+	}
+	if !strings.Contains(stdout, "--- golden cell") || !strings.Contains(stdout, "+++ executed cell") {
+		t.Errorf("the terminal shows no unified diff of the differing output:\n%s", stdout)
+	}
+	if !strings.Contains(stderr, "python ") {
+		t.Errorf("stderr does not say which Python ran the notebook:\n%s", stderr)
 	}
 	page, err := os.ReadFile(html)
 	if err != nil {
 		t.Fatal(err)
 	}
-	if !strings.Contains(string(page), "<th>golden cell 3</th><th>executed cell 3</th>") || strings.Contains(strings.ToLower(string(page)), "<script") {
+	if !strings.Contains(string(page), "<th>golden cell 3</th><th>executed cell 3</th>") || !strings.Contains(string(page), `<pre class="udiff">`) || strings.Contains(strings.ToLower(string(page)), "<script") {
 		t.Errorf("HTML report lacks the side-by-side diff or carries a script:\n%.2000s", page)
 	}
 }
@@ -51,27 +55,16 @@ func TestValidateLeavesNoDirectoryBehind(t *testing.T) {
 	}
 	tmp := t.TempDir()
 	t.Setenv("TMPDIR", tmp)
-	// validate writes its progress and the kept directory's path to os.Stderr.
+	// validate writes its progress and the kept directory's path to stderr.
 	stderr := func(args ...string) string {
 		t.Helper()
-		f, err := os.Create(filepath.Join(t.TempDir(), "stderr"))
-		if err != nil {
-			t.Fatal(err)
-		}
-		saved := os.Stderr
-		os.Stderr = f
 		ctx, cancel := context.WithTimeout(context.Background(), 2*time.Minute)
 		defer cancel()
-		err = validate(ctx, append([]string{nb}, args...))
-		os.Stderr = saved
-		if err != nil {
-			t.Fatalf("validate %v: %v", args, err)
+		code, _, stderr := runCLI(ctx, append([]string{"validate", nb}, args...)...)
+		if code != 0 {
+			t.Fatalf("validate %v: exit code %d\n%s", args, code, stderr)
 		}
-		b, err := os.ReadFile(f.Name())
-		if err != nil {
-			t.Fatal(err)
-		}
-		return string(b)
+		return stderr
 	}
 	leftovers := func() []string {
 		t.Helper()

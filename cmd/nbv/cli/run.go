@@ -1,9 +1,8 @@
-package main
+package cli
 
 import (
 	"context"
 	"errors"
-	"flag"
 	"fmt"
 	"io"
 	"log/slog"
@@ -15,7 +14,9 @@ import (
 
 	"github.com/go-git/go-git/v5"
 	"github.com/go-git/go-git/v5/plumbing/object"
+	"github.com/spf13/cobra"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+	"k8s.io/apimachinery/pkg/apis/meta/v1/unstructured"
 	"k8s.io/client-go/rest"
 
 	"github.com/mlops-dev/nbv/api/v1alpha1"
@@ -25,13 +26,6 @@ import (
 	"github.com/mlops-dev/nbv/internal/validationpod"
 )
 
-func init() {
-	commands["run"] = command{
-		summary: "start the local embedded stack and validate a notebook end to end",
-		run:     runLocal,
-	}
-}
-
 // runFlags are `nbv run`'s settings.
 type runFlags struct {
 	notebook, golden, runner, functionsDir, workDir, namespace string
@@ -39,25 +33,42 @@ type runFlags struct {
 	timeout, idle                                              time.Duration
 }
 
-// runLocal starts a real control plane, the functions, Knative's ApiServerSource adapters, the
-// broker and a host kubelet; commits the notebook (and golden) into a local git repository;
-// creates a NotebookValidationJob for it; and follows the job's phase until it finishes.
-func runLocal(ctx context.Context, args []string) error {
-	fs := flag.NewFlagSet("run", flag.ContinueOnError)
+func newRunCommand() *cobra.Command {
 	var f runFlags
+	cmd := &cobra.Command{
+		Use:   "run",
+		Short: "start the local embedded stack and validate a notebook end to end",
+		Long: `Start a real control plane (etcd + kube-apiserver), the functions, Knative's ApiServerSource
+adapters, the broker and a host kubelet; commit the notebook (and golden) into a local git
+repository; create a NotebookValidationJob for it; and follow it with a watch until it finishes,
+printing the failing cell's traceback end and the golden differences.
+
+` + exitCodesHelp,
+		Example: `  nbv run --runner bin/nbv-runner
+  nbv run --notebook my.ipynb --golden my.golden.ipynb --keep`,
+		Args: cobra.NoArgs,
+		RunE: func(cmd *cobra.Command, _ []string) error {
+			return runLocal(cmd.Context(), cmd.OutOrStdout(), cmd.ErrOrStderr(), f)
+		},
+	}
+	fs := cmd.Flags()
 	fs.StringVar(&f.notebook, "notebook", "test/fixtures/notebooks/compute.ipynb", "notebook to validate")
 	fs.StringVar(&f.golden, "golden", "test/fixtures/notebooks/compute.golden.ipynb", "golden notebook to compare with (empty: none)")
 	fs.StringVar(&f.runner, "runner", "bin/nbv-runner", "host path of a built nbv-runner (make build)")
 	fs.StringVar(&f.functionsDir, "functions-dir", "bin", "directory holding the function binaries (make build)")
 	fs.DurationVar(&f.idle, "idle", localstack.DefaultIdle, "stop a function instance once it has served nothing for this long (scale to zero)")
-	fs.StringVar(&f.workDir, "work-dir", "", "where pods' files go (default: a temporary directory)")
-	fs.StringVar(&f.namespace, "namespace", "nbv-demo", "namespace of the job")
+	fs.StringVar(&f.workDir, "work-dir", "", "where pods' files go (empty: a temporary directory)")
+	fs.StringVarP(&f.namespace, "namespace", "n", "nbv-demo", "namespace of the job")
 	fs.BoolVar(&f.keep, "keep", false, "keep the stack running after the job finishes (Ctrl-C stops it); kubectl works against the printed kubeconfig")
-	fs.BoolVar(&f.verbose, "v", false, "log the functions' work and each instance's start (with its cold start) and stop, the broker's and the kubelet's")
+	fs.BoolVarP(&f.verbose, "verbose", "v", false, "log the functions' work and each instance's start (with its cold start) and stop, the broker's and the kubelet's")
 	fs.DurationVar(&f.timeout, "timeout", 5*time.Minute, "give up when the job has not finished by then")
-	if err := fs.Parse(args); err != nil {
-		return &ExitError{Code: 2}
-	}
+	return cmd
+}
+
+// runLocal starts a real control plane, the functions, Knative's ApiServerSource adapters, the
+// broker and a host kubelet; commits the notebook (and golden) into a local git repository;
+// creates a NotebookValidationJob for it; and follows the job's phase until it finishes.
+func runLocal(ctx context.Context, out, stderr io.Writer, f runFlags) error {
 	runner, err := filepath.Abs(f.runner)
 	if err != nil {
 		return err
@@ -83,15 +94,15 @@ func runLocal(ctx context.Context, args []string) error {
 	log := slog.New(slog.DiscardHandler)
 	var functionOutput io.Writer
 	if f.verbose {
-		log = slog.New(slog.NewTextHandler(os.Stderr, nil))
-		functionOutput = os.Stderr
+		log = slog.New(slog.NewTextHandler(stderr, nil))
+		functionOutput = stderr
 	} else {
 		// client-go's reflectors report their watches ending at shutdown through klog.
 		klog.LogToStderr(false)
 		klog.SetOutput(io.Discard)
 	}
 
-	step := stage("starting the control plane (etcd + kube-apiserver)")
+	step := stage(out, "starting the control plane (etcd + kube-apiserver)")
 	cp, err := controlplane.Start(ctx, controlplane.Options{RepoRoot: root})
 	if err != nil {
 		return err
@@ -103,7 +114,7 @@ func runLocal(ctx context.Context, args []string) error {
 		return err
 	}
 
-	step = stage("starting the broker, Knative's ApiServerSource adapters and the functions' activators")
+	step = stage(out, "starting the broker, Knative's ApiServerSource adapters and the functions' activators")
 	stack, err := localstack.Start(ctx, localstack.Options{Config: cfg, RepoRoot: root, Namespace: f.namespace,
 		FunctionsDir: functionsDir, Idle: f.idle, FunctionOutput: functionOutput,
 		Pod: validationpod.Options{RunnerImage: "nbv-runner (host binary " + runner + ")"}, Log: log})
@@ -114,7 +125,7 @@ func runLocal(ctx context.Context, args []string) error {
 		stopCtx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
 		defer cancel()
 		if err := stack.Stop(stopCtx); err != nil {
-			fmt.Fprintln(os.Stderr, "nbv run: stopping the stack:", err)
+			fmt.Fprintln(stderr, "nbv run: stopping the stack:", err)
 		}
 	}()
 	kubeletCtx, stopKubelet := context.WithCancel(context.WithoutCancel(ctx))
@@ -125,7 +136,7 @@ func runLocal(ctx context.Context, args []string) error {
 	defer func() {
 		stopKubelet()
 		if err := <-kubeletDone; err != nil && !errors.Is(err, context.Canceled) {
-			fmt.Fprintln(os.Stderr, "nbv run: host kubelet:", err)
+			fmt.Fprintln(stderr, "nbv run: host kubelet:", err)
 		}
 	}()
 	step()
@@ -140,30 +151,36 @@ func runLocal(ctx context.Context, args []string) error {
 	if err != nil {
 		return err
 	}
-	fmt.Printf("created NotebookValidationJob %s/%s for %s\n", f.namespace, job, repo)
-	fmt.Printf("kubectl --kubeconfig %s -n %s get nvj -w\n\n", cp.KubeconfigPath(), f.namespace)
+	fmt.Fprintf(out, "created NotebookValidationJob %s/%s for %s\n", f.namespace, job, repo)
+	fmt.Fprintf(out, "kubectl --kubeconfig %s -n %s get nvj -w\n\n", cp.KubeconfigPath(), f.namespace)
 
-	final, err := followJob(ctx, cfg, f.namespace, job, f.timeout)
+	follow, err := newFollower(cfg, out, f.timeout)
 	if err != nil {
 		return err
 	}
-	printResult(final)
-	fmt.Printf("\nfunction processes: %d before the job, at most %d during it, %d when it ended\n", before, peak(), countProcesses(stack))
+	final, err := follow.follow(ctx, f.namespace, job)
+	if err != nil {
+		return err
+	}
+	if err := printResult(out, final); err != nil {
+		return err
+	}
+	fmt.Fprintf(out, "\nfunction processes: %d before the job, at most %d during it, %d when it ended\n", before, peak(), countProcesses(stack))
 	if f.keep {
-		fmt.Printf("the stack keeps running (Ctrl-C stops it); idle function instances stop after %s\n", f.idle)
-		reportIdle(ctx, stack, f.idle)
+		fmt.Fprintf(out, "the stack keeps running (Ctrl-C stops it); idle function instances stop after %s\n", f.idle)
+		reportIdle(ctx, out, stack, f.idle)
 		<-ctx.Done()
 	}
-	if final.Status.Phase != v1alpha1.PhaseSucceeded {
-		return &ExitError{Code: 1}
+	if phase, _, _ := unstructured.NestedString(final.Object, "status", "phase"); phase != v1alpha1.PhaseSucceeded {
+		return &ExitError{Code: ExitFailed}
 	}
 	return nil
 }
 
-func stage(what string) func() {
+func stage(out io.Writer, what string) func() {
 	start := time.Now()
-	fmt.Printf("%s ... ", what)
-	return func() { fmt.Printf("ready in %s\n", time.Since(start).Round(10*time.Millisecond)) }
+	fmt.Fprintf(out, "%s ... ", what)
+	return func() { fmt.Fprintf(out, "ready in %s\n", time.Since(start).Round(10*time.Millisecond)) }
 }
 
 // demoRepository commits the notebook as notebook.ipynb (and the golden as golden.ipynb) into
@@ -218,5 +235,9 @@ func createDemoJob(ctx context.Context, cfg *rest.Config, namespace, repoURL, re
 	if withGolden {
 		job.Spec.GoldenNotebook = &v1alpha1.NotebookSpec{Git: job.Spec.Notebook.Git, Path: "golden.ipynb"}
 	}
-	return createJob(ctx, cfg, job)
+	created, err := createJob(ctx, cfg, job)
+	if err != nil {
+		return "", err
+	}
+	return created.GetName(), nil
 }

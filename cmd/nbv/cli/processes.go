@@ -1,8 +1,12 @@
-package main
+package cli
 
 import (
 	"context"
 	"fmt"
+	"io"
+	"sort"
+	"strconv"
+	"strings"
 	"sync/atomic"
 	"time"
 
@@ -44,12 +48,33 @@ func watchPeak(stack *localstack.Stack) func() int {
 
 // reportIdle prints which function processes remain once the idle window (and a second for
 // the drain) has passed.
-func reportIdle(ctx context.Context, stack *localstack.Stack, idle time.Duration) {
+func reportIdle(ctx context.Context, w io.Writer, stack *localstack.Stack, idle time.Duration) {
 	select {
 	case <-ctx.Done():
 		return
 	case <-time.After(idle + time.Second):
 	}
-	procs := stack.FunctionProcesses()
-	fmt.Printf("function processes %s after the job ended: %d %v\n", idle+time.Second, countProcesses(stack), procs)
+	fmt.Fprintf(w, "function processes %s after the job ended: %d%s\n", idle+time.Second, countProcesses(stack), describeProcesses(stack.FunctionProcesses()))
+}
+
+// describeProcesses lists the running function processes by function, in name order:
+// " (job-created: pid 12, 13; sweep: pid 14)", or "" when none runs.
+func describeProcesses(byFunction map[string][]int) string {
+	names := make([]string, 0, len(byFunction))
+	for name := range byFunction {
+		names = append(names, name)
+	}
+	sort.Strings(names)
+	parts := make([]string, 0, len(names))
+	for _, name := range names {
+		pids := make([]string, len(byFunction[name]))
+		for i, pid := range byFunction[name] {
+			pids[i] = strconv.Itoa(pid)
+		}
+		parts = append(parts, name+": pid "+strings.Join(pids, ", "))
+	}
+	if len(parts) == 0 {
+		return ""
+	}
+	return " (" + strings.Join(parts, "; ") + ")"
 }

@@ -1,10 +1,8 @@
-package main
+package cli
 
 import (
-	"context"
 	"encoding/json"
 	"errors"
-	"flag"
 	"fmt"
 	"io"
 	"os"
@@ -12,25 +10,27 @@ import (
 	"strings"
 	"time"
 
+	"github.com/spf13/cobra"
 	"k8s.io/klog/v2"
 
 	"github.com/mlops-dev/nbv/internal/local/bench"
 )
 
-func init() {
-	commands["bench"] = command{
-		summary: "run N jobs through the local stack playing the kubelet, Tekton, OpenShift and CI; print latencies, API requests and costs (--chaos: with faults, checking invariants)",
-		run:     runBench,
-	}
-}
-
-// runBench is `nbv bench`: exit 0 when the run held every invariant, 1 when one broke, 2 when
-// the run could not be made.
-func runBench(ctx context.Context, args []string) error {
-	fs := flag.NewFlagSet("bench", flag.ContinueOnError)
+func newBenchCommand() *cobra.Command {
 	var o bench.Options
-	var mix, chaos, out string
-	fs.IntVar(&o.Jobs, "n", 200, "how many jobs")
+	var mix, chaos, out, functionLog string
+	var verbose bool
+	cmd := &cobra.Command{
+		Use:   "bench",
+		Short: "run N jobs through the local stack playing the kubelet, Tekton, OpenShift and CI; print latencies, API requests and costs (--chaos: with faults, checking invariants)",
+		Long: `Run N jobs through the local stack playing the kubelet, Tekton, OpenShift and CI; print
+latencies, API requests and costs. With --chaos, faults are injected and invariants checked.
+
+Exit code 0 when the run held every invariant, 1 when one broke, 2 when the run could not be made.`,
+		Args: cobra.NoArgs,
+	}
+	fs := cmd.Flags()
+	fs.IntVarP(&o.Jobs, "jobs", "n", 200, "how many jobs")
 	fs.StringVar(&mix, "mix", bench.DefaultMix.String(), "relative weights of the kinds of job: nobuild, tekton, s2i, external")
 	fs.DurationVar(&o.Interval, "interval", 0, "create one job every interval (0: all at once, a burst)")
 	fs.IntVar(&o.Creators, "creators", 8, "creations at once in a burst")
@@ -39,52 +39,52 @@ func runBench(ctx context.Context, args []string) error {
 	fs.StringVar(&chaos, "chaos", "", "faults: all, or a comma list of kill, duplicate, drop, restart")
 	fs.DurationVar(&o.Faults.KillEvery, "kill-every", bench.AllFaults.KillEvery, "with kill: mean time between two SIGKILLs of a function process")
 	fs.Float64Var(&o.Faults.Drop, "drop", bench.AllFaults.Drop, "with drop: fraction of the source events lost")
-	fs.DurationVar(&o.PingInterval, "ping-interval", 0, "the sweep's schedule (default a minute; 2s with drop)")
-	fs.DurationVar(&o.Idle, "idle", 0, "scale a function to zero after this long without a request (default 30s)")
+	fs.DurationVar(&o.PingInterval, "ping-interval", 0, "the sweep's schedule (0: a minute; 2s with drop)")
+	fs.DurationVar(&o.Idle, "idle", 0, "scale a function to zero after this long without a request (0: 30s)")
 	fs.DurationVar(&o.Timeout, "timeout", 15*time.Minute, "give up when the run has not ended by then")
 	fs.StringVar(&out, "out", "bench/results.json", "where the JSON of the result goes (empty: nowhere)")
-	verbose := fs.Bool("v", false, "let client-go's warnings (watches ending at the restart) through to stderr")
-	functionLog := fs.String("function-log", "", "append the function processes' logs to this file")
-	if err := fs.Parse(args); err != nil {
-		return &ExitError{Code: 2}
-	}
-	var err error
-	if o.Mix, err = bench.ParseMix(mix); err != nil {
-		return &ExitError{Code: 2, Err: err}
-	}
-	if o.Faults, err = parseFaults(chaos, o.Faults); err != nil {
-		return &ExitError{Code: 2, Err: err}
-	}
-	if !*verbose {
-		klog.LogToStderr(false)
-		klog.SetOutput(io.Discard)
-	}
-	o.Progress = os.Stderr
-	if *functionLog != "" {
-		f, err := os.OpenFile(*functionLog, os.O_CREATE|os.O_WRONLY|os.O_APPEND, 0o644)
+	fs.BoolVarP(&verbose, "verbose", "v", false, "let client-go's warnings (watches ending at the restart) through to stderr")
+	fs.StringVar(&functionLog, "function-log", "", "append the function processes' logs to this file")
+	cmd.RunE = func(cmd *cobra.Command, _ []string) error {
+		var err error
+		if o.Mix, err = bench.ParseMix(mix); err != nil {
+			return usagef("%w", err)
+		}
+		if o.Faults, err = parseFaults(chaos, o.Faults); err != nil {
+			return usagef("%w", err)
+		}
+		if !verbose {
+			klog.LogToStderr(false)
+			klog.SetOutput(io.Discard)
+		}
+		o.Progress = cmd.ErrOrStderr()
+		if functionLog != "" {
+			f, err := os.OpenFile(functionLog, os.O_CREATE|os.O_WRONLY|os.O_APPEND, 0o644)
+			if err != nil {
+				return err
+			}
+			defer f.Close()
+			o.FunctionOutput = f
+		}
+		res, err := bench.Run(cmd.Context(), o)
 		if err != nil {
 			return err
 		}
-		defer f.Close()
-		o.FunctionOutput = f
-	}
-	res, err := bench.Run(ctx, o)
-	if err != nil {
-		return err
-	}
-	if err := res.WriteTable(os.Stdout); err != nil {
-		return err
-	}
-	if out != "" {
-		if err := writeJSON(out, res); err != nil {
+		if err := res.WriteTable(cmd.OutOrStdout()); err != nil {
 			return err
 		}
-		fmt.Fprintf(os.Stderr, "wrote %s\n", out)
+		if out != "" {
+			if err := writeJSON(out, res); err != nil {
+				return err
+			}
+			fmt.Fprintf(cmd.ErrOrStderr(), "wrote %s\n", out)
+		}
+		if res.Failed() {
+			return &ExitError{Code: ExitFailed, Err: errors.New("an invariant broke (see above)")}
+		}
+		return nil
 	}
-	if res.Failed() {
-		return &ExitError{Code: 1, Err: errors.New("an invariant broke (see above)")}
-	}
-	return nil
+	return cmd
 }
 
 // parseFaults turns --chaos into faults, keeping the rates given by their own flags.

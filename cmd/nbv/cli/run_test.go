@@ -1,11 +1,11 @@
-package main
+package cli
 
 import (
 	"context"
-	"errors"
 	"os"
 	"os/exec"
 	"path/filepath"
+	"strings"
 	"testing"
 	"time"
 
@@ -46,17 +46,13 @@ func TestRunLocal(t *testing.T) {
 		t.Run(tc.name, func(t *testing.T) {
 			ctx, cancel := context.WithTimeout(context.Background(), 3*time.Minute)
 			defer cancel()
-			err := runLocal(ctx, []string{"--runner", runner, "--functions-dir", functions, "--notebook", tc.notebook, "--golden", tc.golden, "--timeout", "2m"})
-			code := 0
-			var ee *ExitError
-			switch {
-			case errors.As(err, &ee):
-				code = ee.Code
-			case err != nil:
-				t.Fatalf("nbv run: %v", err)
-			}
+			// One-dash long flags, as the Makefile and older scripts spell them.
+			code, stdout, stderr := runCLI(ctx, "run", "-runner", runner, "--functions-dir", functions, "--notebook", tc.notebook, "--golden", tc.golden, "--timeout", "2m")
 			if code != tc.wantCode {
-				t.Errorf("nbv run exit code = %d, want %d", code, tc.wantCode)
+				t.Errorf("nbv run exit code = %d, want %d\nstdout:\n%s\nstderr:\n%s", code, tc.wantCode, stdout, stderr)
+			}
+			if tc.wantCode == 1 && !strings.Contains(stdout, "traceback (end)") && !strings.Contains(stdout, "golden comparison") {
+				t.Errorf("a failed job's output shows neither a traceback nor the golden differences:\n%s", stdout)
 			}
 		})
 	}
