@@ -105,7 +105,10 @@ func decodeJob(doc []byte) (*v1alpha1.NotebookValidationJob, error) {
 	if s := string(bytes.TrimSpace(data)); s == "null" || s == "" {
 		return nil, nil
 	}
-	var typeMeta struct{ APIVersion, Kind string }
+	var typeMeta struct {
+		APIVersion string `json:"apiVersion"`
+		Kind       string `json:"kind"`
+	}
 	if err := kjson.UnmarshalCaseSensitivePreserveInts(data, &typeMeta); err != nil {
 		return nil, fmt.Errorf("not an object: %w", err)
 	}
@@ -116,7 +119,7 @@ func decodeJob(doc []byte) (*v1alpha1.NotebookValidationJob, error) {
 	job := &v1alpha1.NotebookValidationJob{}
 	strict, err := kjson.UnmarshalStrict(data, job)
 	if err != nil {
-		return nil, err
+		return nil, errors.Join(append([]error{err}, strict...)...)
 	}
 	if len(strict) > 0 {
 		return nil, errors.Join(strict...)

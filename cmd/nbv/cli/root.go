@@ -60,8 +60,8 @@ func usagef(format string, args ...any) error {
 	return &usageError{fmt.Errorf(format, args...)}
 }
 
-// NewRoot builds the whole command tree.
-func NewRoot() *cobra.Command {
+// NewRoot builds the whole command tree, reading stdin and writing stdout and stderr.
+func NewRoot(stdin io.Reader, stdout, stderr io.Writer) *cobra.Command {
 	root := &cobra.Command{
 		Use:   "nbv",
 		Short: "validate Jupyter notebooks on Kubernetes (NotebookValidationJob) and on this machine",
@@ -79,15 +79,26 @@ cluster the way kubectl does (--kubeconfig, --context, -n), validates a notebook
 	root.AddCommand(newVersionCommand(), newSubmitCommand(), newListCommand(), newGetCommand(),
 		newLogsCommand(), newDeleteCommand(), newValidateCommand(), newRunCommand(), newBenchCommand(),
 		newCIEventCommand())
+	root.SetIn(stdin)
+	root.SetOut(stdout)
+	root.SetErr(stderr)
+	// After SetOut: cobra's completion commands keep the writer they find now.
+	root.InitDefaultCompletionCmd()
+	for _, c := range root.Commands() {
+		if c.Name() == "completion" {
+			// Without this an unknown shell prints the help and exits 0.
+			c.Args = cobra.NoArgs
+			c.RunE = func(_ *cobra.Command, args []string) error {
+				return usagef("name a shell: bash, zsh, fish or powershell")
+			}
+		}
+	}
 	return root
 }
 
 // Execute runs nbv with args and returns the process's exit code.
 func Execute(ctx context.Context, args []string, stdin io.Reader, stdout, stderr io.Writer) int {
-	root := NewRoot()
-	root.SetIn(stdin)
-	root.SetOut(stdout)
-	root.SetErr(stderr)
+	root := NewRoot(stdin, stdout, stderr)
 	if len(args) == 0 {
 		root.SetOut(stderr)
 		_ = root.Usage()
@@ -147,6 +158,8 @@ func longFlagsWithTwoDashes(root *cobra.Command, args []string) []string {
 	if err != nil || cmd.DisableFlagParsing {
 		return args
 	}
+	// cobra adds --help only when the command runs; -help must find it now.
+	cmd.InitDefaultHelpFlag()
 	out := make([]string, len(args))
 	copy(out, args)
 	for i, a := range out {
