@@ -8,14 +8,16 @@ import (
 	apierrors "k8s.io/apimachinery/pkg/api/errors"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/client-go/kubernetes"
+
+	"github.com/mlops-dev/nbv/api/v1alpha1"
 )
 
-// What opts a namespace in (config/rbac/opt-in/): the label the event sources and the sweep
-// select, and one RoleBinding per function, without which no function may act there.
-// TestOptInRoleBindingsMatchConfig keeps these names equal to the file's.
+// What opts a namespace in (config/rbac/opt-in/): the label v1alpha1.OptInLabel the event
+// sources and the sweep select, and one RoleBinding per function, without which no function
+// may act there. TestOptInRoleBindingsMatchConfig keeps these names equal to the file's.
 const (
-	optInLabel = "mlops.mlops.dev/nbv"
-	optInValue = "enabled"
+	optInLabel = v1alpha1.OptInLabel
+	optInValue = v1alpha1.OptInValue
 )
 
 var optInRoleBindings = []string{"nbv-job-created", "nbv-pod-completed", "nbv-build-status-changed", "nbv-sweep"}

@@ -13,10 +13,11 @@ import (
 
 // submitFlags are `nbv submit`'s settings.
 type submitFlags struct {
-	files   []string
-	noWait  bool
-	watch   bool
-	timeout time.Duration
+	files     []string
+	noWait    bool
+	watch     bool
+	timeout   time.Duration
+	hintAfter time.Duration
 }
 
 func newSubmitCommand() *cobra.Command {
@@ -45,6 +46,7 @@ The namespace is -n when given, else the manifest's, else the kubeconfig context
 	fs.BoolVar(&f.noWait, "no-wait", false, "create the jobs and exit without following them")
 	fs.BoolVarP(&f.watch, "watch", "w", true, "follow the jobs until they finish (the default; --no-wait turns it off)")
 	fs.DurationVar(&f.timeout, "timeout", 45*time.Minute, "give up following when a job has not finished by then (exit 2)")
+	fs.DurationVar(&f.hintAfter, "hint-after", defaultHintAfter, "when a job has no phase after this long, check its namespace's opt-in and say what is missing")
 	cluster := newClusterFlags(fs)
 	output := newOutputFlag(fs, false)
 	cmd.RunE = func(cmd *cobra.Command, _ []string) error {
@@ -86,6 +88,7 @@ The namespace is -n when given, else the manifest's, else the kubeconfig context
 		if err != nil {
 			return err
 		}
+		follow.hintAfter = f.hintAfter
 		code := ExitSucceeded
 		var finished []*unstructured.Unstructured
 		for _, obj := range created {
