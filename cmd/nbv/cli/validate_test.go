@@ -21,7 +21,7 @@ func TestValidateWritesHTMLReport(t *testing.T) {
 	ctx, cancel := context.WithTimeout(context.Background(), 2*time.Minute)
 	defer cancel()
 	html := filepath.Join(t.TempDir(), "report.html")
-	fixtures := "../../test/fixtures/notebooks/"
+	fixtures := "../../../test/fixtures/notebooks/"
 	code, stdout, stderr := runCLI(ctx, "validate", fixtures+"xss.ipynb", "--golden", fixtures+"xss.golden.ipynb", "--html", html, "--output-dir", t.TempDir())
 	if code != 1 {
 		t.Fatalf("validate: exit code %d, want 1\n%s", code, stderr)
