@@ -44,7 +44,7 @@ The namespace is -n when given, else the manifest's, else the kubeconfig context
 	fs := cmd.Flags()
 	fs.StringArrayVarP(&f.files, "filename", "f", nil, "manifest file, or - for stdin (repeatable)")
 	fs.BoolVar(&f.noWait, "no-wait", false, "create the jobs and exit without following them")
-	fs.BoolVarP(&f.watch, "watch", "w", true, "follow the jobs until they finish (the default; --no-wait turns it off)")
+	fs.BoolVarP(&f.watch, "watch", "w", true, "follow the jobs until they finish; --watch=false, like --no-wait, only creates them")
 	fs.DurationVar(&f.timeout, "timeout", 45*time.Minute, "give up following when a job has not finished by then (exit 2)")
 	fs.DurationVar(&f.hintAfter, "hint-after", defaultHintAfter, "when a job has no phase after this long, check its namespace's opt-in and say what is missing")
 	cluster := newClusterFlags(fs)
