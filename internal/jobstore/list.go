@@ -43,18 +43,14 @@ func (s *Store) List(ctx context.Context, namespace, fieldSelector string, limit
 	return list.Items, list.Continue, nil
 }
 
-// ListNamespaces returns the names of the namespaces matching labelSelector ("" for all).
-func (s *Store) ListNamespaces(ctx context.Context, labelSelector string) ([]string, error) {
+// ListNamespaces returns the namespaces matching labelSelector ("" for all).
+func (s *Store) ListNamespaces(ctx context.Context, labelSelector string) ([]corev1.Namespace, error) {
 	list := &corev1.NamespaceList{}
 	err := s.core.Get().Resource("namespaces").Param("labelSelector", labelSelector).Do(ctx).Into(list)
 	if err != nil {
 		return nil, fmt.Errorf("list namespaces (labelSelector %q): %w", labelSelector, err)
 	}
-	names := make([]string, 0, len(list.Items))
-	for _, ns := range list.Items {
-		names = append(names, ns.Name)
-	}
-	return names, nil
+	return list.Items, nil
 }
 
 // HooksPending selects the finished jobs whose GitOps hooks are still to be performed. The

@@ -108,22 +108,42 @@ func (s *Store) RecordNamedEvent(ctx context.Context, job *v1alpha1.NotebookVali
 	return nil
 }
 
+// RecordNamespaceEvent records an Event about the namespace ns in the namespace into (a
+// function may write Events in its own namespace, not in one it is not bound in), under a
+// name the caller makes deterministic: an Event of that name that already exists counts as
+// recorded. `kubectl describe namespace` lists it (it searches every namespace).
+func (s *Store) RecordNamespaceEvent(ctx context.Context, into string, ns *corev1.Namespace, name, eventType, reason, message string) error {
+	ref := corev1.ObjectReference{APIVersion: "v1", Kind: "Namespace", Name: ns.Name, UID: ns.UID, ResourceVersion: ns.ResourceVersion}
+	ev := newEventOn(ref, into, eventType, reason, message, time.Now())
+	ev.GenerateName, ev.Name = "", name
+	err := s.core.Post().Namespace(into).Resource("events").Body(ev).Do(ctx).Error()
+	if err != nil && !apierrors.IsAlreadyExists(err) {
+		return fmt.Errorf("record event %s/%s on namespace %s: %w", into, name, ns.Name, err)
+	}
+	return nil
+}
+
 func newEvent(job *v1alpha1.NotebookValidationJob, eventType, reason, message string, now time.Time) *corev1.Event {
+	return newEventOn(corev1.ObjectReference{
+		APIVersion:      v1alpha1.SchemeGroupVersion.String(),
+		Kind:            v1alpha1.Kind,
+		Namespace:       job.Namespace,
+		Name:            job.Name,
+		UID:             job.UID,
+		ResourceVersion: job.ResourceVersion,
+	}, job.Namespace, eventType, reason, message, now)
+}
+
+// newEventOn is an Event about ref, stored in namespace into.
+func newEventOn(ref corev1.ObjectReference, into, eventType, reason, message string, now time.Time) *corev1.Event {
 	t := metav1.NewTime(now)
 	return &corev1.Event{
 		ObjectMeta: metav1.ObjectMeta{
 			// The server appends a random suffix, trimming the base to fit the name limit.
-			GenerateName: job.Name + ".",
-			Namespace:    job.Namespace,
+			GenerateName: ref.Name + ".",
+			Namespace:    into,
 		},
-		InvolvedObject: corev1.ObjectReference{
-			APIVersion:      v1alpha1.SchemeGroupVersion.String(),
-			Kind:            v1alpha1.Kind,
-			Namespace:       job.Namespace,
-			Name:            job.Name,
-			UID:             job.UID,
-			ResourceVersion: job.ResourceVersion,
-		},
+		InvolvedObject: ref,
 		Reason:              reason,
 		Message:             statustext.Clean(message, statustext.MaxEventMessage),
 		Type:                eventType,

@@ -15,7 +15,9 @@
 //     terminal event was lost): they are performed through Options.Hooks, when set.
 //
 // Only jobs in the namespaces that opted in are swept (Options.NamespaceSelector, the label the
-// event sources select), or in the one Options.Namespace.
+// event sources select), or in the one Options.Namespace. A namespace with the label whose
+// jobs the sweep may not touch (the RoleBindings of config/rbac/opt-in/ were not applied) is
+// reported with a Warning Event NotBound on the Namespace (notbound.go).
 //
 // A job never gets more than one transition per sweep, and a sweep examines at most
 // Options.MaxJobs jobs (see schedule for how the window rotates). The ping's data is not used:
@@ -60,6 +62,9 @@ const (
 	// sources select (eventsources/*.yaml): a job elsewhere belongs to someone else (the
 	// previous operator, say), and the sweep must not move it.
 	DefaultNamespaceSelector = v1alpha1.OptInLabel + "=" + v1alpha1.OptInValue
+	// EventNamespace is where the sweep records Events about namespaces: its own, where
+	// config/rbac/functions.yaml lets it create them.
+	EventNamespace = "nbv-system"
 	// listFactor bounds the listing: at most listFactor*MaxJobs jobs are listed per sweep.
 	listFactor = 10
 	// maxPage is the largest page asked of the API server.
@@ -172,6 +177,8 @@ type Result struct {
 	LeasesDeleted int
 	// HooksDone counts the finished jobs whose pending GitOps hooks this sweep performed.
 	HooksDone int
+	// NotBound counts the swept namespaces where the sweep was refused (reported NotBound).
+	NotBound int
 }
 
 // Sweep lists the non-terminal jobs, examines those schedule picks, and makes at most one
@@ -182,10 +189,15 @@ func (s *Sweeper) Sweep(ctx context.Context) (Result, error) {
 	// Taken before the executor names jobs on ctx, so the summary line names none.
 	log := function.Logger(ctx)
 	var res Result
-	namespaces, err := s.namespaces(ctx)
+	swept, err := s.namespaces(ctx)
 	if err != nil {
 		return res, fmt.Errorf("sweep: %w", err)
 	}
+	namespaces := make([]string, 0, len(swept))
+	for _, ns := range swept {
+		namespaces = append(namespaces, ns.Name)
+	}
+	refused := map[string]error{}
 	jobs, truncated, err := s.list(ctx, namespaces, jobstore.NotTerminal, listFactor*s.opts.MaxJobs)
 	if err != nil {
 		return res, fmt.Errorf("sweep: %w", err)
@@ -200,6 +212,9 @@ func (s *Sweeper) Sweep(ctx context.Context) (Result, error) {
 		written, err := s.examine(ctx, job)
 		if err != nil {
 			res.Errors++
+			if apierrors.IsForbidden(err) {
+				refused[job.Namespace] = err
+			}
 			log.Warn("sweep: examining job failed; the next ping tries again",
 				"job.namespace", job.Namespace, "job.name", job.Name, "phase", job.Status.Phase, "error", err)
 			continue
@@ -210,20 +225,22 @@ func (s *Sweeper) Sweep(ctx context.Context) (Result, error) {
 	}
 	res.LeasesDeleted = s.collectLeases(ctx, namespaces, log)
 	res.HooksDone = s.performHooks(ctx, namespaces, log)
+	res.NotBound = s.reportNotBound(ctx, swept, refused, log)
 	level := slog.LevelInfo
 	if res.Errors > 0 || res.Truncated || res.Interrupted {
 		level = slog.LevelWarn
 	}
 	log.Log(ctx, level, "sweep done", "listed", res.Listed, "truncated", res.Truncated, "examined", res.Examined,
-		"transitions", res.Transitions, "errors", res.Errors, "interrupted", res.Interrupted, "leases_deleted", res.LeasesDeleted, "hooks_done", res.HooksDone,
+		"transitions", res.Transitions, "errors", res.Errors, "interrupted", res.Interrupted, "leases_deleted", res.LeasesDeleted, "hooks_done", res.HooksDone, "not_bound", res.NotBound,
 		"duration_ms", float64(time.Since(started).Microseconds())/1000)
 	return res, nil
 }
 
-// namespaces returns the swept namespaces: the configured one, or those matching the selector.
-func (s *Sweeper) namespaces(ctx context.Context) ([]string, error) {
+// namespaces returns the swept namespaces: the configured one (only its name is known), or
+// those matching the selector.
+func (s *Sweeper) namespaces(ctx context.Context) ([]corev1.Namespace, error) {
 	if s.opts.Namespace != "" {
-		return []string{s.opts.Namespace}, nil
+		return []corev1.Namespace{{ObjectMeta: metav1.ObjectMeta{Name: s.opts.Namespace}}}, nil
 	}
 	return s.store.ListNamespaces(ctx, s.opts.NamespaceSelector)
 }

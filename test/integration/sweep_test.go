@@ -333,8 +333,8 @@ func TestSweepOnlyOptedInNamespaces(t *testing.T) {
 	}
 	f.createJob("mine", nil)
 	optedIn := f.ns
-	f.ns = optedIn + "-other"
-	if err := f.cp.EnsureNamespace(f.ctx, f.ns); err != nil {
+	f.ns = optedIn + "-other" // opted in as far as admission is concerned, but not selected
+	if err := f.cp.EnsureOptedInNamespace(f.ctx, f.ns); err != nil {
 		t.Fatal(err)
 	}
 	f.createJob("theirs", nil)
@@ -530,5 +530,76 @@ func TestSweepDeletesExpiredReplayLeases(t *testing.T) {
 	}
 	if len(leases.Items) != 1 || leases.Items[0].Name != cisignature.LeaseName("ci://test", "new") {
 		t.Errorf("leases left: %d, want only the unexpired one", len(leases.Items))
+	}
+}
+
+// TestSweepReportsLabelWithoutRoleBindings: a namespace that carries the opt-in label but not
+// the RoleBindings of config/rbac/opt-in/ gets no transitions (the functions may not act
+// there), so the sweep, running as nbv-sweep, reports it: one Warning Event NotBound in
+// nbv-system about that Namespace (kubectl describe namespace shows it), saying what to apply,
+// recorded once however many sweeps see it; the bound namespace is swept as before.
+func TestSweepReportsLabelWithoutRoleBindings(t *testing.T) {
+	f := newSweepFixture(t)
+	label := "nbv-sweep-notbound-test"
+	bound := f.ns
+	unbound := bound + "-unbound"
+	if err := f.cp.EnsureOptedInNamespace(f.ctx, unbound); err != nil {
+		t.Fatal(err)
+	}
+	patch := fmt.Sprintf(`{"metadata":{"labels":{%q:%q}}}`, label, bound)
+	for _, ns := range []string{bound, unbound} {
+		if _, err := f.kube.CoreV1().Namespaces().Patch(f.ctx, ns, types.MergePatchType, []byte(patch), metav1.PatchOptions{}); err != nil {
+			t.Fatal(err)
+		}
+	}
+	f.createJob("bound", nil)
+	f.ns = unbound
+	f.createJob("orphan", nil)
+	f.ns = bound
+
+	opts := sweep.Options{NamespaceSelector: label + "=" + bound}
+	f.ping(opts)
+	f.now = f.now.Add(time.Minute)
+	f.ping(opts)
+
+	if got := f.get("bound").Status.Phase; got == v1alpha1.PhaseNone {
+		t.Errorf("the job in the bound namespace was not swept")
+	}
+	orphan, err := f.store.Get(f.ctx, unbound, "orphan")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if orphan.Status.Phase != v1alpha1.PhaseNone {
+		t.Errorf("the job in the unbound namespace moved to %q; the sweep may not act there", orphan.Status.Phase)
+	}
+	ns, err := f.kube.CoreV1().Namespaces().Get(f.ctx, unbound, metav1.GetOptions{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	list, err := f.kube.CoreV1().Events("").List(f.ctx, metav1.ListOptions{
+		FieldSelector: "involvedObject.kind=Namespace,involvedObject.uid=" + string(ns.UID)})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(list.Items) != 1 {
+		t.Fatalf("%d Events about namespace %s after two sweeps, want exactly one", len(list.Items), unbound)
+	}
+	ev := list.Items[0]
+	if ev.Namespace != sweep.EventNamespace || ev.Name != sweep.NotBoundEventName(unbound) || ev.Type != corev1.EventTypeWarning || ev.Reason != sweep.ReasonNotBound {
+		t.Errorf("event %s/%s %s %s, want %s/%s Warning %s", ev.Namespace, ev.Name, ev.Type, ev.Reason,
+			sweep.EventNamespace, sweep.NotBoundEventName(unbound), sweep.ReasonNotBound)
+	}
+	for _, want := range []string{v1alpha1.OptInLabel + "=" + v1alpha1.OptInValue, "kubectl apply -n " + unbound + " -f config/rbac/opt-in/", "nbv-sweep"} {
+		if !strings.Contains(ev.Message, want) {
+			t.Errorf("event message %q does not say %q", ev.Message, want)
+		}
+	}
+	boundNS, err := f.kube.CoreV1().Namespaces().Get(f.ctx, bound, metav1.GetOptions{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if others, _ := f.kube.CoreV1().Events("").List(f.ctx, metav1.ListOptions{
+		FieldSelector: "involvedObject.kind=Namespace,involvedObject.uid=" + string(boundNS.UID)}); others != nil && len(others.Items) != 0 {
+		t.Errorf("the bound namespace was reported too: %s", others.Items[0].Message)
 	}
 }
