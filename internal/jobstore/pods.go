@@ -143,7 +143,7 @@ func newEventOn(ref corev1.ObjectReference, into, eventType, reason, message str
 			GenerateName: ref.Name + ".",
 			Namespace:    into,
 		},
-		InvolvedObject: ref,
+		InvolvedObject:      ref,
 		Reason:              reason,
 		Message:             statustext.Clean(message, statustext.MaxEventMessage),
 		Type:                eventType,
