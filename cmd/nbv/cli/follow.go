@@ -24,17 +24,12 @@ import (
 )
 
 // createJob creates job and returns it as the API server stored it (GenerateName resolved).
-func createJob(ctx context.Context, cfg *rest.Config, job *v1alpha1.NotebookValidationJob) (*unstructured.Unstructured, error) {
-	obj, err := runtime.DefaultUnstructuredConverter.ToUnstructured(job)
-	if err != nil {
-		return nil, err
-	}
+func createJob(ctx context.Context, cfg *rest.Config, job *unstructured.Unstructured) (*unstructured.Unstructured, error) {
 	client, err := dynamic.NewForConfig(cfg)
 	if err != nil {
 		return nil, err
 	}
-	created, err := client.Resource(v1alpha1.GroupVersionResource).Namespace(job.Namespace).
-		Create(ctx, &unstructured.Unstructured{Object: obj}, metav1.CreateOptions{})
+	created, err := client.Resource(v1alpha1.GroupVersionResource).Namespace(job.GetNamespace()).Create(ctx, job, metav1.CreateOptions{})
 	if err != nil {
 		return nil, fmt.Errorf("create job: %w", err)
 	}

@@ -12,6 +12,7 @@ import (
 	kjson "sigs.k8s.io/json"
 	"sigs.k8s.io/yaml"
 
+	"k8s.io/apimachinery/pkg/apis/meta/v1/unstructured"
 	utilyaml "k8s.io/apimachinery/pkg/util/yaml"
 
 	"github.com/mlops-dev/nbv/api/v1alpha1"
@@ -26,8 +27,12 @@ const maxManifestBytes = 8 << 20
 // wrong type, or a document that is not a NotebookValidationJob is an error naming the file,
 // the document and the field path (spec.notebook.gitt). Nothing is returned unless every
 // document is a job, so a bad file creates nothing.
-func readJobs(paths []string, stdin io.Reader) ([]*v1alpha1.NotebookValidationJob, error) {
-	var jobs []*v1alpha1.NotebookValidationJob
+//
+// The jobs are returned as the documents wrote them (the typed decode only checks them): a
+// round trip through the Go types would add the zero value of every field without omitempty,
+// which the CRD's schema may refuse (git.ref: "").
+func readJobs(paths []string, stdin io.Reader) ([]*unstructured.Unstructured, error) {
+	var jobs []*unstructured.Unstructured
 	var errs []error
 	for _, path := range paths {
 		raw, name, err := readManifest(path, stdin)
@@ -71,8 +76,8 @@ func readManifest(path string, stdin io.Reader) ([]byte, string, error) {
 }
 
 // decodeJobs decodes each document of one file; empty documents (only comments) are skipped.
-func decodeJobs(raw []byte, name string) ([]*v1alpha1.NotebookValidationJob, []error) {
-	var jobs []*v1alpha1.NotebookValidationJob
+func decodeJobs(raw []byte, name string) ([]*unstructured.Unstructured, []error) {
+	var jobs []*unstructured.Unstructured
 	var errs []error
 	docs := utilyaml.NewYAMLReader(bufio.NewReader(bytes.NewReader(raw)))
 	for index := 1; ; index++ {
@@ -96,8 +101,8 @@ func decodeJobs(raw []byte, name string) ([]*v1alpha1.NotebookValidationJob, []e
 	return jobs, errs
 }
 
-// decodeJob decodes one document strictly; an empty one is (nil, nil).
-func decodeJob(doc []byte) (*v1alpha1.NotebookValidationJob, error) {
+// decodeJob checks one document strictly and returns it; an empty one is (nil, nil).
+func decodeJob(doc []byte) (*unstructured.Unstructured, error) {
 	data, err := yaml.YAMLToJSONStrict(doc)
 	if err != nil {
 		return nil, fmt.Errorf("not YAML or JSON: %w", err)
@@ -124,9 +129,14 @@ func decodeJob(doc []byte) (*v1alpha1.NotebookValidationJob, error) {
 	if len(strict) > 0 {
 		return nil, errors.Join(strict...)
 	}
+	obj := map[string]any{}
+	if err := kjson.UnmarshalCaseSensitivePreserveInts(data, &obj); err != nil {
+		return nil, err
+	}
+	u := &unstructured.Unstructured{Object: obj}
 	// Status is the functions' to write; a manifest's would be dropped by the API server anyway.
-	job.Status = v1alpha1.NotebookValidationJobStatus{}
-	return job, nil
+	unstructured.RemoveNestedField(u.Object, "status")
+	return u, nil
 }
 
 func orNone(s string) string {

@@ -6,6 +6,8 @@ import (
 	"path/filepath"
 	"strings"
 	"testing"
+
+	"k8s.io/apimachinery/pkg/apis/meta/v1/unstructured"
 )
 
 const jobYAML = `apiVersion: mlops.mlops.dev/v1alpha1
@@ -41,7 +43,11 @@ func TestReadJobsMultiDocument(t *testing.T) {
 	}
 	var names []string
 	for _, j := range jobs {
-		names = append(names, j.Namespace+"/"+j.Name)
+		names = append(names, j.GetNamespace()+"/"+j.GetName())
+	}
+	// What is sent is what the manifest wrote: no zero values of the Go types added.
+	if _, found, _ := unstructured.NestedFieldNoCopy(jobs[0].Object, "spec", "notebook", "git", "ref"); found {
+		t.Errorf("the job gained spec.notebook.git.ref: %v", jobs[0].Object)
 	}
 	if got := strings.Join(names, " "); got != "/a /b team/c /d" {
 		t.Errorf("jobs %s, want /a /b team/c /d", got)

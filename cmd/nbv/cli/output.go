@@ -10,10 +10,10 @@ import (
 	"time"
 
 	"github.com/spf13/pflag"
+	apierrors "k8s.io/apimachinery/pkg/api/errors"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
-	"k8s.io/apimachinery/pkg/runtime"
-	"k8s.io/apimachinery/pkg/runtime/serializer"
 	"k8s.io/apimachinery/pkg/util/duration"
+	"k8s.io/client-go/kubernetes/scheme"
 	"k8s.io/client-go/rest"
 	"sigs.k8s.io/yaml"
 
@@ -88,7 +88,8 @@ func tableClient(cfg *rest.Config) (*rest.RESTClient, error) {
 	c.GroupVersion = &v1alpha1.SchemeGroupVersion
 	c.APIPath = "/apis"
 	c.AcceptContentTypes = "application/json;as=Table;v=v1;g=meta.k8s.io,application/json"
-	c.NegotiatedSerializer = serializer.WithoutConversionCodecFactory{CodecFactory: serializer.NewCodecFactory(runtime.NewScheme())}
+	// client-go's scheme decodes the API server's Status errors (a missing job's NotFound).
+	c.NegotiatedSerializer = scheme.Codecs.WithoutConversion()
 	return rest.RESTClientFor(c)
 }
 
@@ -108,6 +109,10 @@ func getTable(ctx context.Context, cfg *rest.Config, namespace, name string) (*m
 		req = req.Name(name)
 	}
 	raw, err := req.DoRaw(ctx)
+	if apierrors.IsNotFound(err) && name != "" {
+		// The Table request's NotFound carries no name; kubectl's message does.
+		return nil, apierrors.NewNotFound(v1alpha1.GroupVersionResource.GroupResource(), name)
+	}
 	if err != nil {
 		return nil, err
 	}

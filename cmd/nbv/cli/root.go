@@ -137,7 +137,10 @@ func exitCode(cmd *cobra.Command, err error, stderr io.Writer) int {
 	if errors.As(err, &status) {
 		if d := status.Status().Details; d != nil {
 			for _, c := range d.Causes {
-				fmt.Fprintf(stderr, "  %s: %s\n", c.Field, c.Message)
+				// The message usually quotes its causes already; a cause it lacks is printed.
+				if c.Field != "" && !strings.Contains(err.Error(), c.Message) {
+					fmt.Fprintf(stderr, "  %s: %s\n", c.Field, c.Message)
+				}
 			}
 		}
 	}

@@ -17,6 +17,7 @@ import (
 	"github.com/spf13/cobra"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/apimachinery/pkg/apis/meta/v1/unstructured"
+	"k8s.io/apimachinery/pkg/runtime"
 	"k8s.io/client-go/rest"
 
 	"github.com/mlops-dev/nbv/api/v1alpha1"
@@ -235,7 +236,11 @@ func createDemoJob(ctx context.Context, cfg *rest.Config, namespace, repoURL, re
 	if withGolden {
 		job.Spec.GoldenNotebook = &v1alpha1.NotebookSpec{Git: job.Spec.Notebook.Git, Path: "golden.ipynb"}
 	}
-	created, err := createJob(ctx, cfg, job)
+	obj, err := runtime.DefaultUnstructuredConverter.ToUnstructured(job)
+	if err != nil {
+		return "", err
+	}
+	created, err := createJob(ctx, cfg, &unstructured.Unstructured{Object: obj})
 	if err != nil {
 		return "", err
 	}

@@ -71,9 +71,11 @@ The namespace is -n when given, else the manifest's, else the kubeconfig context
 		}
 		var created []*unstructured.Unstructured
 		for _, job := range jobs {
-			if job.Namespace, err = cluster.namespace(job.Namespace); err != nil {
+			namespace, err := cluster.namespace(job.GetNamespace())
+			if err != nil {
 				return err
 			}
+			job.SetNamespace(namespace)
 			obj, err := createJob(cmd.Context(), cfg, job)
 			if err != nil {
 				return err
