@@ -22,7 +22,7 @@ func TestRunLocal(t *testing.T) {
 		t.Fatal(err)
 	}
 	runner := filepath.Join(t.TempDir(), "nbv-runner")
-	if out, err := exec.Command("go", "build", "-o", runner, "../nbv-runner").CombinedOutput(); err != nil {
+	if out, err := exec.Command("go", "build", "-o", runner, "github.com/mlops-dev/nbv/cmd/nbv-runner").CombinedOutput(); err != nil {
 		t.Fatalf("build nbv-runner: %v\n%s", err, out)
 	}
 	functions := t.TempDir()
