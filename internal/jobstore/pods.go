@@ -108,10 +108,10 @@ func (s *Store) RecordNamedEvent(ctx context.Context, job *v1alpha1.NotebookVali
 	return nil
 }
 
-// RecordNamespaceEvent records an Event about the namespace ns in the namespace into (a
-// function may write Events in its own namespace, not in one it is not bound in), under a
-// name the caller makes deterministic: an Event of that name that already exists counts as
-// recorded. `kubectl describe namespace` lists it (it searches every namespace).
+// RecordNamespaceEvent records an Event about the namespace ns in the namespace into (the API
+// server takes Events about cluster-scoped objects only in "default"), under a name the caller
+// makes deterministic: an Event of that name that already exists counts as recorded.
+// `kubectl describe namespace` lists it.
 func (s *Store) RecordNamespaceEvent(ctx context.Context, into string, ns *corev1.Namespace, name, eventType, reason, message string) error {
 	ref := corev1.ObjectReference{APIVersion: "v1", Kind: "Namespace", Name: ns.Name, UID: ns.UID, ResourceVersion: ns.ResourceVersion}
 	ev := newEventOn(ref, into, eventType, reason, message, time.Now())

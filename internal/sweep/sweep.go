@@ -62,9 +62,11 @@ const (
 	// sources select (eventsources/*.yaml): a job elsewhere belongs to someone else (the
 	// previous operator, say), and the sweep must not move it.
 	DefaultNamespaceSelector = v1alpha1.OptInLabel + "=" + v1alpha1.OptInValue
-	// EventNamespace is where the sweep records Events about namespaces: its own, where
-	// config/rbac/functions.yaml lets it create them.
-	EventNamespace = "nbv-system"
+	// EventNamespace is where the sweep records Events about namespaces. The API server
+	// accepts an Event about a cluster-scoped object only in "default" (as the kubelet's about
+	// Nodes), and config/rbac/functions.yaml lets the sweep create Events there and nowhere
+	// else outside opted-in namespaces.
+	EventNamespace = "default"
 	// listFactor bounds the listing: at most listFactor*MaxJobs jobs are listed per sweep.
 	listFactor = 10
 	// maxPage is the largest page asked of the API server.

@@ -342,7 +342,7 @@ func TestAPICallsPerBuildTransition(t *testing.T) {
 		t.Run(bs.strategy, func(t *testing.T) {
 			f := newFixture(t, 1)
 			ns := f.ns + "-calls"
-			if err := f.cp.EnsureNamespace(f.ctx, ns); err != nil {
+			if err := f.cp.EnsureOptedInNamespace(f.ctx, ns); err != nil {
 				t.Fatal(err)
 			}
 			f.ns = ns

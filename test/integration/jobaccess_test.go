@@ -20,6 +20,7 @@ import (
 	"github.com/mlops-dev/nbv/internal/build/tekton"
 	"github.com/mlops-dev/nbv/internal/buildchild/childapi"
 	"github.com/mlops-dev/nbv/internal/jobaccess"
+	"github.com/mlops-dev/nbv/internal/local/controlplane"
 	"github.com/mlops-dev/nbv/internal/statemachine"
 )
 
@@ -257,7 +258,7 @@ func setBuildImages(t *testing.T, images, image string) {
 			"podConfig": map[string]any{"containerImage": "quay.io/x:1", "buildConfig": map[string]any{
 				"enabled": true, "strategy": "tekton", "strategyConfig": map[string]any{"builderImage": image}}},
 		}}}
-	jobs := dynamic.NewForConfigOrDie(cp.RESTConfig()).Resource(v1alpha1.GroupVersionResource).Namespace("nbv-system")
+	jobs := dynamic.NewForConfigOrDie(cp.RESTConfig()).Resource(v1alpha1.GroupVersionResource).Namespace(controlplane.AdmissionProbeNamespace)
 	for deadline := time.Now().Add(10 * time.Second); ; time.Sleep(100 * time.Millisecond) {
 		_, err := jobs.Create(ctx, probe, metav1.CreateOptions{DryRun: []string{metav1.DryRunAll}})
 		if err == nil {

@@ -21,7 +21,9 @@ import (
 // The probes InstallAdmission waits with: dry-run jobs in an opted-in namespace that exists
 // only for them (nothing is ever stored there) and in nbv-system, which never opts in.
 const (
-	probeNamespace    = "nbv-admission-probe"
+	// AdmissionProbeNamespace is opted in (labelled only) and holds nothing: tests dry-run
+	// jobs there to see what admission says.
+	AdmissionProbeNamespace = "nbv-admission-probe"
 	notOptedNamespace = "nbv-system"
 	probeImage        = "nbv.invalid/admission-probe:0"
 )
@@ -52,7 +54,7 @@ func InstallAdmission(ctx context.Context, admin *rest.Config, repoRoot string) 
 	if err := serverapply.Objects(ctx, admin, objs, serverapply.Options{FieldManager: "nbv-install"}); err != nil {
 		return fmt.Errorf("admission: %w", err)
 	}
-	if err := EnsureNamespace(ctx, admin, probeNamespace, OptInLabels()); err != nil {
+	if err := EnsureNamespace(ctx, admin, AdmissionProbeNamespace, OptInLabels()); err != nil {
 		return fmt.Errorf("admission: %w", err)
 	}
 	client, err := dynamic.NewForConfig(admin)
@@ -76,14 +78,14 @@ func InstallAdmission(ctx context.Context, admin *rest.Config, repoRoot string) 
 	}
 	var last string
 	for {
-		got, err := probe(probeNamespace, "")
+		got, err := probe(AdmissionProbeNamespace, "")
 		switch {
 		case err != nil:
 			last = fmt.Sprintf("a plain dry-run job was refused: %v", err)
 		case got.GetAnnotations()[jobaccess.AnnotationAuthor] == "":
 			last = "a dry-run job carries no " + jobaccess.AnnotationAuthor + " annotation yet"
 		default:
-			_, imageErr := probe(probeNamespace, probeImage)
+			_, imageErr := probe(AdmissionProbeNamespace, probeImage)
 			_, optInErr := probe(notOptedNamespace, "")
 			if refused(imageErr) && refused(optInErr) {
 				return nil
