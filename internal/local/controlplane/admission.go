@@ -24,8 +24,8 @@ const (
 	// AdmissionProbeNamespace is opted in (labelled only) and holds nothing: tests dry-run
 	// jobs there to see what admission says.
 	AdmissionProbeNamespace = "nbv-admission-probe"
-	notOptedNamespace = "nbv-system"
-	probeImage        = "nbv.invalid/admission-probe:0"
+	notOptedNamespace       = "nbv-system"
+	probeImage              = "nbv.invalid/admission-probe:0"
 )
 
 var jobsGVR = schema.GroupVersionResource{Group: "mlops.mlops.dev", Version: "v1alpha1", Resource: "notebookvalidationjobs"}
