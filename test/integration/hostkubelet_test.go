@@ -188,7 +188,9 @@ func TestHostKubeletRunsValidationPods(t *testing.T) {
 	t.Run("no process outlives Run", func(t *testing.T) {
 		pod := create(t, "stopped", "sleep.ipynb", "5m")
 		deadline := time.Now().Add(time.Minute)
-		for len(hkProcesses(string(pod.UID)+"/")) < 2 { // the runner and its Python at least
+		// The notebook container's runner and its Python at least: counted in that container
+		// alone, since the prepare container's clone runs git-upload-pack beside the runner.
+		for len(hkProcesses(string(pod.UID)+"/notebook")) < 2 {
 			if time.Now().After(deadline) {
 				t.Fatal("the notebook never started")
 			}
