@@ -52,6 +52,14 @@ func TestNotebookFromGitSucceeds(t *testing.T) {
 		t.Fatal(err)
 	}
 	t.Logf("kubectl logs %s:\n%s", pod, logs)
+	// nbv logs finds the job's validation pod itself and prints the same log.
+	nbvLogs, err := runNBV(t, "logs", "compute", "-n", "e2e-ok", "--kubeconfig", cluster.ControlPlane.KubeconfigPath())
+	if err != nil {
+		t.Fatalf("nbv logs: %v: %s", err, nbvLogs)
+	}
+	if strings.TrimSpace(nbvLogs) != strings.TrimSpace(logs) {
+		t.Errorf("nbv logs printed\n%s\nwant what kubectl logs printed", nbvLogs)
+	}
 	got, err := kube(t).CoreV1().Pods("e2e-ok").Get(context.Background(), pod, metav1.GetOptions{})
 	if err != nil {
 		t.Fatal(err)
@@ -172,5 +180,26 @@ func TestFunctionPodDeletedMidRun(t *testing.T) {
 			names = append(names, p.Name)
 		}
 		t.Errorf("validation pods %v, want exactly %s", names, job.Status.ValidationPodName)
+	}
+}
+
+// TestJobOutsideOptedInNamespaceIsRefused: on the real cluster, kubectl apply of a job into a
+// namespace without the opt-in label is refused by the API server (the admission policy of
+// config/admission/opt-in.yaml), saying what to apply; nothing is stored.
+func TestJobOutsideOptedInNamespaceIsRefused(t *testing.T) {
+	if _, err := kubectl(t, "", "create", "namespace", "e2e-not-opted"); err != nil {
+		t.Fatal(err)
+	}
+	out, err := kubectl(t, jobYAML("e2e-not-opted", "refused", "http://git.invalid/x.git", "x.ipynb", ociimage.NotebookRef, ""), "apply", "-f", "-")
+	if err == nil {
+		t.Fatalf("kubectl apply into a namespace that has not opted in succeeded: %s", out)
+	}
+	for _, want := range []string{"has not opted in", "mlops.mlops.dev/nbv=enabled", "kubectl apply -n e2e-not-opted -f config/rbac/opt-in/"} {
+		if !strings.Contains(err.Error(), want) {
+			t.Errorf("refusal %q does not say %q", err, want)
+		}
+	}
+	if got, _ := kubectl(t, "", "get", "nvj", "-n", "e2e-not-opted", "-o", "name"); strings.TrimSpace(got) != "" {
+		t.Errorf("a refused job was stored: %s", got)
 	}
 }
