@@ -201,20 +201,29 @@ func resourceOf(strategy string) (childapi.Resource, bool) {
 // gone is observed as a failed build (observe.BuildMissing). A child the job does not
 // control is a forged or stale hint: function.ErrBadInput.
 func (b *Builds) ObserveChild(ctx context.Context, job *v1alpha1.NotebookValidationJob, r childapi.Resource, name string) (statemachine.Observation, error) {
+	obs, _, err := b.ObserveChildAt(ctx, job, r, name, "")
+	return obs, err
+}
+
+// ObserveChildAt is ObserveChild for an event that showed the child at resourceVersion: it
+// also reports whether the child read fresh has moved on from that version (false when
+// resourceVersion is empty, or the child is gone).
+func (b *Builds) ObserveChildAt(ctx context.Context, job *v1alpha1.NotebookValidationJob, r childapi.Resource, name, resourceVersion string) (statemachine.Observation, bool, error) {
 	obj, observed, err := b.get(ctx, r, job.Namespace, name)
 	switch {
 	case apierrors.IsNotFound(err):
-		return observe.BuildMissing(r.Kind, name), nil
+		return observe.BuildMissing(r.Kind, name), false, nil
 	case err != nil:
-		return statemachine.Observation{}, err
+		return statemachine.Observation{}, false, err
 	case !metav1.IsControlledBy(obj, job):
-		return statemachine.Observation{}, fmt.Errorf("%w: %s %s/%s is not controlled by job %s", function.ErrBadInput, r.Kind, job.Namespace, name, job.Name)
+		return statemachine.Observation{}, false, fmt.Errorf("%w: %s %s/%s is not controlled by job %s", function.ErrBadInput, r.Kind, job.Namespace, name, job.Name)
 	}
 	o, err := observed()
 	if err != nil {
-		return statemachine.Observation{}, fmt.Errorf("%w: %v", function.ErrBadInput, err)
+		return statemachine.Observation{}, false, fmt.Errorf("%w: %v", function.ErrBadInput, err)
 	}
-	return observe.Build(o), nil
+	movedOn := resourceVersion != "" && obj.GetResourceVersion() != resourceVersion
+	return observe.Build(o), movedOn, nil
 }
 
 // get reads the child name of resource r fresh, and returns how to observe it: a Build

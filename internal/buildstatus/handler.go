@@ -5,8 +5,11 @@
 // names the child; what it says about the build is never believed for a write: it only lets
 // the function conclude "nothing to do" without reading the child, when the child as the
 // event shows it would not change the fresh job (a build still running that the job already
-// records as running). The signed external-CI route of the same function is a separate
-// handler (internal/externalci).
+// records as running). When the child read fresh has moved on from the event's
+// resourceVersion, the event writes nothing: the child's newer state brings its own event, so
+// two updates in quick succession (running, then succeeded) lead to one write, not two writes
+// from the same job resourceVersion of which one is refused with a 409. The signed
+// external-CI route of the same function is a separate handler (internal/externalci).
 package buildstatus
 
 import (
@@ -32,7 +35,7 @@ var EventTypes = []string{events.TypeResourceUpdate}
 // Observer observes a job's build child (buildchild.Builds): read fresh, or as an event
 // carried it.
 type Observer interface {
-	ObserveChild(ctx context.Context, job *v1alpha1.NotebookValidationJob, r childapi.Resource, name string) (statemachine.Observation, error)
+	ObserveChildAt(ctx context.Context, job *v1alpha1.NotebookValidationJob, r childapi.Resource, name, resourceVersion string) (statemachine.Observation, bool, error)
 	ObserveObject(obj *unstructured.Unstructured) (statemachine.Observation, error)
 }
 
@@ -73,9 +76,18 @@ func Handler(x *transition.Executor, builds Observer) function.Handler {
 				// brings its own event, so it need not be read now.
 				return statemachine.Observation{}, nil
 			}
-			obs, err := builds.ObserveChild(ctx, j, r, re.Name)
+			obs, movedOn, err := builds.ObserveChildAt(ctx, j, r, re.Name, re.Object.GetResourceVersion())
 			if err != nil {
 				return obs, err
+			}
+			if movedOn {
+				// The child changed again since this event (Tekton writes running, then
+				// succeeded, in quick succession): its newer state brings its own event, and
+				// only the step for that event writes. Deciding the newer state here as well
+				// would have both steps write the job from the same resourceVersion, one of
+				// them refused with a 409.
+				function.Logger(ctx).Debug("the child moved on since this event; its own event decides", "kind", re.Kind, "child", re.Name)
+				return statemachine.Observation{}, nil
 			}
 			return obs, finishedEarly(re, j, obs)
 		})

@@ -20,9 +20,9 @@ import (
 // observer fails the test if it is reached: the cases below must be settled from the event.
 type observer struct{ t *testing.T }
 
-func (o observer) ObserveChild(context.Context, *v1alpha1.NotebookValidationJob, childapi.Resource, string) (statemachine.Observation, error) {
+func (o observer) ObserveChildAt(context.Context, *v1alpha1.NotebookValidationJob, childapi.Resource, string, string) (statemachine.Observation, bool, error) {
 	o.t.Error("the child was read for an event that should have been settled without the API")
-	return statemachine.Observation{}, nil
+	return statemachine.Observation{}, false, nil
 }
 
 func (o observer) ObserveObject(*unstructured.Unstructured) (statemachine.Observation, error) {

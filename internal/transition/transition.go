@@ -5,7 +5,8 @@
 // record a Kubernetes Event and build the reply CloudEvent. A decision that ends the job first
 // records its notification Event (internal/gitops), once, and marks the GitOps hooks its
 // annotations ask for Pending (internal/gitopshooks performs them). Functions differ only in
-// how they observe.
+// how they observe. Steps of one job in one process run one at a time, so that two events
+// about it delivered together do not both write from the job's same resourceVersion.
 package transition
 
 import (
@@ -54,6 +55,7 @@ type Executor struct {
 	Now    func() time.Time
 
 	written written
+	serial  serial
 }
 
 // Outcome is what one Step did.
@@ -75,6 +77,8 @@ func (e *Executor) Step(ctx context.Context, namespace, name string, observe Obs
 // answer to that write instead of reading the job again (the write it makes is guarded by
 // that version like any other). The event's own copy of the job is never used.
 func (e *Executor) StepAt(ctx context.Context, namespace, name, resourceVersion string, observe Observer) (*cloudevents.Event, error) {
+	unlock := e.serial.lock(namespace, name)
+	defer unlock()
 	out, err := e.run(ctx, e.written.at(namespace, name, resourceVersion), namespace, name, observe)
 	if err != nil || !out.Written {
 		return nil, err
@@ -84,6 +88,8 @@ func (e *Executor) StepAt(ctx context.Context, namespace, name, resourceVersion 
 
 // Run is Step without the reply event, for callers that report differently (the sweep).
 func (e *Executor) Run(ctx context.Context, namespace, name string, observe Observer) (Outcome, error) {
+	unlock := e.serial.lock(namespace, name)
+	defer unlock()
 	return e.run(ctx, nil, namespace, name, observe)
 }
 
