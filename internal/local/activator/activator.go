@@ -73,6 +73,9 @@ type ColdStart struct {
 	AcceptedToReady time.Duration
 	// AcceptedToAnswered is from the request's arrival to its answer.
 	AcceptedToAnswered time.Duration
+	// ProcessToAnswered is from the process start to this request's answer: for the first
+	// request a new process answers, the whole cold path a held event pays.
+	ProcessToAnswered time.Duration
 }
 
 // maxColdStarts bounds the cold starts remembered for ColdStarts.
@@ -138,7 +141,7 @@ func (a *Activator) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	a.release(inst)
 	if waited && !inst.readyAt.Before(accepted) {
 		c := ColdStart{Pid: inst.Pid(), ProcessToReady: inst.readyAt.Sub(inst.Started()),
-			AcceptedToReady: inst.readyAt.Sub(accepted), AcceptedToAnswered: time.Since(accepted)}
+			AcceptedToReady: inst.readyAt.Sub(accepted), AcceptedToAnswered: time.Since(accepted), ProcessToAnswered: time.Since(inst.Started())}
 		a.mu.Lock()
 		if len(a.cold) < maxColdStarts {
 			a.cold = append(a.cold, c)

@@ -3,6 +3,7 @@ package bench
 import (
 	"encoding/json"
 	"net/http"
+	"slices"
 	"strings"
 	"testing"
 	"time"
@@ -11,6 +12,7 @@ import (
 	"k8s.io/apimachinery/pkg/types"
 
 	"github.com/mlops-dev/nbv/api/v1alpha1"
+	"github.com/mlops-dev/nbv/internal/local/activator"
 	"github.com/mlops-dev/nbv/internal/local/controlplane"
 	"github.com/mlops-dev/nbv/internal/statemachine"
 )
@@ -233,5 +235,18 @@ func TestBuildFinished(t *testing.T) {
 	}
 	if buildFinished(nil) {
 		t.Error("a build with no status counts as finished")
+	}
+}
+
+// Each process started counts once, with the first request it answered.
+func TestColdStartTimesPerProcess(t *testing.T) {
+	ms := time.Millisecond
+	ready, answered := coldStartTimes([]activator.ColdStart{
+		{Pid: 7, ProcessToReady: 20 * ms, ProcessToAnswered: 60 * ms},
+		{Pid: 7, ProcessToReady: 20 * ms, ProcessToAnswered: 45 * ms},
+		{Pid: 9, ProcessToReady: 30 * ms, ProcessToAnswered: 50 * ms},
+	})
+	if !slices.Equal(ready, []time.Duration{20 * ms, 30 * ms}) || !slices.Equal(answered, []time.Duration{45 * ms, 50 * ms}) {
+		t.Errorf("ready %v, answered %v; want [20ms 30ms] and [45ms 50ms]", ready, answered)
 	}
 }

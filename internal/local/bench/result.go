@@ -14,6 +14,7 @@ import (
 
 	"k8s.io/apimachinery/pkg/types"
 
+	"github.com/mlops-dev/nbv/internal/local/activator"
 	"github.com/mlops-dev/nbv/internal/local/controlplane"
 	"github.com/mlops-dev/nbv/internal/local/knservice"
 	"github.com/mlops-dev/nbv/internal/statemachine"
@@ -118,9 +119,14 @@ type StatusWrites struct {
 type Function struct {
 	BinaryBytes int64 `json:"binaryBytes"`
 	// Instances is how many processes were started: each is a cold start.
-	Instances        int     `json:"instances"`
-	ColdStartP50Ms   float64 `json:"coldStartP50Ms"`
-	ColdStartMaxMs   float64 `json:"coldStartMaxMs"`
+	Instances int `json:"instances"`
+	// ColdStartP50Ms and ColdStartMaxMs are from a process start to its first ready answer.
+	ColdStartP50Ms float64 `json:"coldStartP50Ms"`
+	ColdStartMaxMs float64 `json:"coldStartMaxMs"`
+	// FirstAnswerP50Ms and FirstAnswerMaxMs are from a process start to its answer to the
+	// first event it was started for (held by the activator meanwhile).
+	FirstAnswerP50Ms float64 `json:"firstAnswerP50Ms"`
+	FirstAnswerMaxMs float64 `json:"firstAnswerMaxMs"`
 	CPUMs            float64 `json:"cpuMs"`
 	Requests         int     `json:"requests"`
 	Transitions      int     `json:"transitions"`
@@ -355,13 +361,11 @@ func (r *run) functionFigures(calls *apiCalls) {
 		_, killedPer = r.killer.victims()
 	}
 	for _, name := range slices.Sorted(maps.Keys(r.stack.Activators)) {
-		var ready []time.Duration
-		for _, c := range r.stack.Activators[name].ColdStarts() {
-			ready = append(ready, c.ProcessToReady)
-		}
-		cold := latency("", ready)
+		ready, answered := coldStartTimes(r.stack.Activators[name].ColdStarts())
+		cold, first := latency("", ready), latency("", answered)
 		st := stats[name]
 		f := Function{BinaryBytes: res.sizes[name], Instances: st.Instances, ColdStartP50Ms: cold.P50, ColdStartMaxMs: cold.Max,
+			FirstAnswerP50Ms: first.P50, FirstAnswerMaxMs: first.Max,
 			CPUMs: float64(st.CPU.Microseconds()) / 1000, Requests: calls.ByFunction[name], Transitions: calls.TransitionsByFunction[name],
 			Killed: killedPer[name]}
 		if f.Transitions > 0 {
@@ -369,6 +373,23 @@ func (r *run) functionFigures(calls *apiCalls) {
 		}
 		res.Functions[name] = f
 	}
+}
+
+// coldStartTimes are, per process started, the time from its start to ready and to its first
+// answer (the activator records every request a starting process held; the first answered
+// is the process's).
+func coldStartTimes(cold []activator.ColdStart) (ready, answered []time.Duration) {
+	first := map[int]activator.ColdStart{}
+	for _, c := range cold {
+		if f, ok := first[c.Pid]; !ok || c.ProcessToAnswered < f.ProcessToAnswered {
+			first[c.Pid] = c
+		}
+	}
+	for _, pid := range slices.Sorted(maps.Keys(first)) {
+		ready = append(ready, first[pid].ProcessToReady)
+		answered = append(answered, first[pid].ProcessToAnswered)
+	}
+	return ready, answered
 }
 
 // pidPattern finds the process a stack error is about.
