@@ -63,6 +63,25 @@ func finishJob(ctx context.Context, store *jobstore.Store, ns, name string, stat
 	}
 }
 
+// finishing runs finishJob in the background and returns what to call once the CLI ended: it
+// waits for finishJob's write, since the CLI can see the write's watch event before the
+// write's own answer arrives, and cancels it only when the CLI ended without the job.
+func finishing(ctx context.Context, store *jobstore.Store, ns, name string, status v1alpha1.NotebookValidationJobStatus) func() error {
+	finishCtx, stop := context.WithCancel(ctx)
+	done := make(chan error, 1)
+	go func() { done <- finishJob(finishCtx, store, ns, name, status) }()
+	return func() error {
+		defer stop()
+		select {
+		case err := <-done:
+			return err
+		case <-time.After(10 * time.Second):
+			stop()
+			return <-done
+		}
+	}
+}
+
 // TestCLI drives nbv against the real API server: submit follows a job with a watch to its
 // exit code and prints what failed; multi-document manifests; list/get as kubectl shows them;
 // delete; and the hint for a job nothing acts on.
@@ -81,14 +100,9 @@ func TestCLI(t *testing.T) {
 	}
 
 	t.Run("submit succeeded", func(t *testing.T) {
-		finishCtx, stop := context.WithCancel(ctx)
-		done := make(chan error, 1)
-		go func() {
-			done <- finishJob(finishCtx, store, ns, "ok", v1alpha1.NotebookValidationJobStatus{Phase: v1alpha1.PhaseSucceeded, Message: "notebook passed"})
-		}()
+		finished := finishing(ctx, store, ns, "ok", v1alpha1.NotebookValidationJobStatus{Phase: v1alpha1.PhaseSucceeded, Message: "notebook passed"})
 		code, stdout, stderr := run(nbvJob("ok"), "submit", "-f", "-", "--timeout", "1m")
-		stop()
-		if err := <-done; err != nil {
+		if err := finished(); err != nil {
 			t.Fatalf("%v\nstdout:\n%s\nstderr:\n%s", err, stdout, stderr)
 		}
 		if code != 0 || !strings.Contains(stdout, "Succeeded: notebook passed") {
@@ -102,12 +116,9 @@ func TestCLI(t *testing.T) {
 				Output: "----> 1 1/0\nZeroDivisionError: division by zero"}},
 			ComparisonResult: &v1alpha1.ComparisonResult{Strategy: "normalized", Result: "failed", TotalCells: 2, MatchedCells: 1, MismatchedCells: 1,
 				Diffs: []v1alpha1.CellDiff{{CellIndex: 0, CellType: "code", DiffType: "output_mismatch", Severity: "major", Expected: "loss 0.5", Actual: "loss 0.7"}}}}
-		finishCtx, stop := context.WithCancel(ctx)
-		done := make(chan error, 1)
-		go func() { done <- finishJob(finishCtx, store, ns, "bad", failed) }()
+		finished := finishing(ctx, store, ns, "bad", failed)
 		code, stdout, stderr := run(nbvJob("bad"), "submit", "-f", "-", "-o", "json", "--timeout", "1m")
-		stop()
-		if err := <-done; err != nil {
+		if err := finished(); err != nil {
 			t.Fatalf("%v\nstdout:\n%s\nstderr:\n%s", err, stdout, stderr)
 		}
 		var final v1alpha1.NotebookValidationJob
