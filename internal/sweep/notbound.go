@@ -2,11 +2,12 @@ package sweep
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"log/slog"
-	"sort"
 
 	corev1 "k8s.io/api/core/v1"
+	apierrors "k8s.io/apimachinery/pkg/api/errors"
 
 	"github.com/mlops-dev/nbv/api/v1alpha1"
 )
@@ -27,12 +28,23 @@ func NotBoundMessage(namespace string, refusal error) string {
 		namespace, v1alpha1.OptInLabel, v1alpha1.OptInValue, refusal, namespace)
 }
 
+// forbiddenOnJobs says whether err is the API server refusing the sweep a job itself: what a
+// namespace without the RoleBindings answers. Other refusals (Pod Security admission refusing
+// a validation pod, a quota) are the job's own trouble, not the namespace's.
+func forbiddenOnJobs(err error) bool {
+	var status apierrors.APIStatus
+	if !apierrors.IsForbidden(err) || !errors.As(err, &status) {
+		return false
+	}
+	d := status.Status().Details
+	return d != nil && d.Group == v1alpha1.SchemeGroupVersion.Group && d.Kind == v1alpha1.Resource
+}
+
 // reportNotBound records a NotBound Event for each swept namespace in refused (the sweep was
 // forbidden to examine a job there) and returns how many it reported. Failures are logged:
 // the next sweep tries again.
 func (s *Sweeper) reportNotBound(ctx context.Context, swept []corev1.Namespace, refused map[string]error, log *slog.Logger) int {
 	reported := 0
-	sort.Slice(swept, func(i, j int) bool { return swept[i].Name < swept[j].Name })
 	for i := range swept {
 		ns := &swept[i]
 		err, ok := refused[ns.Name]

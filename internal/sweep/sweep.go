@@ -214,7 +214,7 @@ func (s *Sweeper) Sweep(ctx context.Context) (Result, error) {
 		written, err := s.examine(ctx, job)
 		if err != nil {
 			res.Errors++
-			if apierrors.IsForbidden(err) {
+			if forbiddenOnJobs(err) {
 				refused[job.Namespace] = err
 			}
 			log.Warn("sweep: examining job failed; the next ping tries again",
