@@ -46,7 +46,7 @@ func command(ctx context.Context, args []string, stdout, stderr io.Writer, now f
 	fs := flag.NewFlagSet("ci-event", flag.ContinueOnError)
 	fs.SetOutput(stderr)
 	fs.Usage = func() {
-		fmt.Fprintln(fs.Output(), "usage: nbv ci-event --url URL --namespace NS --job NAME --status succeeded|failed [--image IMG --digest D] [--message M] --key-file F [--source S]")
+		fmt.Fprintln(fs.Output(), "usage: nbv ci-event --url URL --namespace NS --job NAME --status succeeded|failed [--image IMG --digest D] [--message M] --key-file F [--source S] [--host NAME]")
 		fs.PrintDefaults()
 	}
 	target := fs.String("url", "", "build-status-changed `URL`; without a path, "+Path+" is appended")
@@ -61,6 +61,7 @@ func command(ctx context.Context, args []string, stdout, stderr io.Writer, now f
 	buildID := fs.String("build-id", "", "CI build identifier (default: the event id)")
 	buildURL := fs.String("build-url", "", "link to the CI build")
 	mode := fs.String("mode", Structured, "content mode: structured or binary")
+	host := fs.String("host", "", "`name` to send as the Host header, when --url names an address and an ingress routes by host name (as curl -H 'Host: ...')")
 	if err := fs.Parse(args); err != nil {
 		return &exitCode{code: 2}
 	}
@@ -107,6 +108,9 @@ func command(ctx context.Context, args []string, stdout, stderr io.Writer, now f
 	req, err := NewRequest(ctx, endpoint, ev, *mode, key, t)
 	if err != nil {
 		return &exitCode{code: 2, err: err}
+	}
+	if *host != "" {
+		req.Host = *host
 	}
 	answer, err := Send(client, req)
 	var rejected *RejectedError
