@@ -109,11 +109,7 @@ func Up(ctx context.Context, opts Options) (_ *Cluster, err error) {
 		return nil, err
 	}
 
-	eventingDir, err := controlplane.ModuleDir(ctx, filepath.Join(opts.RepoRoot, eventingModuleDir), knative.EventingModule, "")
-	if err != nil {
-		return nil, err
-	}
-	eventing, eventingImages, err := knative.EventingManifests(eventingDir)
+	platform, images, err := platformManifests(ctx, opts.RepoRoot)
 	if err != nil {
 		return nil, err
 	}
@@ -121,12 +117,11 @@ func Up(ctx context.Context, opts Options) (_ *Cluster, err error) {
 	if err != nil {
 		return nil, err
 	}
-	var images []ociimage.GoImage
 	for _, p := range functionImages {
 		images = append(images, ociimage.GoImage{Package: p, Dir: opts.RepoRoot})
 	}
-	for _, p := range eventingImages {
-		images = append(images, ociimage.GoImage{Package: p, Dir: filepath.Join(opts.RepoRoot, eventingModuleDir)})
+	if err := distinctRefs(images); err != nil {
+		return nil, err
 	}
 	if err := step(fmt.Sprintf("images (%d, imported)", len(images)+2), func() error {
 		return c.buildImages(ctx, opts.ImageDir, images)
@@ -134,8 +129,8 @@ func Up(ctx context.Context, opts Options) (_ *Cluster, err error) {
 		return nil, err
 	}
 	cfg := c.RESTConfig()
-	if err := step("knative eventing", func() error {
-		return knative.InstallEventing(ctx, cfg, eventing)
+	if err := step("eventing, serving, traefik", func() error {
+		return knative.InstallPlatform(ctx, cfg, platform...)
 	}); err != nil {
 		return nil, err
 	}
@@ -146,7 +141,7 @@ func Up(ctx context.Context, opts Options) (_ *Cluster, err error) {
 		if err := knative.WaitAvailable(ctx, cfg, FunctionsNamespace); err != nil {
 			return err
 		}
-		return waitEventingReady(ctx, cfg, FunctionsNamespace)
+		return waitKnativeReady(ctx, cfg, FunctionsNamespace)
 	}); err != nil {
 		return nil, err
 	}
@@ -154,8 +149,11 @@ func Up(ctx context.Context, opts Options) (_ *Cluster, err error) {
 }
 
 const (
-	// eventingModuleDir is the Go module pinning Knative Eventing, relative to the repository.
-	eventingModuleDir = "test/e2e/knative"
+	// knativeModuleDir is the Go module pinning Knative Eventing and Serving, relative to the
+	// repository.
+	knativeModuleDir = "test/e2e/knative"
+	// traefikModuleDir is the Go module pinning Traefik.
+	traefikModuleDir = "test/e2e/traefik"
 	// FunctionsNamespace is where the functions, the Broker and the event sources run.
 	FunctionsNamespace = "nbv-system"
 )

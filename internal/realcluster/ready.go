@@ -16,19 +16,22 @@ import (
 	"github.com/mlops-dev/nbv/internal/modelready"
 )
 
-// eventingKinds are the Knative objects this project applies; each reports a Ready condition.
-var eventingKinds = []schema.GroupVersionResource{
+// knativeKinds are the Knative objects this project applies; each reports a Ready condition.
+// The Knative Services come first: a Trigger is Ready only once its subscriber has an address.
+var knativeKinds = []schema.GroupVersionResource{
+	{Group: "serving.knative.dev", Version: "v1", Resource: "services"},
 	{Group: "eventing.knative.dev", Version: "v1", Resource: "brokers"},
 	{Group: "eventing.knative.dev", Version: "v1", Resource: "triggers"},
 	{Group: "sources.knative.dev", Version: "v1", Resource: "apiserversources"},
 	{Group: "sources.knative.dev", Version: "v1", Resource: "pingsources"},
 }
 
-// waitEventingReady waits until every Broker, Trigger, ApiServerSource and PingSource in
-// namespace is Ready: the Broker's channel is subscribed, each Trigger's subscriber resolved,
-// each source's adapter running. When ctx ends first, the error names each one that is not
+// waitKnativeReady waits until every Knative Service, Broker, Trigger, ApiServerSource and
+// PingSource in namespace is Ready: each Service's revision ran and is routed by the ingress,
+// the Broker's channel is subscribed, each Trigger's subscriber resolved, each source's
+// adapter running. When ctx ends first, the error names each one that is not
 // and the reason its Ready condition gives.
-func waitEventingReady(ctx context.Context, cfg *rest.Config, namespace string) error {
+func waitKnativeReady(ctx context.Context, cfg *rest.Config, namespace string) error {
 	client, err := dynamic.NewForConfig(cfg)
 	if err != nil {
 		return fmt.Errorf("dynamic client: %w", err)
@@ -37,7 +40,7 @@ func waitEventingReady(ctx context.Context, cfg *rest.Config, namespace string) 
 	for {
 		notReady = notReady[:0]
 		total := 0
-		for _, gvr := range eventingKinds {
+		for _, gvr := range knativeKinds {
 			list, err := client.Resource(gvr).Namespace(namespace).List(ctx, metav1.ListOptions{})
 			if err != nil {
 				notReady = append(notReady, fmt.Sprintf("%s: %v", gvr.Resource, err))

@@ -44,6 +44,9 @@ type Chart struct {
 	// or a bound such as max-scale).
 	Limit      *float64
 	LimitLabel string
+	// Lanes draws each series in its own band, one above the other, on the same scales:
+	// series that sit on the same few values (0 or 1 pod) would otherwise hide each other.
+	Lanes bool
 	// Width and Height in pixels; 0 means 900 x 420.
 	Width, Height int
 }
@@ -63,7 +66,7 @@ var (
 // margins around the plot area, in pixels: room for tick labels and the legend.
 const (
 	marginLeft   = 60
-	marginRight  = 190
+	marginRight  = 210
 	marginTop    = 36
 	marginBottom = 44
 )
@@ -102,13 +105,29 @@ func (c Chart) PNG(w io.Writer) error {
 	yTop := niceCeil(maxV)
 	tEnd := max(maxT, time.Second)
 	x := func(t time.Duration) int { return plot.Min.X + int(float64(plot.Dx())*float64(t)/float64(tEnd)) }
-	y := func(v float64) int { return plot.Max.Y - int(float64(plot.Dy())*v/yTop) }
+	bands := []image.Rectangle{plot}
+	if c.Lanes {
+		bands = lanes(plot, len(c.Series))
+	}
+	y := func(band image.Rectangle, v float64) int { return band.Max.Y - int(float64(band.Dy())*v/yTop) }
 
-	// Grid and ticks: five steps on each axis.
+	// Grid and ticks: five steps on the time axis, and on the value axis five per band, or
+	// its bottom and top in lanes.
+	steps := 5
+	if c.Lanes {
+		steps = 1
+	}
+	for _, band := range bands {
+		for i := 0; i <= steps; i++ {
+			v := yTop * float64(i) / float64(steps)
+			line(img, plot.Min.X, y(band, v), plot.Max.X, y(band, v), grey, 0)
+			label(img, 4, y(band, v)+4, trimFloat(v))
+		}
+		if c.Limit != nil {
+			line(img, plot.Min.X, y(band, *c.Limit), plot.Max.X, y(band, *c.Limit), black, 6)
+		}
+	}
 	for i := 0; i <= 5; i++ {
-		v := yTop * float64(i) / 5
-		line(img, plot.Min.X, y(v), plot.Max.X, y(v), grey, 0)
-		label(img, 4, y(v)+4, trimFloat(v))
 		t := tEnd * time.Duration(i) / 5
 		line(img, x(t), plot.Min.Y, x(t), plot.Max.Y, grey, 0)
 		label(img, x(t)-12, plot.Max.Y+16, fmt.Sprintf("%.0fs", t.Seconds()))
@@ -118,31 +137,48 @@ func (c Chart) PNG(w io.Writer) error {
 	label(img, plot.Min.X+plot.Dx()/2-40, height-8, "time since start")
 	label(img, 4, marginTop-8, c.YLabel)
 	label(img, plot.Min.X, 16, c.Title)
-
 	if c.Limit != nil {
-		line(img, plot.Min.X, y(*c.Limit), plot.Max.X, y(*c.Limit), black, 6)
-		label(img, plot.Max.X+6, y(*c.Limit)+4, c.LimitLabel)
+		label(img, plot.Max.X+6, y(bands[0], *c.Limit)+4, "- - "+c.LimitLabel)
 	}
 	for i, s := range c.Series {
 		col := palette[i]
+		band := bands[0]
+		if c.Lanes {
+			band = bands[i]
+		}
 		for j := 1; j < len(s.Points); j++ {
 			a, b := s.Points[j-1], s.Points[j]
 			if s.Steps {
-				line(img, x(a.At), y(a.Value), x(b.At), y(a.Value), col, 0)
-				line(img, x(b.At), y(a.Value), x(b.At), y(b.Value), col, 0)
+				line(img, x(a.At), y(band, a.Value), x(b.At), y(band, a.Value), col, 0)
+				line(img, x(b.At), y(band, a.Value), x(b.At), y(band, b.Value), col, 0)
 				continue
 			}
-			line(img, x(a.At), y(a.Value), x(b.At), y(b.Value), col, 0)
+			line(img, x(a.At), y(band, a.Value), x(b.At), y(band, b.Value), col, 0)
 		}
 		if len(s.Points) == 1 {
 			p := s.Points[0]
-			line(img, x(p.At)-2, y(p.Value), x(p.At)+2, y(p.Value), col, 0)
+			line(img, x(p.At)-2, y(band, p.Value), x(p.At)+2, y(band, p.Value), col, 0)
 		}
-		ly := marginTop + 16 + 18*i
-		draw.Draw(img, image.Rect(width-marginRight+40, ly-8, width-marginRight+52, ly+2), &image.Uniform{col}, image.Point{}, draw.Src)
-		label(img, width-marginRight+58, ly+1, s.Name)
+		ly := marginTop + 32 + 18*i
+		if c.Lanes {
+			ly = band.Min.Y + band.Dy()/2
+		}
+		draw.Draw(img, image.Rect(plot.Max.X+8, ly-8, plot.Max.X+20, ly+2), &image.Uniform{col}, image.Point{}, draw.Src)
+		label(img, plot.Max.X+26, ly+1, s.Name)
 	}
 	return png.Encode(w, img)
+}
+
+// lanes splits plot into n bands, top to bottom, with a gap between them.
+func lanes(plot image.Rectangle, n int) []image.Rectangle {
+	const gap = 10
+	h := (plot.Dy() - gap*(n-1)) / n
+	out := make([]image.Rectangle, n)
+	for i := range out {
+		top := plot.Min.Y + i*(h+gap)
+		out[i] = image.Rect(plot.Min.X, top, plot.Max.X, top+h)
+	}
+	return out
 }
 
 // niceCeil is the smallest of 1, 2, 5 x 10^k at or above v (1 for v <= 0), so that the y

@@ -24,14 +24,7 @@ func TestPNGDrawsEachSeriesWhereItsValuesAre(t *testing.T) {
 		Limit: limit(10), LimitLabel: "max-scale 10",
 		Width: 600, Height: 300,
 	}
-	var buf bytes.Buffer
-	if err := c.PNG(&buf); err != nil {
-		t.Fatal(err)
-	}
-	img, err := png.Decode(&buf)
-	if err != nil {
-		t.Fatal(err)
-	}
+	img := render(t, c)
 	if b := img.Bounds(); b.Dx() != 600 || b.Dy() != 300 {
 		t.Fatalf("size %v, want 600x300", b)
 	}
@@ -82,4 +75,41 @@ func TestNiceCeil(t *testing.T) {
 			t.Errorf("niceCeil(%v) = %v, want %v", in, got, want)
 		}
 	}
+}
+
+// TestLanesKeepEqualSeriesApart: two series at the same value are drawn in different bands,
+// the first above the second.
+func TestLanesKeepEqualSeriesApart(t *testing.T) {
+	c := Chart{Lanes: true, Width: 600, Height: 300, Series: []Series{
+		{Name: "a", Points: []Point{{0, 1}, {10 * time.Second, 1}}},
+		{Name: "b", Points: []Point{{0, 1}, {10 * time.Second, 1}}},
+	}}
+	img := render(t, c)
+	midX := marginLeft + (600-marginLeft-marginRight)/2
+	rows := map[int]int{}
+	for series := range 2 {
+		for y := marginTop; y < 300-marginBottom; y++ {
+			if hasColour(img, midX, y, series) {
+				rows[series] = y
+				break
+			}
+		}
+	}
+	if len(rows) != 2 || rows[0] >= rows[1] {
+		t.Errorf("series drawn at rows %v, want a above b in its own band", rows)
+	}
+}
+
+// render draws c and decodes the PNG back.
+func render(t *testing.T, c Chart) image.Image {
+	t.Helper()
+	var buf bytes.Buffer
+	if err := c.PNG(&buf); err != nil {
+		t.Fatal(err)
+	}
+	img, err := png.Decode(&buf)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return img
 }

@@ -13,6 +13,7 @@ import (
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 
 	"github.com/mlops-dev/nbv/api/v1alpha1"
+	"github.com/mlops-dev/nbv/internal/realcluster"
 	"github.com/mlops-dev/nbv/internal/realcluster/ociimage"
 )
 
@@ -111,16 +112,12 @@ func TestExternalCIBuild(t *testing.T) {
 	}
 	waitPhase(t, "e2e-ci", "built", time.Minute, v1alpha1.PhaseBuilding)
 
-	pods := functionPods(t, "build-status-changed")
-	if len(pods) == 0 {
-		t.Fatal("no running build-status-changed pod")
-	}
 	keyFile := filepath.Join(t.TempDir(), "key")
 	if err := os.WriteFile(keyFile, []byte(key+"\n"), 0o600); err != nil {
 		t.Fatal(err)
 	}
-	url := "http://" + pods[0].Status.PodIP + ":8080"
-	out, err := runNBV(t, "ci-event", "--url", url, "--namespace", "e2e-ci", "--job", "built",
+	// From outside the cluster network: the node's address, routed by the public host name.
+	out, err := runNBV(t, "ci-event", "--url", ingressURL(), "--host", publicHost("build-status-changed"), "--namespace", "e2e-ci", "--job", "built",
 		"--status", "succeeded", "--image", ociimage.NotebookRef, "--key-file", keyFile, "--message", "built by e2e")
 	if err != nil {
 		t.Fatalf("nbv ci-event: %v\n%s", err, out)
@@ -139,20 +136,42 @@ func TestExternalCIBuild(t *testing.T) {
 }
 
 // TestFunctionPodDeletedMidRun: the job-created pod is killed (deleted without grace) as the
-// job is created, and the pod-completed pod while the validation pod runs. The Deployments
-// start new pods, the broker redelivers what the old ones did not answer, and the job still
-// ends Succeeded with every result.
+// job is created, and the pod-completed pod while the validation pod runs. Serving starts new
+// pods, the broker redelivers (through the activator) what the old ones did not answer, and
+// the job still ends Succeeded with every result.
 func TestFunctionPodDeletedMidRun(t *testing.T) {
 	repo := gitServer(t, notebooks)
 	optedInNamespace(t, "e2e-chaos")
+	// A function at zero gets a pod for the event the activator holds: that pod is killed as
+	// soon as it exists, before or while it answers.
 	deleteFunctionPods := func(function string) {
-		for _, p := range functionPods(t, function) {
-			if _, err := kubectl(t, "", "delete", "pod", "-n", "nbv-system", p.Name, "--grace-period=0", "--force"); err != nil {
+		deadline := time.Now().Add(time.Minute)
+		for time.Now().Before(deadline) {
+			pods, err := kube(t).CoreV1().Pods(realcluster.FunctionsNamespace).List(context.Background(),
+				metav1.ListOptions{LabelSelector: servingServiceLabel + "=" + function})
+			if err != nil {
 				t.Fatal(err)
 			}
-			t.Logf("deleted %s", p.Name)
+			deleted := 0
+			for _, p := range pods.Items {
+				if p.DeletionTimestamp != nil {
+					continue
+				}
+				if _, err := kubectl(t, "", "delete", "pod", "-n", realcluster.FunctionsNamespace, p.Name, "--grace-period=0", "--force"); err != nil {
+					t.Fatal(err)
+				}
+				t.Logf("deleted %s (%s)", p.Name, p.Status.Phase)
+				deleted++
+			}
+			if deleted > 0 {
+				return
+			}
+			time.Sleep(50 * time.Millisecond)
 		}
+		t.Fatalf("no %s pod started within a minute", function)
 	}
+	dead := deadLetters(t)
+	before := dead.count()
 	start := time.Now()
 	if _, err := kubectl(t, jobYAML("e2e-chaos", "survives", repo, "notebooks/compute.ipynb", ociimage.NotebookRef, ""), "apply", "-f", "-"); err != nil {
 		t.Fatal(err)
@@ -167,6 +186,9 @@ func TestFunctionPodDeletedMidRun(t *testing.T) {
 	}
 	if len(job.Status.Results) != 3 {
 		t.Errorf("results %+v, want 3", job.Status.Results)
+	}
+	if n := dead.count() - before; n > 0 {
+		t.Errorf("%d events dead-lettered: the broker gave up on what the killed pods held", n)
 	}
 	// Redelivered events and replayed transitions must not have started the notebook twice.
 	pods, err := kube(t).CoreV1().Pods("e2e-chaos").List(context.Background(),

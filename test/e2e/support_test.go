@@ -14,6 +14,7 @@ import (
 	"path/filepath"
 	"slices"
 	"strings"
+	"sync"
 	"testing"
 	"time"
 
@@ -26,6 +27,7 @@ import (
 	"github.com/mlops-dev/nbv/api/v1alpha1"
 	"github.com/mlops-dev/nbv/internal/local/controlplane"
 	"github.com/mlops-dev/nbv/internal/local/optin"
+	"github.com/mlops-dev/nbv/internal/realcluster"
 	"github.com/mlops-dev/nbv/internal/realcluster/knative"
 	"github.com/mlops-dev/nbv/internal/realcluster/node"
 )
@@ -161,19 +163,12 @@ func waitPhase(t *testing.T, namespace, name string, timeout time.Duration, phas
 	}
 }
 
-// functionPods lists the Running pods of a function's Deployment.
+// functionPods lists the Running pods of a function (the pods of its Knative Service's
+// revisions, which Serving labels with the Service's name).
 func functionPods(t *testing.T, function string) []corev1.Pod {
 	t.Helper()
-	ctx := context.Background()
-	dep, err := kube(t).AppsV1().Deployments("nbv-system").Get(ctx, function, metav1.GetOptions{})
-	if err != nil {
-		t.Fatal(err)
-	}
-	sel, err := metav1.LabelSelectorAsSelector(dep.Spec.Selector)
-	if err != nil {
-		t.Fatal(err)
-	}
-	pods, err := kube(t).CoreV1().Pods("nbv-system").List(ctx, metav1.ListOptions{LabelSelector: sel.String()})
+	pods, err := kube(t).CoreV1().Pods(realcluster.FunctionsNamespace).List(context.Background(),
+		metav1.ListOptions{LabelSelector: servingServiceLabel + "=" + function})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -184,6 +179,23 @@ func functionPods(t *testing.T, function string) []corev1.Pod {
 		}
 	}
 	return running
+}
+
+// servingServiceLabel is the label Serving puts on every pod of a Knative Service.
+const servingServiceLabel = "serving.knative.dev/service"
+
+// functions are the Knative Services of config/functions.
+var functions = []string{"job-created", "pod-completed", "build-status-changed", "sweep"}
+
+// publicHost is the host name build-status-changed (the one public function) is routed by.
+func publicHost(function string) string {
+	return function + "." + realcluster.FunctionsNamespace + "." + realcluster.Domain
+}
+
+// ingressURL is Traefik's public entry point at the node's address, as a client outside the
+// cluster's network reaches it.
+func ingressURL() string {
+	return fmt.Sprintf("http://%s:%d", node.NodeIP, knative.TraefikNodePort)
 }
 
 // gitServer serves a repository holding the notebooks under notebooks/ over git's smart HTTP
@@ -246,4 +258,67 @@ func runNBV(t *testing.T, args ...string) (string, error) {
 	t.Helper()
 	out, err := exec.Command(nbvBin, args...).CombinedOutput()
 	return string(out), err
+}
+
+// deadLetterRecorder counts the events the dead-letter Broker (nbv-dead-letter, every Trigger's
+// deadLetterSink) delivers to a Trigger of the test's own, served on the host end of the
+// node's veth.
+type deadLetterRecorder struct {
+	mu sync.Mutex
+	n  int
+}
+
+func (d *deadLetterRecorder) count() int {
+	d.mu.Lock()
+	defer d.mu.Unlock()
+	return d.n
+}
+
+var (
+	deadLetterOnce sync.Once
+	deadLetterRec  *deadLetterRecorder
+	deadLetterErr  error
+)
+
+// deadLetters starts the recorder once per run and waits until its Trigger is Ready.
+func deadLetters(t *testing.T) *deadLetterRecorder {
+	t.Helper()
+	deadLetterOnce.Do(func() { deadLetterRec, deadLetterErr = startDeadLetterRecorder(t) })
+	if deadLetterErr != nil {
+		t.Fatal(deadLetterErr)
+	}
+	return deadLetterRec
+}
+
+func startDeadLetterRecorder(t *testing.T) (*deadLetterRecorder, error) {
+	rec := &deadLetterRecorder{}
+	l, err := net.Listen("tcp", net.JoinHostPort(node.HostIP, "0"))
+	if err != nil {
+		return nil, err
+	}
+	srv := &http.Server{ReadHeaderTimeout: 10 * time.Second, Handler: http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		rec.mu.Lock()
+		rec.n++
+		rec.mu.Unlock()
+		fmt.Printf("e2e: dead letter: type %s source %s subject %s\n", r.Header.Get("Ce-Type"), r.Header.Get("Ce-Source"), r.Header.Get("Ce-Subject"))
+		w.WriteHeader(http.StatusAccepted)
+	})}
+	go func() { _ = srv.Serve(l) }()
+	trigger := fmt.Sprintf(`apiVersion: eventing.knative.dev/v1
+kind: Trigger
+metadata:
+  name: e2e-dead-letters
+  namespace: %s
+spec:
+  broker: nbv-dead-letter
+  subscriber:
+    uri: http://%s/
+`, realcluster.FunctionsNamespace, l.Addr().String())
+	if _, err := kubectl(t, trigger, "apply", "-f", "-"); err != nil {
+		return nil, err
+	}
+	if _, err := kubectl(t, "", "wait", "--for=condition=Ready", "--timeout=2m", "-n", realcluster.FunctionsNamespace, "trigger/e2e-dead-letters"); err != nil {
+		return nil, fmt.Errorf("dead-letter Trigger not Ready: %w", err)
+	}
+	return rec, nil
 }

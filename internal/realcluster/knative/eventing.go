@@ -44,9 +44,19 @@ var eventingDirs = []string{
 // built into its image: those of containers and those the controllers put in Deployments
 // they create (env values such as APISERVER_RA_IMAGE).
 func EventingManifests(moduleDir string) (objs []*unstructured.Unstructured, images []string, err error) {
-	var files []string
+	var roots []string
 	for _, dir := range eventingDirs {
-		root := filepath.Join(moduleDir, dir)
+		roots = append(roots, filepath.Join(moduleDir, dir))
+	}
+	return localManifests(roots)
+}
+
+// localManifests reads every .yaml file under each root (each must hold at least one), in
+// order, with local images (localImages), and returns the objects and the import paths of
+// the images they reference.
+func localManifests(roots []string) (objs []*unstructured.Unstructured, images []string, err error) {
+	var files []string
+	for _, root := range roots {
 		found, err := yamlFiles(root)
 		if err != nil {
 			return nil, nil, err
@@ -63,15 +73,14 @@ func EventingManifests(moduleDir string) (objs []*unstructured.Unstructured, ima
 			return nil, nil, err
 		}
 		for _, d := range docs {
-			obj := d.Object
-			refs, err := localImages(obj)
+			refs, err := localImages(d.Object)
 			if err != nil {
 				return nil, nil, fmt.Errorf("%s document %d: %w", path, d.Index, err)
 			}
 			for _, r := range refs {
 				seenImages[r] = true
 			}
-			objs = append(objs, obj)
+			objs = append(objs, d.Object)
 		}
 	}
 	return objs, sortedKeys(seenImages), nil

@@ -5,11 +5,13 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
+	"reflect"
 	"slices"
 	"strings"
 	"testing"
 
 	"github.com/mlops-dev/nbv/internal/cmdoutput"
+	"github.com/mlops-dev/nbv/internal/local/yamldocs"
 
 	"k8s.io/apimachinery/pkg/apis/meta/v1/unstructured"
 
@@ -32,28 +34,33 @@ func TestFunctionManifests(t *testing.T) {
 		if strings.Contains(string(data), "ko://") {
 			t.Errorf("%s %s still holds a ko:// reference", o.GetKind(), objectName(o))
 		}
-		if strings.Contains(string(data), "serving.knative.dev/v1") {
-			t.Errorf("%s %s still refers to Knative Serving", o.GetKind(), objectName(o))
-		}
 	}
-	// Every Knative Service is now a Deployment and a Service, pulling local images only.
+	// Every Knative Service is installed as written, but for local images pulled Never.
 	var functions []string
 	for _, d := range servicesYAML(t) {
 		key := objectName(d.Object)
 		functions = append(functions, d.Object.GetName())
-		deploy, svc := byKey["Deployment "+key], byKey["Service "+key]
-		if deploy == nil || svc == nil {
-			t.Errorf("Knative Service %s: Deployment %v, Service %v; want both", key, deploy != nil, svc != nil)
+		ksvc := byKey["Service "+key]
+		if ksvc == nil || !isKnativeService(ksvc.GetAPIVersion(), ksvc.GetKind()) {
+			t.Errorf("Knative Service %s is not installed as one", key)
 			continue
 		}
-		_ = eachContainer(deploy, func(_ string, c map[string]any) error {
+		want := d.Object.DeepCopy()
+		want.SetNamespace(ksvc.GetNamespace())
+		if _, err := localImages(want); err != nil {
+			t.Fatal(err)
+		}
+		if !reflect.DeepEqual(want.Object, ksvc.Object) {
+			t.Errorf("Knative Service %s differs from config/functions beyond its local images", key)
+		}
+		_ = eachContainer(ksvc, func(_ string, c map[string]any) error {
 			if c["imagePullPolicy"] != "Never" || !strings.HasPrefix(c["image"].(string), "local.test/") {
-				t.Errorf("Deployment %s: image %v pull %v, want a local image pulled Never", key, c["image"], c["imagePullPolicy"])
+				t.Errorf("Knative Service %s: image %v pull %v, want a local image pulled Never", key, c["image"], c["imagePullPolicy"])
 			}
 			return nil
 		})
 	}
-	// The Triggers deliver to those Services.
+	// The Triggers deliver to those Knative Services.
 	triggers := 0
 	for _, o := range objs {
 		if o.GetKind() != "Trigger" {
@@ -61,11 +68,8 @@ func TestFunctionManifests(t *testing.T) {
 		}
 		triggers++
 		ref, _, _ := unstructured.NestedStringMap(o.Object, "spec", "subscriber", "ref")
-		if ref["apiVersion"] != "v1" || ref["kind"] != "Service" || !slices.Contains(functions, ref["name"]) {
-			t.Errorf("Trigger %s subscriber %v, want a v1 Service of a function", objectName(o), ref)
-		}
-		if byKey["Service "+o.GetNamespace()+"/"+ref["name"]] == nil {
-			t.Errorf("Trigger %s subscriber %s is not installed", objectName(o), ref["name"])
+		if ref["apiVersion"] != "serving.knative.dev/v1" || ref["kind"] != "Service" || !slices.Contains(functions, ref["name"]) {
+			t.Errorf("Trigger %s subscriber %v, want the Knative Service of a function", objectName(o), ref)
 		}
 	}
 	if triggers == 0 {
@@ -82,7 +86,7 @@ func TestFunctionManifests(t *testing.T) {
 	if !slices.Contains(images, "github.com/mlops-dev/nbv/cmd/nbv-runner") {
 		t.Errorf("images %v lack nbv-runner", images)
 	}
-	runner := byKey["Deployment nbv-system/job-created"]
+	runner := byKey["Service nbv-system/job-created"]
 	if runner != nil {
 		data, _ := json.Marshal(runner.Object)
 		if !strings.Contains(string(data), `"value":"`+ociimage.RefFor("github.com/mlops-dev/nbv/cmd/nbv-runner")+`"`) {
@@ -111,17 +115,11 @@ func TestFunctionManifestsRefuses(t *testing.T) {
 			"config/cm.yaml":                  "apiVersion: v1\nkind: ConfigMap\nmetadata: {name: c, namespace: n}\n",
 			"eventsources/kustomization.yaml": "resources: []\n",
 		}, "images"},
-		"subscriber to a Knative Service not in config": {map[string]string{
-			"config/kustomization.yaml": "resources: [trigger.yaml]\n",
-			"config/trigger.yaml": `apiVersion: eventing.knative.dev/v1
-kind: Trigger
-metadata: {name: t, namespace: team-a}
-spec:
-  broker: default
-  subscriber: {ref: {apiVersion: serving.knative.dev/v1, kind: Service, name: elsewhere}}
-`,
+		"a container image nothing builds": {map[string]string{
+			"config/kustomization.yaml":       "resources: [ksvc.yaml]\n",
+			"config/ksvc.yaml":                "apiVersion: serving.knative.dev/v1\nkind: Service\nmetadata: {name: f, namespace: n}\nspec: {template: {spec: {containers: [{image: docker.io/library/busybox}]}}}\n",
 			"eventsources/kustomization.yaml": "resources: []\n",
-		}, "team-a/elsewhere"},
+		}, "docker.io/library/busybox"},
 		"missing resource": {map[string]string{
 			"config/kustomization.yaml":       "resources: [gone.yaml]\n",
 			"eventsources/kustomization.yaml": "resources: []\n",
@@ -143,4 +141,23 @@ spec:
 			}
 		})
 	}
+}
+
+// servicesYAML are the Knative Services of config/functions/services.yaml, as written.
+func servicesYAML(t *testing.T) []yamldocs.Doc {
+	t.Helper()
+	docs, err := yamldocs.ReadFile(filepath.Join(repoRoot(t), "config", "functions", "services.yaml"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	var out []yamldocs.Doc
+	for _, d := range docs {
+		if isKnativeService(d.Object.GetAPIVersion(), d.Object.GetKind()) {
+			out = append(out, d)
+		}
+	}
+	if len(out) == 0 {
+		t.Fatal("no Knative Service in config/functions/services.yaml")
+	}
+	return out
 }

@@ -18,8 +18,9 @@ const fieldManager = "nbv-e2e"
 
 // applyRank orders the objects applied after namespaces and CRDs: identities and
 // configuration before what runs with them, so that a pod never starts before its
-// ServiceAccount or ConfigMap exists (a ReplicaSet would back off for minutes). Kinds not
-// listed go between configuration and workloads, in their input order.
+// ServiceAccount or ConfigMap exists (a ReplicaSet would back off for minutes), and webhook
+// configurations last. Kinds not listed go between configuration and workloads, in their
+// input order.
 var applyRank = map[string]int{
 	"ServiceAccount":     0,
 	"ClusterRole":        1,
@@ -31,6 +32,10 @@ var applyRank = map[string]int{
 	"Deployment":         5,
 	"StatefulSet":        5,
 	"DaemonSet":          5,
+	// Serving ships its webhook configurations with rules and failurePolicy Fail: applied
+	// before its other objects, they would refuse them until the webhook serves.
+	"MutatingWebhookConfiguration":   6,
+	"ValidatingWebhookConfiguration": 6,
 }
 
 const otherRank = 4
@@ -84,16 +89,38 @@ func rank(o *unstructured.Unstructured) int {
 	return otherRank
 }
 
-// InstallEventing installs Eventing's objects and waits until its Deployments and
-// StatefulSets are available and its webhook has registered. Only then may this project's
-// side be installed (Install): the Broker gets its class, without which no broker controller
-// takes it, from Eventing's defaulting webhook. The error says what is not ready.
-func InstallEventing(ctx context.Context, cfg *rest.Config, eventing []*unstructured.Unstructured) error {
-	if err := Install(ctx, cfg, eventing); err != nil {
-		return fmt.Errorf("installing Eventing: %w", err)
+// Platform is a part of the cluster installed before this project's side: its objects, the
+// namespaces whose Deployments and StatefulSets must be available, and the webhooks that must
+// have registered before objects they default are created.
+type Platform struct {
+	Name       string
+	Objects    []*unstructured.Unstructured
+	Namespaces []string
+	Webhooks   []Webhooks
+}
+
+// InstallPlatform installs the objects of every part in one Install (so Eventing, Serving and
+// the ingress start together) and waits until each part's workloads are available and its
+// webhooks have registered. Only then may this project's side be installed: the Broker gets
+// its class, without which no broker controller takes it, from Eventing's defaulting webhook,
+// and a Knative Service its defaults from Serving's. The error names the part not ready.
+func InstallPlatform(ctx context.Context, cfg *rest.Config, parts ...Platform) error {
+	var objs []*unstructured.Unstructured
+	for _, p := range parts {
+		objs = append(objs, p.Objects...)
 	}
-	if err := WaitAvailable(ctx, cfg, EventingNamespace); err != nil {
+	if err := Install(ctx, cfg, objs); err != nil {
 		return err
 	}
-	return WaitWebhooks(ctx, cfg)
+	for _, p := range parts {
+		for _, ns := range p.Namespaces {
+			if err := WaitAvailable(ctx, cfg, ns); err != nil {
+				return fmt.Errorf("%s: %w", p.Name, err)
+			}
+		}
+		if err := WaitWebhooks(ctx, cfg, p.Webhooks...); err != nil {
+			return fmt.Errorf("%s: %w", p.Name, err)
+		}
+	}
+	return nil
 }

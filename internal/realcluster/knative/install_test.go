@@ -3,6 +3,7 @@ package knative
 import (
 	"context"
 	"os"
+	"slices"
 	"strings"
 	"testing"
 	"time"
@@ -34,6 +35,8 @@ func TestInstallOnAPIServer(t *testing.T) {
 		t.Fatal(err)
 	}
 	eventing, _ := eventingObjects(t)
+	serving, _ := servingObjects(t)
+	traefik := traefikObjects(t)
 	functions, _, err := FunctionManifests(repoRoot(t))
 	if err != nil {
 		t.Fatal(err)
@@ -47,24 +50,38 @@ func TestInstallOnAPIServer(t *testing.T) {
 	t.Cleanup(func() { _ = cp.Stop() })
 	cfg := cp.RESTConfig()
 
-	// With no node nothing of Eventing becomes available: InstallEventing applies it all and
-	// then says which Deployment is not ready.
+	// With no node nothing of Eventing becomes available: InstallPlatform applies it all,
+	// with Serving and Traefik, and then says which Deployment is not ready.
 	short, cancelShort := context.WithTimeout(ctx, 5*time.Second)
-	err = InstallEventing(short, cfg, eventing)
+	err = InstallPlatform(short, cfg,
+		Platform{Name: "Eventing", Objects: eventing, Namespaces: []string{EventingNamespace}, Webhooks: []Webhooks{EventingWebhooks}},
+		Platform{Name: "Serving", Objects: serving, Namespaces: []string{ServingNamespace}, Webhooks: []Webhooks{ServingWebhooks}},
+		Platform{Name: "Traefik", Objects: traefik, Namespaces: []string{"default"}})
 	cancelShort()
-	if err == nil || !strings.Contains(err.Error(), "Deployment eventing-webhook") {
-		t.Errorf("InstallEventing with no node: %v, want an error naming eventing-webhook", err)
+	if err == nil || !strings.Contains(err.Error(), "Eventing: ") || !strings.Contains(err.Error(), "Deployment eventing-webhook") {
+		t.Errorf("InstallPlatform with no node: %v, want an error naming Eventing and eventing-webhook", err)
 	}
-	expectStored(ctx, t, cfg, eventing)
-	// Applying again changes nothing and fails nothing (a rerun on a kept cluster).
-	if err := Install(ctx, cfg, eventing); err != nil {
-		t.Fatalf("installing Eventing again: %v", err)
+	for _, objs := range [][]*unstructured.Unstructured{eventing, serving, traefik} {
+		expectStored(ctx, t, cfg, objs)
+	}
+	// Applying Eventing and Traefik again changes nothing and fails nothing (a rerun on a kept
+	// cluster). Serving's webhook configurations come with their rules and failurePolicy
+	// Fail, so until its webhook serves they may refuse its own objects: Install applies them
+	// last.
+	if err := Install(ctx, cfg, append(append([]*unstructured.Unstructured{}, eventing...), traefik...)); err != nil {
+		t.Fatalf("installing Eventing and Traefik again: %v", err)
+	}
+	short, cancelShort = context.WithTimeout(ctx, 2*time.Second)
+	err = WaitWebhooks(short, cfg, ServingWebhooks)
+	cancelShort()
+	if err == nil || !strings.Contains(err.Error(), "webhook.serving.knative.dev") {
+		t.Errorf("WaitWebhooks without Serving's webhook: %v, want an error naming it", err)
 	}
 
 	// Nothing serves Eventing's webhook here: it never registers, and the wait says which
 	// configuration is missing its rules.
 	short, cancelShort = context.WithTimeout(ctx, 2*time.Second)
-	err = WaitWebhooks(short, cfg)
+	err = WaitWebhooks(short, cfg, EventingWebhooks)
 	cancelShort()
 	if err == nil || !strings.Contains(err.Error(), DefaultingWebhook) {
 		t.Errorf("WaitWebhooks without a webhook: %v, want an error naming %s", err, DefaultingWebhook)
@@ -87,12 +104,24 @@ func TestInstallOnAPIServer(t *testing.T) {
 	}
 	t.Logf("WaitAvailable with no node: %v", err)
 
-	// Until the webhook registers, its configurations carry no rules, so they block nothing:
-	// the Broker, Triggers and sources are accepted (without Eventing's defaults).
-	if err := Install(ctx, cfg, functions); err != nil {
-		t.Fatalf("installing the functions: %v", err)
+	// Until Eventing's webhook registers, its configurations carry no rules, so they block
+	// nothing: the Broker, Triggers and sources are accepted (without Eventing's defaults).
+	// Serving's come with rules: the Knative Services are refused until its webhook serves.
+	var ksvcs, rest []*unstructured.Unstructured
+	for _, o := range functions {
+		if isKnativeService(o.GetAPIVersion(), o.GetKind()) {
+			ksvcs = append(ksvcs, o)
+		} else {
+			rest = append(rest, o)
+		}
 	}
-	expectStored(ctx, t, cfg, functions)
+	if err := Install(ctx, cfg, rest); err != nil {
+		t.Fatalf("installing the functions' Broker, Triggers and sources: %v", err)
+	}
+	expectStored(ctx, t, cfg, rest)
+	if err := Install(ctx, cfg, ksvcs); err == nil || !strings.Contains(err.Error(), "webhook.serving.knative.dev") {
+		t.Errorf("the Knative Services while Serving's webhook is down: %v, want a refusal naming webhook.serving.knative.dev", err)
+	}
 
 	// Once the webhook has registered (here: its rules written by hand, as it writes them),
 	// failurePolicy Fail refuses what it should admit while it is down: on the real node the
@@ -147,5 +176,35 @@ func expectStored(ctx context.Context, t *testing.T, cfg *rest.Config, objs []*u
 				t.Errorf("reading %s %s: %v", gvk.Kind, objectName(o), err)
 			}
 		}
+	}
+}
+
+// TestInstallStagesOrder: namespaces, then CRDs, then identities, configuration, other kinds
+// in input order, workloads, and webhook configurations last (Serving's ship with rules and
+// would refuse what follows them while its webhook is not serving).
+func TestInstallStagesOrder(t *testing.T) {
+	obj := func(apiVersion, kind, name string) *unstructured.Unstructured {
+		return &unstructured.Unstructured{Object: map[string]any{"apiVersion": apiVersion, "kind": kind, "metadata": map[string]any{"name": name}}}
+	}
+	in := []*unstructured.Unstructured{
+		obj("admissionregistration.k8s.io/v1", "MutatingWebhookConfiguration", "hook"),
+		obj("apps/v1", "Deployment", "controller"),
+		obj("networking.internal.knative.dev/v1alpha1", "Certificate", "cert"),
+		obj("v1", "ConfigMap", "config"),
+		obj("apiextensions.k8s.io/v1", "CustomResourceDefinition", "crd"),
+		obj("caching.internal.knative.dev/v1alpha1", "Image", "image"),
+		obj("v1", "ServiceAccount", "sa"),
+		obj("v1", "Namespace", "ns"),
+	}
+	namespaces, crds, others := installStages(in)
+	var got []string
+	for _, group := range [][]*unstructured.Unstructured{namespaces, crds, others} {
+		for _, o := range group {
+			got = append(got, o.GetName())
+		}
+	}
+	want := []string{"ns", "crd", "sa", "config", "cert", "image", "controller", "hook"}
+	if !slices.Equal(got, want) {
+		t.Errorf("order %v, want %v", got, want)
 	}
 }

@@ -20,6 +20,18 @@ var podSpecPaths = map[string][]string{
 	"CronJob":     {"spec", "jobTemplate", "spec", "template", "spec"},
 }
 
+// knativeServiceSpecPath is where a Knative Service keeps its revisions' pod spec.
+var knativeServiceSpecPath = []string{"spec", "template", "spec"}
+
+// podSpecPath is where obj keeps its pod spec; false for a kind without one.
+func podSpecPath(obj *unstructured.Unstructured) ([]string, bool) {
+	if isKnativeService(obj.GetAPIVersion(), obj.GetKind()) {
+		return knativeServiceSpecPath, true
+	}
+	path, ok := podSpecPaths[obj.GetKind()]
+	return path, ok
+}
+
 // localImages rewrites obj, in place, for a cluster without a registry: every string value
 // "ko://<import path>" anywhere in it (container images, but also env values such as
 // Eventing's APISERVER_RA_IMAGE, which its controller puts in the Deployments it creates)
@@ -76,7 +88,7 @@ func setPullNever(obj *unstructured.Unstructured) error {
 // eachContainer calls fn with every container of obj's pod spec (none for a kind that has no
 // pod spec). fn may modify the container.
 func eachContainer(obj *unstructured.Unstructured, fn func(field string, c map[string]any) error) error {
-	specPath, ok := podSpecPaths[obj.GetKind()]
+	specPath, ok := podSpecPath(obj)
 	if !ok {
 		return nil
 	}

@@ -203,10 +203,26 @@ const (
 	ValidationWebhook = "validation.webhook.eventing.knative.dev"
 )
 
-// WaitWebhooks waits until Eventing's webhook has registered itself: the defaulting and
-// validation webhook configurations carry rules and a CA bundle. Objects Eventing defaults
-// (Brokers, Triggers, sources) must be created after this.
-func WaitWebhooks(ctx context.Context, cfg *rest.Config) error {
+// Webhooks names the webhook configurations a Knative webhook registers itself in.
+type Webhooks struct {
+	Mutating, Validating []string
+}
+
+// EventingWebhooks are Eventing's; ServingWebhooks are Serving's (its defaulting webhook
+// gives a Knative Service its defaults, its validation webhooks check Services and its
+// ConfigMaps).
+var (
+	EventingWebhooks = Webhooks{Mutating: []string{DefaultingWebhook}, Validating: []string{ValidationWebhook}}
+	ServingWebhooks  = Webhooks{
+		Mutating:   []string{"webhook.serving.knative.dev"},
+		Validating: []string{"validation.webhook.serving.knative.dev", "config.webhook.serving.knative.dev"},
+	}
+)
+
+// WaitWebhooks waits until each webhook of hooks has registered itself: its configurations
+// carry rules and a CA bundle. Objects a webhook defaults (Brokers, Triggers, sources, Knative
+// Services) must be created after this.
+func WaitWebhooks(ctx context.Context, cfg *rest.Config, hooks ...Webhooks) error {
 	client, err := kubernetes.NewForConfig(cfg)
 	if err != nil {
 		return fmt.Errorf("kube client: %w", err)
@@ -217,20 +233,26 @@ func WaitWebhooks(ctx context.Context, cfg *rest.Config) error {
 	var pending []string
 	for {
 		pending = pending[:0]
-		m, err := admission.MutatingWebhookConfigurations().Get(ctx, DefaultingWebhook, metav1.GetOptions{})
-		if err != nil || !registered(m.Webhooks, func(h admissionv1.MutatingWebhook) (int, []byte) { return len(h.Rules), h.ClientConfig.CABundle }) {
-			pending = append(pending, "MutatingWebhookConfiguration "+DefaultingWebhook+describeErr(err))
-		}
-		v, err := admission.ValidatingWebhookConfigurations().Get(ctx, ValidationWebhook, metav1.GetOptions{})
-		if err != nil || !registered(v.Webhooks, func(h admissionv1.ValidatingWebhook) (int, []byte) { return len(h.Rules), h.ClientConfig.CABundle }) {
-			pending = append(pending, "ValidatingWebhookConfiguration "+ValidationWebhook+describeErr(err))
+		for _, h := range hooks {
+			for _, name := range h.Mutating {
+				m, err := admission.MutatingWebhookConfigurations().Get(ctx, name, metav1.GetOptions{})
+				if err != nil || !registered(m.Webhooks, func(h admissionv1.MutatingWebhook) (int, []byte) { return len(h.Rules), h.ClientConfig.CABundle }) {
+					pending = append(pending, "MutatingWebhookConfiguration "+name+describeErr(err))
+				}
+			}
+			for _, name := range h.Validating {
+				v, err := admission.ValidatingWebhookConfigurations().Get(ctx, name, metav1.GetOptions{})
+				if err != nil || !registered(v.Webhooks, func(h admissionv1.ValidatingWebhook) (int, []byte) { return len(h.Rules), h.ClientConfig.CABundle }) {
+					pending = append(pending, "ValidatingWebhookConfiguration "+name+describeErr(err))
+				}
+			}
 		}
 		if len(pending) == 0 {
 			return nil
 		}
 		select {
 		case <-ctx.Done():
-			return fmt.Errorf("Eventing's webhook has not registered (no rules or CA bundle yet): %s: %w", strings.Join(pending, ", "), ctx.Err())
+			return fmt.Errorf("Knative's webhooks have not registered (no rules or CA bundle yet): %s: %w", strings.Join(pending, ", "), ctx.Err())
 		case <-tick.C:
 		}
 	}

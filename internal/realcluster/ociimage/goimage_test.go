@@ -133,7 +133,7 @@ func TestGoImageTarIsRewrittenOnlyWhenItsInputsChange(t *testing.T) {
 	}
 
 	tarPath, built := build()
-	if want := filepath.Join(out, "local.test_cmd-hello_e2e.tar"); tarPath != want {
+	if want := filepath.Join(out, "local.test_hello-cmd-hello_e2e.tar"); tarPath != want {
 		t.Errorf("tar at %s, want %s (ref RefFor(package))", tarPath, want)
 	}
 	if cfg, err := readArchive(t, tarPath, RefFor(img.Package)).ConfigFile(); err != nil {

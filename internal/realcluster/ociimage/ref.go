@@ -17,13 +17,14 @@ const (
 	defaultAppName = "ko-app"
 )
 
-// RefFor is the image ref of a Go main package: its last two import path elements joined by
-// "-", e.g. knative.dev/eventing/cmd/controller -> local.test/cmd-controller:e2e. Every run of
-// characters a repository name may not hold becomes one "-", so the ref is always valid.
+// RefFor is the image ref of a Go main package: its import path without the host, joined by
+// "-", e.g. knative.dev/eventing/cmd/controller -> local.test/eventing-cmd-controller:e2e
+// (Eventing's and Serving's cmd/controller must not share a ref). Every run of characters a
+// repository name may not hold becomes one "-", so the ref is always valid.
 func RefFor(importPath string) string {
 	elems := strings.Split(strings.Trim(importPath, "/"), "/")
-	if len(elems) > 2 {
-		elems = elems[len(elems)-2:]
+	if len(elems) > 1 {
+		elems = elems[1:]
 	}
 	name := repoSafe(strings.Join(elems, "-"))
 	if name == "" {

@@ -8,11 +8,13 @@ import (
 
 func TestRefFor(t *testing.T) {
 	for _, tc := range []struct{ importPath, want string }{
-		{"knative.dev/eventing/cmd/controller", "local.test/cmd-controller:e2e"},
-		{"knative.dev/eventing/cmd/in_memory/channel_controller", "local.test/in-memory-channel-controller:e2e"},
-		{"github.com/mlops-dev/nbv/functions/job-created", "local.test/functions-job-created:e2e"},
-		{"github.com/mlops-dev/nbv/cmd/nbv-runner", "local.test/cmd-nbv-runner:e2e"},
+		{"knative.dev/eventing/cmd/controller", "local.test/eventing-cmd-controller:e2e"},
+		{"knative.dev/serving/cmd/controller", "local.test/serving-cmd-controller:e2e"},
+		{"knative.dev/eventing/cmd/in_memory/channel_controller", "local.test/eventing-cmd-in-memory-channel-controller:e2e"},
+		{"github.com/mlops-dev/nbv/functions/job-created", "local.test/mlops-dev-nbv-functions-job-created:e2e"},
+		{"github.com/mlops-dev/nbv/cmd/nbv-runner", "local.test/mlops-dev-nbv-cmd-nbv-runner:e2e"},
 		{"example.test/Upper/Case.Name/", "local.test/upper-case-name:e2e"},
+		{"github.com/traefik/traefik/v3/cmd/traefik", "local.test/traefik-traefik-v3-cmd-traefik:e2e"},
 		{"hello", "local.test/hello:e2e"},
 		{"", "local.test/ko-app:e2e"},
 		{"__/--", "local.test/ko-app:e2e"},

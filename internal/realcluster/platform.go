@@ -1,0 +1,92 @@
+package realcluster
+
+import (
+	"context"
+	"fmt"
+	"path/filepath"
+
+	"github.com/mlops-dev/nbv/internal/local/controlplane"
+	"github.com/mlops-dev/nbv/internal/realcluster/knative"
+	"github.com/mlops-dev/nbv/internal/realcluster/ociimage"
+)
+
+// Domain is the public domain of the e2e cluster's Knative Services: build-status-changed is
+// build-status-changed.nbv-system.<Domain> at the node's address, port knative.TraefikNodePort.
+const Domain = "nbv.test"
+
+// servingSettings are what this cluster sets in Serving's ConfigMaps beyond the docs' ingress
+// class and domain. The autoscaler's are e2e-only tuning, so that a function idle in a test
+// reaches zero in seconds; the README lists each with Serving's default beside it.
+var servingSettings = knative.ServingSettings{
+	Domain:           Domain,
+	SkipTagResolving: "local.test",
+	Autoscaler: map[string]string{
+		"stable-window":              "6s",
+		"scale-to-zero-grace-period": "6s",
+	},
+}
+
+// platformManifests reads what runs before this project's side: Knative Eventing and Serving
+// from their modules (pinned by test/e2e/knative) and Traefik, Serving's ingress (pinned by
+// test/e2e/traefik), with the images they need built.
+func platformManifests(ctx context.Context, repoRoot string) ([]knative.Platform, []ociimage.GoImage, error) {
+	knativePin := filepath.Join(repoRoot, knativeModuleDir)
+	dirs := map[string]string{}
+	for _, m := range []struct{ pin, module string }{
+		{knativePin, knative.EventingModule},
+		{knativePin, knative.ServingModule},
+		{knativePin, knative.NetworkingModule},
+		{knativePin, knative.CachingModule},
+		{filepath.Join(repoRoot, traefikModuleDir), knative.TraefikModule},
+	} {
+		dir, err := controlplane.ModuleDir(ctx, m.pin, m.module, "")
+		if err != nil {
+			return nil, nil, err
+		}
+		dirs[m.module] = dir
+	}
+	eventing, eventingImages, err := knative.EventingManifests(dirs[knative.EventingModule])
+	if err != nil {
+		return nil, nil, err
+	}
+	serving, servingImages, err := knative.ServingManifests(knative.ServingModules{
+		Serving:    dirs[knative.ServingModule],
+		Networking: dirs[knative.NetworkingModule],
+		Caching:    dirs[knative.CachingModule],
+	}, servingSettings)
+	if err != nil {
+		return nil, nil, err
+	}
+	traefik, err := knative.TraefikManifests(repoRoot, dirs[knative.TraefikModule])
+	if err != nil {
+		return nil, nil, err
+	}
+	var images []ociimage.GoImage
+	for _, p := range append(eventingImages, servingImages...) {
+		images = append(images, ociimage.GoImage{Package: p, Dir: knativePin})
+	}
+	// Built where Traefik is the main module, so that its go.mod's replace directives apply.
+	images = append(images, ociimage.GoImage{Package: knative.TraefikPackage, Dir: dirs[knative.TraefikModule]})
+	return []knative.Platform{
+		{Name: "Knative Eventing", Objects: eventing, Namespaces: []string{knative.EventingNamespace}, Webhooks: []knative.Webhooks{knative.EventingWebhooks}},
+		{Name: "Knative Serving", Objects: serving, Namespaces: []string{knative.ServingNamespace}, Webhooks: []knative.Webhooks{knative.ServingWebhooks}},
+		{Name: "Traefik", Objects: traefik, Namespaces: []string{"default"}},
+	}, images, nil
+}
+
+// distinctRefs refuses two packages that would be imported under one ref: one would replace
+// the other on the node.
+func distinctRefs(images []ociimage.GoImage) error {
+	seen := map[string]string{}
+	for _, img := range images {
+		ref := img.Ref
+		if ref == "" {
+			ref = ociimage.RefFor(img.Package)
+		}
+		if other, ok := seen[ref]; ok && other != img.Package {
+			return fmt.Errorf("images %s and %s would both be %s", other, img.Package, ref)
+		}
+		seen[ref] = img.Package
+	}
+	return nil
+}
