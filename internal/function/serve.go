@@ -14,6 +14,7 @@ import (
 	"slices"
 	"strconv"
 	"strings"
+	"sync"
 	"sync/atomic"
 	"syscall"
 	"time"
@@ -264,6 +265,18 @@ func (s *server) serveRoute(w http.ResponseWriter, r *http.Request, h http.Handl
 		}
 	}()
 	h.ServeHTTP(w, r.WithContext(ctx))
+	recordColdStart(ctx)
+}
+
+// processStart approximates the process's start: package initialisation runs before main.
+var processStart = time.Now()
+
+var coldStart sync.Once
+
+// recordColdStart records, once per process, the time from its start to the first request
+// answered (an event, or a route's request): what a cold start costs the first sender.
+func recordColdStart(ctx context.Context) {
+	coldStart.Do(func() { metrics.RecordColdStart(ctx, time.Since(processStart)) })
 }
 
 // serveEvent handles one POST: decode, check, call the handler, answer, log, count.
@@ -347,6 +360,7 @@ func (s *server) serveEvent(w http.ResponseWriter, r *http.Request) {
 	}
 	latency := time.Since(start)
 	metrics.RecordEvent(ctx, metricType, a.outcome, latency)
+	recordColdStart(ctx)
 
 	status := a.status
 	if status == 0 {

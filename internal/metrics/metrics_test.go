@@ -80,11 +80,7 @@ func TestMetricsArriveOnShutdown(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	RecordEvent(ctx, "dev.knative.apiserver.resource.update", "reply", 20*time.Millisecond)
-	RecordTransition(ctx, "", "Initializing")
-	RecordTransition(ctx, "ValidationRunning", "Succeeded")
-	RecordBuildDuration(ctx, "tekton", "succeeded", 3*time.Minute)
-	RecordValidationDuration(ctx, "succeeded", 40*time.Second)
+	recordAll(ctx)
 
 	col.mu.Lock()
 	before := col.posts
@@ -109,7 +105,7 @@ func TestMetricsArriveOnShutdown(t *testing.T) {
 	if col.service != "pod-completed" {
 		t.Errorf("service.name = %q", col.service)
 	}
-	for _, name := range []string{NameEventsHandled, NameTransitions, NameHandlerDuration, NameBuildDuration, NameValidationDuration} {
+	for _, name := range []string{NameEventsHandled, NameTransitions, NameHandlerDuration, NameBuildDuration, NameValidationDuration, NameColdStart} {
 		if len(col.points[name]) == 0 {
 			t.Errorf("metric %s did not arrive (got %v)", name, col.points)
 		}
@@ -133,7 +129,7 @@ func TestStartWithoutEndpointIsNoop(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	RecordTransition(context.Background(), "Building", "BuildComplete")
+	RecordTransition(context.Background(), "Building", "BuildComplete", "BuildSucceeded")
 	if err := shutdown(context.Background()); err != nil {
 		t.Fatal(err)
 	}

@@ -40,33 +40,18 @@ func Deadline(job *v1alpha1.NotebookValidationJob) (time.Time, bool) {
 		return time.Time{}, false
 	}
 	st := job.Status
-	var start *metav1.Time
+	start := phaseStart(job)
 	limit := validationTimeout(job) + DeadlineGrace
 	switch st.Phase {
 	case v1alpha1.PhaseBuilding:
-		start = st.StartTime
-		if st.BuildStatus != nil && st.BuildStatus.StartTime != nil {
-			start = st.BuildStatus.StartTime
-		}
 		limit = buildTimeout(job)
 		if st.BuildStatus == nil || st.BuildStatus.Strategy != v1alpha1.BuildStrategyExternal {
 			limit += DeadlineGrace
 		}
 	case v1alpha1.PhaseValidationRunning:
-		start = st.StartTime
-		if c := meta.FindStatusCondition(st.Conditions, v1alpha1.ConditionValidationComplete); c != nil && c.Status == metav1.ConditionUnknown {
-			start = &c.LastTransitionTime
-		}
 		if st.LastRetryTime != nil {
 			start = st.LastRetryTime
 		}
-	case v1alpha1.PhaseBuildComplete:
-		start = st.StartTime
-		if bs := st.BuildStatus; bs != nil && bs.CompletionTime != nil && (start == nil || bs.CompletionTime.After(start.Time)) {
-			start = bs.CompletionTime
-		}
-	case v1alpha1.PhaseInitializing, v1alpha1.PhasePending, v1alpha1.PhaseRunning:
-		start = st.StartTime
 	}
 	if start == nil || start.IsZero() {
 		return modelDeadline(job)
@@ -99,4 +84,49 @@ func parseTimeout(value string, fallback time.Duration) time.Duration {
 		return fallback
 	}
 	return d
+}
+
+// PhaseStart is when the job entered its current phase, as far as its status records it: the
+// job's creation for the empty phase; for the others the start Deadline counts from, except
+// that a retried ValidationRunning counts from the first attempt. False for terminal and
+// unknown phases, or when no time is recorded.
+func PhaseStart(job *v1alpha1.NotebookValidationJob) (time.Time, bool) {
+	if job == nil {
+		return time.Time{}, false
+	}
+	if job.Status.Phase == v1alpha1.PhaseNone {
+		return job.CreationTimestamp.Time, !job.CreationTimestamp.IsZero()
+	}
+	start := phaseStart(job)
+	if start == nil || start.IsZero() {
+		return time.Time{}, false
+	}
+	return start.Time, true
+}
+
+// phaseStart is when the job entered its current non-empty phase (see Deadline), nil when the
+// phase is terminal or unknown or its status records no time.
+func phaseStart(job *v1alpha1.NotebookValidationJob) *metav1.Time {
+	st := job.Status
+	switch st.Phase {
+	case v1alpha1.PhaseBuilding:
+		if st.BuildStatus != nil && st.BuildStatus.StartTime != nil {
+			return st.BuildStatus.StartTime
+		}
+		return st.StartTime
+	case v1alpha1.PhaseValidationRunning:
+		if c := meta.FindStatusCondition(st.Conditions, v1alpha1.ConditionValidationComplete); c != nil && c.Status == metav1.ConditionUnknown {
+			return &c.LastTransitionTime
+		}
+		return st.StartTime
+	case v1alpha1.PhaseBuildComplete:
+		start := st.StartTime
+		if bs := st.BuildStatus; bs != nil && bs.CompletionTime != nil && (start == nil || bs.CompletionTime.After(start.Time)) {
+			start = bs.CompletionTime
+		}
+		return start
+	case v1alpha1.PhaseInitializing, v1alpha1.PhasePending, v1alpha1.PhaseRunning:
+		return st.StartTime
+	}
+	return nil
 }

@@ -10,6 +10,7 @@ import (
 	apierrors "k8s.io/apimachinery/pkg/api/errors"
 
 	"github.com/mlops-dev/nbv/api/v1alpha1"
+	"github.com/mlops-dev/nbv/internal/metrics"
 )
 
 // ReasonNotBound is the reason of the Warning Event on a namespace that carries the opt-in
@@ -52,6 +53,7 @@ func (s *Sweeper) reportNotBound(ctx context.Context, swept []corev1.Namespace, 
 			continue
 		}
 		reported++
+		metrics.RecordRefusal(ctx, ReasonNotBound)
 		log.Warn("sweep: namespace has the opt-in label but not the functions' RoleBindings", "namespace", ns.Name, "error", err)
 		if err := s.store.RecordNamespaceEvent(ctx, EventNamespace, ns, NotBoundEventName(ns.Name),
 			corev1.EventTypeWarning, ReasonNotBound, NotBoundMessage(ns.Name, err)); err != nil {

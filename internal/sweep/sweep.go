@@ -47,6 +47,7 @@ import (
 	"github.com/mlops-dev/nbv/internal/function"
 	"github.com/mlops-dev/nbv/internal/gitopshooks"
 	"github.com/mlops-dev/nbv/internal/jobstore"
+	"github.com/mlops-dev/nbv/internal/metrics"
 	"github.com/mlops-dev/nbv/internal/observe"
 	"github.com/mlops-dev/nbv/internal/statemachine"
 	"github.com/mlops-dev/nbv/internal/transition"
@@ -205,6 +206,7 @@ func (s *Sweeper) Sweep(ctx context.Context) (Result, error) {
 		return res, fmt.Errorf("sweep: %w", err)
 	}
 	res.Listed, res.Truncated = len(jobs), truncated
+	recordListed(ctx, jobs, s.now())
 	for _, job := range schedule(jobs, s.now(), s.opts.MaxJobs, s.opts.Builds != nil) {
 		if ctx.Err() != nil {
 			res.Interrupted = true
@@ -315,13 +317,43 @@ func (s *Sweeper) examine(ctx context.Context, listed *v1alpha1.NotebookValidati
 		}
 		return false, err
 	}
+	var kind statemachine.Kind
 	out, err := s.x.Run(ctx, listed.Namespace, listed.Name, func(ctx context.Context, job *v1alpha1.NotebookValidationJob) (statemachine.Observation, error) {
-		return s.observation(ctx, job, final)
+		obs, err := s.observation(ctx, job, final)
+		kind = obs.Kind
+		return obs, err
 	})
 	if errors.Is(err, errNothingToDo) {
 		return false, nil
 	}
+	if out.Written {
+		cause := metrics.CauseLostEvent
+		if kind == statemachine.DeadlinePassed {
+			cause = metrics.CauseDeadline
+		}
+		metrics.RecordSweepRecovery(ctx, out.PreviousPhase, cause)
+	}
 	return out.Written, err
+}
+
+// unfinishedPhases are the phases the sweep lists (jobstore.NotTerminal), each recorded even
+// when no job is in it, so that a dashboard shows 0 rather than no data.
+var unfinishedPhases = []string{v1alpha1.PhaseNone, v1alpha1.PhaseInitializing, v1alpha1.PhaseBuilding,
+	v1alpha1.PhaseBuildComplete, v1alpha1.PhaseValidationRunning, v1alpha1.PhasePending, v1alpha1.PhaseRunning}
+
+// recordListed records the listed jobs by phase, and how many are past their deadline.
+func recordListed(ctx context.Context, jobs []v1alpha1.NotebookValidationJob, now time.Time) {
+	active, overdue := map[string]int{}, map[string]int{}
+	for i := range jobs {
+		phase := jobs[i].Status.Phase
+		active[phase]++
+		if pastDeadline(&jobs[i], now) {
+			overdue[phase]++
+		}
+	}
+	for _, phase := range unfinishedPhases {
+		metrics.RecordJobsListed(ctx, phase, active[phase], overdue[phase])
+	}
 }
 
 // observation chooses the sweep's one observation of job (see the package documentation), or

@@ -24,7 +24,6 @@ import (
 	"github.com/mlops-dev/nbv/internal/function"
 	"github.com/mlops-dev/nbv/internal/gitops"
 	"github.com/mlops-dev/nbv/internal/jobstore"
-	"github.com/mlops-dev/nbv/internal/metrics"
 	"github.com/mlops-dev/nbv/internal/statemachine"
 	"github.com/mlops-dev/nbv/internal/statustext"
 )
@@ -64,6 +63,11 @@ type Outcome struct {
 	PreviousPhase string
 	Decision      statemachine.Decision
 	Written       bool
+	// PhaseSince is when the job entered PreviousPhase (statemachine.PhaseStart); zero when
+	// its status does not say. ObservedReason is the reason of the observation decided on
+	// (for a pod, the runner's summary reason). Both feed metrics.
+	PhaseSince     time.Time
+	ObservedReason string
 }
 
 // Step makes at most one transition of the job namespace/name and returns the reply event
@@ -97,8 +101,14 @@ func (e *Executor) Run(ctx context.Context, namespace, name string, observe Obse
 func (e *Executor) run(ctx context.Context, known *v1alpha1.NotebookValidationJob, namespace, name string, observe Observer) (Outcome, error) {
 	ctx = function.WithJob(ctx, namespace, name)
 	var out Outcome
+	var observed statemachine.Observation
+	seen := func(ctx context.Context, job *v1alpha1.NotebookValidationJob) (statemachine.Observation, error) {
+		obs, err := observe(ctx, job)
+		observed = obs
+		return obs, err
+	}
 	job, written, err := e.Store.TransitionFrom(ctx, known, namespace, name, MaxAttempts, func(ctx context.Context, job *v1alpha1.NotebookValidationJob) (*v1alpha1.NotebookValidationJobStatus, error) {
-		d, err := e.decide(ctx, job, observe)
+		d, err := e.decide(ctx, job, seen)
 		if err != nil || !d.Changed {
 			out = Outcome{}
 			return nil, err
@@ -110,7 +120,8 @@ func (e *Executor) run(ctx context.Context, known *v1alpha1.NotebookValidationJo
 		}
 		// Performed after this write (job-created, or the sweep when its event is lost).
 		gitops.MarkPending(job, &d.Status)
-		out = Outcome{PreviousPhase: job.Status.Phase, Decision: d}
+		since, _ := statemachine.PhaseStart(job)
+		out = Outcome{PreviousPhase: job.Status.Phase, Decision: d, PhaseSince: since, ObservedReason: observed.Reason}
 		return &d.Status, nil
 	})
 	switch {
@@ -204,13 +215,7 @@ func (e *Executor) report(ctx context.Context, out Outcome) {
 		eventType = corev1.EventTypeWarning
 	}
 	e.Store.RecordEvent(ctx, out.Job, eventType, out.Decision.Reason, st.Message)
-	metrics.RecordTransition(ctx, out.PreviousPhase, st.Phase)
-	if out.PreviousPhase == v1alpha1.PhaseBuilding && st.BuildStatus != nil && st.BuildStatus.StartTime != nil && st.BuildStatus.CompletionTime != nil {
-		metrics.RecordBuildDuration(ctx, st.BuildStatus.Strategy, st.Phase, st.BuildStatus.CompletionTime.Sub(st.BuildStatus.StartTime.Time))
-	}
-	if out.PreviousPhase == v1alpha1.PhaseValidationRunning && st.CompletionTime != nil && st.StartTime != nil {
-		metrics.RecordValidationDuration(ctx, st.Phase, st.CompletionTime.Sub(st.StartTime.Time))
-	}
+	e.record(ctx, out)
 	function.Logger(ctx).Info("transition", "from", out.PreviousPhase, "to", st.Phase, "reason", out.Decision.Reason,
 		"effect", string(out.Decision.Effect), "message", st.Message)
 }
