@@ -61,8 +61,8 @@ func newTestBroker(t *testing.T, statuses map[string][]int) (*Broker, map[string
 	if err != nil {
 		t.Fatal(err)
 	}
-	if len(triggers) != 5 {
-		t.Fatalf("loaded %d triggers, want 5 (job-created, job-created-models, build-status-changed, pod-completed, sweep)", len(triggers))
+	if len(triggers) != 6 {
+		t.Fatalf("loaded %d triggers, want 6 (job-created, job-created-models, build-status-changed, pod-completed, sweep; dead-letter on the dead-letter broker)", len(triggers))
 	}
 	subs := map[string]*subscriber{}
 	urls := map[string]string{}
