@@ -7,7 +7,7 @@ export NBV_CACHE
 CONTROLLER_GEN := $(GO) tool controller-gen
 CRD_DIR := config/crd
 
-.PHONY: all build run test unit integration bench soak gobench lint manifests verify-manifests controlplane python-deps fuzz fuzz-smoke release release-test e2e node-binaries e2e-deps fresh helm chart chart-lint
+.PHONY: all build run test unit integration bench soak gobench lint manifests verify-manifests controlplane python-deps fuzz fuzz-smoke release release-test e2e node-binaries e2e-deps fresh helm chart chart-lint promtool monitoring-test
 
 all: build
 
@@ -23,9 +23,9 @@ build:
 run: controlplane python-deps build
 	bin/nbv run --runner bin/nbv-runner
 
-## test: everything CI runs: set-up, generated files up to date, lint, a short fuzzing pass, unit + integration tests.
-test: controlplane helm python-deps verify-manifests lint chart-lint fuzz-smoke
-	$(GO) test -race -count=1 -timeout 30m ./...
+## test: everything CI runs: set-up, generated files up to date, lint, the alert rules' unit tests, a short fuzzing pass, unit + integration tests.
+test: controlplane helm promtool python-deps verify-manifests lint chart-lint monitoring-test fuzz-smoke
+	NBV_REQUIRE_PROMTOOL=1 $(GO) test -race -count=1 -timeout 30m ./...
 
 ## e2e: a real single-node cluster on this machine (kubelet + containerd in a network namespace, kube-scheduler, kube-proxy, CoreDNS, Knative Eventing v0.50.0 from its module's config/, the functions as Deployments, images built ko-style and imported without a registry) and the end-to-end tests on it; prints the bring-up time; tears it down. Root only. NBV_E2E_KEEP=1 keeps the cluster up after the tests until interrupted.
 e2e: controlplane node-binaries e2e-deps
@@ -102,6 +102,18 @@ chart:
 ## chart-lint: helm lint --strict of charts/nbv with the values of charts/nbv/ci/ (rendering is tested in test/integration/chart_test.go).
 chart-lint: helm
 	"$(NBV_CACHE)/bin/helm" lint --strict charts/nbv -f charts/nbv/ci/lint-values.yaml
+
+## promtool: build promtool and nbv-promql (Prometheus v3.16.0, module v0.316.0: hack/tools/prometheus) into $(NBV_CACHE)/bin (cached).
+promtool:
+	bash test/controlplane/build.sh promtool
+
+## monitoring-test: promtool check rules and promtool test rules of config/monitoring: the PrometheusRule's spec is written to a temp dir next to a copy of config/monitoring/tests (every alert firing and not firing). The dashboard's and the rules' PromQL is parsed and checked against the instruments by TestMonitoringQueriesParseAndNameOurMetrics (internal/metrics).
+monitoring-test: promtool
+	@tmp=$$(mktemp -d); trap 'rm -rf $$tmp' EXIT; \
+	"$(NBV_CACHE)/bin/nbv-promql" rules config/monitoring/prometheusrule.yaml >$$tmp/rules.yaml && \
+	cp -r config/monitoring/tests $$tmp/tests && \
+	"$(NBV_CACHE)/bin/promtool" check rules $$tmp/rules.yaml && \
+	"$(NBV_CACHE)/bin/promtool" test rules $$tmp/tests/*.yaml
 
 ## python-deps: the Debian nbclient stack for /usr/bin/python3.
 python-deps:

@@ -8,6 +8,9 @@
 #   build.sh node            kubelet, kube-scheduler, kube-proxy from the same module, and a
 #                            CoreDNS with the cluster-DNS plugins (test/e2e/coredns): make e2e
 #   build.sh helm            helm (hack/tools/helm): helm lint and helm template of charts/nbv
+#   build.sh promtool        promtool and nbv-promql (hack/tools/prometheus): promtool check rules
+#                            and test rules of config/monitoring; nbv-promql parses the rules'
+#                            and the dashboard's PromQL (internal/metrics monitoring_test.go)
 #
 # Idempotent: a stamp per set records a hash of its modules (go.mod, go.sum, any .go file), the
 # Go version and the link flags. When the set's binaries exist and the stamp matches, nothing
@@ -59,8 +62,18 @@ helm)
 	version_args=(version --short)
 	took="~3-5 min cold on 2 cores"
 	;;
+promtool)
+	stamp="${bin}/.stamp-promtool"
+	prometheus_version="3.16.0"
+	ldflags="-s -w -X github.com/prometheus/common/version.Version=${prometheus_version}"
+	targets=(
+		"promtool|${here}/../../hack/tools/prometheus|github.com/prometheus/prometheus/cmd/promtool"
+		"nbv-promql|${here}/../../hack/tools/prometheus|."
+	)
+	took="~3-5 min cold on 2 cores"
+	;;
 *)
-	echo "build.sh: unknown set ${set_name}: want controlplane, node or helm" >&2
+	echo "build.sh: unknown set ${set_name}: want controlplane, node, helm or promtool" >&2
 	exit 2
 	;;
 esac
