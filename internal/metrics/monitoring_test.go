@@ -1,0 +1,112 @@
+package metrics
+
+import (
+	"bufio"
+	"bytes"
+	"encoding/json"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"slices"
+	"strings"
+	"testing"
+
+	"github.com/mlops-dev/nbv/internal/metrics/metricstest"
+)
+
+// The files of config/monitoring whose PromQL names our metrics.
+var monitoringFiles = []string{"../../config/monitoring/prometheusrule.yaml", "../../config/monitoring/grafana-dashboard.json"}
+
+// nbvPromQL finds the nbv-promql tool that make promtool builds (hack/tools/prometheus: it
+// parses PromQL with Prometheus' own parser, which the main module does not depend on). make
+// test builds it first and sets NBV_REQUIRE_PROMTOOL=1, so there the test never skips.
+func nbvPromQL(t *testing.T) string {
+	t.Helper()
+	cache := os.Getenv("NBV_CACHE")
+	if cache == "" {
+		home, _ := os.UserHomeDir()
+		cache = filepath.Join(home, ".cache", "nbv")
+	}
+	bin := filepath.Join(cache, "bin", "nbv-promql")
+	if _, err := os.Stat(bin); err != nil {
+		if os.Getenv("NBV_REQUIRE_PROMTOOL") == "1" {
+			t.Fatalf("%s: %v (make promtool builds it)", bin, err)
+		}
+		t.Skipf("%s not built (make promtool; make test builds it)", bin)
+	}
+	return bin
+}
+
+// TestMonitoringQueriesParseAndNameOurMetrics parses every expression of the alert rules and
+// the dashboard with Prometheus' parser and checks that each metric it selects is one of our
+// instruments under the name Prometheus' OTLP receiver gives it: renaming an instrument, or
+// its unit, breaks this test until the rules and the dashboard follow. It also checks that the
+// dashboard shows every instrument.
+func TestMonitoringQueriesParseAndNameOurMetrics(t *testing.T) {
+	bin := nbvPromQL(t)
+	var stdout, stderr bytes.Buffer
+	cmd := exec.Command(bin, append([]string{"exprs"}, monitoringFiles...)...)
+	cmd.Stdout, cmd.Stderr = &stdout, &stderr
+	runErr := cmd.Run()
+
+	series := map[string]string{} // Prometheus series name -> instrument
+	recorded := metricstest.Collect(t, Install, recordAll)
+	for name, prom := range prometheusNames(t) {
+		if recorded[name].Kind == metricstest.Histogram {
+			for _, suffix := range []string{"_bucket", "_sum", "_count"} {
+				series[prom+suffix] = name
+			}
+			continue
+		}
+		series[prom] = name
+	}
+	onDashboard := map[string]bool{}
+	n := 0
+	sc := bufio.NewScanner(&stdout)
+	sc.Buffer(nil, 1<<20)
+	for sc.Scan() {
+		var e struct {
+			File, Where, Expr, Error string
+			Metrics                  []string
+		}
+		if err := json.Unmarshal(sc.Bytes(), &e); err != nil {
+			t.Fatalf("nbv-promql output %q: %v", sc.Text(), err)
+		}
+		n++
+		where := filepath.Base(e.File) + " " + e.Where
+		if e.Error != "" {
+			t.Errorf("%s: %q does not parse: %s", where, e.Expr, e.Error)
+			continue
+		}
+		if len(e.Metrics) == 0 {
+			t.Errorf("%s: %q selects no metric", where, e.Expr)
+		}
+		for _, m := range e.Metrics {
+			name, ok := series[m]
+			if !ok {
+				t.Errorf("%s: %q names %s, which no instrument of package metrics exports (they are %v)", where, e.Expr, m, slices.Sorted(func(yield func(string) bool) {
+					for s := range series {
+						if !yield(s) {
+							return
+						}
+					}
+				}))
+				continue
+			}
+			if strings.HasSuffix(e.File, ".json") {
+				onDashboard[name] = true
+			}
+		}
+	}
+	if runErr != nil && !t.Failed() {
+		t.Fatalf("nbv-promql: %v: %s", runErr, stderr.String())
+	}
+	if n < 20 {
+		t.Errorf("only %d expressions found in %v", n, monitoringFiles)
+	}
+	for _, name := range series {
+		if !onDashboard[name] {
+			t.Errorf("instrument %s is on no panel of the dashboard", name)
+		}
+	}
+}
