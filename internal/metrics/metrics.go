@@ -1,7 +1,8 @@
-// Package metrics owns the project's OpenTelemetry instruments: events handled, transitions,
-// handler latency, build and validation durations. Functions scale to zero, so nothing scrapes
-// them reliably: metrics are pushed over OTLP/HTTP when an endpoint is configured and flushed when
-// the function shuts down. Without an endpoint every recording function is a cheap no-op.
+// Package metrics owns the project's OpenTelemetry instruments (the Name* constants; README
+// "Monitoring" lists them with their units and attributes, and config/monitoring alerts and
+// charts them). Functions scale to zero, so nothing scrapes them reliably: metrics are pushed
+// over OTLP/HTTP when an endpoint is configured and flushed when the function shuts down.
+// Without an endpoint every recording function is a cheap no-op.
 package metrics
 
 import (
