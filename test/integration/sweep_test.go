@@ -22,6 +22,8 @@ import (
 	"github.com/mlops-dev/nbv/internal/events"
 	"github.com/mlops-dev/nbv/internal/functionenv"
 	"github.com/mlops-dev/nbv/internal/jobstore"
+	"github.com/mlops-dev/nbv/internal/metrics"
+	"github.com/mlops-dev/nbv/internal/metrics/metricstest"
 	"github.com/mlops-dev/nbv/internal/podcompleted"
 	"github.com/mlops-dev/nbv/internal/statemachine"
 	"github.com/mlops-dev/nbv/internal/sweep"
@@ -195,10 +197,41 @@ func TestSweepRecoversLostPodEvent(t *testing.T) {
 	}
 
 	stop := f.watchWrites("lost")
-	calls := f.ping(sweep.Options{})
+	var calls int64
+	recorded := metricstest.Collect(t, metrics.Install, func(context.Context) { calls = f.ping(sweep.Options{}) })
 	time.Sleep(300 * time.Millisecond)
 	if writes := stop(); !reflect.DeepEqual(writes, []string{v1alpha1.PhaseSucceeded}) {
 		t.Errorf("writes = %v, want one write to Succeeded", writes)
+	}
+	// The recovery is counted as a lost event, with the run's end and its two cells; the
+	// listing saw the one unfinished job.
+	for _, want := range []struct {
+		name  string
+		attrs map[string]string
+		value float64
+	}{
+		{metrics.NameSweepRecoveries, map[string]string{metrics.AttrPhase: v1alpha1.PhaseValidationRunning, metrics.AttrCause: metrics.CauseLostEvent}, 1},
+		{metrics.NameTransitions, map[string]string{metrics.AttrFrom: v1alpha1.PhaseValidationRunning, metrics.AttrTo: v1alpha1.PhaseSucceeded}, 1},
+		{metrics.NameCellDuration, map[string]string{metrics.AttrStatus: "Success"}, 2},
+		{metrics.NameJobsActive, map[string]string{metrics.AttrPhase: v1alpha1.PhaseValidationRunning}, 1},
+		{metrics.NameJobsOverdue, map[string]string{metrics.AttrPhase: v1alpha1.PhaseValidationRunning}, 0},
+	} {
+		found := false
+		for _, p := range recorded[want.name].Points {
+			match := true
+			for k, v := range want.attrs {
+				match = match && p.Attrs[k] == v
+			}
+			if match {
+				found = true
+				if p.Value != want.value {
+					t.Errorf("%s %v = %v, want %v", want.name, want.attrs, p.Value, want.value)
+				}
+			}
+		}
+		if !found {
+			t.Errorf("%s %v not recorded: %+v", want.name, want.attrs, recorded[want.name].Points)
+		}
 	}
 	// list (the delivered job is finished and filtered out by the API server), get pod, get
 	// job, notification event, patch status, event: the pod read to choose the observation is
