@@ -11,6 +11,7 @@ import (
 	"strings"
 	"testing"
 
+	"github.com/mlops-dev/nbv/internal/local/controlplane"
 	"github.com/mlops-dev/nbv/internal/metrics/metricstest"
 )
 
@@ -22,12 +23,7 @@ var monitoringFiles = []string{"../../config/monitoring/prometheusrule.yaml", ".
 // test builds it first and sets NBV_REQUIRE_PROMTOOL=1, so there the test never skips.
 func nbvPromQL(t *testing.T) string {
 	t.Helper()
-	cache := os.Getenv("NBV_CACHE")
-	if cache == "" {
-		home, _ := os.UserHomeDir()
-		cache = filepath.Join(home, ".cache", "nbv")
-	}
-	bin := filepath.Join(cache, "bin", "nbv-promql")
+	bin := filepath.Join(controlplane.DefaultBinDir(), "nbv-promql")
 	if _, err := os.Stat(bin); err != nil {
 		if os.Getenv("NBV_REQUIRE_PROMTOOL") == "1" {
 			t.Fatalf("%s: %v (make promtool builds it)", bin, err)
