@@ -11,6 +11,8 @@ import (
 	"strings"
 	"testing"
 
+	"sigs.k8s.io/yaml"
+
 	"github.com/mlops-dev/nbv/internal/local/controlplane"
 	"github.com/mlops-dev/nbv/internal/metrics/metricstest"
 )
@@ -104,5 +106,72 @@ func TestMonitoringQueriesParseAndNameOurMetrics(t *testing.T) {
 		if !onDashboard[name] {
 			t.Errorf("instrument %s is on no panel of the dashboard", name)
 		}
+	}
+}
+
+// TestEveryAlertHasAFiringAndAQuietTest reads the rule file and the promtool tests of
+// config/monitoring/tests and checks that each alert is tested firing and not firing (promtool
+// itself runs them: make monitoring-test).
+func TestEveryAlertHasAFiringAndAQuietTest(t *testing.T) {
+	var rule struct {
+		Spec struct {
+			Groups []struct {
+				Rules []struct {
+					Alert string `json:"alert"`
+				} `json:"rules"`
+			} `json:"groups"`
+		} `json:"spec"`
+	}
+	readYAML(t, "../../config/monitoring/prometheusrule.yaml", &rule)
+	tests, err := filepath.Glob("../../config/monitoring/tests/*.yaml")
+	if err != nil || len(tests) == 0 {
+		t.Fatalf("no promtool tests: %v", err)
+	}
+	firing, quiet := map[string]bool{}, map[string]bool{}
+	for _, file := range tests {
+		var f struct {
+			Tests []struct {
+				AlertRuleTest []struct {
+					Alertname string            `json:"alertname"`
+					ExpAlerts []json.RawMessage `json:"exp_alerts"`
+				} `json:"alert_rule_test"`
+			} `json:"tests"`
+		}
+		readYAML(t, file, &f)
+		for _, tc := range f.Tests {
+			for _, a := range tc.AlertRuleTest {
+				if len(a.ExpAlerts) > 0 {
+					firing[a.Alertname] = true
+				} else {
+					quiet[a.Alertname] = true
+				}
+			}
+		}
+	}
+	n := 0
+	for _, g := range rule.Spec.Groups {
+		for _, r := range g.Rules {
+			n++
+			if !firing[r.Alert] {
+				t.Errorf("alert %s has no promtool test where it fires", r.Alert)
+			}
+			if !quiet[r.Alert] {
+				t.Errorf("alert %s has no promtool test where it does not fire", r.Alert)
+			}
+		}
+	}
+	if n == 0 {
+		t.Fatal("no alert in the rule file")
+	}
+}
+
+func readYAML(t *testing.T, path string, into any) {
+	t.Helper()
+	data, err := os.ReadFile(path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := yaml.Unmarshal(data, into); err != nil {
+		t.Fatalf("%s: %v", path, err)
 	}
 }
