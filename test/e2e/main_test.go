@@ -3,7 +3,8 @@
 // Package e2e runs this project on a real single-node cluster (package realcluster): real
 // kubelet and containerd running the validation pods in the notebook image, Knative Eventing's
 // own controllers, broker and ApiServerSource adapters delivering the events, the functions as
-// Deployments. `make e2e` runs it (as root: the node needs network namespaces and mounts).
+// Knative Services that Knative Serving scales from zero behind Traefik. `make e2e` runs it (as
+// root: the node needs network namespaces and mounts).
 package e2e
 
 import (
