@@ -110,6 +110,32 @@ type NotebookValidationJobStatus struct {
 	// were performed once, then Done with what each did.
 	// +optional
 	GitOpsHooks *GitOpsHooksStatus `json:"gitOpsHooks,omitempty"`
+
+	// Artifact is the OCI artifact holding the run's executed notebook, report.html,
+	// report.json and junit.xml, pushed at the end of the validation pod to the registry the
+	// installer configured (absent when none is configured). `nbv report JOB` fetches it.
+	// +optional
+	Artifact *ArtifactStatus `json:"artifact,omitempty"`
+}
+
+// ArtifactStatus says where a run's record went.
+type ArtifactStatus struct {
+	// Reference is the artifact by digest, <registry>/<repository>@sha256:<hex>; empty when
+	// the push failed.
+	// +optional
+	Reference string `json:"reference,omitempty"`
+
+	// ArtifactType is the manifest's artifactType (application/vnd.nbv.report.v1+json).
+	// +optional
+	ArtifactType string `json:"artifactType,omitempty"`
+
+	// Files are the titles (org.opencontainers.image.title) of the artifact's layers.
+	// +optional
+	Files []string `json:"files,omitempty"`
+
+	// Message says why nothing was pushed, when the push failed.
+	// +optional
+	Message string `json:"message,omitempty"`
 }
 
 // GitOps hook states.

@@ -33,6 +33,8 @@ var textLimits = map[string]int{
 	"comparisonResult.diffs[].diff":                          MaxCellText,
 	"buildStatus.message":                                    MaxMessage,
 	"buildStatus.imageReference":                             MaxImageReference,
+	"artifact.reference":                                     MaxImageReference,
+	"artifact.message":                                       MaxMessage,
 	"buildStatus.recommendedImage":                           MaxImageReference,
 	"buildStatus.availableImages[].imageRef":                 MaxImageReference,
 	"buildStatus.availableImages[].description":              MaxCellText,

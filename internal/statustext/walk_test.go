@@ -82,6 +82,7 @@ var wantLimits = map[string]int{
 	"buildStatus.availableImages[].name": MaxReason, "buildStatus.availableImages[].displayName": MaxReason,
 	"buildStatus.availableImages[].description": MaxCellText, "buildStatus.availableImages[].imageRef": MaxImageReference,
 	"buildStatus.availableImages[].tags[]": MaxReason, "buildStatus.recommendedImage": MaxImageReference,
+	"artifact.reference": MaxImageReference, "artifact.artifactType": MaxReason, "artifact.files[]": MaxReason, "artifact.message": MaxMessage,
 	"educationalFeedback[].severity": MaxReason, "educationalFeedback[].category": MaxReason, "educationalFeedback[].message": MaxCellText,
 	"educationalFeedback[].suggestion": MaxCellText, "educationalFeedback[].codeExample": MaxCellText,
 	"gitOpsHooks.state": MaxReason, "gitOpsHooks.wave": MaxReason, "gitOpsHooks.message": MaxMessage,
