@@ -4,6 +4,9 @@
 //	                     notebook (and golden) repositories, check the notebook is there.
 //	nbv-runner execute   main container: run the notebook with the image's Python + nbclient,
 //	                     apply validationConfig and the golden comparison, write the reports.
+//	nbv-runner publish   publish sidecar: once the notebook container has ended (SIGTERM), push
+//	                     the executed notebook and reports as one OCI artifact; the only
+//	                     container holding the registry credential.
 //
 // Settings come from flags and/or a NotebookValidationJobSpec in --job-spec or $NBV_JOB_SPEC;
 // flags win. Both write a compact summary to --termination-log. Exit codes: 0 passed,
@@ -43,7 +46,7 @@ func main() {
 
 func run(ctx context.Context, args []string, stdout, stderr io.Writer) int {
 	if len(args) == 0 {
-		fmt.Fprintln(stderr, "usage: nbv-runner prepare|execute [flags] (-h for flags)")
+		fmt.Fprintln(stderr, "usage: nbv-runner prepare|execute|publish [flags] (-h for flags)")
 		return 2
 	}
 	switch args[0] {
@@ -51,8 +54,10 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) int {
 		return prepare(ctx, args[1:], stdout, stderr)
 	case "execute":
 		return executeCmd(ctx, args[1:], stdout, stderr)
+	case "publish":
+		return publish(ctx, args[1:], stdout, stderr)
 	}
-	fmt.Fprintf(stderr, "nbv-runner: unknown command %q (want prepare or execute)\n", args[0])
+	fmt.Fprintf(stderr, "nbv-runner: unknown command %q (want prepare, execute or publish)\n", args[0])
 	return 2
 }
 

@@ -260,3 +260,47 @@ func DockerConfig(registry, user, password string) []byte {
 	b, _ := json.Marshal(map[string]any{"auths": map[string]any{registry: map[string]string{"auth": auth}}})
 	return b
 }
+
+// Result is what the publish container leaves in its termination message, for pod-completed
+// to put in status.artifact: the artifact by digest, or why there is none.
+type Result struct {
+	Reference    string   `json:"reference,omitempty"`
+	ArtifactType string   `json:"artifactType,omitempty"`
+	Files        []string `json:"files,omitempty"`
+	Message      string   `json:"message,omitempty"`
+}
+
+// maxResultBytes is the kubelet's bound on a termination message.
+const maxResultBytes = 4096
+
+// Encode returns r as a termination message, its message cut to fit.
+func (r Result) Encode() []byte {
+	for {
+		b, _ := json.Marshal(r)
+		if len(b) <= maxResultBytes || r.Message == "" {
+			return b
+		}
+		r.Message = r.Message[:len(r.Message)/2] + " [truncated]"
+	}
+}
+
+// DecodeResult reads a publish container's termination message. The publish container runs
+// the project's own image, not the notebook's, so the message is trusted to be a Result; it is
+// still checked to name an artifact by digest.
+func DecodeResult(msg string) (Result, error) {
+	var r Result
+	dec := json.NewDecoder(strings.NewReader(msg))
+	dec.DisallowUnknownFields()
+	if err := dec.Decode(&r); err != nil {
+		return Result{}, fmt.Errorf("publish result: %w", err)
+	}
+	if r.Reference != "" {
+		if _, err := name.NewDigest(r.Reference); err != nil {
+			return Result{}, fmt.Errorf("publish result: reference %q is not by digest: %w", r.Reference, err)
+		}
+	}
+	if r.Reference == "" && r.Message == "" {
+		return Result{}, errors.New("publish result names neither an artifact nor an error")
+	}
+	return r, nil
+}
