@@ -11,6 +11,7 @@ import (
 	"time"
 
 	"github.com/mlops-dev/nbv/internal/artifact"
+	"github.com/mlops-dev/nbv/internal/artifact/result"
 )
 
 // publish is the validation pod's publish container (a sidecar: an init container with
@@ -60,7 +61,7 @@ func publish(ctx context.Context, args []string, stdout, stderr io.Writer) int {
 	pctx, cancel := context.WithTimeout(context.Background(), *timeout)
 	defer cancel()
 	start := time.Now()
-	res := artifact.Result{ArtifactType: artifact.ArtifactType}
+	res := result.Result{ArtifactType: artifact.ArtifactType}
 	p, err := artifact.Push(pctx, *outDir, *ref, o)
 	if err != nil {
 		res.Message = "pushing the run's record to " + *ref + " failed: " + err.Error()

@@ -11,7 +11,7 @@ import (
 
 	"github.com/google/go-containerregistry/pkg/registry"
 
-	"github.com/mlops-dev/nbv/internal/artifact"
+	"github.com/mlops-dev/nbv/internal/artifact/result"
 )
 
 // publish waits for its context (SIGTERM) before pushing, then leaves the reference by digest
@@ -42,14 +42,14 @@ func TestPublishPushesAfterTheSignalAndReportsTheDigest(t *testing.T) {
 		t.Fatalf("exit %d: %s", code, stderr.String())
 	}
 	b, _ := os.ReadFile(tl)
-	res, err := artifact.DecodeResult(string(b))
+	res, err := result.Decode(string(b))
 	if err != nil || !strings.HasPrefix(res.Reference, host+"/nbv/team-a@sha256:") || len(res.Files) != 1 {
 		t.Fatalf("result %s: %+v, %v", b, res, err)
 	}
 
 	code := run(context.Background(), []string{"publish", "--wait=false", "--output-dir", out, "--ref", "127.0.0.1:1/nbv:x", "--termination-log", tl, "--timeout", "2s"}, &stdout, &stderr)
 	b, _ = os.ReadFile(tl)
-	res, err = artifact.DecodeResult(string(b))
+	res, err = result.Decode(string(b))
 	if code != 0 || err != nil || res.Reference != "" || !strings.Contains(res.Message, "pushing the run's record to 127.0.0.1:1/nbv:x failed") {
 		t.Fatalf("exit %d, result %s: %v", code, b, err)
 	}

@@ -91,6 +91,8 @@ type Options struct {
 	// PrepareResources bound the prepare container; nil means DefaultPrepareResources.
 	// Namespaces with a ResourceQuota on limits reject pods whose containers set none.
 	PrepareResources *corev1.ResourceRequirements
+	// Artifacts is where the publish sidecar pushes each run's record; empty: nowhere.
+	Artifacts ArtifactOptions
 }
 
 // DefaultPrepareResources is enough for go-git to clone a typical notebook repository.
@@ -306,6 +308,13 @@ func Build(job *v1alpha1.NotebookValidationJob, podName, image string, opts Opti
 				SecurityContext:          containerSecurity(),
 			}},
 		},
+	}
+	if c, vols := publishContainer(job, podName, opts); c != nil {
+		// After prepare: a sidecar starts in its place among the init containers and runs
+		// until the kubelet stops it, once the notebook container has ended.
+		pod.Spec.InitContainers = append(pod.Spec.InitContainers, *c)
+		pod.Spec.Volumes = append(pod.Spec.Volumes, vols...)
+		pod.Spec.TerminationGracePeriodSeconds = ptr(publishGrace)
 	}
 	return pod, nil
 }

@@ -119,6 +119,8 @@ func modelValidationJob() *v1alpha1.NotebookValidationJob {
 	return job
 }
 
+var testArtifacts = ArtifactOptions{Repository: "registry.example.com/nbv-runs", Secret: "nbv-registry-push"}
+
 const builtImage = "registry.example.com/team-a/iris-built@sha256:0f4e8b1c2d3a4b5c6d7e8f9a0b1c2d3e4f5a6b7c8d9e0f1a2b3c4d5e6f7a8b9c"
 
 func TestBuildGolden(t *testing.T) {
@@ -134,6 +136,7 @@ func TestBuildGolden(t *testing.T) {
 		{"private-repos.yaml", privateReposJob(), userImage, Options{RunnerImage: runnerImage, FSGroup: &fsGroup}},
 		{"built-image.yaml", builtImageJob(), builtImage, Options{RunnerImage: runnerImage}},
 		{"model-validation.yaml", modelValidationJob(), userImage, Options{RunnerImage: runnerImage}},
+		{"publish.yaml", everyFieldJob(), userImage, Options{RunnerImage: runnerImage, Artifacts: testArtifacts}},
 	}
 	for _, tc := range cases {
 		t.Run(tc.file, func(t *testing.T) {
