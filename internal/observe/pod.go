@@ -31,5 +31,6 @@ func Pod(podName string, pod *corev1.Pod) statemachine.Observation {
 		Message:    outcome.Message,
 		Results:    results,
 		Comparison: comparison,
+		Artifact:   outcome.Artifact,
 	}
 }

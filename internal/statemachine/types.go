@@ -98,6 +98,8 @@ type Observation struct {
 	PodName    string
 	Results    []v1alpha1.CellResult
 	Comparison *v1alpha1.ComparisonResult
+	// Artifact is what the pod's publish sidecar pushed (the run's record), when it has one.
+	Artifact *v1alpha1.ArtifactStatus
 	// Models is what the caller read of the job's target models, on a JobSeen of a job that
 	// AwaitsModels (nil: not read); Message then says why the job waits.
 	Models *ModelCheck

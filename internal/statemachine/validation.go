@@ -82,6 +82,9 @@ func (t *transition) recordResults() {
 	if t.obs.Comparison != nil {
 		t.st.ComparisonResult = t.obs.Comparison.DeepCopy()
 	}
+	if t.obs.Artifact != nil {
+		t.st.Artifact = t.obs.Artifact.DeepCopy()
+	}
 }
 
 // summary is the human words for a finished notebook: the caller's message, else the outcome

@@ -13,6 +13,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"strings"
 	"time"
 
 	cloudevents "github.com/cloudevents/sdk-go/v2"
@@ -215,9 +216,33 @@ func (e *Executor) report(ctx context.Context, out Outcome) {
 		eventType = corev1.EventTypeWarning
 	}
 	e.Store.RecordEvent(ctx, out.Job, eventType, out.Decision.Reason, st.Message)
+	if t, reason, msg, ok := ArtifactEvent(out.Job, out.PreviousPhase, &st); ok {
+		e.Store.RecordEvent(ctx, out.Job, t, reason, msg)
+	}
 	e.record(ctx, out)
 	function.Logger(ctx).Info("transition", "from", out.PreviousPhase, "to", st.Phase, "reason", out.Decision.Reason,
 		"effect", string(out.Decision.Effect), "message", st.Message)
+}
+
+// Reasons of the Event that says where a run's record went.
+const (
+	ReasonArtifactPushed     = "ArtifactPushed"
+	ReasonArtifactPushFailed = "ArtifactPushFailed"
+)
+
+// ArtifactEvent is the Event of the transition that ended a job with its run's artifact
+// recorded: where it is and the command that fetches it, or why nothing was pushed. ok is
+// false for any other transition.
+func ArtifactEvent(job *v1alpha1.NotebookValidationJob, previous string, st *v1alpha1.NotebookValidationJobStatus) (eventType, reason, message string, ok bool) {
+	a := st.Artifact
+	if a == nil || !statemachine.Terminal(st.Phase) || statemachine.Terminal(previous) {
+		return "", "", "", false
+	}
+	if a.Reference == "" {
+		return corev1.EventTypeWarning, ReasonArtifactPushFailed, a.Message, true
+	}
+	return corev1.EventTypeNormal, ReasonArtifactPushed, fmt.Sprintf("the run's executed notebook and reports (%s) are at %s; fetch them with: nbv report -n %s %s",
+		strings.Join(a.Files, ", "), a.Reference, job.Namespace, job.Name), true
 }
 
 func (e *Executor) reply(out Outcome) *cloudevents.Event {

@@ -7,6 +7,7 @@ import (
 
 	corev1 "k8s.io/api/core/v1"
 
+	"github.com/mlops-dev/nbv/api/v1alpha1"
 	"github.com/mlops-dev/nbv/internal/runner/summary"
 )
 
@@ -55,6 +56,9 @@ type Outcome struct {
 	Message string
 	// Summary is the runner's decoded summary, when there is one.
 	Summary *summary.Summary
+	// Artifact is what the publish sidecar pushed, on a terminal outcome of a pod that has
+	// one (nil otherwise).
+	Artifact *v1alpha1.ArtifactStatus
 }
 
 // Terminal reports whether the pod will not change its outcome any more.
@@ -79,8 +83,17 @@ var userErrorReasons = map[string]string{
 }
 
 // Classify reads a validation pod's status. It is pure: everything it needs is on the Pod,
-// including the runner's summary in the containers' termination messages.
+// including the runner's summary in the containers' termination messages and, once the pod
+// is terminal, the publish sidecar's result.
 func Classify(pod *corev1.Pod) Outcome {
+	o := classify(pod)
+	if o.Terminal() && pod != nil {
+		o.Artifact = publishResult(pod)
+	}
+	return o
+}
+
+func classify(pod *corev1.Pod) Outcome {
 	if pod == nil {
 		return Outcome{State: StateInfraFailed, Reason: ReasonPodMissing,
 			Message: "the validation pod does not exist (deleted before it finished)"}

@@ -1,12 +1,14 @@
 package validationpod
 
 import (
+	"fmt"
 	"strings"
 
 	corev1 "k8s.io/api/core/v1"
 	"k8s.io/apimachinery/pkg/api/resource"
 
 	"github.com/mlops-dev/nbv/api/v1alpha1"
+	"github.com/mlops-dev/nbv/internal/artifact/result"
 )
 
 const (
@@ -91,4 +93,26 @@ func publishContainer(job *v1alpha1.NotebookValidationJob, podName string, opts 
 		TerminationMessagePolicy: corev1.TerminationMessageReadFile,
 		SecurityContext:          containerSecurity(),
 	}, volumes
+}
+
+// publishResult reads the publish sidecar's result off a finished pod: the artifact by digest
+// or why there is none; nil when the pod has no publish container.
+func publishResult(pod *corev1.Pod) *v1alpha1.ArtifactStatus {
+	has := false
+	for _, c := range pod.Spec.InitContainers {
+		has = has || c.Name == PublishContainer
+	}
+	cs := containerStatus(pod.Status.InitContainerStatuses, PublishContainer)
+	if !has && cs == nil {
+		return nil
+	}
+	if cs == nil || cs.State.Terminated == nil {
+		return &v1alpha1.ArtifactStatus{Message: "nothing was pushed: the publish container did not run to its end"}
+	}
+	t := cs.State.Terminated
+	r, err := result.Decode(t.Message)
+	if err != nil {
+		return &v1alpha1.ArtifactStatus{Message: fmt.Sprintf("nothing was pushed: the publish container ended with exit code %d and no readable result (%v); see kubectl logs -n %s %s -c %s", t.ExitCode, err, pod.Namespace, pod.Name, PublishContainer)}
+	}
+	return &v1alpha1.ArtifactStatus{Reference: r.Reference, ArtifactType: r.ArtifactType, Files: r.Files, Message: r.Message}
 }

@@ -7,6 +7,7 @@ import (
 
 	corev1 "k8s.io/api/core/v1"
 
+	"github.com/mlops-dev/nbv/internal/runner/summary"
 	"github.com/mlops-dev/nbv/internal/statemachine"
 )
 
@@ -103,5 +104,46 @@ func TestNoRegistryNoPublish(t *testing.T) {
 	}
 	if len(pod.Spec.InitContainers) != 1 || pod.Spec.TerminationGracePeriodSeconds != nil {
 		t.Errorf("without a registry the pod has %d init containers, grace %v", len(pod.Spec.InitContainers), pod.Spec.TerminationGracePeriodSeconds)
+	}
+}
+
+// A finished pod's publish result becomes the outcome's artifact: the digest, or why not.
+func TestClassifyReadsThePublishResult(t *testing.T) {
+	ref := "registry.example.com/nbv-runs/team-a@sha256:" + strings.Repeat("0a", 32)
+	passed := encode(t, summary.Summary{Result: summary.ResultPassed, Reason: summary.ReasonPassed, Message: "passed",
+		Cells: summary.Counts{Total: 1, Passed: 1}})
+	build := func(publish corev1.ContainerStatus, phase corev1.PodPhase) *corev1.Pod {
+		j := minimalJob()
+		pod, err := Build(j, "p", userImage, Options{RunnerImage: runnerImage, Artifacts: testArtifacts})
+		if err != nil {
+			t.Fatal(err)
+		}
+		pod.Status = corev1.PodStatus{Phase: phase, InitContainerStatuses: []corev1.ContainerStatus{prepareDone(), publish},
+			ContainerStatuses: []corev1.ContainerStatus{terminated(NotebookContainer, 0, "Completed", passed)}}
+		return pod
+	}
+	o := Classify(build(terminated(PublishContainer, 0, "Completed", `{"reference":"`+ref+`","artifactType":"application/vnd.nbv.report.v1+json","files":["executed.ipynb","report.html"]}`), corev1.PodSucceeded))
+	if o.State != StateSucceeded || o.Artifact == nil || o.Artifact.Reference != ref || len(o.Artifact.Files) != 2 {
+		t.Fatalf("outcome %+v artifact %+v", o, o.Artifact)
+	}
+	o = Classify(build(terminated(PublishContainer, 0, "Completed", `{"message":"pushing failed: 401"}`), corev1.PodSucceeded))
+	if o.State != StateSucceeded || o.Artifact == nil || o.Artifact.Reference != "" || o.Artifact.Message != "pushing failed: 401" {
+		t.Fatalf("failed push: %+v", o.Artifact)
+	}
+	o = Classify(build(terminated(PublishContainer, 137, "Error", ""), corev1.PodSucceeded))
+	if o.Artifact == nil || !strings.Contains(o.Artifact.Message, "exit code 137 and no readable result") {
+		t.Fatalf("killed publish: %+v", o.Artifact)
+	}
+	// While the sidecar pushes, the pod is still Running: no verdict, no artifact yet.
+	running := build(corev1.ContainerStatus{Name: PublishContainer, State: corev1.ContainerState{Running: &corev1.ContainerStateRunning{}}}, corev1.PodRunning)
+	if o := Classify(running); o.Terminal() || o.Artifact != nil {
+		t.Fatalf("running pod: %+v", o)
+	}
+	// No registry configured: no artifact at all.
+	pod, _ := Build(minimalJob(), "p", userImage, Options{RunnerImage: runnerImage})
+	pod.Status = corev1.PodStatus{Phase: corev1.PodSucceeded, InitContainerStatuses: []corev1.ContainerStatus{prepareDone()},
+		ContainerStatuses: []corev1.ContainerStatus{terminated(NotebookContainer, 0, "Completed", passed)}}
+	if o := Classify(pod); o.State != StateSucceeded || o.Artifact != nil {
+		t.Fatalf("no registry: %+v", o)
 	}
 }
