@@ -110,6 +110,8 @@ func (t *templater) file(f File) ([]byte, error) {
 			}
 		case kind == "ConfigMap" && str(obj, "metadata", "name") == "nbv-build-images":
 			t.buildImages(obj)
+		case kind == "ConfigMap" && str(obj, "metadata", "name") == "nbv-artifacts":
+			t.artifacts(obj)
 		}
 		t.imageRefs(obj)
 		text, err := encodeDocs([]*yaml.Node{doc})

@@ -147,6 +147,15 @@ func (t *templater) buildImages(obj *yaml.Node) {
 	}
 }
 
+// artifacts makes the run-record registry of config/artifacts/registry.yaml values.
+func (t *templater) artifacts(obj *yaml.Node) {
+	for _, key := range []string{"repository", "pushSecret", "insecure"} {
+		if n := lookup(obj, "data", key); n != nil {
+			t.inline(n, fmt.Sprintf(`printf "%%v" $.Values.artifacts.%s | quote`, key))
+		}
+	}
+}
+
 // valueKey is a Service name as a values key: job-created -> jobCreated.
 func valueKey(name string) string {
 	parts := strings.Split(name, "-")

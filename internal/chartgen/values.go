@@ -51,6 +51,16 @@ buildImages:
   builderImages: []
   gitImages: []
 
+# Where each validation pod's publish sidecar pushes the run's record (executed notebook and
+# reports, one OCI artifact): the ConfigMap nbv-system/nbv-artifacts. repository: <registry>/<path>
+# (each job's namespace is appended; empty: no records); pushSecret: a dockerconfigjson Secret
+# of that name in each opted-in namespace, mounted into the publish sidecar only; insecure:
+# plain HTTP.
+artifacts:
+  repository: ""
+  pushSecret: ""
+  insecure: false
+
 # Namespaces to opt in: the functions' RoleBindings (config/rbac/opt-in/) are applied in each.
 # Each namespace also needs the label the event sources select, which a chart cannot put on
 # a namespace it does not own: kubectl label namespace NS mlops.mlops.dev/nbv=enabled

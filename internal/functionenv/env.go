@@ -23,6 +23,10 @@
 //     line (or separated by spaces or commas). The Service takes them from the ConfigMap
 //     nbv-system/nbv-build-images, which the ValidatingAdmissionPolicy nbv-build-images also
 //     reads, so that one list decides at `kubectl apply` and here.
+//   - NBV_ARTIFACT_REPOSITORY, NBV_ARTIFACT_PUSH_SECRET, NBV_ARTIFACT_INSECURE: where the
+//     validation pod's publish sidecar pushes each run's record, the dockerconfigjson Secret
+//     (in the job's namespace) it alone mounts, and "true" for plain HTTP. The Service takes
+//     them from the ConfigMap nbv-system/nbv-artifacts. Empty repository: no records.
 //
 // A job's buildConfig.strategyConfig overrides each build setting. The build settings are
 // only read by functions that start builds (job-created), through package buildchild.
@@ -36,6 +40,7 @@ import (
 	"strings"
 	"unicode"
 
+	"k8s.io/apimachinery/pkg/util/validation"
 	authorizationv1client "k8s.io/client-go/kubernetes/typed/authorization/v1"
 	"k8s.io/client-go/rest"
 	"k8s.io/client-go/tools/clientcmd"
@@ -142,6 +147,9 @@ func Load() (Settings, error) {
 	if s.Builds, err = loadBuildSettings(); err != nil {
 		return Settings{}, err
 	}
+	if s.Pod.Artifacts, err = loadArtifactSettings(); err != nil {
+		return Settings{}, err
+	}
 	return s, nil
 }
 
@@ -172,4 +180,32 @@ func NewExecutor(service string, s Settings, builds children.BuildStarter) (*tra
 		Effects: &children.Children{Store: store, Pod: s.Pod, Builds: builds, Access: access},
 		Source:  "/nbv/" + service,
 	}, store, nil
+}
+
+// loadArtifactSettings reads the registry for run records, refusing a repository that could
+// not be one and a Secret name that could not be a Secret's, so that a bad deployment fails at
+// start instead of every job's pod.
+func loadArtifactSettings() (validationpod.ArtifactOptions, error) {
+	a := validationpod.ArtifactOptions{
+		Repository: strings.TrimSpace(os.Getenv("NBV_ARTIFACT_REPOSITORY")),
+		Secret:     strings.TrimSpace(os.Getenv("NBV_ARTIFACT_PUSH_SECRET")),
+	}
+	if a.Repository != "" {
+		if err := build.ValidImage(a.Repository); err != nil || strings.ContainsAny(a.Repository, "@") {
+			return validationpod.ArtifactOptions{}, fmt.Errorf("NBV_ARTIFACT_REPOSITORY %q is not <registry>/<repository> (no tag or digest): %v", a.Repository, err)
+		}
+	}
+	if a.Secret != "" {
+		if errs := validation.IsDNS1123Subdomain(a.Secret); len(errs) > 0 {
+			return validationpod.ArtifactOptions{}, fmt.Errorf("NBV_ARTIFACT_PUSH_SECRET %q is not a Secret name: %s", a.Secret, strings.Join(errs, "; "))
+		}
+	}
+	if v := strings.TrimSpace(os.Getenv("NBV_ARTIFACT_INSECURE")); v != "" {
+		b, err := strconv.ParseBool(v)
+		if err != nil {
+			return validationpod.ArtifactOptions{}, fmt.Errorf("NBV_ARTIFACT_INSECURE %q is not true or false", v)
+		}
+		a.Insecure = b
+	}
+	return a, nil
 }

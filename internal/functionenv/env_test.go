@@ -73,3 +73,34 @@ current-context: x
 		t.Errorf("client QPS %v burst %d, want %v and %d", s.Kube.QPS, s.Kube.Burst, ClientQPS, ClientBurst)
 	}
 }
+
+func TestArtifactSettings(t *testing.T) {
+	t.Setenv("NBV_ARTIFACT_REPOSITORY", "127.0.0.1:5000/nbv-runs\n")
+	t.Setenv("NBV_ARTIFACT_PUSH_SECRET", "nbv-registry-push")
+	t.Setenv("NBV_ARTIFACT_INSECURE", "true")
+	a, err := loadArtifactSettings()
+	if err != nil || a.Repository != "127.0.0.1:5000/nbv-runs" || a.Secret != "nbv-registry-push" || !a.Insecure {
+		t.Fatalf("%+v, %v", a, err)
+	}
+	if got := a.ArtifactRepository("team-a"); got != "127.0.0.1:5000/nbv-runs/team-a" {
+		t.Errorf("repository of team-a: %s", got)
+	}
+	for env, bad := range map[string]string{
+		"NBV_ARTIFACT_REPOSITORY":  "registry.example.com/x@sha256:00",
+		"NBV_ARTIFACT_PUSH_SECRET": "Not_A_Secret",
+		"NBV_ARTIFACT_INSECURE":    "maybe",
+	} {
+		t.Run(env, func(t *testing.T) {
+			t.Setenv(env, bad)
+			if _, err := loadArtifactSettings(); err == nil || !strings.Contains(err.Error(), env) {
+				t.Errorf("%s=%q: %v", env, bad, err)
+			}
+		})
+	}
+	t.Setenv("NBV_ARTIFACT_REPOSITORY", "")
+	t.Setenv("NBV_ARTIFACT_PUSH_SECRET", "")
+	t.Setenv("NBV_ARTIFACT_INSECURE", "")
+	if a, err := loadArtifactSettings(); err != nil || a.Repository != "" {
+		t.Errorf("unset: %+v, %v", a, err)
+	}
+}

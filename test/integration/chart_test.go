@@ -159,6 +159,11 @@ func TestChartValuesChangeWhatTheySay(t *testing.T) {
 	if got, _, _ := unstructured.NestedString(objs["v1 ConfigMap nbv-system/nbv-build-images"], "data", "builderImages"); got != "quay.io/buildah/stable:v1.40.1" {
 		t.Errorf("builderImages = %q", got)
 	}
+	for key, want := range map[string]string{"repository": "registry.example.com/nbv-runs", "pushSecret": "nbv-registry-push", "insecure": "true"} {
+		if got, _, _ := unstructured.NestedString(objs["v1 ConfigMap nbv-system/nbv-artifacts"], "data", key); got != want {
+			t.Errorf("nbv-artifacts %s = %q, want %q", key, got, want)
+		}
+	}
 	for _, key := range []string{
 		"rbac.authorization.k8s.io/v1 RoleBinding team-a/nbv-job-created", "rbac.authorization.k8s.io/v1 RoleBinding team-b/nbv-sweep",
 		"rbac.authorization.k8s.io/v1 RoleBinding team-a/nbv-gitops-wave", "rbac.authorization.k8s.io/v1 RoleBinding argocd/nbv-gitops-triggers",
