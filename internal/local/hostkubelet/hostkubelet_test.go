@@ -520,3 +520,42 @@ func TestLogTail(t *testing.T) {
 		t.Errorf("tail has %d bytes, want %d", len(got), fallbackLogBytes)
 	}
 }
+
+// A restartable init container (a sidecar) starts before the main container, runs alongside
+// it, is stopped with SIGTERM once the main container ends, and the Pod turns terminal only
+// with the sidecar's termination message in its status. Its exit code does not decide the phase.
+func TestSidecarStopsAfterMainAndReportsBeforeTerminal(t *testing.T) {
+	h := start(t)
+	always := corev1.ContainerRestartPolicyAlways
+	pod := shellPod("sidecar", "sleep 0.3; echo main-done > /shared/main")
+	pod.Spec.Volumes = []corev1.Volume{{Name: "shared", VolumeSource: corev1.VolumeSource{EmptyDir: &corev1.EmptyDirVolumeSource{}}}}
+	pod.Spec.Containers[0].VolumeMounts = []corev1.VolumeMount{{Name: "shared", MountPath: "/shared"}}
+	// The script sees /shared only through its argument, which the kubelet maps to the volume.
+	pod.Spec.Containers[0].Command = []string{"/bin/sh", "-c", `sleep 0.3; echo main-done > "$0/main"`, "/shared"}
+	pod.Spec.InitContainers = []corev1.Container{{
+		Name: "publish", Image: "runner", RestartPolicy: &always,
+		Command:                []string{"/bin/sh", "-c", `trap 'cat "$0/main" > "$1"; exit 143' TERM; while :; do sleep 0.05; done`, "/shared", "/dev/termination-log"},
+		VolumeMounts:           []corev1.VolumeMount{{Name: "shared", MountPath: "/shared", ReadOnly: true}},
+		TerminationMessagePath: "/dev/termination-log",
+	}}
+	p := h.wait(h.create(pod), "finished", terminal)
+	if p.Status.Phase != corev1.PodSucceeded {
+		t.Fatalf("phase %s; status %+v", p.Status.Phase, p.Status)
+	}
+	side := p.Status.InitContainerStatuses[0].State.Terminated
+	main := p.Status.ContainerStatuses[0].State.Terminated
+	if side == nil || side.Message != "main-done\n" {
+		t.Fatalf("sidecar terminated %+v: it did not run past the main container", side)
+	}
+	if main == nil || side.FinishedAt.Before(&main.FinishedAt) || main.StartedAt.Before(&side.StartedAt) {
+		t.Errorf("sidecar %v-%v, main %v-%v", side.StartedAt, side.FinishedAt, main.StartedAt, main.FinishedAt)
+	}
+	for _, st := range h.statuses("sidecar") {
+		if st.Phase == corev1.PodSucceeded && st.InitContainerStatuses[0].State.Terminated == nil {
+			t.Error("the Pod was reported Succeeded while its sidecar still ran")
+		}
+	}
+	if pids := alive(p.UID); len(pids) > 0 {
+		t.Errorf("processes left behind: %v", pids)
+	}
+}

@@ -122,23 +122,37 @@ func (r *podRun) run(ctx context.Context) {
 		r.finish(ctx)
 		return
 	}
+	sidecars := &sidecarSet{r: r}
+	// However the run ends, sidecars stop after the other containers, as the kubelet stops
+	// them (in reverse order, each with SIGTERM and its grace period) before the Pod is terminal.
+	defer sidecars.stop()
 	for i := range r.pod.Spec.InitContainers {
 		c := &r.pod.Spec.InitContainers[i]
 		p, ok := r.prepare(ctx, c, true, hostPaths)
 		if !ok {
+			sidecars.stop()
 			r.finish(ctx)
 			return
 		}
 		r.setRunning(p)
+		if isSidecar(c) {
+			// A restartable init container (a sidecar) runs alongside the rest of the Pod;
+			// the next init container starts once it has started.
+			sidecars.start(ctx, p)
+			r.writeStatus(ctx)
+			continue
+		}
 		r.writeStatus(ctx)
 		term := r.exec(ctx, p)
 		r.setTerminated(p, term)
 		if ctx.Err() != nil {
+			sidecars.stop()
 			r.finish(ctx)
 			return
 		}
 		if term.ExitCode != 0 {
 			// restartPolicy Never: a failed init container fails the Pod and nothing else runs.
+			sidecars.stop()
 			r.setPhase(corev1.PodFailed, "", "")
 			r.log.Info("pod failed: init container failed", "container", c.Name, "exitCode", term.ExitCode)
 			r.writeStatus(ctx)
@@ -151,6 +165,7 @@ func (r *podRun) run(ctx context.Context) {
 	for i := range r.pod.Spec.Containers {
 		p, ok := r.prepare(ctx, &r.pod.Spec.Containers[i], false, hostPaths)
 		if !ok {
+			sidecars.stop()
 			r.finish(ctx)
 			return
 		}
@@ -175,6 +190,9 @@ func (r *podRun) run(ctx context.Context) {
 		}()
 	}
 	wg.Wait()
+	// The Pod is terminal only once its sidecars have stopped: their termination messages
+	// are part of the status that announces it.
+	sidecars.stop()
 	if ctx.Err() != nil {
 		r.finish(ctx)
 		return
@@ -350,8 +368,8 @@ func (r *podRun) setRunning(p *prepared) {
 	if cs := containerStatus(&r.status, p.init, p.c.Name); cs != nil {
 		cs.State = corev1.ContainerState{Running: &corev1.ContainerStateRunning{StartedAt: metav1.Now()}}
 		cs.Started = ptr(true)
-		// Without probes a running main container is ready; an init container never is.
-		cs.Ready = !p.init
+		// Without probes a running main container or sidecar is ready; an init container never is.
+		cs.Ready = !p.init || isSidecar(p.c)
 	}
 	updateReadiness(&r.status)
 }
@@ -512,3 +530,44 @@ func logTail(path string) string {
 }
 
 func ptr[T any](v T) *T { return &v }
+
+// isSidecar reports whether c is a restartable init container (restartPolicy Always).
+func isSidecar(c *corev1.Container) bool {
+	return c.RestartPolicy != nil && *c.RestartPolicy == corev1.ContainerRestartPolicyAlways
+}
+
+// sidecarSet is a Pod's running sidecars. They are not restarted here when they exit (the
+// kubelet would; the project's only sidecar exits when told to).
+type sidecarSet struct {
+	r       *podRun
+	running []*sidecar
+}
+
+type sidecar struct {
+	p      *prepared
+	cancel context.CancelCauseFunc
+	done   chan struct{}
+}
+
+var errSidecarStop = errors.New("the pod's other containers ended: stopping sidecar")
+
+func (s *sidecarSet) start(ctx context.Context, p *prepared) {
+	sctx, cancel := context.WithCancelCause(ctx)
+	sc := &sidecar{p: p, cancel: cancel, done: make(chan struct{})}
+	s.running = append(s.running, sc)
+	go func() {
+		defer close(sc.done)
+		term := s.r.exec(sctx, p)
+		s.r.setTerminated(p, term)
+	}()
+}
+
+// stop stops the sidecars in reverse order of their start, each to its end, and reports them.
+func (s *sidecarSet) stop() {
+	for i := len(s.running) - 1; i >= 0; i-- {
+		sc := s.running[i]
+		sc.cancel(errSidecarStop)
+		<-sc.done
+	}
+	s.running = nil
+}
