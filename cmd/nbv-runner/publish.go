@@ -53,10 +53,7 @@ func publish(ctx context.Context, args []string, stdout, stderr io.Writer) int {
 		o.Annotations[k] = v
 	}
 	if *dockerConfig != "" {
-		// Only this process reads it: the keychain looks in $DOCKER_CONFIG.
-		if err := os.Setenv("DOCKER_CONFIG", *dockerConfig); err != nil {
-			fmt.Fprintln(stderr, "nbv-runner publish:", err)
-		}
+		o.Keychain = artifact.DockerConfigKeychain(*dockerConfig)
 	}
 	pctx, cancel := context.WithTimeout(context.Background(), *timeout)
 	defer cancel()

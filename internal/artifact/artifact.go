@@ -260,3 +260,42 @@ func DockerConfig(registry, user, password string) []byte {
 	b, _ := json.Marshal(map[string]any{"auths": map[string]any{registry: map[string]string{"auth": auth}}})
 	return b
 }
+
+// DockerConfigKeychain resolves logins from dir/config.json only (a mounted
+// kubernetes.io/dockerconfigjson Secret, or a --docker-config flag).
+func DockerConfigKeychain(dir string) authn.Keychain { return dockerConfigDir(dir) }
+
+type dockerConfigDir string
+
+func (d dockerConfigDir) Resolve(r authn.Resource) (authn.Authenticator, error) {
+	b, err := os.ReadFile(filepath.Join(string(d), "config.json"))
+	if err != nil {
+		return nil, err
+	}
+	var cfg struct {
+		Auths map[string]struct {
+			Auth     string `json:"auth"`
+			Username string `json:"username"`
+			Password string `json:"password"`
+		} `json:"auths"`
+	}
+	if err := json.Unmarshal(b, &cfg); err != nil {
+		return nil, fmt.Errorf("%s/config.json: %w", d, err)
+	}
+	for _, key := range []string{r.RegistryStr(), "https://" + r.RegistryStr(), "http://" + r.RegistryStr()} {
+		a, ok := cfg.Auths[key]
+		if !ok {
+			continue
+		}
+		if a.Auth != "" {
+			raw, err := base64.StdEncoding.DecodeString(a.Auth)
+			if err != nil {
+				return nil, fmt.Errorf("%s/config.json: auth of %s: %w", d, key, err)
+			}
+			u, p, _ := strings.Cut(string(raw), ":")
+			return &authn.Basic{Username: u, Password: p}, nil
+		}
+		return &authn.Basic{Username: a.Username, Password: a.Password}, nil
+	}
+	return authn.Anonymous, nil
+}

@@ -131,6 +131,14 @@ func TestPushPullRoundTripIsAnOCIArtifact(t *testing.T) {
 
 func TestPushNeedsTheCredential(t *testing.T) {
 	host := registryWithLogin(t, "nbv", "s3cret")
+	dir := t.TempDir()
+	if err := os.WriteFile(filepath.Join(dir, "config.json"), DockerConfig(host, "nbv", "s3cret"), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	run := writeRun(t, map[string]string{"report.html": "x"})
+	if _, err := Push(context.Background(), run, host+"/r:t", Options{Keychain: DockerConfigKeychain(dir)}); err != nil {
+		t.Fatalf("push with the login of a mounted config.json: %v", err)
+	}
 	kc := keychainFor(t, host, "nbv", "wrong")
 	_, err := Push(context.Background(), writeRun(t, map[string]string{"report.html": "x"}), host+"/r:t", Options{Keychain: kc})
 	if err == nil || !strings.Contains(err.Error(), "401") && !strings.Contains(strings.ToLower(err.Error()), "unauthorized") {

@@ -11,6 +11,8 @@
 #   build.sh promtool        promtool and nbv-promql (hack/tools/prometheus): promtool check rules
 #                            and test rules of config/monitoring; nbv-promql parses the rules'
 #                            and the dashboard's PromQL (internal/metrics monitoring_test.go)
+#   build.sh registry        the CNCF Distribution registry v3 (hack/tools/registry): the local
+#                            stack's registry for run records (nbv run), bound to loopback
 #
 # Idempotent: a stamp per set records a hash of its modules (go.mod, go.sum, any .go file), the
 # Go version and the link flags. When the set's binaries exist and the stamp matches, nothing
@@ -72,8 +74,14 @@ promtool)
 	)
 	took="~3-5 min cold on 2 cores"
 	;;
+registry)
+	stamp="${bin}/.stamp-registry"
+	ldflags="-s -w -X github.com/distribution/distribution/v3/version.version=v3.1.2"
+	targets=("registry|${here}/../../hack/tools/registry|github.com/distribution/distribution/v3/cmd/registry")
+	took="~2-5 min cold on 2 cores"
+	;;
 *)
-	echo "build.sh: unknown set ${set_name}: want controlplane, node, helm or promtool" >&2
+	echo "build.sh: unknown set ${set_name}: want controlplane, node, helm, promtool or registry" >&2
 	exit 2
 	;;
 esac

@@ -78,7 +78,7 @@ cluster the way kubectl does (--kubeconfig, --context, -n), validates a notebook
 	root.SetFlagErrorFunc(func(_ *cobra.Command, err error) error { return &usageError{err} })
 	root.AddCommand(newVersionCommand(), newSubmitCommand(), newListCommand(), newGetCommand(),
 		newLogsCommand(), newDeleteCommand(), newValidateCommand(), newRunCommand(), newBenchCommand(),
-		newCIEventCommand())
+		newCIEventCommand(), newReportCommand())
 	root.SetIn(stdin)
 	root.SetOut(stdout)
 	root.SetErr(stderr)

@@ -5,10 +5,13 @@ import (
 	"fmt"
 	"io"
 	"os"
+	"path/filepath"
+	"strings"
 	"time"
 
 	"github.com/spf13/cobra"
 
+	"github.com/mlops-dev/nbv/internal/artifact"
 	"github.com/mlops-dev/nbv/internal/runner"
 	"github.com/mlops-dev/nbv/internal/runner/execute"
 	"github.com/mlops-dev/nbv/internal/runner/summary"
@@ -21,6 +24,8 @@ type validateFlags struct {
 	cellTimeout                                          time.Duration
 	tolerance                                            float64
 	keep                                                 bool
+	push                                                 string
+	registry                                             reportFlags
 }
 
 func newValidateCommand() *cobra.Command {
@@ -55,6 +60,9 @@ Exit code 0 passed, 1 the notebook failed, 2 the runner or its environment faile
 	fs.StringVar(&f.outDir, "out", "", "write report.json, report.html, junit.xml and executed.ipynb to `dir` and keep them (default: a temporary directory, removed when the run ends)")
 	fs.StringVar(&f.outDir, "output-dir", "", "the same as --out")
 	fs.BoolVar(&f.keep, "keep", false, "without --out: keep the run's temporary directory and print its path")
+	fs.StringVar(&f.push, "push", "", "push report.json, report.html, junit.xml and executed.ipynb as one OCI artifact to `REF` (registry/repository:tag), as a cluster run does; prints it by digest")
+	fs.StringVar(&f.registry.dockerConfig, "docker-config", "", "with --push: `DIR` holding config.json with the registry login (default: $DOCKER_CONFIG, ~/.docker)")
+	fs.BoolVar(&f.registry.insecure, "insecure", false, "with --push: plain HTTP (loopback registries always are)")
 	fs.StringVar(&f.jobSpec, "job-spec", "", "NotebookValidationJobSpec JSON `file` for validationConfig, comparisonConfig and execution")
 	cmd.RunE = func(cmd *cobra.Command, args []string) error {
 		return validate(cmd.Context(), cmd.OutOrStdout(), cmd.ErrOrStderr(), args[0], f, cmd.Flags().Changed)
@@ -123,6 +131,15 @@ func validate(ctx context.Context, stdout, stderr io.Writer, notebook string, f 
 	}
 	if werr := r.WriteText(stdout); werr != nil {
 		return &ExitError{Code: ExitUsage, Err: werr}
+	}
+	if f.push != "" {
+		o := f.registry.options()
+		o.Annotations = map[string]string{"org.opencontainers.image.description": "nbv validate " + filepath.Base(notebook)}
+		pushed, perr := artifact.Push(ctx, dir, f.push, o)
+		if perr != nil {
+			return &ExitError{Code: ExitUsage, Err: fmt.Errorf("--push: %w", perr)}
+		}
+		fmt.Fprintf(stderr, "pushed %s as %s (nbv report fetches a job's; oras pull %s restores the files)\n", strings.Join(pushed.Files, ", "), pushed.Reference, pushed.Reference)
 	}
 	if err != nil {
 		return &ExitError{Code: ExitUsage, Err: err}
