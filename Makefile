@@ -7,7 +7,7 @@ export NBV_CACHE
 CONTROLLER_GEN := $(GO) tool controller-gen
 CRD_DIR := config/crd
 
-.PHONY: all build run test unit integration bench soak gobench lint manifests verify-manifests controlplane python-deps fuzz fuzz-smoke release release-test e2e node-binaries e2e-deps fresh helm chart chart-lint promtool monitoring-test
+.PHONY: all build run test unit integration bench soak gobench lint manifests verify-manifests controlplane registry python-deps fuzz fuzz-smoke release release-test e2e node-binaries e2e-deps fresh helm chart chart-lint promtool monitoring-test
 
 all: build
 
@@ -20,7 +20,7 @@ build:
 	$(GO) build -ldflags "$(VERSION_LDFLAGS)" -o bin/ ./cmd/... ./functions/...
 
 ## run: start the local embedded stack (real control plane, Knative adapters, functions) and validate the sample notebook end to end.
-run: controlplane python-deps build
+run: controlplane registry python-deps build
 	bin/nbv run --runner bin/nbv-runner
 
 ## test: everything CI runs: set-up, generated files up to date, lint, the alert rules' unit tests, a short fuzzing pass, unit + integration tests.
@@ -90,6 +90,10 @@ verify-manifests:
 ## controlplane: build etcd, kube-apiserver, kube-controller-manager, kubectl into $(NBV_CACHE)/bin (cached).
 controlplane:
 	bash test/controlplane/build.sh
+
+## registry: build the CNCF Distribution registry v3.1.2 (hack/tools/registry) into $(NBV_CACHE)/bin (cached): the local stack's registry for run records.
+registry:
+	bash test/controlplane/build.sh registry
 
 ## helm: build helm (v4.3.2, hack/tools/helm) into $(NBV_CACHE)/bin (cached).
 helm:

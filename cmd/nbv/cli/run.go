@@ -8,6 +8,7 @@ import (
 	"log/slog"
 	"os"
 	"path/filepath"
+	"strings"
 	"time"
 
 	"k8s.io/klog/v2"
@@ -21,8 +22,10 @@ import (
 	"k8s.io/client-go/rest"
 
 	"github.com/mlops-dev/nbv/api/v1alpha1"
+	"github.com/mlops-dev/nbv/internal/artifact"
 	"github.com/mlops-dev/nbv/internal/local/controlplane"
 	"github.com/mlops-dev/nbv/internal/local/hostkubelet"
+	"github.com/mlops-dev/nbv/internal/local/localregistry"
 	"github.com/mlops-dev/nbv/internal/local/localstack"
 	"github.com/mlops-dev/nbv/internal/validationpod"
 )
@@ -30,6 +33,7 @@ import (
 // runFlags are `nbv run`'s settings.
 type runFlags struct {
 	notebook, golden, runner, functionsDir, workDir, namespace string
+	registry, reportDir                                        string
 	keep, verbose                                              bool
 	timeout, idle                                              time.Duration
 }
@@ -63,6 +67,8 @@ printing the failing cell's traceback end and the golden differences.
 	fs.BoolVar(&f.keep, "keep", false, "keep the stack running after the job finishes (Ctrl-C stops it); kubectl works against the printed kubeconfig")
 	fs.BoolVarP(&f.verbose, "verbose", "v", false, "log the functions' work and each instance's start (with its cold start) and stop, the broker's and the kubelet's")
 	fs.DurationVar(&f.timeout, "timeout", 5*time.Minute, "give up when the job has not finished by then")
+	fs.StringVar(&f.registry, "registry", localregistry.Binary(), "the Distribution registry binary (make registry) run on loopback as the installer's registry for run records; empty: no records")
+	fs.StringVar(&f.reportDir, "report-dir", "", "also fetch the run's record (nbv report) into `DIR` before the stack stops")
 	return cmd
 }
 
@@ -115,6 +121,24 @@ func runLocal(ctx context.Context, out, stderr io.Writer, f runFlags) error {
 		return err
 	}
 
+	var reg *localregistry.Registry
+	if f.registry != "" {
+		if _, err := os.Stat(f.registry); err != nil {
+			fmt.Fprintf(stderr, "nbv run: no registry at %s (make registry): the run's record is not kept\n", f.registry)
+		} else {
+			step = stage(out, "starting the registry for run records (Distribution v3 on loopback)")
+			if reg, err = localregistry.Start(ctx, f.registry, mkdir(filepath.Join(work, "registry"))); err != nil {
+				return err
+			}
+			defer reg.Stop()
+			// What an installer does: name the registry, hand the namespace its push login.
+			if err := reg.Install(ctx, cfg, f.namespace); err != nil {
+				return err
+			}
+			step()
+		}
+	}
+
 	step = stage(out, "starting the broker, Knative's ApiServerSource adapters and the functions' activators")
 	stack, err := localstack.Start(ctx, localstack.Options{Config: cfg, RepoRoot: root, Namespace: f.namespace,
 		FunctionsDir: functionsDir, Idle: f.idle, FunctionOutput: functionOutput,
@@ -165,6 +189,11 @@ func runLocal(ctx context.Context, out, stderr io.Writer, f runFlags) error {
 	}
 	if err := printResult(out, final); err != nil {
 		return err
+	}
+	if reg != nil {
+		if err := printRecord(ctx, out, final, reg, work, cp.KubeconfigPath(), f.reportDir, f.keep); err != nil {
+			return err
+		}
 	}
 	fmt.Fprintf(out, "\nfunction processes: %d before the job, at most %d during it, %d when it ended\n", before, peak(), countProcesses(stack))
 	if f.keep {
@@ -245,4 +274,37 @@ func createDemoJob(ctx context.Context, cfg *rest.Config, namespace, repoURL, re
 		return "", err
 	}
 	return created.GetName(), nil
+}
+
+func mkdir(dir string) string {
+	_ = os.MkdirAll(dir, 0o700)
+	return dir
+}
+
+// printRecord says where the run's record went and how to fetch it, and fetches it into
+// reportDir when asked (the local registry stops with the stack).
+func printRecord(ctx context.Context, out io.Writer, job *unstructured.Unstructured, reg *localregistry.Registry, work, kubeconfig, reportDir string, keep bool) error {
+	ref, err := jobArtifact(job)
+	if err != nil {
+		fmt.Fprintf(out, "\nrecord: %v\n", err)
+		return nil
+	}
+	files, _, _ := unstructured.NestedStringSlice(job.Object, "status", "artifact", "files")
+	login := mkdir(filepath.Join(work, "registry-login"))
+	if err := os.WriteFile(filepath.Join(login, "config.json"), reg.DockerConfig(), 0o600); err != nil {
+		return err
+	}
+	fmt.Fprintf(out, "\nrecord: %s (%s)\n", ref, strings.Join(files, ", "))
+	cmd := fmt.Sprintf("nbv report --kubeconfig %s -n %s %s --docker-config %s -o DIR", kubeconfig, job.GetNamespace(), job.GetName(), login)
+	if keep {
+		fmt.Fprintf(out, "fetch it: %s\n", cmd)
+	} else {
+		fmt.Fprintf(out, "fetch it while the stack runs (nbv run --keep): %s\n", cmd)
+	}
+	if reportDir != "" {
+		if _, err := fetchReport(ctx, ref, reportDir, artifact.Options{Keychain: artifact.DockerConfigKeychain(login)}, out); err != nil {
+			return err
+		}
+	}
+	return nil
 }
