@@ -171,6 +171,19 @@ func waitGone(cmd *cobra.Command, jobs dynamic.ResourceInterface, name string) e
 }
 
 // getJob reads one job as the API server has it.
+// clusterJob reads the job name from the cluster and namespace the flags choose.
+func clusterJob(ctx context.Context, cluster *clusterFlags, name string) (*rest.Config, *unstructured.Unstructured, error) {
+	cfg, namespace, err := clusterAndNamespace(cluster)
+	if err != nil {
+		return nil, nil, err
+	}
+	job, err := getJob(ctx, cfg, namespace, name)
+	if err != nil {
+		return nil, nil, err
+	}
+	return cfg, job, nil
+}
+
 func getJob(ctx context.Context, cfg *rest.Config, namespace, name string) (*unstructured.Unstructured, error) {
 	client, err := dynamic.NewForConfig(cfg)
 	if err != nil {

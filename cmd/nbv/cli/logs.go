@@ -32,11 +32,7 @@ notebook's run) unless -c names "` + validationpod.PrepareContainer + `" (the cl
 	fs.StringVarP(&container, "container", "c", validationpod.NotebookContainer, "container: "+validationpod.NotebookContainer+" or "+validationpod.PrepareContainer)
 	cluster := newClusterFlags(fs)
 	cmd.RunE = func(cmd *cobra.Command, args []string) error {
-		cfg, namespace, err := clusterAndNamespace(cluster)
-		if err != nil {
-			return err
-		}
-		job, err := getJob(cmd.Context(), cfg, namespace, args[0])
+		cfg, job, err := clusterJob(cmd.Context(), cluster, args[0])
 		if err != nil {
 			return err
 		}

@@ -57,11 +57,7 @@ artifact is readable with oras pull or crane export.
 	fs.BoolVar(&rf.insecure, "insecure", false, "reach the registry over plain HTTP (loopback registries always are)")
 	cluster := newClusterFlags(fs)
 	cmd.RunE = func(cmd *cobra.Command, args []string) error {
-		cfg, namespace, err := clusterAndNamespace(cluster)
-		if err != nil {
-			return err
-		}
-		job, err := getJob(cmd.Context(), cfg, namespace, args[0])
+		_, job, err := clusterJob(cmd.Context(), cluster, args[0])
 		if err != nil {
 			return err
 		}

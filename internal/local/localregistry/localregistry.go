@@ -198,13 +198,7 @@ func (r *Registry) Install(ctx context.Context, cfg *rest.Config, namespace stri
 	if err := ensureNamespace(ctx, kube, ConfigMapNamespace); err != nil {
 		return err
 	}
-	if err := upsert(ctx, func() error {
-		_, err := kube.CoreV1().ConfigMaps(ConfigMapNamespace).Create(ctx, cm, metav1.CreateOptions{})
-		return err
-	}, func() error {
-		_, err := kube.CoreV1().ConfigMaps(ConfigMapNamespace).Update(ctx, cm, metav1.UpdateOptions{})
-		return err
-	}); err != nil {
+	if err := upsert(ctx, kube.CoreV1().ConfigMaps(ConfigMapNamespace), cm); err != nil {
 		return fmt.Errorf("ConfigMap %s/%s: %w", ConfigMapNamespace, ConfigMap, err)
 	}
 	sec := &corev1.Secret{
@@ -212,13 +206,7 @@ func (r *Registry) Install(ctx context.Context, cfg *rest.Config, namespace stri
 		Type:       corev1.SecretTypeDockerConfigJson,
 		Data:       map[string][]byte{corev1.DockerConfigJsonKey: r.DockerConfig()},
 	}
-	if err := upsert(ctx, func() error {
-		_, err := kube.CoreV1().Secrets(namespace).Create(ctx, sec, metav1.CreateOptions{})
-		return err
-	}, func() error {
-		_, err := kube.CoreV1().Secrets(namespace).Update(ctx, sec, metav1.UpdateOptions{})
-		return err
-	}); err != nil {
+	if err := upsert(ctx, kube.CoreV1().Secrets(namespace), sec); err != nil {
 		return fmt.Errorf("Secret %s/%s: %w", namespace, PushSecret, err)
 	}
 	return nil
@@ -232,10 +220,17 @@ func ensureNamespace(ctx context.Context, kube kubernetes.Interface, ns string) 
 	return err
 }
 
-func upsert(_ context.Context, create, update func() error) error {
-	err := create()
+// createUpdater is a typed client of one kind of object.
+type createUpdater[T any] interface {
+	Create(context.Context, T, metav1.CreateOptions) (T, error)
+	Update(context.Context, T, metav1.UpdateOptions) (T, error)
+}
+
+// upsert creates obj, or replaces the one of its name.
+func upsert[T any](ctx context.Context, c createUpdater[T], obj T) error {
+	_, err := c.Create(ctx, obj, metav1.CreateOptions{})
 	if apierrors.IsAlreadyExists(err) {
-		return update()
+		_, err = c.Update(ctx, obj, metav1.UpdateOptions{})
 	}
 	return err
 }
