@@ -69,12 +69,21 @@ func TestFailingCellTracebackInStatus(t *testing.T) {
 // host kubelet for the fixture's validation pods until the test ends. It returns the
 // repository's URL.
 func (f *fixture) startHostKubelet(notebooks map[string][]string) string {
+	f.t.Helper()
+	repoURL, _ := f.startHostKubeletIn(notebooks)
+	return repoURL
+}
+
+// startHostKubeletIn is startHostKubelet that also returns the kubelet's work directory, where
+// each pod's volumes are <work>/<namespace>/<pod>/<volume>.
+func (f *fixture) startHostKubeletIn(notebooks map[string][]string) (repoURL, work string) {
 	t := f.t
 	t.Helper()
 	tmp := t.TempDir()
 	runnerBin := hostRunner(t, f.ctx, tmp)
-	repoURL := "file://" + hkGitRepo(t, filepath.Join(tmp, "repo"), notebooks)
-	k := hostkubelet.New(f.cp.RESTConfig(), hostkubelet.Options{RunnerBinary: runnerBin, WorkDir: filepath.Join(tmp, "work"),
+	repoURL = "file://" + hkGitRepo(t, filepath.Join(tmp, "repo"), notebooks)
+	work = filepath.Join(tmp, "work")
+	k := hostkubelet.New(f.cp.RESTConfig(), hostkubelet.Options{RunnerBinary: runnerBin, WorkDir: work,
 		NodeName: "host", Namespace: f.ns, Log: slog.New(slog.NewTextHandler(t.Output(), nil))})
 	ctx, stop := context.WithCancel(f.ctx)
 	done := make(chan error, 1)
@@ -83,5 +92,5 @@ func (f *fixture) startHostKubelet(notebooks map[string][]string) string {
 		stop()
 		<-done
 	})
-	return repoURL
+	return repoURL, work
 }

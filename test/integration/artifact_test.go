@@ -1,0 +1,130 @@
+package integration
+
+import (
+	"bytes"
+	"context"
+	"os"
+	"path/filepath"
+	"strings"
+	"testing"
+	"time"
+
+	corev1 "k8s.io/api/core/v1"
+	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+	"k8s.io/client-go/kubernetes"
+
+	"github.com/mlops-dev/nbv/api/v1alpha1"
+	"github.com/mlops-dev/nbv/internal/artifact"
+	"github.com/mlops-dev/nbv/internal/local/localregistry"
+	"github.com/mlops-dev/nbv/internal/transition"
+)
+
+// requireRegistry starts the Distribution registry `make registry` builds, as the installer's
+// registry for run records, and installs it for ns (ConfigMap nbv-system/nbv-artifacts, the
+// push Secret in ns). The ConfigMap is removed when the test ends, so that other tests'
+// function instances start without a registry.
+func requireRegistry(t *testing.T, ctx context.Context, ns string) *localregistry.Registry {
+	t.Helper()
+	cp := requireControlPlane(t)
+	if _, err := os.Stat(localregistry.Binary()); err != nil {
+		t.Skipf("no registry binary (make registry): %v", err)
+	}
+	reg, err := localregistry.Start(ctx, "", t.TempDir())
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(reg.Stop)
+	if err := reg.Install(ctx, cp.RESTConfig(), ns); err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() {
+		err := kubernetes.NewForConfigOrDie(cp.RESTConfig()).CoreV1().ConfigMaps(localregistry.ConfigMapNamespace).Delete(context.Background(), localregistry.ConfigMap, metav1.DeleteOptions{})
+		if err != nil {
+			t.Errorf("remove the registry's ConfigMap: %v", err)
+		}
+	})
+	return reg
+}
+
+// TestRunRecordIsPushedAndFetchedByNbvReport: a job run on the local stack with a registry
+// configured ends with status.artifact naming its record by digest and an Event saying where
+// it is; `nbv report` fetches the executed notebook and report.html back, byte for byte what
+// the run wrote in its pod. The notebook looks for the push credential in its environment and
+// at the paths the publish container mounts it, and finds nothing.
+func TestRunRecordIsPushedAndFetchedByNbvReport(t *testing.T) {
+	cp := requireControlPlane(t)
+	ctx, cancel := context.WithTimeout(context.Background(), 3*time.Minute)
+	defer cancel()
+	// The registry is installed before the fixture's functions can start (they read the
+	// ConfigMap when an instance starts, on the first event).
+	ns := newNamespace(t, ctx, cp)
+	reg := requireRegistry(t, ctx, ns)
+	f := newFixture(t, 1)
+	if f.ns != ns {
+		t.Fatalf("fixture namespace %s, want %s", f.ns, ns)
+	}
+	repoURL, work := f.startHostKubeletIn(map[string][]string{"record.ipynb": {
+		"import os, glob\n" +
+			"found = [k for k, v in os.environ.items() if 'DOCKER' in k or 'dockerconfig' in v or '" + reg.Password + "' in v or 'registry' in v]\n" +
+			"for p in ['/nbv/credentials/registry/config.json', os.path.expanduser('~/.docker/config.json')]:\n" +
+			"    if os.path.exists(p):\n        found.append(p)\n" +
+			"found += [p for p in glob.glob('/nbv/credentials/**', recursive=True) if os.path.isfile(p)]\n" +
+			"print('credential found:', found)",
+		"assert not found, found\nprint('answer', 6 * 7)",
+	}})
+	f.createJob("record", func(j *v1alpha1.NotebookValidationJob) {
+		j.Spec.Notebook = v1alpha1.NotebookSpec{Git: v1alpha1.GitSpec{URL: repoURL, Ref: "master"}, Path: "record.ipynb"}
+	})
+	job := f.waitJob("record", "Succeeded", phaseIs(v1alpha1.PhaseSucceeded))
+	a := job.Status.Artifact
+	if a == nil || !strings.HasPrefix(a.Reference, reg.Repository()+"/"+ns+"@sha256:") || a.ArtifactType != artifact.ArtifactType ||
+		strings.Join(a.Files, ",") != "executed.ipynb,report.html,report.json,junit.xml" {
+		t.Fatalf("status.artifact %+v (message %q)", a, job.Status.Message)
+	}
+
+	// The Event on the job says where the record is.
+	evs, err := f.kube.CoreV1().Events(ns).List(ctx, metav1.ListOptions{FieldSelector: "involvedObject.name=record,reason=" + transition.ReasonArtifactPushed})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(evs.Items) != 1 || evs.Items[0].Type != corev1.EventTypeNormal || !strings.Contains(evs.Items[0].Message, a.Reference) ||
+		!strings.Contains(evs.Items[0].Message, "nbv report -n "+ns+" record") {
+		t.Errorf("ArtifactPushed events %+v", evs.Items)
+	}
+
+	// nbv report, with the login of a pull-only user's docker config.
+	login := t.TempDir()
+	if err := os.WriteFile(filepath.Join(login, "config.json"), reg.DockerConfig(), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	out := t.TempDir()
+	code, stdout, stderr := nbv(ctx, "", "report", "record", "-n", ns, "--kubeconfig", cp.KubeconfigPath(), "--docker-config", login, "-o", out)
+	if code != 0 {
+		t.Fatalf("nbv report: exit %d\n%s%s", code, stdout, stderr)
+	}
+	ran := filepath.Join(work, ns, job.Status.ValidationPodName, "nbv-output")
+	for _, name := range []string{"executed.ipynb", "report.html"} {
+		want, err := os.ReadFile(filepath.Join(ran, name))
+		if err != nil {
+			t.Fatal(err)
+		}
+		got, err := os.ReadFile(filepath.Join(out, name))
+		if err != nil || !bytes.Equal(got, want) {
+			t.Errorf("%s fetched by nbv report differs from the run's (%v)", name, err)
+		}
+	}
+	nb, _ := os.ReadFile(filepath.Join(out, "executed.ipynb"))
+	if !strings.Contains(string(nb), "credential found: []") || !strings.Contains(string(nb), "answer 42") {
+		t.Errorf("executed notebook lacks the run's outputs:\n%.3000s", nb)
+	}
+
+	// Without the login the registry refuses: the record is not public.
+	anonymous := t.TempDir()
+	if err := os.WriteFile(filepath.Join(anonymous, "config.json"), []byte(`{"auths": {}}`), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	code, _, stderr = nbv(ctx, "", "report", "record", "-n", ns, "--kubeconfig", cp.KubeconfigPath(), "--docker-config", anonymous, "-o", t.TempDir())
+	if code == 0 || !strings.Contains(strings.ToLower(stderr), "unauthorized") {
+		t.Errorf("nbv report without a login: exit %d, %s", code, stderr)
+	}
+}
