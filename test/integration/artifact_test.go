@@ -49,8 +49,10 @@ func requireRegistry(t *testing.T, ctx context.Context, ns string) *localregistr
 // TestRunRecordIsPushedAndFetchedByNbvReport: a job run on the local stack with a registry
 // configured ends with status.artifact naming its record by digest and an Event saying where
 // it is; `nbv report` fetches the executed notebook and report.html back, byte for byte what
-// the run wrote in its pod. The notebook looks for the push credential in its environment and
-// at the paths the publish container mounts it, and finds nothing.
+// the run wrote in its pod. The notebook looks for the push credential in its environment, at
+// the path the publish container mounts it, at the host path of that volume (the host kubelet
+// keeps a pod's volumes side by side) and in every process's environment and root, and finds
+// nothing.
 func TestRunRecordIsPushedAndFetchedByNbvReport(t *testing.T) {
 	cp := requireControlPlane(t)
 	ctx, cancel := context.WithTimeout(context.Background(), 3*time.Minute)
@@ -69,6 +71,13 @@ func TestRunRecordIsPushedAndFetchedByNbvReport(t *testing.T) {
 			"for p in ['/nbv/credentials/registry/config.json', os.path.expanduser('~/.docker/config.json')]:\n" +
 			"    if os.path.exists(p):\n        found.append(p)\n" +
 			"found += [p for p in glob.glob('/nbv/credentials/**', recursive=True) if os.path.isfile(p)]\n" +
+			"# On the host kubelet the pod's volumes are siblings of this container's HOME: try the\n" +
+			"# publish sidecar's by that path, and every process's environment and root.\n" +
+			"pod = os.path.dirname(os.path.dirname(os.environ['HOME']))\n" +
+			"for p in glob.glob(os.path.join(pod, '*', 'config.json')) + glob.glob('/proc/[0-9]*/root' + pod + '/*/config.json'):\n" +
+			"    try:\n        open(p).read(); found.append(p)\n    except OSError:\n        pass\n" +
+			"for p in glob.glob('/proc/[0-9]*/environ'):\n" +
+			"    try:\n        if '" + reg.Password + "'.encode() in open(p, 'rb').read(): found.append(p)\n    except OSError:\n        pass\n" +
 			"print('credential found:', found)",
 		"assert not found, found\nprint('answer', 6 * 7)",
 	}})

@@ -21,6 +21,12 @@
 // started it (Pdeathsig), and every process a container starts inherits MarkerEnv, by which
 // stragglers that left the group (a Jupyter kernel starts its own session) are found and
 // killed when the container ends. Linux only.
+//
+// As root, a container also cannot reach the volumes of its Pod it does not mount (a Secret
+// only the publish sidecar mounts, the git credentials only prepare mounts): it runs in a user
+// and mount namespace of its own in which their directories are covered by empty, locked
+// mounts, and it holds no capability over the Pod's other processes (their /proc entries).
+// The rest of the host stays as visible as to any host process.
 package hostkubelet
 
 import (
@@ -174,6 +180,9 @@ func (k *Kubelet) Run(ctx context.Context) error {
 	// WaitForCacheSync only gives up when ctx ends, which is the way out below anyway.
 	if cache.WaitForCacheSync(ctx.Done(), informer.HasSynced) {
 		k.log.Info("watching validation pods", "workDir", k.opts.WorkDir, "runner", k.opts.RunnerBinary)
+		if err := hideUnavailable(); err != nil {
+			k.log.Warn("containers can see every volume of their pod, mounted or not (hiding needs root and namespaces)", "err", err)
+		}
 	}
 	<-ctx.Done()
 	<-informerDone

@@ -559,3 +559,49 @@ func TestSidecarStopsAfterMainAndReportsBeforeTerminal(t *testing.T) {
 		t.Errorf("processes left behind: %v", pids)
 	}
 }
+
+// A container cannot read a Secret volume of its Pod that only another container mounts, by
+// its host path or through the other container's /proc entries, and cannot unmount what hides
+// it; the container that mounts it reads it.
+func TestUnmountedSecretVolumeIsHiddenFromOtherContainers(t *testing.T) {
+	if !canHide() {
+		t.Skipf("hiding volumes is not available here: %v", hideUnavailable())
+	}
+	h := start(t, &corev1.Secret{ObjectMeta: metav1.ObjectMeta{Name: "push", Namespace: "team-a"}, Data: map[string][]byte{"token": []byte("s3cret-push")}})
+	always := corev1.ContainerRestartPolicyAlways
+	pod := shellPod("hidden", "")
+	secretDir := filepath.Join(h.work, "team-a", "hidden", "push")
+	pod.Spec.Volumes = []corev1.Volume{{Name: "push", VolumeSource: corev1.VolumeSource{Secret: &corev1.SecretVolumeSource{SecretName: "push"}}}}
+	// The notebook's attempts: the file by its host path, the sidecar's environment and root
+	// through /proc, and unmounting the cover. Each line reports what it found.
+	pod.Spec.Containers[0].Command = []string{"/bin/sh", "-c", `
+cat "$0/token" 2>/dev/null && echo LEAK-file
+ls -A "$0" 2>/dev/null | grep -q . && echo LEAK-listing
+for p in /proc/[0-9]*; do
+  tr '\0' '\n' < $p/environ 2>/dev/null | grep -q '^PUSH_TOKEN=' && echo LEAK-environ
+  cat $p/root/"$0"/token 2>/dev/null && echo LEAK-proc-root
+done
+umount "$0" 2>/dev/null && echo LEAK-umount
+cat "$0/token" 2>/dev/null && echo LEAK-after-umount
+echo checked
+`, secretDir}
+	pod.Spec.InitContainers = []corev1.Container{{
+		Name: "publish", Image: "runner", RestartPolicy: &always,
+		Command:                []string{"/bin/sh", "-c", `cat "$1/token" > "$0"; trap 'exit 0' TERM; while :; do sleep 0.05; done`, "/dev/termination-log", "/creds"},
+		Env:                    []corev1.EnvVar{{Name: "PUSH_TOKEN", ValueFrom: &corev1.EnvVarSource{SecretKeyRef: &corev1.SecretKeySelector{LocalObjectReference: corev1.LocalObjectReference{Name: "push"}, Key: "token"}}}},
+		VolumeMounts:           []corev1.VolumeMount{{Name: "push", MountPath: "/creds", ReadOnly: true}},
+		TerminationMessagePath: "/dev/termination-log",
+	}}
+	p := h.wait(h.create(pod), "finished", terminal)
+	if side := p.Status.InitContainerStatuses[0].State.Terminated; side == nil || side.Message != "s3cret-push" {
+		t.Fatalf("the container that mounts the Secret could not read it: %+v", side)
+	}
+	log, err := os.ReadFile(filepath.Join(h.work, "team-a", "hidden", kubeletDir, "main.log"))
+	if err != nil || !strings.Contains(string(log), "checked") || strings.Contains(string(log), "LEAK") || strings.Contains(string(log), "s3cret") {
+		t.Fatalf("the other container found the Secret: %v\n%s", err, log)
+	}
+	// On the host the Secret is where the kubelet wrote it: only the container was kept away.
+	if b, err := os.ReadFile(filepath.Join(secretDir, "token")); err != nil || string(b) != "s3cret-push" {
+		t.Errorf("host copy: %q, %v", b, err)
+	}
+}

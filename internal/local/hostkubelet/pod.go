@@ -60,6 +60,8 @@ type prepared struct {
 	workDir  string
 	termFile string
 	logFile  string
+	// hide are the host directories of the Pod's volumes the container does not mount.
+	hide []string
 }
 
 // runPod runs the Pod's containers once a slot is free, as a kubelet with room on the node.
@@ -300,6 +302,7 @@ func (r *podRun) prepare(ctx context.Context, c *corev1.Container, init bool, ho
 		if c.WorkingDir != "" {
 			p.workDir = hostPath(c.WorkingDir, mounts, "", "")
 		}
+		p.hide = unmounted(r.pod, c, hostPaths)
 		p.env = append(r.baseEnv(c), list...)
 		return nil
 	}, func(err error) {
@@ -400,9 +403,47 @@ func (r *podRun) snapshot() *corev1.PodStatus {
 	return r.status.DeepCopy()
 }
 
+// unmounted are the host directories of pod's volumes that c does not mount (hostPath
+// volumes are the host's own and stay as they are).
+func unmounted(pod *corev1.Pod, c *corev1.Container, hostPaths map[string]string) []string {
+	mounted := map[string]bool{}
+	for _, vm := range c.VolumeMounts {
+		mounted[vm.Name] = true
+	}
+	var dirs []string
+	for _, v := range pod.Spec.Volumes {
+		if v.HostPath == nil && !mounted[v.Name] && hostPaths[v.Name] != "" {
+			dirs = append(dirs, hostPaths[v.Name])
+		}
+	}
+	return dirs
+}
+
 // exec runs a prepared container to its end, killing it when ctx ends, and returns its
 // terminated state. Whatever else it started dies with it, as in a container's PID namespace.
+// As root, the container cannot see the Pod's volumes it does not mount (hide): it runs from
+// an OS thread of its own that ends with it.
 func (r *podRun) exec(ctx context.Context, p *prepared) *corev1.ContainerStateTerminated {
+	done := make(chan *corev1.ContainerStateTerminated, 1)
+	go func() {
+		// Pdeathsig fires when the thread that forked dies, so that thread must stay put until
+		// the process has been waited for.
+		runtime.LockOSThread()
+		term, parked := r.execOnThread(ctx, p, len(p.hide) > 0 && canHide())
+		done <- term
+		if parked {
+			// The thread could not leave the container's mount namespace: it must run nothing
+			// else and never end (children other goroutines forked from it would die with it).
+			select {}
+		}
+		runtime.UnlockOSThread()
+	}()
+	return <-done
+}
+
+// execOnThread is exec on the caller's locked OS thread; parked reports that the thread is
+// stuck in a namespace of its own.
+func (r *podRun) execOnThread(ctx context.Context, p *prepared, isolate bool) (_ *corev1.ContainerStateTerminated, parked bool) {
 	started := metav1.Now()
 	term := &corev1.ContainerStateTerminated{StartedAt: started}
 	startErr := func(err error) *corev1.ContainerStateTerminated {
@@ -413,26 +454,39 @@ func (r *podRun) exec(ctx context.Context, p *prepared) *corev1.ContainerStateTe
 	}
 	// The kubelet provides the file empty: a message left by an earlier attempt is not this one's.
 	if err := os.WriteFile(p.termFile, nil, 0o644); err != nil {
-		return startErr(fmt.Errorf("termination message file: %w", err))
+		return startErr(fmt.Errorf("termination message file: %w", err)), false
 	}
 	if err := os.MkdirAll(p.workDir, 0o755); err != nil {
-		return startErr(fmt.Errorf("working directory: %w", err))
+		return startErr(fmt.Errorf("working directory: %w", err)), false
 	}
 	logf, err := os.OpenFile(p.logFile, os.O_CREATE|os.O_WRONLY|os.O_APPEND, 0o644)
 	if err != nil {
-		return startErr(fmt.Errorf("container log: %w", err))
+		return startErr(fmt.Errorf("container log: %w", err)), false
 	}
 	defer logf.Close()
 
 	cmd := exec.Command(p.argv[0], p.argv[1:]...)
 	cmd.Env, cmd.Dir, cmd.Stdout, cmd.Stderr = p.env, p.workDir, logf, logf
 	leash(cmd)
-	// Pdeathsig fires when the thread that forked dies, so that thread must stay put until the
-	// process has been waited for.
-	runtime.LockOSThread()
-	defer runtime.UnlockOSThread()
-	if err := cmd.Start(); err != nil {
-		return startErr(err)
+	var startErrv error
+	if isolate {
+		restore, err := hide(cmd, p.hide)
+		if err == nil {
+			startErrv = cmd.Start()
+		} else {
+			startErrv = fmt.Errorf("hide the volumes the container does not mount: %w", err)
+		}
+		if restore != nil {
+			if err := restore(); err != nil {
+				r.log.Error("leaving the container's mount namespace", "container", p.c.Name, "err", err)
+				parked = true
+			}
+		}
+	} else {
+		startErrv = cmd.Start()
+	}
+	if startErrv != nil {
+		return startErr(startErrv), parked
 	}
 	pid := cmd.Process.Pid
 	term.ContainerID = "host://" + strconv.Itoa(pid)
@@ -463,7 +517,7 @@ func (r *podRun) exec(ctx context.Context, p *prepared) *corev1.ContainerStateTe
 	}
 	term.Message = r.terminationMessage(p, term.ExitCode)
 	r.log.Info("container terminated", "container", p.c.Name, "exitCode", term.ExitCode)
-	return term
+	return term, parked
 }
 
 // kill stops a container as the kubelet does: SIGTERM, a grace period, then SIGKILL.

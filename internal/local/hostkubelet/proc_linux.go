@@ -5,11 +5,17 @@ package hostkubelet
 import (
 	"bytes"
 	"errors"
+	"fmt"
 	"os"
 	"os/exec"
+	"path/filepath"
+	"runtime"
 	"strconv"
+	"sync"
 	"syscall"
 	"time"
+
+	"golang.org/x/sys/unix"
 )
 
 func platformSupported() error { return nil }
@@ -86,4 +92,100 @@ func marked(match func(string) bool) []int {
 		}
 	}
 	return pids
+}
+
+var (
+	hideOnce sync.Once
+	hideErr  error
+)
+
+// canHide reports whether hide works here (it mounts, so it needs root and the right to make
+// namespaces), trying it once on a scratch directory.
+func canHide() bool {
+	hideOnce.Do(func() {
+		if os.Geteuid() != 0 {
+			hideErr = errors.New("not root")
+			return
+		}
+		dir, err := os.MkdirTemp("", "nbv-hide-probe-")
+		if err != nil {
+			hideErr = err
+			return
+		}
+		defer os.RemoveAll(dir)
+		done := make(chan error, 1)
+		go func() {
+			runtime.LockOSThread()
+			cmd := exec.Command("/bin/sh", "-c", "! ls \"$0\"/x 2>/dev/null && ! umount \"$0\" 2>/dev/null", dir)
+			cmd.SysProcAttr = &syscall.SysProcAttr{}
+			if err := os.WriteFile(filepath.Join(dir, "x"), nil, 0o600); err != nil {
+				runtime.UnlockOSThread()
+				done <- err
+				return
+			}
+			restore, err := hide(cmd, []string{dir})
+			if err == nil {
+				var out []byte
+				if out, err = cmd.CombinedOutput(); err != nil {
+					err = fmt.Errorf("a hidden directory stayed visible or could be unmounted: %v %s", err, out)
+				}
+			}
+			if restore != nil {
+				if rerr := restore(); rerr != nil {
+					done <- rerr
+					select {} // the thread stays in the private namespace: park it for good
+				}
+			}
+			runtime.UnlockOSThread()
+			done <- err
+		}()
+		hideErr = <-done
+	})
+	return hideErr == nil
+}
+
+// hide keeps cmd away from dirs, the volumes of its Pod that its container does not mount, as
+// a container's own mount namespace would. The caller's OS thread (locked, and kept locked
+// until restore has run) moves to a private mount namespace in which each dir is covered by an
+// empty, read-only tmpfs; cmd starts in a new user namespace (identity-mapped: files keep their
+// owners) and a mount namespace copied from it: the covers become locked mounts that cmd cannot
+// unmount, and it holds no capability over the processes outside, so their /proc/<pid>/root,
+// environ and fds are closed to it. restore, called once cmd has started, moves the thread
+// back to the process's mount namespace; if it fails the thread must never run another
+// goroutine, nor end (Pdeathsig of children other goroutines forked from it would fire).
+func hide(cmd *exec.Cmd, dirs []string) (restore func() error, err error) {
+	orig, err := os.Open(fmt.Sprintf("/proc/self/task/%d/ns/mnt", syscall.Gettid()))
+	if err != nil {
+		return nil, fmt.Errorf("the thread's mount namespace: %w", err)
+	}
+	restore = func() error {
+		defer orig.Close()
+		if err := unix.Setns(int(orig.Fd()), unix.CLONE_NEWNS); err != nil {
+			return fmt.Errorf("back to the process's mount namespace: %w", err)
+		}
+		return nil
+	}
+	if err := syscall.Unshare(syscall.CLONE_NEWNS); err != nil {
+		orig.Close()
+		return nil, fmt.Errorf("private mount namespace: %w", err)
+	}
+	if err := syscall.Mount("", "/", "", syscall.MS_REC|syscall.MS_PRIVATE, ""); err != nil {
+		return restore, fmt.Errorf("make mounts private: %w", err)
+	}
+	for _, d := range dirs {
+		if err := syscall.Mount("nbv-hidden", d, "tmpfs", syscall.MS_RDONLY|syscall.MS_NOSUID|syscall.MS_NODEV|syscall.MS_NOEXEC, "size=4k,mode=0"); err != nil {
+			return restore, fmt.Errorf("cover %s: %w", d, err)
+		}
+	}
+	all := []syscall.SysProcIDMap{{ContainerID: 0, HostID: 0, Size: 1<<32 - 1}}
+	cmd.SysProcAttr.Cloneflags |= syscall.CLONE_NEWUSER | syscall.CLONE_NEWNS
+	cmd.SysProcAttr.UidMappings, cmd.SysProcAttr.GidMappings = all, all
+	cmd.SysProcAttr.GidMappingsEnableSetgroups = true
+	return restore, nil
+}
+
+// hideUnavailable says why canHide is false (nil when it is true).
+func hideUnavailable() error {
+	canHide()
+	return hideErr
 }
