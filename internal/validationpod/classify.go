@@ -32,6 +32,7 @@ const (
 	ReasonPreparing        = "Preparing"
 	ReasonStarting         = "Starting"
 	ReasonRunning          = "Running"
+	ReasonPublishing       = "Publishing"
 	ReasonImagePull        = "ImagePullFailed"
 	ReasonContainerConfig  = "CreateContainerConfigError"
 	ReasonOOMKilled        = "OOMKilled"
@@ -87,9 +88,15 @@ var userErrorReasons = map[string]string{
 // is terminal, the publish sidecar's result.
 func Classify(pod *corev1.Pod) Outcome {
 	o := classify(pod)
-	if o.Terminal() && pod != nil {
-		o.Artifact = publishResult(pod)
+	if !o.Terminal() || pod == nil {
+		return o
 	}
+	if (o.State == StateSucceeded || o.State == StateFailed) && publishing(pod) {
+		// The notebook's verdict is in, its record not yet: a kubelet that reports the pod's
+		// phase before its sidecar has stopped gets one more update, with the record.
+		return Outcome{State: StateRunning, Reason: ReasonPublishing, Message: "the notebook ended; pushing the run's record"}
+	}
+	o.Artifact = publishResult(pod)
 	return o
 }
 

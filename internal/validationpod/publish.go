@@ -116,3 +116,9 @@ func publishResult(pod *corev1.Pod) *v1alpha1.ArtifactStatus {
 	}
 	return &v1alpha1.ArtifactStatus{Reference: r.Reference, ArtifactType: r.ArtifactType, Files: r.Files, Message: r.Message}
 }
+
+// publishing reports whether the pod's publish sidecar still runs.
+func publishing(pod *corev1.Pod) bool {
+	cs := containerStatus(pod.Status.InitContainerStatuses, PublishContainer)
+	return cs != nil && cs.State.Running != nil && pod.DeletionTimestamp == nil
+}

@@ -139,6 +139,11 @@ func TestClassifyReadsThePublishResult(t *testing.T) {
 	if o := Classify(running); o.Terminal() || o.Artifact != nil {
 		t.Fatalf("running pod: %+v", o)
 	}
+	// A kubelet that reports the pod Succeeded while the sidecar still pushes: not yet.
+	early := build(corev1.ContainerStatus{Name: PublishContainer, State: corev1.ContainerState{Running: &corev1.ContainerStateRunning{}}}, corev1.PodSucceeded)
+	if o := Classify(early); o.Terminal() || o.Reason != ReasonPublishing {
+		t.Fatalf("terminal pod with its sidecar running: %+v", o)
+	}
 	// No registry configured: no artifact at all.
 	pod, _ := Build(minimalJob(), "p", userImage, Options{RunnerImage: runnerImage})
 	pod.Status = corev1.PodStatus{Phase: corev1.PodSucceeded, InitContainerStatuses: []corev1.ContainerStatus{prepareDone()},
