@@ -129,6 +129,15 @@ func newKubelet(client kubernetes.Interface, opts Options) *Kubelet {
 			opts.NodeName = "localhost"
 		}
 	}
+	// Containers may start from threads that no longer follow the working directory (hide):
+	// every path the kubelet hands them is absolute.
+	for _, p := range []*string{&opts.WorkDir, &opts.RunnerBinary} {
+		if *p != "" {
+			if abs, err := filepath.Abs(*p); err == nil {
+				*p = abs
+			}
+		}
+	}
 	log := opts.Log
 	if log == nil {
 		log = slog.Default()

@@ -421,24 +421,27 @@ func unmounted(pod *corev1.Pod, c *corev1.Container, hostPaths map[string]string
 
 // exec runs a prepared container to its end, killing it when ctx ends, and returns its
 // terminated state. Whatever else it started dies with it, as in a container's PID namespace.
-// As root, the container cannot see the Pod's volumes it does not mount (hide): it runs from
-// an OS thread of its own that ends with it.
+// As root, the container cannot see the Pod's volumes it does not mount (hide), and is started
+// from one of the threads kept for that (onHidingThread).
 func (r *podRun) exec(ctx context.Context, p *prepared) *corev1.ContainerStateTerminated {
-	done := make(chan *corev1.ContainerStateTerminated, 1)
-	go func() {
-		// Pdeathsig fires when the thread that forked dies, so that thread must stay put until
-		// the process has been waited for.
-		runtime.LockOSThread()
-		term, parked := r.execOnThread(ctx, p, len(p.hide) > 0 && canHide())
-		done <- term
-		if parked {
-			// The thread could not leave the container's mount namespace: it must run nothing
-			// else and never end (children other goroutines forked from it would die with it).
-			select {}
-		}
-		runtime.UnlockOSThread()
-	}()
-	return <-done
+	var term *corev1.ContainerStateTerminated
+	if len(p.hide) > 0 && canHide() {
+		onHidingThread(func() (ok bool) {
+			var parked bool
+			term, parked = r.execOnThread(ctx, p, true)
+			if parked {
+				r.log.Error("a host kubelet thread is parked for good: it could not return to the process's mount namespace", "container", p.c.Name)
+			}
+			return !parked
+		})
+		return term
+	}
+	// Pdeathsig fires when the thread that forked dies, so that thread must stay put until the
+	// process has been waited for.
+	runtime.LockOSThread()
+	defer runtime.UnlockOSThread()
+	term, _ = r.execOnThread(ctx, p, false)
+	return term
 }
 
 // execOnThread is exec on the caller's locked OS thread; parked reports that the thread is

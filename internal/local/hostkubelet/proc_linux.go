@@ -114,14 +114,12 @@ func canHide() bool {
 		}
 		defer os.RemoveAll(dir)
 		done := make(chan error, 1)
-		go func() {
-			runtime.LockOSThread()
+		onHidingThread(func() bool {
 			cmd := exec.Command("/bin/sh", "-c", "! ls \"$0\"/x 2>/dev/null && ! umount \"$0\" 2>/dev/null", dir)
 			cmd.SysProcAttr = &syscall.SysProcAttr{}
 			if err := os.WriteFile(filepath.Join(dir, "x"), nil, 0o600); err != nil {
-				runtime.UnlockOSThread()
 				done <- err
-				return
+				return true
 			}
 			restore, err := hide(cmd, []string{dir})
 			if err == nil {
@@ -133,12 +131,12 @@ func canHide() bool {
 			if restore != nil {
 				if rerr := restore(); rerr != nil {
 					done <- rerr
-					select {} // the thread stays in the private namespace: park it for good
+					return false
 				}
 			}
-			runtime.UnlockOSThread()
 			done <- err
-		}()
+			return true
+		})
 		hideErr = <-done
 	})
 	return hideErr == nil
@@ -188,4 +186,37 @@ func hide(cmd *exec.Cmd, dirs []string) (restore func() error, err error) {
 func hideUnavailable() error {
 	canHide()
 	return hideErr
+}
+
+// hidingJobs hands work to an idle hiding thread (unbuffered: a send succeeds only when one
+// waits).
+var hidingJobs = make(chan func() bool)
+
+// onHidingThread runs f on an OS thread kept for hide, and returns when f has. hide gives such
+// a thread a file-system context of its own (unshare(CLONE_NEWNS) implies CLONE_FS): it would
+// no longer follow the process's working directory, so it never runs other goroutines again.
+// Nor does it end (children forked from it carry Pdeathsig). The threads are reused, so there
+// are as many as containers were ever started at once with something to hide. f returns false
+// when it left its thread unusable (still in a private mount namespace): that thread parks.
+func onHidingThread(f func() bool) {
+	done := make(chan struct{})
+	job := func() bool {
+		defer close(done)
+		return f()
+	}
+	select {
+	case hidingJobs <- job:
+	default:
+		go hidingThread(job)
+	}
+	<-done
+}
+
+func hidingThread(first func() bool) {
+	runtime.LockOSThread() // never unlocked, see onHidingThread
+	ok := first()
+	for ok {
+		ok = (<-hidingJobs)()
+	}
+	select {}
 }
