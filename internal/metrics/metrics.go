@@ -7,12 +7,8 @@ package metrics
 
 import (
 	"context"
-	"crypto/rand"
-	"encoding/hex"
 	"errors"
 	"fmt"
-	"net/url"
-	"strings"
 	"sync/atomic"
 	"time"
 
@@ -21,7 +17,8 @@ import (
 	"go.opentelemetry.io/otel/metric"
 	"go.opentelemetry.io/otel/metric/noop"
 	sdkmetric "go.opentelemetry.io/otel/sdk/metric"
-	"go.opentelemetry.io/otel/sdk/resource"
+
+	"github.com/mlops-dev/nbv/internal/otlpenv"
 )
 
 // Instrument names, as they appear in an OTLP backend. Prometheus' OTLP receiver (default
@@ -177,11 +174,11 @@ func Start(ctx context.Context, o Options) (shutdown func(context.Context) error
 	if o.Endpoint == "" {
 		return func(context.Context) error { return nil }, nil
 	}
-	u, err := url.Parse(o.Endpoint)
-	if err != nil || (u.Scheme != "http" && u.Scheme != "https") || u.Host == "" {
-		return nil, fmt.Errorf("OTLP endpoint %q: want an http(s) base URL such as http://otel-collector:4318", o.Endpoint)
+	endpoint, err := otlpenv.SignalURL(o.Endpoint, "metrics")
+	if err != nil {
+		return nil, err
 	}
-	exp, err := otlpmetrichttp.New(ctx, otlpmetrichttp.WithEndpointURL(strings.TrimSuffix(o.Endpoint, "/")+"/v1/metrics"))
+	exp, err := otlpmetrichttp.New(ctx, otlpmetrichttp.WithEndpointURL(endpoint))
 	if err != nil {
 		return nil, fmt.Errorf("create OTLP/HTTP metric exporter for %s: %w", o.Endpoint, err)
 	}
@@ -189,17 +186,9 @@ func Start(ctx context.Context, o Options) (shutdown func(context.Context) error
 	if interval <= 0 {
 		interval = 30 * time.Second
 	}
-	service := o.ServiceName
-	if service == "" {
-		service = "nbv"
-	}
-	// service.instance.id tells the processes of one function apart: each reports cumulative
-	// counters of its own, and Prometheus' OTLP receiver makes it the instance label. Without
-	// it, two replicas (or a process and its successor) would write into the same series.
-	res, err := resource.Merge(resource.Default(), resource.NewSchemaless(
-		attribute.String("service.name", service), attribute.String("service.instance.id", instanceID())))
+	res, err := otlpenv.Resource(o.ServiceName)
 	if err != nil {
-		return nil, fmt.Errorf("build metric resource: %w", err)
+		return nil, err
 	}
 	mp := sdkmetric.NewMeterProvider(
 		sdkmetric.WithResource(res),
@@ -232,13 +221,6 @@ func Install(mp metric.MeterProvider) (restore func(), err error) {
 		noopIn, _ := newInstruments(noop.NewMeterProvider())
 		current.Store(noopIn)
 	}, nil
-}
-
-// instanceID is a random identifier of this process (hex of 16 random bytes).
-func instanceID() string {
-	var b [16]byte
-	_, _ = rand.Read(b[:])
-	return hex.EncodeToString(b[:])
 }
 
 // phaseLabel names the empty phase (or reason) so that dashboards do not show a blank series.
