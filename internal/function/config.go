@@ -29,7 +29,8 @@ type Config struct {
 	// DrainTimeout bounds how long in-flight events may run after shutdown begins
 	// (NBV_DRAIN_TIMEOUT). Their contexts are cancelled when it expires.
 	DrainTimeout time.Duration
-	// OTLPEndpoint is the OTLP/HTTP base URL metrics are pushed to (OTEL_EXPORTER_OTLP_ENDPOINT).
+	// OTLPEndpoint is the OTLP/HTTP base URL metrics and traces are pushed to
+	// (OTEL_EXPORTER_OTLP_ENDPOINT).
 	OTLPEndpoint string
 	// ServiceName names the function (K_SERVICE).
 	ServiceName string

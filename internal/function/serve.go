@@ -26,6 +26,7 @@ import (
 
 	"github.com/mlops-dev/nbv/internal/events"
 	"github.com/mlops-dev/nbv/internal/metrics"
+	"github.com/mlops-dev/nbv/internal/tracing"
 	"github.com/mlops-dev/nbv/internal/version"
 )
 
@@ -33,7 +34,7 @@ import (
 // the reply event (or nil). The error it returns chooses the HTTP answer (package documentation).
 type Handler func(ctx context.Context, e cloudevents.Event) (*cloudevents.Event, error)
 
-// metricsFlushTimeout bounds the final metric export, so an unreachable collector cannot keep
+// metricsFlushTimeout bounds the final metric (and trace) export, so an unreachable collector cannot keep
 // a terminating pod alive past its grace period.
 const metricsFlushTimeout = 5 * time.Second
 
@@ -137,13 +138,12 @@ func (s *server) run(ctx context.Context) error {
 	if err != nil {
 		return fmt.Errorf("function %s: %w", cfg.ServiceName, err)
 	}
-	defer func() {
-		fctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), metricsFlushTimeout)
-		defer cancel()
-		if err := flush(fctx); err != nil {
-			cfg.Logger.Warn("metrics not flushed", slog.String("error", err.Error()))
-		}
-	}()
+	defer s.flush(ctx, "metrics", flush)
+	flushTraces, err := tracing.Start(ctx, tracing.Options{Endpoint: cfg.OTLPEndpoint, ServiceName: cfg.ServiceName})
+	if err != nil {
+		return fmt.Errorf("function %s: %w", cfg.ServiceName, err)
+	}
+	defer s.flush(ctx, "traces", flushTraces)
 
 	ln := cfg.Listener
 	if ln == nil {
@@ -192,6 +192,16 @@ func (s *server) run(ctx context.Context) error {
 	}
 	cfg.Logger.Info("function stopped", slog.Bool("clean", drainErr == nil))
 	return drainErr
+}
+
+// flush runs an exporter's final flush (what: "metrics", "traces"), bounded by
+// metricsFlushTimeout, and logs a failure.
+func (s *server) flush(ctx context.Context, what string, flush func(context.Context) error) {
+	fctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), metricsFlushTimeout)
+	defer cancel()
+	if err := flush(fctx); err != nil {
+		s.cfg.Logger.Warn(what+" not flushed", slog.String("error", err.Error()))
+	}
 }
 
 func (s *server) ServeHTTP(w http.ResponseWriter, r *http.Request) {
@@ -290,6 +300,7 @@ func (s *server) serveEvent(w http.ResponseWriter, r *http.Request) {
 
 	var ev *cloudevents.Event
 	var handlerErr error
+	var span *eventSpan
 	a := func() answer {
 		r.Body = http.MaxBytesReader(w, r.Body, s.cfg.MaxBodyBytes)
 		msg := cehttp.NewMessageFromHttpRequest(r)
@@ -313,6 +324,7 @@ func (s *server) serveEvent(w http.ResponseWriter, r *http.Request) {
 		}
 		st.base = st.base.With(slog.String("event.id", ev.ID()), slog.String("event.type", ev.Type()),
 			slog.String("event.source", ev.Source()), slog.String("event.subject", ev.Subject()))
+		ctx, span = startEventSpan(ctx, s.cfg.ServiceName, ev, start)
 		if err := events.CheckEnvelope(*ev); err != nil {
 			return badInput("%v", err)
 		}
@@ -327,6 +339,7 @@ func (s *server) serveEvent(w http.ResponseWriter, r *http.Request) {
 		if err := events.ValidateData(ev.Type(), ev.Data()); err != nil {
 			return badInput("event %s: %v", ev.ID(), err)
 		}
+		span.decoded(nil)
 		var reply *cloudevents.Event
 		reply, handlerErr = s.call(ctx, *ev)
 		if handlerErr != nil {
@@ -339,6 +352,7 @@ func (s *server) serveEvent(w http.ResponseWriter, r *http.Request) {
 		if reply == nil {
 			return answer{status: http.StatusAccepted, outcome: outcomeDone}
 		}
+		setReplyTraceparent(ctx, reply)
 		if err := s.completeReply(ctx, reply); err != nil {
 			// The handler's write happened; failing the request would only make the broker
 			// redeliver an event whose work is done. The broken reply is logged and dropped.
@@ -366,6 +380,10 @@ func (s *server) serveEvent(w http.ResponseWriter, r *http.Request) {
 	if status == 0 {
 		status = http.StatusOK
 	}
+	if status >= 400 && status < 500 {
+		span.decoded(errors.New(a.body))
+	}
+	span.end(status, a.outcome, handlerErr)
 	attrs := []slog.Attr{slog.String("outcome", a.outcome), slog.Int("status", status),
 		slog.Float64("latency_ms", float64(latency.Microseconds())/1000)}
 	if ev == nil {
