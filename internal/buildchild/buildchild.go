@@ -36,6 +36,7 @@ import (
 	"github.com/mlops-dev/nbv/internal/functionenv"
 	"github.com/mlops-dev/nbv/internal/observe"
 	"github.com/mlops-dev/nbv/internal/statemachine"
+	"github.com/mlops-dev/nbv/internal/tracing"
 	"github.com/mlops-dev/nbv/internal/transition"
 )
 
@@ -90,6 +91,10 @@ func (b *Builds) StartBuild(ctx context.Context, job *v1alpha1.NotebookValidatio
 		}
 		if err != nil {
 			return transition.Permanent(fmt.Errorf("invalid tekton buildConfig: %w", err))
+		}
+		// Tekton's own spans (the PipelineRun's, its TaskRuns') join the job's trace.
+		if sc := tracing.TektonSpanContext(ctx); sc != "" {
+			metav1.SetMetaDataAnnotation(&pr.ObjectMeta, tracing.TektonAnnotation, sc)
 		}
 		u, err := runtime.DefaultUnstructuredConverter.ToUnstructured(pr)
 		if err != nil {

@@ -11,9 +11,12 @@ import (
 	"errors"
 	"fmt"
 
+	corev1 "k8s.io/api/core/v1"
+
 	"github.com/mlops-dev/nbv/api/v1alpha1"
 	"github.com/mlops-dev/nbv/internal/jobaccess"
 	"github.com/mlops-dev/nbv/internal/jobstore"
+	"github.com/mlops-dev/nbv/internal/tracing"
 	"github.com/mlops-dev/nbv/internal/transition"
 	"github.com/mlops-dev/nbv/internal/validationpod"
 )
@@ -33,6 +36,11 @@ type Children struct {
 	// Access checks, before any child is created, that the job's author may use what the
 	// child would use.
 	Access *jobaccess.Checker
+	// PodOTLPEndpoint, when set (NBV_POD_OTLP_ENDPOINT), is given to the validation pod's
+	// runner as OTEL_EXPORTER_OTLP_ENDPOINT, so that it exports its spans (clone, kernel
+	// start, cells). Never the functions' own endpoint: the pod runs in the job's namespace,
+	// where that endpoint may not be reachable or meant to be.
+	PodOTLPEndpoint string
 }
 
 var _ transition.Effects = (*Children)(nil)
@@ -48,6 +56,9 @@ func (c *Children) CreateValidationPod(ctx context.Context, job *v1alpha1.Notebo
 	if err := c.checkAccess(ctx, job, jobaccess.PodNeeds(job)); err != nil {
 		return err
 	}
+	ctx, end := tracing.InJob(ctx, string(job.UID))
+	defer end()
+	traceEnv(ctx, pod, c.PodOTLPEndpoint)
 	if _, err := c.Store.CreatePod(ctx, pod); err != nil {
 		if errors.Is(err, jobstore.ErrNotOwned) {
 			return transition.NameTaken(err)
@@ -66,7 +77,29 @@ func (c *Children) CreateBuild(ctx context.Context, job *v1alpha1.NotebookValida
 	if err := c.checkAccess(ctx, job, jobaccess.BuildNeeds(job)); err != nil {
 		return err
 	}
+	// The build starter reads the span to parent the build child on (tracing.TektonSpanContext).
+	ctx, end := tracing.InJob(ctx, string(job.UID))
+	defer end()
 	return c.Builds.StartBuild(ctx, job)
+}
+
+// traceEnv gives every container of the validation pod the span it descends from
+// (TRACEPARENT) and, when the installer set one, the endpoint to export its own spans to.
+// With tracing off the pod is unchanged.
+func traceEnv(ctx context.Context, pod *corev1.Pod, endpoint string) {
+	tp := tracing.Traceparent(ctx)
+	if !tracing.Enabled() || tp == "" {
+		return
+	}
+	env := []corev1.EnvVar{{Name: tracing.EnvTraceparent, Value: tp}}
+	if endpoint != "" {
+		env = append(env, corev1.EnvVar{Name: "OTEL_EXPORTER_OTLP_ENDPOINT", Value: endpoint})
+	}
+	for _, cs := range [][]corev1.Container{pod.Spec.InitContainers, pod.Spec.Containers} {
+		for i := range cs {
+			cs[i].Env = append(cs[i].Env, env...)
+		}
+	}
 }
 
 // checkAccess is nil when job's author may use what needs lists; a refusal is permanent.

@@ -62,6 +62,9 @@ type Settings struct {
 	Pod validationpod.Options
 	// Builds are the deployment-wide defaults of build children.
 	Builds BuildSettings
+	// PodOTLPEndpoint (NBV_POD_OTLP_ENDPOINT) is where validation pods export their spans;
+	// empty: they export none (children.Children.PodOTLPEndpoint).
+	PodOTLPEndpoint string
 }
 
 // BuildSettings are the NBV_TEKTON_* and NBV_S2I_* variables; empty means the builder's
@@ -136,7 +139,8 @@ func Load() (Settings, error) {
 		return Settings{}, fmt.Errorf("kubernetes client config (in cluster or $KUBECONFIG): %w", err)
 	}
 	cfg.QPS, cfg.Burst = ClientQPS, ClientBurst
-	s := Settings{Kube: cfg, Pod: validationpod.Options{RunnerImage: os.Getenv("NBV_RUNNER_IMAGE")}}
+	s := Settings{Kube: cfg, Pod: validationpod.Options{RunnerImage: os.Getenv("NBV_RUNNER_IMAGE")},
+		PodOTLPEndpoint: os.Getenv("NBV_POD_OTLP_ENDPOINT")}
 	if v := os.Getenv("NBV_POD_FSGROUP"); v != "" {
 		g, err := strconv.ParseInt(v, 10, 64)
 		if err != nil {
@@ -177,7 +181,7 @@ func NewExecutor(service string, s Settings, builds children.BuildStarter) (*tra
 	access := &jobaccess.Checker{Reviews: authz.SubjectAccessReviews()}
 	return &transition.Executor{
 		Store:   store,
-		Effects: &children.Children{Store: store, Pod: s.Pod, Builds: builds, Access: access},
+		Effects: &children.Children{Store: store, Pod: s.Pod, Builds: builds, Access: access, PodOTLPEndpoint: s.PodOTLPEndpoint},
 		Source:  "/nbv/" + service,
 	}, store, nil
 }

@@ -30,6 +30,7 @@ import (
 
 	"github.com/mlops-dev/nbv/api/v1alpha1"
 	"github.com/mlops-dev/nbv/internal/apicalls"
+	"github.com/mlops-dev/nbv/internal/tracing"
 )
 
 // ErrJobNotFound is wrapped by Get (and Transition) when the job does not exist. The API
@@ -213,23 +214,40 @@ func (s *Store) Transition(ctx context.Context, namespace, name string, maxAttem
 func (s *Store) TransitionFrom(ctx context.Context, known *v1alpha1.NotebookValidationJob, namespace, name string, maxAttempts int, step Step) (*v1alpha1.NotebookValidationJob, bool, error) {
 	maxAttempts = max(maxAttempts, 1)
 	var last error
+	endJob := func() {}
+	defer func() { endJob() }()
 	for range maxAttempts {
 		job := known
 		known = nil
 		if job == nil {
 			var err error
-			if job, err = s.Get(ctx, namespace, name); err != nil {
+			if job, err = s.traced(ctx, tracing.SpanRead, func(ctx context.Context) (*v1alpha1.NotebookValidationJob, error) {
+				return s.Get(ctx, namespace, name)
+			}); err != nil {
 				return nil, false, fmt.Errorf("transition: %w", err)
 			}
 		}
-		status, err := step(ctx, job.DeepCopy())
+		var status *v1alpha1.NotebookValidationJobStatus
+		_, err := s.traced(ctx, tracing.SpanDecide, func(ctx context.Context) (*v1alpha1.NotebookValidationJob, error) {
+			var err error
+			status, err = step(ctx, job.DeepCopy())
+			return nil, err
+		})
 		if err != nil {
 			return job, false, fmt.Errorf("transition job %s/%s: %w", namespace, name, err)
 		}
 		if status == nil {
 			return job, false, nil
 		}
-		updated, err := s.PatchStatus(ctx, job, *status)
+		// A function woken by an event that is not the job's (the sweep's ping) writes in the
+		// job's own trace; only a write joins it, so a sweep that finds nothing to do adds
+		// nothing to the traces of the jobs it lists every minute.
+		endJob()
+		var jctx context.Context
+		jctx, endJob = tracing.InJob(ctx, string(job.UID))
+		updated, err := s.traced(jctx, tracing.SpanWrite, func(ctx context.Context) (*v1alpha1.NotebookValidationJob, error) {
+			return s.PatchStatus(ctx, job, *status)
+		})
 		if apierrors.IsConflict(err) {
 			last = err
 			continue
@@ -240,4 +258,14 @@ func (s *Store) TransitionFrom(ctx context.Context, known *v1alpha1.NotebookVali
 		return updated, true, nil
 	}
 	return nil, false, &ConflictError{Namespace: namespace, Name: name, Attempts: maxAttempts, Last: last}
+}
+
+// traced runs f in a span named name (a no-op span when tracing is off); the span records
+// f's error.
+func (s *Store) traced(ctx context.Context, name string, f func(context.Context) (*v1alpha1.NotebookValidationJob, error)) (*v1alpha1.NotebookValidationJob, error) {
+	ctx, span := tracing.Tracer().Start(ctx, name)
+	defer span.End()
+	job, err := f(ctx)
+	tracing.Fail(span, err)
+	return job, err
 }

@@ -17,6 +17,8 @@ import (
 	"time"
 
 	cloudevents "github.com/cloudevents/sdk-go/v2"
+	"go.opentelemetry.io/otel/attribute"
+	"go.opentelemetry.io/otel/trace"
 	corev1 "k8s.io/api/core/v1"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 
@@ -27,6 +29,7 @@ import (
 	"github.com/mlops-dev/nbv/internal/jobstore"
 	"github.com/mlops-dev/nbv/internal/statemachine"
 	"github.com/mlops-dev/nbv/internal/statustext"
+	"github.com/mlops-dev/nbv/internal/tracing"
 )
 
 // MaxAttempts bounds the re-read/re-decide rounds after a 409 before the event is answered
@@ -123,6 +126,9 @@ func (e *Executor) run(ctx context.Context, known *v1alpha1.NotebookValidationJo
 		gitops.MarkPending(job, &d.Status)
 		since, _ := statemachine.PhaseStart(job)
 		out = Outcome{PreviousPhase: job.Status.Phase, Decision: d, PhaseSince: since, ObservedReason: observed.Reason}
+		trace.SpanFromContext(ctx).SetAttributes(attribute.String(tracing.AttrFrom, job.Status.Phase),
+			attribute.String(tracing.AttrTo, d.Status.Phase), attribute.String(tracing.AttrReason, d.Reason),
+			attribute.String(tracing.AttrEffect, string(d.Effect)))
 		return &d.Status, nil
 	})
 	switch {
@@ -220,6 +226,13 @@ func (e *Executor) report(ctx context.Context, out Outcome) {
 		e.Store.RecordEvent(ctx, out.Job, t, reason, msg)
 	}
 	e.record(ctx, out)
+	if statemachine.Terminal(st.Phase) {
+		// The job's root span, now that it has an end (package tracing).
+		tracing.RecordJob(ctx, string(out.Job.UID), out.Job.CreationTimestamp.Time, e.now(),
+			attribute.String(tracing.AttrNamespace, out.Job.Namespace), attribute.String(tracing.AttrJobName, out.Job.Name),
+			attribute.String(tracing.AttrJobUID, string(out.Job.UID)), attribute.String(tracing.AttrTo, st.Phase),
+			attribute.String(tracing.AttrReason, out.Decision.Reason))
+	}
 	function.Logger(ctx).Info("transition", "from", out.PreviousPhase, "to", st.Phase, "reason", out.Decision.Reason,
 		"effect", string(out.Decision.Effect), "message", st.Message)
 }
