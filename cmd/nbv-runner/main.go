@@ -27,12 +27,15 @@ import (
 	"syscall"
 	"time"
 
+	"go.opentelemetry.io/otel/attribute"
+
 	"github.com/mlops-dev/nbv/api/v1alpha1"
 	"github.com/mlops-dev/nbv/internal/runner"
 	"github.com/mlops-dev/nbv/internal/runner/execute"
 	"github.com/mlops-dev/nbv/internal/runner/redact"
 	"github.com/mlops-dev/nbv/internal/runner/report"
 	"github.com/mlops-dev/nbv/internal/runner/summary"
+	"github.com/mlops-dev/nbv/internal/tracing"
 )
 
 const defaultTerminationLog = "/dev/termination-log"
@@ -114,11 +117,17 @@ func prepare(ctx context.Context, args []string, stdout, stderr io.Writer) int {
 	o := prepareOptions(spec, prepareFlags{installDir: *installDir, workspace: *workspace,
 		notebook: sourceFlags{*nbURL, *nbRef, *nbPath, *creds}, golden: sourceFlags{*gURL, *gRef, *gPath, *gCreds}})
 	o.MaxNotebookBytes = *maxBytes
+	ctx, endTracing := startTracing(ctx, stderr)
+	defer endTracing()
 	start := time.Now()
-	p, err := runner.Prepare(ctx, o)
+	cloneCtx, span := tracing.Tracer().Start(ctx, spanClone)
+	p, err := runner.Prepare(cloneCtx, o)
 	if err != nil {
+		endSpan(span, runner.Reason(err), err)
 		return fail(stderr, *termLog, red, err)
 	}
+	span.SetAttributes(attribute.String(attrCommit, p.NotebookCommit))
+	endSpan(span, "", nil)
 	fmt.Fprintf(stdout, "prepared %s at %s in %s\n", p.Notebook, p.NotebookCommit, time.Since(start).Round(time.Millisecond))
 	if p.Golden != "" {
 		fmt.Fprintf(stdout, "prepared golden %s at %s\n", p.Golden, p.GoldenCommit)
@@ -224,14 +233,26 @@ func executeCmd(ctx context.Context, args []string, stdout, stderr io.Writer) in
 	if spec.Notebook.Path == "" && *nbFile == "" {
 		return fail(stderr, *termLog, red, &runner.Error{Reason: summary.ReasonRunnerError, Err: errors.New("no notebook: pass --notebook or a job spec")})
 	}
-	r, err := runner.Execute(ctx, runner.Options{
+	ctx, endTracing := startTracing(ctx, stderr)
+	defer endTracing()
+	execCtx, span := tracing.Tracer().Start(ctx, spanExecute)
+	cells := newCellSpans(execCtx)
+	r, err := runner.Execute(execCtx, runner.Options{
 		Notebook: nb, Golden: golden, OutputDir: *outDir, Python: *python, Kernel: set.Kernel,
 		Parameters: set.Parameters, CellTimeout: set.CellTimeout, Validation: set.Validation, Comparison: set.Comparison,
-		Progress: func(ev execute.Event) { logEvent(stdout, ev) }, Stderr: stderr, Redact: red, MaxNotebookBytes: *maxBytes,
+		Progress: func(ev execute.Event) {
+			logEvent(stdout, ev)
+			cells.event(ev)
+		}, Stderr: stderr, Redact: red, MaxNotebookBytes: *maxBytes,
 	})
 	if err != nil && r == nil {
+		endSpan(span, runner.Reason(err), err)
 		return fail(stderr, *termLog, red, err)
 	}
+	if sum := r.Summary(); sum.Reason != "" {
+		span.SetAttributes(attribute.String(tracing.AttrReason, sum.Reason))
+	}
+	endSpan(span, runner.Reason(err), err)
 	if werr := runner.WriteTerminationLog(*termLog, r.Summary()); werr != nil {
 		fmt.Fprintf(stderr, "nbv-runner: %v\n", werr)
 	}
