@@ -46,6 +46,16 @@ var envRules = []envRule{
 	{name: "NBV_SWEEP_NAMESPACE", function: "sweep",
 		why:   "the local sources watch one namespace instead of every opted-in one; the sweep is confined to it the same way",
 		value: func(o Options, _ knservice.Function, _ string) (string, bool) { return o.Namespace, true }},
+	{name: "OTEL_EXPORTER_OTLP_ENDPOINT",
+		why: "the stack's OTLP endpoint (Options.OTLPEndpoint), as an installer sets it (Helm otlp.endpoint)",
+		value: func(o Options, _ knservice.Function, _ string) (string, bool) {
+			return o.OTLPEndpoint, o.OTLPEndpoint != ""
+		}},
+	{name: "NBV_POD_OTLP_ENDPOINT",
+		why: "the stack's OTLP endpoint for the validation pods' runners (Options.OTLPEndpoint): local pods run on the host, where it is reachable",
+		value: func(o Options, _ knservice.Function, _ string) (string, bool) {
+			return o.OTLPEndpoint, o.OTLPEndpoint != ""
+		}},
 	{name: "KUBECONFIG",
 		why:   "stands in for the pod's projected ServiceAccount token: a kubeconfig whose token file holds a TokenRequest token of the Service's serviceAccountName, renewed before expiry",
 		value: func(_ Options, _ knservice.Function, kubeconfig string) (string, bool) { return kubeconfig, true }},

@@ -72,6 +72,10 @@ type Options struct {
 	PingInterval time.Duration
 	// Log receives the stack's logs; nil discards them.
 	Log *slog.Logger
+	// OTLPEndpoint, when set, is where the functions push metrics and traces and where the
+	// validation pods' runners push their spans (what an installer sets with the Helm value
+	// otlp.endpoint and NBV_POD_OTLP_ENDPOINT; config/ sets neither).
+	OTLPEndpoint string
 }
 
 // DefaultIdle is the idle window of `nbv run` (Knative's scale-to-zero grace period is 30 s).
