@@ -23,6 +23,7 @@ import (
 	"github.com/cloudevents/sdk-go/v2/binding"
 	cehttp "github.com/cloudevents/sdk-go/v2/protocol/http"
 	"github.com/google/uuid"
+	"go.opentelemetry.io/otel/trace"
 
 	"github.com/mlops-dev/nbv/internal/events"
 	"github.com/mlops-dev/nbv/internal/metrics"
@@ -325,6 +326,9 @@ func (s *server) serveEvent(w http.ResponseWriter, r *http.Request) {
 		st.base = st.base.With(slog.String("event.id", ev.ID()), slog.String("event.type", ev.Type()),
 			slog.String("event.source", ev.Source()), slog.String("event.subject", ev.Subject()))
 		ctx, span = startEventSpan(ctx, s.cfg.ServiceName, ev, start)
+		if sc := trace.SpanContextFromContext(ctx); span != nil && sc.IsValid() {
+			st.base = st.base.With(slog.String("trace_id", sc.TraceID().String()), slog.String("span_id", sc.SpanID().String()))
+		}
 		if err := events.CheckEnvelope(*ev); err != nil {
 			return badInput("%v", err)
 		}

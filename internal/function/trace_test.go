@@ -55,6 +55,9 @@ func TestEventSpanJoinsTheJobsTrace(t *testing.T) {
 	if len(dec) != 1 || dec[0].Parent().SpanID() != s.SpanContext().SpanID() || dec[0].StartTime() != s.StartTime() {
 		t.Errorf("decode spans %v: want one child of the event's span, starting with it", dec)
 	}
+	if line := r.logs.lineFor(t, "traced-1"); line["trace_id"] != jc.TraceID().String() || line["span_id"] != s.SpanContext().SpanID().String() {
+		t.Errorf("log line trace_id %v span_id %v, want the event's span", line["trace_id"], line["span_id"])
+	}
 	if tp := resp.header.Get("Ce-Traceparent"); !strings.HasPrefix(tp, "00-"+jc.TraceID().String()+"-"+s.SpanContext().SpanID().String()) {
 		t.Errorf("reply traceparent %q, want the event's span", tp)
 	}

@@ -80,6 +80,10 @@ const (
 // a W3C "traceparent".
 const TektonAnnotation = "tekton.dev/pipelinerunSpanContext"
 
+// AnnotationTraceparent, on a job, is a W3C traceparent its creator chose (a CI pipeline
+// applying it): the job's root span links to it. It is only read, never written.
+const AnnotationTraceparent = "mlops.mlops.dev/traceparent"
+
 // JobKind is the kind of the objects whose trace this is (v1alpha1.Kind, not imported: this
 // package is linked by the runner too).
 const JobKind = "NotebookValidationJob"
@@ -196,8 +200,10 @@ func InJob(ctx context.Context, uid string, attrs ...attribute.KeyValue) (contex
 }
 
 // RecordJob emits the job's root span, from its creation (start) to end, when it reached its
-// terminal phase. Its span ID is the one every other span of the job names as its parent.
-func RecordJob(ctx context.Context, uid string, start, end time.Time, attrs ...attribute.KeyValue) {
+// terminal phase. Its span ID is the one every other span of the job names as its parent. It
+// links ctx's span (what ended the job) and the span of creator, a traceparent (the job's
+// AnnotationTraceparent), when it is one.
+func RecordJob(ctx context.Context, uid, creator string, start, end time.Time, attrs ...attribute.KeyValue) {
 	if !Enabled() {
 		return
 	}
@@ -208,8 +214,10 @@ func RecordJob(ctx context.Context, uid string, start, end time.Time, attrs ...a
 	// A root: no parent, the IDs the generator is told to use, a link to what ended it.
 	rootCtx := context.WithValue(trace.ContextWithSpanContext(ctx, trace.SpanContext{}), forcedIDs{}, jc)
 	opts := []trace.SpanStartOption{trace.WithTimestamp(start), trace.WithAttributes(attrs...), trace.WithNewRoot()}
-	if cur := trace.SpanContextFromContext(ctx); cur.IsValid() {
-		opts = append(opts, trace.WithLinks(trace.Link{SpanContext: cur}))
+	for _, sc := range []trace.SpanContext{trace.SpanContextFromContext(ctx), trace.SpanContextFromContext(FromTraceparent(context.Background(), creator))} {
+		if sc.IsValid() {
+			opts = append(opts, trace.WithLinks(trace.Link{SpanContext: sc}))
+		}
 	}
 	_, span := Tracer().Start(rootCtx, SpanJob, opts...)
 	span.End(trace.WithTimestamp(end))

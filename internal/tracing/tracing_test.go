@@ -63,7 +63,8 @@ func TestRootSpanHasTheDerivedIDs(t *testing.T) {
 	jc, _ := tracing.JobContext(uid)
 	created := time.Date(2026, 12, 7, 3, 0, 0, 0, time.UTC)
 	ctx, ender := tracing.Tracer().Start(context.Background(), "process pod-completed")
-	tracing.RecordJob(ctx, uid, created, created.Add(time.Minute))
+	const creator = "00-0af7651916cd43dd8448eb211c80319c-b7ad6b7169203331-01"
+	tracing.RecordJob(ctx, uid, creator, created, created.Add(time.Minute))
 	ender.End()
 
 	roots := tracingtest.Named(rec, tracing.SpanJob)
@@ -77,8 +78,8 @@ func TestRootSpanHasTheDerivedIDs(t *testing.T) {
 	if !r.StartTime().Equal(created) || r.EndTime().Sub(r.StartTime()) != time.Minute {
 		t.Errorf("root span from %s to %s", r.StartTime(), r.EndTime())
 	}
-	if len(r.Links()) != 1 || r.Links()[0].SpanContext.SpanID() != ender.SpanContext().SpanID() {
-		t.Errorf("root span links %v, want the span that ended the job", r.Links())
+	if l := r.Links(); len(l) != 2 || l[0].SpanContext.SpanID() != ender.SpanContext().SpanID() || l[1].SpanContext.SpanID().String() != "b7ad6b7169203331" {
+		t.Errorf("root span links %v, want the span that ended the job and the creator's", r.Links())
 	}
 }
 

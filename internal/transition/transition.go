@@ -228,7 +228,7 @@ func (e *Executor) report(ctx context.Context, out Outcome) {
 	e.record(ctx, out)
 	if statemachine.Terminal(st.Phase) {
 		// The job's root span, now that it has an end (package tracing).
-		tracing.RecordJob(ctx, string(out.Job.UID), out.Job.CreationTimestamp.Time, e.now(),
+		tracing.RecordJob(ctx, string(out.Job.UID), out.Job.Annotations[tracing.AnnotationTraceparent], out.Job.CreationTimestamp.Time, e.now(),
 			attribute.String(tracing.AttrNamespace, out.Job.Namespace), attribute.String(tracing.AttrJobName, out.Job.Name),
 			attribute.String(tracing.AttrJobUID, string(out.Job.UID)), attribute.String(tracing.AttrTo, st.Phase),
 			attribute.String(tracing.AttrReason, out.Decision.Reason))

@@ -124,8 +124,10 @@ func TestOneTracePerJob(t *testing.T) {
 	recv := newOTLPReceiver(t)
 	f := newFixtureWith(t, 1, func(o *localstack.Options) { o.OTLPEndpoint = recv.url })
 	repoURL := f.startHostKubelet(map[string][]string{"two.ipynb": {"x = 20", "print(x + 22)"}})
+	const ciRun = "00-0af7651916cd43dd8448eb211c80319c-b7ad6b7169203331-01" // the CI run that applied the job
 	created := f.createJob("traced", func(j *v1alpha1.NotebookValidationJob) {
 		j.Spec.Notebook = v1alpha1.NotebookSpec{Git: v1alpha1.GitSpec{URL: repoURL, Ref: "master"}, Path: "two.ipynb"}
+		j.Annotations = map[string]string{tracing.AnnotationTraceparent: ciRun}
 	})
 	f.waitJob("traced", "Succeeded", phaseIs(v1alpha1.PhaseSucceeded))
 	jc, ok := tracing.JobContext(string(created.UID))
@@ -171,6 +173,13 @@ func TestOneTracePerJob(t *testing.T) {
 	rootSpan := jobSpans[0]
 	if rootSpan.attr(tracing.AttrTo) != v1alpha1.PhaseSucceeded || rootSpan.attr(tracing.AttrJobName) != "traced" {
 		t.Errorf("root span attributes %v", rootSpan.Attributes)
+	}
+	linked := false
+	for _, l := range rootSpan.Links {
+		linked = linked || hex.EncodeToString(l.SpanId) == "b7ad6b7169203331"
+	}
+	if !linked {
+		t.Errorf("root span links %v, want the creator's span from the job's %s annotation", rootSpan.Links, tracing.AnnotationTraceparent)
 	}
 	ancestor := func(s otlpSpan, name string) (otlpSpan, bool) {
 		for range 10 {
