@@ -37,6 +37,16 @@ func TestFunctionEnvIsTheManifestsPlusTheTable(t *testing.T) {
 	if !slices.Contains(env, "NBV_SWEEP_NAMESPACE=team-a") {
 		t.Errorf("sweep env %v is not confined to the stack's namespace", env)
 	}
+	if slices.ContainsFunc(env, func(kv string) bool { return strings.Contains(kv, "OTLP_ENDPOINT=") }) {
+		t.Errorf("env %v has an OTLP endpoint though the stack has none", env)
+	}
+	o.OTLPEndpoint = "http://127.0.0.1:4318"
+	env, _ = functionEnv(o, withoutImage, "/tmp/kc")
+	for _, kv := range []string{"OTEL_EXPORTER_OTLP_ENDPOINT=http://127.0.0.1:4318", "NBV_POD_OTLP_ENDPOINT=http://127.0.0.1:4318"} {
+		if !slices.Contains(env, kv) {
+			t.Errorf("env %v lacks %s", env, kv)
+		}
+	}
 	for _, kv := range env {
 		if kv == "HOME_OF_THE_TEST=must not leak" {
 			t.Errorf("this process's environment leaked into the function's: %v", env)
