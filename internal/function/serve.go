@@ -135,16 +135,16 @@ func (s *server) run(ctx context.Context) error {
 	ctx, stop := signal.NotifyContext(ctx, syscall.SIGTERM, os.Interrupt)
 	defer stop()
 
-	flush, err := metrics.Start(ctx, metrics.Options{Endpoint: cfg.OTLPEndpoint, ServiceName: cfg.ServiceName})
+	flushMetrics, err := metrics.Start(ctx, metrics.Options{Endpoint: cfg.OTLPEndpoint, ServiceName: cfg.ServiceName})
 	if err != nil {
 		return fmt.Errorf("function %s: %w", cfg.ServiceName, err)
 	}
-	defer s.flush(ctx, "metrics", flush)
 	flushTraces, err := tracing.Start(ctx, tracing.Options{Endpoint: cfg.OTLPEndpoint, ServiceName: cfg.ServiceName})
 	if err != nil {
+		s.flush(ctx, map[string]func(context.Context) error{"metrics": flushMetrics})
 		return fmt.Errorf("function %s: %w", cfg.ServiceName, err)
 	}
-	defer s.flush(ctx, "traces", flushTraces)
+	defer s.flush(ctx, map[string]func(context.Context) error{"metrics": flushMetrics, "traces": flushTraces})
 
 	ln := cfg.Listener
 	if ln == nil {
@@ -195,14 +195,20 @@ func (s *server) run(ctx context.Context) error {
 	return drainErr
 }
 
-// flush runs an exporter's final flush (what: "metrics", "traces"), bounded by
-// metricsFlushTimeout, and logs a failure.
-func (s *server) flush(ctx context.Context, what string, flush func(context.Context) error) {
+// flush runs the exporters' final flushes (by what they export: "metrics", "traces") at
+// once, all bounded by one metricsFlushTimeout, and logs each failure.
+func (s *server) flush(ctx context.Context, flushes map[string]func(context.Context) error) {
 	fctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), metricsFlushTimeout)
 	defer cancel()
-	if err := flush(fctx); err != nil {
-		s.cfg.Logger.Warn(what+" not flushed", slog.String("error", err.Error()))
+	var wg sync.WaitGroup
+	for what, flush := range flushes {
+		wg.Go(func() {
+			if err := flush(fctx); err != nil {
+				s.cfg.Logger.Warn(what+" not flushed", slog.String("error", err.Error()))
+			}
+		})
 	}
+	wg.Wait()
 }
 
 func (s *server) ServeHTTP(w http.ResponseWriter, r *http.Request) {
