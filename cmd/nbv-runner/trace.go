@@ -14,6 +14,7 @@ import (
 
 	"github.com/mlops-dev/nbv/internal/runner/execute"
 	"github.com/mlops-dev/nbv/internal/tracing"
+	"github.com/mlops-dev/nbv/internal/tracing/otlpjson"
 )
 
 // Span names of the runner: "clone" (prepare), "execute" with "kernel start" and one "cell"
@@ -39,7 +40,8 @@ const traceFlushTimeout = 5 * time.Second
 // parents them on TRACEPARENT, the span of the function that created the pod. Without an
 // endpoint it does nothing. end flushes.
 func startTracing(ctx context.Context, stderr io.Writer) (context.Context, func()) {
-	stop, err := tracing.Start(ctx, tracing.Options{Endpoint: os.Getenv("OTEL_EXPORTER_OTLP_ENDPOINT"), ServiceName: "nbv-runner"})
+	stop, err := tracing.Start(ctx, tracing.Options{Endpoint: os.Getenv("OTEL_EXPORTER_OTLP_ENDPOINT"), ServiceName: "nbv-runner",
+		Exporter: otlpjson.New})
 	if err != nil {
 		// Tracing is an aid: a bad endpoint must not fail the validation.
 		fmt.Fprintf(stderr, "nbv-runner: tracing off: %v\n", err)

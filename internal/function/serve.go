@@ -139,7 +139,7 @@ func (s *server) run(ctx context.Context) error {
 	if err != nil {
 		return fmt.Errorf("function %s: %w", cfg.ServiceName, err)
 	}
-	flushTraces, err := tracing.Start(ctx, tracing.Options{Endpoint: cfg.OTLPEndpoint, ServiceName: cfg.ServiceName})
+	flushTraces, err := tracing.Start(ctx, tracing.Options{Endpoint: cfg.OTLPEndpoint, ServiceName: cfg.ServiceName, Exporter: otlpHTTP(ctx)})
 	if err != nil {
 		s.flush(ctx, map[string]func(context.Context) error{"metrics": flushMetrics})
 		return fmt.Errorf("function %s: %w", cfg.ServiceName, err)

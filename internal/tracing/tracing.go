@@ -19,6 +19,7 @@ import (
 	"crypto/sha256"
 	"encoding/hex"
 	"encoding/json"
+	"errors"
 	"fmt"
 	"strings"
 	"sync/atomic"
@@ -26,7 +27,6 @@ import (
 
 	"go.opentelemetry.io/otel/attribute"
 	"go.opentelemetry.io/otel/codes"
-	"go.opentelemetry.io/otel/exporters/otlp/otlptrace/otlptracehttp"
 	"go.opentelemetry.io/otel/propagation"
 	sdktrace "go.opentelemetry.io/otel/sdk/trace"
 	"go.opentelemetry.io/otel/trace"
@@ -98,6 +98,10 @@ type Options struct {
 	Endpoint string
 	// ServiceName is the service.name resource attribute (K_SERVICE).
 	ServiceName string
+	// Exporter makes the exporter posting to the traces URL (the endpoint, "/v1/traces"
+	// appended); required with an Endpoint. The functions use the SDK's OTLP/HTTP exporter
+	// (protobuf; they link it for metrics anyway), the runner package otlpjson.
+	Exporter func(url string) (sdktrace.SpanExporter, error)
 }
 
 var (
@@ -115,7 +119,7 @@ func Tracer() trace.Tracer { return tracer.Load().t }
 // Enabled reports whether spans are recorded anywhere.
 func Enabled() bool { return enabled.Load() }
 
-// Start installs an OTLP/HTTP exporting tracer provider when o.Endpoint is set. shutdown
+// Start installs a tracer provider exporting with o.Exporter when o.Endpoint is set. shutdown
 // exports what is buffered and restores the no-op tracer; call it once, with a context
 // bounding the flush.
 func Start(ctx context.Context, o Options) (shutdown func(context.Context) error, err error) {
@@ -126,7 +130,10 @@ func Start(ctx context.Context, o Options) (shutdown func(context.Context) error
 	if err != nil {
 		return nil, err
 	}
-	exp, err := otlptracehttp.New(ctx, otlptracehttp.WithEndpointURL(endpoint))
+	if o.Exporter == nil {
+		return nil, errors.New("tracing: Options.Exporter is nil")
+	}
+	exp, err := o.Exporter(endpoint)
 	if err != nil {
 		return nil, fmt.Errorf("create OTLP/HTTP trace exporter for %s: %w", o.Endpoint, err)
 	}

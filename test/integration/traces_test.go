@@ -20,6 +20,7 @@ import (
 	"github.com/mlops-dev/nbv/api/v1alpha1"
 	"github.com/mlops-dev/nbv/internal/local/localstack"
 	"github.com/mlops-dev/nbv/internal/tracing"
+	"github.com/mlops-dev/nbv/internal/tracing/otlpjson/otlpjsontest"
 )
 
 // otlpSpan is one span an OTLP/HTTP receiver got, with the service that sent it.
@@ -60,9 +61,14 @@ func newOTLPReceiver(t *testing.T) *otlpReceiver {
 			return
 		}
 		if req.URL.Path == "/v1/traces" {
-			var ex coltracepb.ExportTraceServiceRequest
-			if err := proto.Unmarshal(body, &ex); err != nil {
-				t.Errorf("OTLP trace export is not an ExportTraceServiceRequest: %v", err)
+			ex := &coltracepb.ExportTraceServiceRequest{}
+			if req.Header.Get("Content-Type") == "application/json" { // the runner's (otlpjson)
+				ex, err = otlpjsontest.Decode(body)
+			} else {
+				err = proto.Unmarshal(body, ex)
+			}
+			if err != nil {
+				t.Errorf("OTLP trace export (%s) is not an ExportTraceServiceRequest: %v", req.Header.Get("Content-Type"), err)
 				http.Error(w, err.Error(), http.StatusBadRequest)
 				return
 			}
