@@ -130,6 +130,10 @@ func (t *templater) knativeService(obj *yaml.Node) error {
 			indent + "- name: OTEL_EXPORTER_OTLP_ENDPOINT\n" +
 			indent + "  value: {{ . | quote }}\n" +
 			"{{- end }}\n" +
+			"{{- with $.Values.otlp.podEndpoint }}\n" +
+			indent + "- name: NBV_POD_OTLP_ENDPOINT\n" +
+			indent + "  value: {{ . | quote }}\n" +
+			"{{- end }}\n" +
 			"{{- with " + values + ".env }}\n" +
 			"{{ toYaml . | indent " + fmt.Sprint(len(indent)) + " }}\n" +
 			"{{- end }}"

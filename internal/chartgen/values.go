@@ -40,9 +40,12 @@ functions:
 		b.WriteString("    env: []\n")
 	}
 	b.WriteString(`
-# OTLP/HTTP endpoint the functions push metrics to (OTEL_EXPORTER_OTLP_ENDPOINT); empty: none.
+# OTLP/HTTP endpoint the functions push metrics and traces to (OTEL_EXPORTER_OTLP_ENDPOINT);
+# empty: none. podEndpoint: where the validation pods' runners push their spans
+# (NBV_POD_OTLP_ENDPOINT; reachable from the jobs' namespaces); empty: the pods export none.
 otlp:
   endpoint: ""
+  podEndpoint: ""
 
 # Images a job may name for its Tekton build (strategyConfig.builderImage, gitImage) besides
 # the deployment's own: the ConfigMap nbv-system/nbv-build-images, which the admission policy

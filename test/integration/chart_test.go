@@ -145,6 +145,9 @@ func TestChartValuesChangeWhatTheySay(t *testing.T) {
 		if got := vars["OTEL_EXPORTER_OTLP_ENDPOINT"]; got != "http://otel-collector.observability:4318" {
 			t.Errorf("%s: OTEL_EXPORTER_OTLP_ENDPOINT = %q", fn, got)
 		}
+		if got := vars["NBV_POD_OTLP_ENDPOINT"]; got != "http://otel-collector.observability:4318" {
+			t.Errorf("%s: NBV_POD_OTLP_ENDPOINT = %q", fn, got)
+		}
 		if want := "registry.example.com/nbv/" + fn + ":v0.1.0"; vars["image"] != want {
 			t.Errorf("%s: image %q, want %q", fn, vars["image"], want)
 		}
