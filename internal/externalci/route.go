@@ -156,10 +156,11 @@ type result struct {
 // ServeHTTP handles one POST (the function runtime answers other methods).
 func (rt *Route) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	start := time.Now()
-	ctx := r.Context()
+	ctx, span := function.StartRouteSpan(r.Context(), r)
 	eventType := "other" // senders choose the type; only the accepted one is a metric label
 	var ev *cloudevents.Event
 	res := rt.handle(ctx, w, r, &ev)
+	defer func() { span.End(ev, res.status, res.outcome, res.err) }()
 	if ev != nil && ev.Type() == events.TypeBuildReport {
 		eventType = ev.Type()
 	}

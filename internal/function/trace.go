@@ -2,6 +2,7 @@ package function
 
 import (
 	"context"
+	"net/http"
 	"time"
 
 	cloudevents "github.com/cloudevents/sdk-go/v2"
@@ -51,25 +52,73 @@ func startEventSpan(ctx context.Context, service string, ev *cloudevents.Event, 
 	} else if carried.IsValid() {
 		parent = trace.ContextWithRemoteSpanContext(ctx, carried)
 	}
+	ctx, span := tracing.Tracer().Start(parent, "process "+service, trace.WithSpanKind(trace.SpanKindConsumer),
+		trace.WithTimestamp(start), trace.WithAttributes(messagingAttrs(service)...), trace.WithAttributes(eventAttrs(ev)...),
+		trace.WithLinks(links...))
+	_, decode := tracing.Tracer().Start(ctx, tracing.SpanDecode, trace.WithTimestamp(start))
+	return ctx, &eventSpan{span: span, decode: decode}
+}
+
+// messagingAttrs are the messaging attributes of the span of a function's handling.
+func messagingAttrs(service string) []attribute.KeyValue {
+	return []attribute.KeyValue{
+		attribute.String(tracing.AttrMsgSystem, "knative"),
+		attribute.String(tracing.AttrMsgOperation, "process"),
+		attribute.String(tracing.AttrMsgOpName, "process"),
+		attribute.String(tracing.AttrMsgDest, service),
+	}
+}
+
+// eventAttrs are the CloudEvents attributes of ev.
+func eventAttrs(ev *cloudevents.Event) []attribute.KeyValue {
 	attrs := []attribute.KeyValue{
 		attribute.String(tracing.AttrCEID, ev.ID()),
 		attribute.String(tracing.AttrCEType, ev.Type()),
 		attribute.String(tracing.AttrCESource, ev.Source()),
 		attribute.String(tracing.AttrCESpecVersion, ev.SpecVersion()),
-		attribute.String(tracing.AttrMsgSystem, "knative"),
-		attribute.String(tracing.AttrMsgOperation, "process"),
-		attribute.String(tracing.AttrMsgOpName, "process"),
-		attribute.String(tracing.AttrMsgDest, service),
 		attribute.String(tracing.AttrMsgID, ev.ID()),
 		attribute.Int(tracing.AttrMsgBodySize, len(ev.Data())),
 	}
 	if s := ev.Subject(); s != "" {
 		attrs = append(attrs, attribute.String(tracing.AttrCESubject, s))
 	}
-	ctx, span := tracing.Tracer().Start(parent, "process "+service, trace.WithSpanKind(trace.SpanKindConsumer),
-		trace.WithTimestamp(start), trace.WithAttributes(attrs...), trace.WithLinks(links...))
-	_, decode := tracing.Tracer().Start(ctx, tracing.SpanDecode, trace.WithTimestamp(start))
-	return ctx, &eventSpan{span: span, decode: decode}
+	return attrs
+}
+
+// RouteSpan is the span of a request to a route (Config.Routes) that decodes its CloudEvent
+// itself (the external-CI route): "process <function>", continuing the trace the sender put
+// in a W3C traceparent header (or ce-traceparent, binary mode). A step it makes on a job joins
+// the job's trace and links this span (tracing.InJob). Nil when tracing is off.
+type RouteSpan struct{ span trace.Span }
+
+// StartRouteSpan starts the span of r; ctx must be the one the runtime gave the route.
+func StartRouteSpan(ctx context.Context, r *http.Request) (context.Context, *RouteSpan) {
+	if !tracing.Enabled() {
+		return ctx, nil
+	}
+	tp := r.Header.Get("traceparent")
+	if tp == "" {
+		tp = r.Header.Get("ce-traceparent")
+	}
+	service := DefaultServiceName
+	if st := stateFrom(ctx); st != nil && st.service != "" {
+		service = st.service
+	}
+	ctx, span := tracing.Tracer().Start(tracing.FromTraceparent(ctx, tp), "process "+service,
+		trace.WithSpanKind(trace.SpanKindConsumer), trace.WithAttributes(messagingAttrs(service)...),
+		trace.WithAttributes(attribute.String("url.path", r.URL.Path)))
+	return ctx, &RouteSpan{span: span}
+}
+
+// End ends the span with the event the route decoded (nil when it decoded none) and its answer.
+func (s *RouteSpan) End(ev *cloudevents.Event, status int, outcome string, err error) {
+	if s == nil {
+		return
+	}
+	if ev != nil {
+		s.span.SetAttributes(eventAttrs(ev)...)
+	}
+	(&eventSpan{span: s.span}).end(status, outcome, err)
 }
 
 // decoded ends the decode span (once); err is why the event was refused, if it was.

@@ -5,6 +5,7 @@ import (
 	"strings"
 	"testing"
 
+	cloudevents "github.com/cloudevents/sdk-go/v2"
 	"go.opentelemetry.io/otel/trace"
 
 	"github.com/mlops-dev/nbv/internal/events"
@@ -90,5 +91,35 @@ func TestEventSpanOfOtherEvents(t *testing.T) {
 	dec := tracingtest.Named(rec, tracing.SpanDecode)
 	if len(dec) != 2 || dec[1].Status().Description == "" {
 		t.Errorf("decode spans %v: the refused event's should say why", dec)
+	}
+}
+
+// TestRouteSpan: a route that decodes its own event (external CI) gets a consumer span
+// continuing the sender's traceparent header, with the event's attributes once decoded.
+func TestRouteSpan(t *testing.T) {
+	rec := tracingtest.Record(t)
+	route := http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		_, span := StartRouteSpan(r.Context(), r)
+		ev := cloudevents.NewEvent()
+		ev.SetID("ci-1")
+		ev.SetType(events.TypeBuildReport)
+		ev.SetSource("https://ci.example.com")
+		span.End(&ev, http.StatusAccepted, "applied", nil)
+		w.WriteHeader(http.StatusAccepted)
+	})
+	r := start(t, Config{ServiceName: "build-status-changed", Routes: map[string]http.Handler{"/ci": route}}, testHandler)
+	h := http.Header{}
+	h.Set("traceparent", "00-0af7651916cd43dd8448eb211c80319c-b7ad6b7169203331-01")
+	if resp := post(t, r.url+"/ci", h, []byte(`{}`)); resp.status != http.StatusAccepted {
+		t.Fatalf("status %d", resp.status)
+	}
+	spans := tracingtest.Named(rec, "process build-status-changed")
+	if len(spans) != 1 || spans[0].Parent().SpanID().String() != "b7ad6b7169203331" || spans[0].SpanKind() != trace.SpanKindConsumer {
+		t.Fatalf("route spans %v: want one consumer span, child of the sender's", spans)
+	}
+	a := tracingtest.Attrs(spans[0])
+	if a[tracing.AttrCEID] != "ci-1" || a[tracing.AttrCEType] != events.TypeBuildReport || a[tracing.AttrStatusCode] != "202" ||
+		a[tracing.AttrOutcome] != "applied" || a["url.path"] != "/ci" || a[tracing.AttrMsgDest] != "build-status-changed" {
+		t.Errorf("attributes %v", a)
 	}
 }
