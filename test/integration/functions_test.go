@@ -33,6 +33,8 @@ import (
 	"github.com/mlops-dev/nbv/internal/podcompleted"
 	"github.com/mlops-dev/nbv/internal/runner/summary"
 	"github.com/mlops-dev/nbv/internal/statemachine"
+	"github.com/mlops-dev/nbv/internal/tracing"
+	"github.com/mlops-dev/nbv/internal/tracing/tracingtest"
 	"github.com/mlops-dev/nbv/internal/validationpod"
 )
 
@@ -441,8 +443,10 @@ func TestRacingFunctionsMakeOneTransition(t *testing.T) {
 // TestAPICallsPerTransition measures the API requests each kind of step costs, each step woken
 // by the event the source would send: the object as the API server had it. Before the events
 // carried their object into the decision (and the pod was read alongside the job), a no-build
-// job cost 3 + 4 + 1 + 1 (job-created) + 2 per pod update + 4 (pod-completed).
+// job cost 3 + 4 + 1 + 1 (job-created) + 2 per pod update + 4 (pod-completed). Tracing is on
+// (in memory): its spans, the pod's TRACEPARENT and the job's root span cost no request.
 func TestAPICallsPerTransition(t *testing.T) {
+	spans := tracingtest.Record(t)
 	f := newBareFixture(t)
 	ns := f.ns
 	callsJob := f.createJob("calls", nil)
@@ -507,6 +511,9 @@ func TestAPICallsPerTransition(t *testing.T) {
 	}
 	if job := f.jobNow("calls"); job.Status.Phase != v1alpha1.PhaseSucceeded {
 		t.Errorf("job after the steps: %s, want Succeeded", job.Status.Phase)
+	}
+	if w, r := len(tracingtest.Named(spans, tracing.SpanWrite)), len(tracingtest.Named(spans, tracing.SpanJob)); w != 3 || r != 1 {
+		t.Errorf("traced %d writes and %d root spans, want 3 and 1", w, r)
 	}
 }
 
