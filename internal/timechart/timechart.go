@@ -171,7 +171,7 @@ func (c Chart) PNG(w io.Writer) error {
 
 // lanes splits plot into n bands, top to bottom, with a gap between them.
 func lanes(plot image.Rectangle, n int) []image.Rectangle {
-	const gap = 10
+	const gap = 18
 	h := (plot.Dy() - gap*(n-1)) / n
 	out := make([]image.Rectangle, n)
 	for i := range out {

@@ -129,15 +129,25 @@ func TestBurstStaysWithinMaxScale(t *testing.T) {
 		wg.Add(1)
 		go func() {
 			defer wg.Done()
-			createJob(t, jobYAML(ns, fmt.Sprintf("burst-%03d", i), repo, "notebooks/compute.ipynb", ociimage.NotebookRef, ""))
+			// The node runs three validation pods at a time (their CPU requests): the last
+			// ones wait minutes for their turn, longer than the usual 5m timeout.
+			manifest := jobYAML(ns, fmt.Sprintf("burst-%03d", i), repo, "notebooks/compute.ipynb", ociimage.NotebookRef, "")
+			createJob(t, strings.Replace(manifest, "timeout: 5m", "timeout: 30m", 1))
 		}()
 	}
 	wg.Wait()
 	created := time.Since(start)
 	failed := waitAllTerminal(t, ns, jobs, 15*time.Minute)
 	done := time.Since(start)
+	lastJob := time.Now()
+	waitNoPods(t, functions, 3*time.Minute, false)
+	scaledToZero := time.Since(lastJob)
+	waitNoPods(t, functions, 3*time.Minute, true)
+	gone := time.Since(lastJob)
 	stopSampling()
 	series := <-samples
+	t.Logf("after the last job ended: every function scaled to zero in %s, its last pod gone (drained) in %s",
+		scaledToZero.Round(100*time.Millisecond), gone.Round(100*time.Millisecond))
 
 	if len(failed) > 0 {
 		t.Errorf("%d of %d jobs did not succeed: %v", len(failed), jobs, failed)
