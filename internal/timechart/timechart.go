@@ -39,6 +39,8 @@ type Series struct {
 type Chart struct {
 	Title  string
 	YLabel string
+	// XLabel names the time axis; empty means "time since start".
+	XLabel string
 	Series []Series
 	// Limit, when set, is drawn as a dashed horizontal line labelled LimitLabel (an objective,
 	// or a bound such as max-scale).
@@ -130,11 +132,15 @@ func (c Chart) PNG(w io.Writer) error {
 	for i := 0; i <= 5; i++ {
 		t := tEnd * time.Duration(i) / 5
 		line(img, x(t), plot.Min.Y, x(t), plot.Max.Y, grey, 0)
-		label(img, x(t)-12, plot.Max.Y+16, fmt.Sprintf("%.0fs", t.Seconds()))
+		label(img, x(t)-12, plot.Max.Y+16, secondsLabel(t, tEnd))
 	}
 	line(img, plot.Min.X, plot.Max.Y, plot.Max.X, plot.Max.Y, black, 0)
 	line(img, plot.Min.X, plot.Min.Y, plot.Min.X, plot.Max.Y, black, 0)
-	label(img, plot.Min.X+plot.Dx()/2-40, height-8, "time since start")
+	xLabel := c.XLabel
+	if xLabel == "" {
+		xLabel = "time since start"
+	}
+	label(img, plot.Min.X+plot.Dx()/2-40, height-8, xLabel)
 	label(img, 4, marginTop-8, c.YLabel)
 	label(img, plot.Min.X, 16, c.Title)
 	if c.Limit != nil {
@@ -179,6 +185,15 @@ func lanes(plot image.Rectangle, n int) []image.Rectangle {
 		out[i] = image.Rect(plot.Min.X, top, plot.Max.X, top+h)
 	}
 	return out
+}
+
+// secondsLabel is t in seconds, with a decimal when the axis is short enough for whole
+// seconds to repeat or mislead.
+func secondsLabel(t, axis time.Duration) string {
+	if axis < 20*time.Second {
+		return fmt.Sprintf("%.1fs", t.Seconds())
+	}
+	return fmt.Sprintf("%.0fs", t.Seconds())
 }
 
 // niceCeil is the smallest of 1, 2, 5 x 10^k at or above v (1 for v <= 0), so that the y

@@ -1,6 +1,7 @@
 package cli
 
 import (
+	"bytes"
 	"encoding/json"
 	"errors"
 	"fmt"
@@ -18,7 +19,7 @@ import (
 
 func newBenchCommand() *cobra.Command {
 	var o bench.Options
-	var mix, chaos, out, functionLog string
+	var mix, chaos, out, chart, functionLog string
 	var verbose bool
 	cmd := &cobra.Command{
 		Use:   "bench",
@@ -43,6 +44,7 @@ Exit code 0 when the run held every invariant, 1 when one broke, 2 when the run 
 	fs.DurationVar(&o.Idle, "idle", 0, "scale a function to zero after this long without a request (0: 30s)")
 	fs.DurationVar(&o.Timeout, "timeout", 15*time.Minute, "give up when the run has not ended by then")
 	fs.StringVar(&out, "out", "bench/results.json", "where the JSON of the result goes (empty: nowhere)")
+	fs.StringVar(&chart, "chart", "", "also draw each hop's latency per job over the run as a PNG at this path")
 	fs.BoolVarP(&verbose, "verbose", "v", false, "let client-go's warnings (watches ending at the restart) through to stderr")
 	fs.StringVar(&functionLog, "function-log", "", "append the function processes' logs to this file")
 	cmd.RunE = func(cmd *cobra.Command, _ []string) error {
@@ -79,6 +81,12 @@ Exit code 0 when the run held every invariant, 1 when one broke, 2 when the run 
 			}
 			fmt.Fprintf(cmd.ErrOrStderr(), "wrote %s\n", out)
 		}
+		if chart != "" {
+			if err := writeHopChart(chart, res); err != nil {
+				return err
+			}
+			fmt.Fprintf(cmd.ErrOrStderr(), "wrote %s\n", chart)
+		}
 		if res.Failed() {
 			return &ExitError{Code: ExitFailed, Err: errors.New("an invariant broke (see above)")}
 		}
@@ -108,6 +116,17 @@ func parseFaults(list string, rates bench.Faults) (bench.Faults, error) {
 		}
 	}
 	return f, nil
+}
+
+func writeHopChart(path string, res *bench.Result) error {
+	var buf bytes.Buffer
+	if err := res.HopChart(&buf); err != nil {
+		return fmt.Errorf("--chart %s: %w", path, err)
+	}
+	if err := os.MkdirAll(filepath.Dir(path), 0o755); err != nil {
+		return err
+	}
+	return os.WriteFile(path, buf.Bytes(), 0o644)
 }
 
 func writeJSON(path string, v any) error {

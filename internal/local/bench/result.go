@@ -1,6 +1,7 @@
 package bench
 
 import (
+	"cmp"
 	"fmt"
 	"maps"
 	"os"
@@ -28,6 +29,9 @@ type Result struct {
 	Outcomes    Outcomes `json:"outcomes"`
 	// Hops are the latencies measured from outside, in table order.
 	Hops []Latency `json:"hops"`
+	// HopSamples are the same measurements one by one, each at its job's creation: what
+	// HopChart draws.
+	HopSamples map[string][]HopSample `json:"-"`
 	// API are the functions' API requests, from the audit log.
 	API          API                 `json:"apiRequests"`
 	StatusWrites StatusWrites        `json:"statusWrites"`
@@ -225,15 +229,31 @@ const (
 	hopPodTerminal  = "pod succeeded -> terminal"
 )
 
-// hops measures each hop of every job that made it.
-func hops(records map[string]jobRecord) []Latency {
-	samples := map[string][]time.Duration{}
-	add := func(hop string, from, to time.Time, ok bool) {
-		if ok && !from.IsZero() && !to.IsZero() {
-			samples[hop] = append(samples[hop], to.Sub(from))
+// HopSample is one job's latency on one hop.
+type HopSample struct {
+	// Created is when the job was created, from the run's first creation.
+	Created time.Duration
+	Latency time.Duration
+}
+
+// hops measures each hop of every job that made it: the distribution per hop, in table
+// order, and the samples one by one.
+func hops(records map[string]jobRecord) ([]Latency, map[string][]HopSample) {
+	var start time.Time
+	for _, rec := range records {
+		if start.IsZero() || rec.created.Before(start) {
+			start = rec.created
 		}
 	}
+	samples := map[string][]time.Duration{}
+	series := map[string][]HopSample{}
 	for _, rec := range records {
+		add := func(hop string, from, to time.Time, ok bool) {
+			if ok && !from.IsZero() && !to.IsZero() {
+				samples[hop] = append(samples[hop], to.Sub(from))
+				series[hop] = append(series[hop], HopSample{Created: rec.created.Sub(start), Latency: to.Sub(from)})
+			}
+		}
 		at, ok := rec.firstSeen("Initializing")
 		add(hopInitializing, rec.created, at, ok)
 		pod, havePod := rec.firstPod()
@@ -252,11 +272,15 @@ func hops(records map[string]jobRecord) []Latency {
 		add(hopPodTerminal, rec.podDone, end, !end.IsZero())
 	}
 	var out []Latency
-	for _, hop := range []string{hopInitializing, hopCreatedPod, hopBuildPod, hopPodTerminal} {
+	for _, hop := range hopOrder {
 		out = append(out, latency(hop, samples[hop]))
+		slices.SortFunc(series[hop], func(a, b HopSample) int { return cmp.Compare(a.Created, b.Created) })
 	}
-	return out
+	return out, series
 }
+
+// hopOrder is the order of the hops in the table and the chart.
+var hopOrder = []string{hopInitializing, hopCreatedPod, hopBuildPod, hopPodTerminal}
 
 // analyse fills the result from the run's records, end state and audit log.
 func (r *run) analyse(evs []controlplane.AuditEvent, functions map[string]string) {
@@ -267,7 +291,7 @@ func (r *run) analyse(evs []controlplane.AuditEvent, functions map[string]string
 	}
 	calls := attribute(evs, functions, uids)
 	s.calls = calls
-	res.Hops = hops(s.records)
+	res.Hops, res.HopSamples = hops(s.records)
 
 	res.API = API{PerKind: map[Kind]KindAPI{}, ByFunction: calls.ByFunction, Shared: calls.Shared}
 	var writes, changed, conflicts, phaseChanges int
