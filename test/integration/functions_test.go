@@ -243,24 +243,42 @@ func (f *fixture) watchWrites(name string) (stop func() []string) {
 	}
 	var mu sync.Mutex
 	var phases []string
+	var lastSeen string // resourceVersion of the last event the watch delivered
 	done := make(chan struct{})
 	go func() {
 		defer close(done)
 		for ev := range w.ResultChan() {
-			if ev.Type != watch.Modified {
-				continue
-			}
 			obj, ok := ev.Object.(*unstructured.Unstructured)
 			if !ok {
 				continue
 			}
-			phase, _, _ := unstructured.NestedString(obj.Object, "status", "phase")
 			mu.Lock()
-			phases = append(phases, phase)
+			lastSeen = obj.GetResourceVersion()
+			if ev.Type == watch.Modified {
+				phase, _, _ := unstructured.NestedString(obj.Object, "status", "phase")
+				phases = append(phases, phase)
+			}
 			mu.Unlock()
 		}
 	}()
 	return func() []string {
+		// The caller has just read the job's last write (a GET can see it before the watch
+		// delivers it): wait until the watch has delivered it too. A job already deleted has
+		// nothing left to wait for.
+		current := ""
+		if job, err := f.store.Get(f.ctx, f.ns, name); err == nil {
+			current = job.ResourceVersion
+		}
+		deadline := time.Now().Add(10 * time.Second)
+		for current != "" {
+			mu.Lock()
+			caughtUp := lastSeen == current
+			mu.Unlock()
+			if caughtUp || time.Now().After(deadline) {
+				break
+			}
+			time.Sleep(10 * time.Millisecond)
+		}
 		w.Stop()
 		<-done
 		mu.Lock()
