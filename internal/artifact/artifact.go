@@ -234,15 +234,42 @@ func Pull(ctx context.Context, ref, dir string, o Options) ([]string, error) {
 	return paths, nil
 }
 
+// readBounded reads the regular file p, refusing anything else. The files are the notebook's
+// (user code) and the pusher holds a credential: a symlink would make it push what it can read
+// and the notebook could not (the credential itself), and a FIFO would block it forever. The
+// notebook container has ended when the pusher reads, so nothing swaps the file in between;
+// the open file is still checked to be the one examined.
 func readBounded(p string) ([]byte, error) {
-	st, err := os.Stat(p)
+	st, err := os.Lstat(p)
 	if err != nil {
 		return nil, err
+	}
+	if !st.Mode().IsRegular() {
+		return nil, fmt.Errorf("%s is not a regular file (%s): refused", p, st.Mode().Type())
 	}
 	if st.Size() > MaxFileBytes {
 		return nil, fmt.Errorf("%s is %d bytes, over the artifact's limit of %d", p, st.Size(), MaxFileBytes)
 	}
-	return os.ReadFile(p)
+	f, err := os.Open(p)
+	if err != nil {
+		return nil, err
+	}
+	defer f.Close()
+	opened, err := f.Stat()
+	if err != nil {
+		return nil, err
+	}
+	if !os.SameFile(st, opened) {
+		return nil, fmt.Errorf("%s changed while it was read: refused", p)
+	}
+	b, err := io.ReadAll(io.LimitReader(f, MaxFileBytes+1))
+	if err != nil {
+		return nil, err
+	}
+	if len(b) > MaxFileBytes {
+		return nil, fmt.Errorf("%s grew over the artifact's limit of %d", p, MaxFileBytes)
+	}
+	return b, nil
 }
 
 func fileNames() string {

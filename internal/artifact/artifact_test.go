@@ -9,6 +9,7 @@ import (
 	"os"
 	"path/filepath"
 	"strings"
+	"syscall"
 	"testing"
 
 	"github.com/google/go-containerregistry/pkg/authn"
@@ -187,5 +188,30 @@ func TestPullRefusesOtherArtifactsAndPathTitles(t *testing.T) {
 	}
 	if _, err := Pull(ctx, host+"/r:other", t.TempDir(), Options{Keychain: kc}); err == nil || !strings.Contains(err.Error(), "not a notebook run's record") {
 		t.Errorf("other artifactType: %v", err)
+	}
+}
+
+// TestPushRefusesWhatIsNotARegularFile: the notebook writes the output directory; a symlink
+// there to the pusher's credential must not be followed (the notebook would read the
+// credential back from its own report), nor a FIFO block the push. Nothing is pushed.
+func TestPushRefusesWhatIsNotARegularFile(t *testing.T) {
+	host := registryWithLogin(t, "nbv", "s3cret")
+	kc := keychainFor(t, host, "nbv", "s3cret")
+	secret := filepath.Join(t.TempDir(), "config.json")
+	if err := os.WriteFile(secret, DockerConfig(host, "nbv", "s3cret"), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	for name, plant := range map[string]func(p string) error{
+		"symlink to the credential": func(p string) error { return os.Symlink(secret, p) },
+		"FIFO":                      func(p string) error { return syscall.Mkfifo(p, 0o644) },
+	} {
+		run := writeRun(t, map[string]string{"executed.ipynb": "{}"})
+		if err := plant(filepath.Join(run, "report.html")); err != nil {
+			t.Fatal(err)
+		}
+		_, err := Push(context.Background(), run, host+"/r:"+strings.ReplaceAll(name, " ", "-"), Options{Keychain: kc})
+		if err == nil || !strings.Contains(err.Error(), "not a regular file") {
+			t.Errorf("%s as report.html: %v, want a refusal", name, err)
+		}
 	}
 }
