@@ -52,7 +52,9 @@ func TestInstallOnAPIServer(t *testing.T) {
 
 	// With no node nothing of Eventing becomes available: InstallPlatform applies it all,
 	// with Serving and Traefik, and then says which Deployment is not ready.
-	short, cancelShort := context.WithTimeout(ctx, 5*time.Second)
+	// Long enough to apply all three under a loaded make test (5 s was not), short enough to
+	// end the wait for pods that never come.
+	short, cancelShort := context.WithTimeout(ctx, 30*time.Second)
 	err = InstallPlatform(short, cfg,
 		Platform{Name: "Eventing", Objects: eventing, Namespaces: []string{EventingNamespace}, Webhooks: []Webhooks{EventingWebhooks}},
 		Platform{Name: "Serving", Objects: serving, Namespaces: []string{ServingNamespace}, Webhooks: []Webhooks{ServingWebhooks}},
