@@ -7,8 +7,9 @@ const (
 	// which Go's crypto/x509 reads first on linux).
 	caCertsPath = "/etc/ssl/certs/ca-certificates.crt"
 	nonrootUID  = 65532
-	appDir      = "/ko-app"
-	koDataPath  = "/var/run/ko"
+	// defaultAppDir is where ko puts the binary.
+	defaultAppDir = "/ko-app"
+	koDataPath    = "/var/run/ko"
 )
 
 // The accounts of the minimal base, as distroless/static and Chainguard's static base have them.
@@ -51,10 +52,10 @@ func koDataEntries() []entry {
 	}
 }
 
-// appEntries is the layer holding the binary, with ko's fixed modes.
-func appEntries(app string, binary []byte) []entry {
+// appEntries is the layer holding the binary in dir (absolute), with ko's fixed modes.
+func appEntries(dir, app string, binary []byte) []entry {
 	return []entry{
-		{name: appDir[1:], dir: true, mode: 0o555},
-		{name: path.Join(appDir[1:], app), mode: 0o555, body: binary},
+		{name: dir[1:], dir: true, mode: 0o555},
+		{name: path.Join(dir[1:], app), mode: 0o555, body: binary},
 	}
 }

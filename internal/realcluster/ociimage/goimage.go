@@ -27,6 +27,21 @@ type GoImage struct {
 	Arch string
 	// LDFlags are passed to the linker after ko's "-s -w", e.g. a -X that stamps a version.
 	LDFlags string
+	// AppDir is the directory the binary goes to and PATH ends with; empty means ko's
+	// /ko-app. Kaniko, for one, must live in /kaniko, the directory it leaves out of the
+	// images it builds.
+	AppDir string
+	// Root runs the image as root instead of ko's nonroot 65532: a builder that unpacks
+	// base images over its own root file system needs it.
+	Root bool
+}
+
+// appDir is img.AppDir or ko's /ko-app.
+func (img GoImage) appDir() string {
+	if img.AppDir == "" {
+		return defaultAppDir
+	}
+	return img.AppDir
 }
 
 // arch is img.Arch or amd64.
@@ -131,8 +146,8 @@ func compileGo(ctx context.Context, img GoImage, caCerts []byte, work string) ([
 	return []goLayer{
 		{"minimal base: CA certificates, nonroot user", baseEntries(caCerts)},
 		{"kodata contents, at $KO_DATA_PATH", koDataEntries()},
-		{"go build output, at " + path.Join(appDir, app), appEntries(app, binary)},
-	}, goImageConfig(app), nil
+		{"go build output, at " + path.Join(img.appDir(), app), appEntries(img.appDir(), app, binary)},
+	}, goImageConfig(img, app), nil
 }
 
 // stackGo writes layers as gzipped files under work and assembles them into an image.
@@ -149,16 +164,21 @@ func stackGo(img GoImage, layers []goLayer, cfg v1.Config, work string, meta ima
 	return assemble(stacked, cfg, meta)
 }
 
-// goImageConfig is the config ko gives an image on a distroless-like base.
-func goImageConfig(app string) v1.Config {
+// goImageConfig is the config ko gives an image on a distroless-like base, with img's
+// binary directory and user.
+func goImageConfig(img GoImage, app string) v1.Config {
+	user := fmt.Sprint(nonrootUID)
+	if img.Root {
+		user = "0"
+	}
 	return v1.Config{
-		Entrypoint: []string{path.Join(appDir, app)},
+		Entrypoint: []string{path.Join(img.appDir(), app)},
 		Env: []string{
-			"PATH=/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin:" + appDir,
+			"PATH=/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin:" + img.appDir(),
 			"SSL_CERT_FILE=" + caCertsPath,
 			"KO_DATA_PATH=" + koDataPath,
 		},
-		User: fmt.Sprint(nonrootUID),
+		User: user,
 	}
 }
 

@@ -195,3 +195,40 @@ func TestBuildGoRefusesBadInput(t *testing.T) {
 		})
 	}
 }
+
+// TestGoImageInItsOwnDirectoryAsRoot: a builder such as kaniko gets its binary in the
+// directory it asks for, that directory on PATH and as the entrypoint, and runs as root;
+// nothing is left at /ko-app.
+func TestGoImageInItsOwnDirectoryAsRoot(t *testing.T) {
+	ctx := context.Background()
+	mod, out := t.TempDir(), t.TempDir()
+	writeModule(t, mod, "hello")
+	const ref = "local.test/hello-builder:e2e"
+	tarPath, err := BuildGo(ctx, GoImage{Package: "example.test/hello/cmd/hello", Dir: mod, Ref: ref, AppDir: "/kaniko", Root: true}, out)
+	if err != nil {
+		t.Fatal(err)
+	}
+	img := readArchive(t, tarPath, ref)
+	cfg, err := img.ConfigFile()
+	if err != nil {
+		t.Fatal(err)
+	}
+	if !slices.Equal(cfg.Config.Entrypoint, []string{"/kaniko/hello"}) {
+		t.Errorf("entrypoint %q, want [/kaniko/hello]", cfg.Config.Entrypoint)
+	}
+	if cfg.Config.User != "0" {
+		t.Errorf("user %q, want 0", cfg.Config.User)
+	}
+	if !slices.Contains(cfg.Config.Env, "PATH=/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin:/kaniko") {
+		t.Errorf("env %q: PATH does not end with /kaniko", cfg.Config.Env)
+	}
+	files := imageFiles(t, img)
+	if f, ok := files["kaniko/hello"]; !ok || f.Mode != 0o555 {
+		t.Errorf("/kaniko/hello missing or not mode 555: %+v", f.Header)
+	}
+	for name := range files {
+		if strings.HasPrefix(name, "ko-app") {
+			t.Errorf("%s in an image whose binary lives in /kaniko", name)
+		}
+	}
+}

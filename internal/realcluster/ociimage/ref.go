@@ -8,7 +8,8 @@ import (
 const (
 	// PauseRef is the pod sandbox image that the e2e node's containerd is configured with.
 	PauseRef = "local.test/pause:1"
-	// NotebookRef is the image validation pods run notebooks in.
+	// NotebookRef is the notebook image in its archive; the e2e cluster pushes it to its
+	// registry (realcluster.NotebookImage), from which pods pull it.
 	NotebookRef = "local.test/notebook:e2e"
 
 	refRegistry = "local.test/"
