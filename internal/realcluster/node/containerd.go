@@ -13,8 +13,8 @@ import (
 const PauseImage = "local.test/pause:1"
 
 // containerdConfig is Debian's containerd 1.6 configured to keep everything under the node's
-// directory (so it never touches a system containerd), with CRI's CNI pointed at our conflist
-// and runc behind the oom_score_adj wrapper.
+// directory (so it never touches a system containerd), with CRI's CNI pointed at our conflist,
+// runc behind the oom_score_adj wrapper, and registries' settings read from a hosts directory.
 const containerdConfig = `version = 2
 root = %[1]q
 state = %[2]q
@@ -34,6 +34,16 @@ state = %[2]q
   [plugins."io.containerd.grpc.v1.cri".cni]
     bin_dir = "/usr/lib/cni"
     conf_dir = %[6]q
+  [plugins."io.containerd.grpc.v1.cri".registry]
+    config_path = %[7]q
+`
+
+// plainHTTPHost is a hosts.toml of containerd's hosts directory that pulls the registry named
+// by its directory over plain HTTP: only that host, every other registry keeps HTTPS.
+const plainHTTPHost = `server = "http://%[1]s"
+
+[host."http://%[1]s"]
+  capabilities = ["pull", "resolve"]
 `
 
 // runcWrapper runs runc after deleting process.oomScoreAdj from the bundle's config.json at
@@ -77,9 +87,10 @@ func cniConflist(ipamDir string) ([]byte, error) {
 	return json.MarshalIndent(conf, "", "  ")
 }
 
-// containerdFiles writes containerd's config, the runc wrapper and the CNI conflist under dir
-// and returns the config path and the socket address.
-func containerdFiles(dir string) (config, address string, err error) {
+// containerdFiles writes containerd's config, the runc wrapper, the CNI conflist and a hosts
+// directory in which each of plainHTTP (host:port) is pulled over plain HTTP, under dir, and
+// returns the config path and the socket address.
+func containerdFiles(dir string, plainHTTP []string) (config, address string, err error) {
 	cdir := filepath.Join(dir, "containerd")
 	netd := filepath.Join(dir, "cni", "net.d")
 	for _, d := range []string{cdir, netd, filepath.Join(dir, "cni", "ipam")} {
@@ -98,10 +109,20 @@ func containerdFiles(dir string) (config, address string, err error) {
 	if err := os.WriteFile(filepath.Join(netd, "10-nbv.conflist"), conflist, 0o644); err != nil {
 		return "", "", fmt.Errorf("writing CNI config: %w", err)
 	}
+	hostsDir := filepath.Join(cdir, "certs.d")
+	for _, host := range plainHTTP {
+		d := filepath.Join(hostsDir, host)
+		if err := os.MkdirAll(d, 0o755); err != nil {
+			return "", "", fmt.Errorf("creating %s: %w", d, err)
+		}
+		if err := os.WriteFile(filepath.Join(d, "hosts.toml"), fmt.Appendf(nil, plainHTTPHost, host), 0o644); err != nil {
+			return "", "", fmt.Errorf("writing hosts.toml of %s: %w", host, err)
+		}
+	}
 	address = filepath.Join(cdir, "containerd.sock")
 	config = filepath.Join(cdir, "config.toml")
 	body := fmt.Sprintf(containerdConfig, filepath.Join(cdir, "root"), filepath.Join(cdir, "state"),
-		address, PauseImage, wrapper, netd)
+		address, PauseImage, wrapper, netd, hostsDir)
 	if err := os.WriteFile(config, []byte(body), 0o644); err != nil {
 		return "", "", fmt.Errorf("writing containerd config: %w", err)
 	}

@@ -30,6 +30,9 @@ type Options struct {
 	// Kubeconfig is an admin kubeconfig whose server is reachable from the node's namespace
 	// (the API server bound to HostIP). kubelet, kube-proxy and CoreDNS use it.
 	Kubeconfig string
+	// PlainHTTPRegistries (host:port) are pulled from over plain HTTP; every other registry
+	// over HTTPS.
+	PlainHTTPRegistries []string
 	// StartTimeout bounds Start. Default 2 minutes.
 	StartTimeout time.Duration
 }
@@ -81,7 +84,7 @@ func Start(ctx context.Context, opts Options) (_ *Node, err error) {
 		}
 	}()
 
-	config, address, err := containerdFiles(n.dir)
+	config, address, err := containerdFiles(n.dir, opts.PlainHTTPRegistries)
 	if err != nil {
 		return nil, fmt.Errorf("node: %w", err)
 	}

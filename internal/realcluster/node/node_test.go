@@ -185,3 +185,37 @@ func waitGone(pid int) error {
 	}
 	return fmt.Errorf("process %d still runs", pid)
 }
+
+// TestContainerdPullsOnlyTheNamedRegistryOverPlainHTTP: the config points CRI at a hosts
+// directory holding one hosts.toml, for the registry named, whose server is plain HTTP.
+func TestContainerdPullsOnlyTheNamedRegistryOverPlainHTTP(t *testing.T) {
+	dir := t.TempDir()
+	config, _, err := containerdFiles(dir, []string{"10.77.0.2:30500"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	body, err := os.ReadFile(config)
+	if err != nil {
+		t.Fatal(err)
+	}
+	hostsDir := filepath.Join(dir, "containerd", "certs.d")
+	if !strings.Contains(string(body), fmt.Sprintf("config_path = %q", hostsDir)) {
+		t.Errorf("config has no registry config_path %s:\n%s", hostsDir, body)
+	}
+	entries, err := os.ReadDir(hostsDir)
+	if err != nil || len(entries) != 1 || entries[0].Name() != "10.77.0.2:30500" {
+		t.Fatalf("hosts directory %v (%v), want only 10.77.0.2:30500", entries, err)
+	}
+	hosts, err := os.ReadFile(filepath.Join(hostsDir, "10.77.0.2:30500", "hosts.toml"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if !strings.Contains(string(hosts), `server = "http://10.77.0.2:30500"`) || !strings.Contains(string(hosts), `[host."http://10.77.0.2:30500"]`) {
+		t.Errorf("hosts.toml does not pull 10.77.0.2:30500 over plain HTTP:\n%s", hosts)
+	}
+	if containerd, err := exec.LookPath("containerd"); err == nil {
+		if out, err := exec.Command(containerd, "--config", config, "config", "dump").CombinedOutput(); err != nil {
+			t.Errorf("containerd refuses the config: %v\n%s", err, out)
+		}
+	}
+}
