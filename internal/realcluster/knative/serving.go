@@ -67,16 +67,16 @@ func ServingManifests(m ServingModules, settings ServingSettings) (objs []*unstr
 		"config-autoscaler": settings.Autoscaler,
 	}
 	for name, kv := range data {
-		if err := setConfigData(objs, ServingNamespace, name, kv); err != nil {
+		if err := SetConfigData(objs, ServingNamespace, name, kv); err != nil {
 			return nil, nil, err
 		}
 	}
 	return objs, images, nil
 }
 
-// setConfigData sets keys of the data of ConfigMap namespace/name among objs. A ConfigMap that
+// SetConfigData sets keys of the data of ConfigMap namespace/name among objs. A ConfigMap that
 // is not there is an error: the setting would silently not apply.
-func setConfigData(objs []*unstructured.Unstructured, namespace, name string, kv map[string]string) error {
+func SetConfigData(objs []*unstructured.Unstructured, namespace, name string, kv map[string]string) error {
 	for _, o := range objs {
 		if o.GetKind() != "ConfigMap" || o.GetNamespace() != namespace || o.GetName() != name {
 			continue
@@ -88,5 +88,5 @@ func setConfigData(objs []*unstructured.Unstructured, namespace, name string, kv
 		}
 		return nil
 	}
-	return fmt.Errorf("no ConfigMap %s/%s among Serving's manifests", namespace, name)
+	return fmt.Errorf("no ConfigMap %s/%s among the manifests", namespace, name)
 }
