@@ -12,7 +12,7 @@ import (
 	"fmt"
 	"io"
 	"path/filepath"
-	"sync"
+	"syscall"
 	"time"
 
 	"golang.org/x/sync/errgroup"
@@ -101,9 +101,10 @@ func Up(ctx context.Context, opts Options) (_ *Cluster, err error) {
 	}
 	if err := step("node", func() error {
 		c.Node, err = node.Start(ctx, node.Options{
-			Dir:        opts.NodeDir,
-			BinDir:     opts.BinDir,
-			Kubeconfig: c.ControlPlane.KubeconfigPath(),
+			Dir:                 opts.NodeDir,
+			BinDir:              opts.BinDir,
+			Kubeconfig:          c.ControlPlane.KubeconfigPath(),
+			PlainHTTPRegistries: []string{Registry},
 		})
 		return err
 	}); err != nil {
@@ -118,20 +119,30 @@ func Up(ctx context.Context, opts Options) (_ *Cluster, err error) {
 	if err != nil {
 		return nil, err
 	}
+	if err := knative.SetConfigData(functions, FunctionsNamespace, "nbv-build-images", buildImages); err != nil {
+		return nil, err
+	}
 	for _, p := range functionImages {
 		images = append(images, ociimage.GoImage{Package: p, Dir: opts.RepoRoot})
 	}
 	if err := distinctRefs(images); err != nil {
 		return nil, err
 	}
-	if err := step(fmt.Sprintf("images (%d, imported)", len(images)+2), func() error {
-		return c.buildImages(ctx, opts.ImageDir, images)
+	var notebookTar string
+	if err := step(fmt.Sprintf("images (%d, imported)", len(images)+1), func() error {
+		notebookTar, err = c.buildImages(ctx, opts.ImageDir, images)
+		return err
 	}); err != nil {
 		return nil, err
 	}
 	cfg := c.RESTConfig()
-	if err := step("eventing, serving, traefik", func() error {
+	if err := step("eventing, serving, traefik, tekton, registry", func() error {
 		return knative.InstallPlatform(ctx, cfg, platform...)
+	}); err != nil {
+		return nil, err
+	}
+	if err := step("notebook image (pushed)", func() error {
+		return pushNotebook(ctx, notebookTar)
 	}); err != nil {
 		return nil, err
 	}
@@ -155,15 +166,21 @@ const (
 	knativeModuleDir = "test/e2e/knative"
 	// traefikModuleDir is the Go module pinning Traefik.
 	traefikModuleDir = "test/e2e/traefik"
+	// tektonModuleDir pins Tekton Pipelines, kanikoModuleDir kaniko, registryModuleDir the
+	// registry (shared with the local stack's).
+	tektonModuleDir   = "test/e2e/tekton"
+	kanikoModuleDir   = "test/e2e/kaniko"
+	registryModuleDir = "hack/tools/registry"
 	// FunctionsNamespace is where the functions, the Broker and the event sources run.
 	FunctionsNamespace = "nbv-system"
 )
 
-// buildImages builds the pause image, the Go images and the notebook image into dir and
-// imports each into the node's containerd as soon as it is built. The notebook image
+// buildImages builds the pause image, the Go images and the notebook image into dir, imports
+// the first two kinds into the node's containerd as soon as each is built, and returns the
+// notebook image's tar, which is pushed to the registry once it runs. The notebook image
 // (debootstrap: network-bound) is assembled while the Go images compile (CPU-bound), and
 // imports (I/O-bound) overlap both.
-func (c *Cluster) buildImages(ctx context.Context, dir string, images []ociimage.GoImage) error {
+func (c *Cluster) buildImages(ctx context.Context, dir string, images []ociimage.GoImage) (string, error) {
 	g, ctx := errgroup.WithContext(ctx)
 	built := make(chan string)
 	send := func(tar string) error {
@@ -174,18 +191,14 @@ func (c *Cluster) buildImages(ctx context.Context, dir string, images []ociimage
 			return ctx.Err()
 		}
 	}
-	var producers sync.WaitGroup
-	producers.Add(2)
+	var notebookTar string
 	g.Go(func() error {
-		defer producers.Done()
-		tar, err := ociimage.Notebook(ctx, filepath.Join(dir, "notebook-rootfs"), dir)
-		if err != nil {
-			return err
-		}
-		return send(tar)
+		var err error
+		notebookTar, err = ociimage.Notebook(ctx, filepath.Join(dir, "notebook-rootfs"), dir)
+		return err
 	})
 	g.Go(func() error {
-		defer producers.Done()
+		defer close(built)
 		tar, err := ociimage.Pause(ctx, dir)
 		if err != nil {
 			return err
@@ -204,10 +217,6 @@ func (c *Cluster) buildImages(ctx context.Context, dir string, images []ociimage
 		}
 		return nil
 	})
-	go func() {
-		producers.Wait()
-		close(built)
-	}()
 	g.Go(func() error {
 		for tar := range built {
 			if err := ociimage.Import(ctx, "ctr", c.Node.Address(), tar); err != nil {
@@ -216,7 +225,29 @@ func (c *Cluster) buildImages(ctx context.Context, dir string, images []ociimage
 		}
 		return nil
 	})
-	return g.Wait()
+	if err := g.Wait(); err != nil {
+		return "", err
+	}
+	return notebookTar, nil
+}
+
+// pushNotebook pushes the notebook image to the registry as NotebookImage. The registry's
+// pod is ready by now, but kube-proxy may not have programmed its node port yet: a refused
+// connection is retried for a while.
+func pushNotebook(ctx context.Context, tar string) error {
+	ctx, cancel := context.WithTimeout(ctx, time.Minute)
+	defer cancel()
+	for {
+		_, err := ociimage.PushPlainHTTP(ctx, tar, ociimage.NotebookRef, NotebookImage)
+		if err == nil || !errors.Is(err, syscall.ECONNREFUSED) {
+			return err
+		}
+		select {
+		case <-ctx.Done():
+			return err
+		case <-time.After(time.Second):
+		}
+	}
 }
 
 // RESTConfig is an admin client configuration.

@@ -7,6 +7,7 @@ import (
 
 	"github.com/mlops-dev/nbv/internal/local/controlplane"
 	"github.com/mlops-dev/nbv/internal/realcluster/knative"
+	"github.com/mlops-dev/nbv/internal/realcluster/node"
 	"github.com/mlops-dev/nbv/internal/realcluster/ociimage"
 )
 
@@ -26,11 +27,37 @@ var servingSettings = knative.ServingSettings{
 	},
 }
 
+// Registry is the cluster's image registry (test/e2e/registry), at the node's address: the
+// host pushes to it, the node's containerd pulls from it over plain HTTP, and Tekton builds
+// push to it. Its address is private (RFC 1918), so registry clients such as kaniko's use
+// plain HTTP for it too.
+var Registry = fmt.Sprintf("%s:%d", node.NodeIP, knative.RegistryNodePort)
+
+// NotebookImage is the notebook image as pods pull it from Registry: validation pods, the
+// clone step of Tekton builds and the Dockerfiles they build (FROM it), and Tekton's shell.
+var NotebookImage = Registry + "/nbv/notebook:e2e"
+
+// KanikoImage is kaniko's executor built ko-style into /kaniko, the directory kaniko keeps out
+// of the images it builds, running as root as kaniko's own image does. A job builds with it by
+// naming it (strategyConfig builder: kaniko, builderImage), which the installer allows in
+// nbv-build-images.
+const KanikoImage = "local.test/kaniko-executor:e2e"
+
+// kanikoPackage is kaniko's command, pinned by test/e2e/kaniko.
+const kanikoPackage = "github.com/GoogleContainerTools/kaniko/cmd/executor"
+
+// buildImages are the installer's allowlists of job-named build images (ConfigMap
+// nbv-system/nbv-build-images): kaniko for the build step, the notebook image (which has git)
+// for the clone step.
+var buildImages = map[string]string{"builderImages": KanikoImage, "gitImages": NotebookImage}
+
 // platformManifests reads what runs before this project's side: Knative Eventing and Serving
-// from their modules (pinned by test/e2e/knative) and Traefik, Serving's ingress (pinned by
-// test/e2e/traefik), with the images they need built.
+// from their modules (pinned by test/e2e/knative), Traefik, Serving's ingress (pinned by
+// test/e2e/traefik), Tekton Pipelines (pinned by test/e2e/tekton) and the registry, with the
+// images they need built (kaniko's included: the controller starts it).
 func platformManifests(ctx context.Context, repoRoot string) ([]knative.Platform, []ociimage.GoImage, error) {
 	knativePin := filepath.Join(repoRoot, knativeModuleDir)
+	tektonPin := filepath.Join(repoRoot, tektonModuleDir)
 	dirs := map[string]string{}
 	for _, m := range []struct{ pin, module string }{
 		{knativePin, knative.EventingModule},
@@ -38,6 +65,7 @@ func platformManifests(ctx context.Context, repoRoot string) ([]knative.Platform
 		{knativePin, knative.NetworkingModule},
 		{knativePin, knative.CachingModule},
 		{filepath.Join(repoRoot, traefikModuleDir), knative.TraefikModule},
+		{tektonPin, knative.TektonModule},
 	} {
 		dir, err := controlplane.ModuleDir(ctx, m.pin, m.module, "")
 		if err != nil {
@@ -61,16 +89,32 @@ func platformManifests(ctx context.Context, repoRoot string) ([]knative.Platform
 	if err != nil {
 		return nil, nil, err
 	}
+	tekton, tektonImages, err := knative.TektonManifests(dirs[knative.TektonModule], NotebookImage)
+	if err != nil {
+		return nil, nil, err
+	}
+	registry, err := knative.RegistryManifests(repoRoot)
+	if err != nil {
+		return nil, nil, err
+	}
 	var images []ociimage.GoImage
 	for _, p := range append(eventingImages, servingImages...) {
 		images = append(images, ociimage.GoImage{Package: p, Dir: knativePin})
 	}
 	// Built where Traefik is the main module, so that its go.mod's replace directives apply.
 	images = append(images, ociimage.GoImage{Package: knative.TraefikPackage, Dir: dirs[knative.TraefikModule]})
+	for _, p := range tektonImages {
+		images = append(images, ociimage.GoImage{Package: p, Dir: tektonPin})
+	}
+	images = append(images,
+		ociimage.GoImage{Package: knative.RegistryPackage, Dir: filepath.Join(repoRoot, registryModuleDir)},
+		ociimage.GoImage{Package: kanikoPackage, Dir: filepath.Join(repoRoot, kanikoModuleDir), Ref: KanikoImage, AppDir: "/kaniko", Root: true})
 	return []knative.Platform{
 		{Name: "Knative Eventing", Objects: eventing, Namespaces: []string{knative.EventingNamespace}, Webhooks: []knative.Webhooks{knative.EventingWebhooks}},
 		{Name: "Knative Serving", Objects: serving, Namespaces: []string{knative.ServingNamespace}, Webhooks: []knative.Webhooks{knative.ServingWebhooks}},
 		{Name: "Traefik", Objects: traefik, Namespaces: []string{"default"}},
+		{Name: "Tekton Pipelines", Objects: tekton, Namespaces: []string{knative.TektonNamespace}, Webhooks: []knative.Webhooks{knative.TektonWebhooks}},
+		{Name: "registry", Objects: registry, Namespaces: []string{knative.RegistryNamespace}},
 	}, images, nil
 }
 
