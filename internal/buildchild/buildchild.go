@@ -63,6 +63,11 @@ type Builds struct {
 	// OpenShift serves BuildConfigs and Builds.
 	OpenShift OpenShiftBuilds
 	Opts      Options
+	// ExplainsFailedSteps reads a failed PipelineRun's TaskRuns to name the step that failed
+	// (explainFailure). Set where the ServiceAccount may get TaskRuns: build-status-changed,
+	// which observes every finished build; the sweep, which meets one only when an event was
+	// lost, keeps Tekton's message.
+	ExplainsFailedSteps bool
 }
 
 // New builds a Builds over the function's API server and build settings.
@@ -226,6 +231,9 @@ func (b *Builds) ObserveChildAt(ctx context.Context, job *v1alpha1.NotebookValid
 	o, err := observed()
 	if err != nil {
 		return statemachine.Observation{}, false, fmt.Errorf("%w: %v", function.ErrBadInput, err)
+	}
+	if u, ok := obj.(*unstructured.Unstructured); ok && b.ExplainsFailedSteps && r.GVR == childapi.PipelineRuns.GVR && o.State == build.StateFailed {
+		o.Message = b.explainFailure(ctx, u, o)
 	}
 	movedOn := resourceVersion != "" && obj.GetResourceVersion() != resourceVersion
 	return observe.Build(o), movedOn, nil

@@ -102,7 +102,7 @@ func newBuilds(objs ...runtime.Object) (*Builds, fakes) {
 	}
 	f := fakes{
 		dyn: dynamicfake.NewSimpleDynamicClientWithCustomListKinds(runtime.NewScheme(), map[schema.GroupVersionResource]string{
-			tekton.GVR: "PipelineRunList", s2i.BuildGVR: "BuildList", s2i.BuildConfigGVR: "BuildConfigList", s2i.ImageStreamGVR: "ImageStreamList",
+			tekton.GVR: "PipelineRunList", childapi.TaskRuns.GVR: "TaskRunList", s2i.BuildGVR: "BuildList", s2i.BuildConfigGVR: "BuildConfigList", s2i.ImageStreamGVR: "ImageStreamList",
 		}, dyn...),
 		oc: buildfake.NewSimpleClientset(oc...),
 	}

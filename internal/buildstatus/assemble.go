@@ -16,6 +16,7 @@ func New(s functionenv.Settings) (function.Handler, map[string]http.Handler, err
 	if err != nil {
 		return nil, nil, err
 	}
+	builds.ExplainsFailedSteps = true
 	x, _, err := functionenv.NewExecutor("build-status-changed", s, builds)
 	if err != nil {
 		return nil, nil, err

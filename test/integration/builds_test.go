@@ -120,10 +120,45 @@ func (f *fixture) setBuildStatus(bs buildSystem, job, state string) {
 	if err != nil {
 		f.t.Fatalf("build controller: get %s: %v", bs.child.Kind, err)
 	}
-	obj.Object["status"] = bs.status(state, "registry.example.com/"+f.ns+"/"+job+":v1")
+	status := bs.status(state, "registry.example.com/"+f.ns+"/"+job+":v1")
+	if bs.strategy == v1alpha1.BuildStrategyTekton && state == "failed" {
+		status["childReferences"] = []any{map[string]any{"apiVersion": "tekton.dev/v1", "kind": "TaskRun", "name": f.failedTaskRun(obj.GetName()), "pipelineTaskName": "build"}}
+	}
+	obj.Object["status"] = status
 	if _, err := c.UpdateStatus(f.ctx, obj, metav1.UpdateOptions{}); err != nil {
 		f.t.Fatalf("build controller: update %s status: %v", bs.child.Kind, err)
 	}
+}
+
+// failedTaskRun creates the TaskRun of PipelineRun pipelineRun as Tekton leaves one whose
+// build step failed (clone exited 0, build 1), and returns its name.
+func (f *fixture) failedTaskRun(pipelineRun string) string {
+	f.t.Helper()
+	name := pipelineRun + "-build"
+	c := f.dynamic().Resource(childapi.TaskRuns.GVR).Namespace(f.ns)
+	tr := &unstructured.Unstructured{Object: map[string]any{
+		"apiVersion": "tekton.dev/v1", "kind": "TaskRun",
+		"metadata": map[string]any{"name": name},
+		"spec":     map[string]any{"taskRef": map[string]any{"name": "build"}},
+	}}
+	created, err := c.Create(f.ctx, tr, metav1.CreateOptions{})
+	if err != nil {
+		f.t.Fatalf("build controller: create TaskRun: %v", err)
+	}
+	terminated := func(code int64) map[string]any {
+		return map[string]any{"exitCode": code, "reason": "Error", "startedAt": "2026-01-02T03:04:05Z", "finishedAt": "2026-01-02T03:05:05Z"}
+	}
+	created.Object["status"] = map[string]any{
+		"podName": name + "-pod",
+		"steps": []any{
+			map[string]any{"name": "clone", "container": "step-clone", "terminated": terminated(0)},
+			map[string]any{"name": "build", "container": "step-build", "terminated": terminated(1)},
+		},
+	}
+	if _, err := c.UpdateStatus(f.ctx, created, metav1.UpdateOptions{}); err != nil {
+		f.t.Fatalf("build controller: update TaskRun status: %v", err)
+	}
+	return name
 }
 
 // startBuild creates a job with a build and waits until job-created made its child.
@@ -198,7 +233,7 @@ func TestBuildEndsTheJob(t *testing.T) {
 		state, reason string
 		message       map[string]string // strategy -> text the job's message must contain
 	}{
-		{"failed", statemachine.ReasonBuildFailed, map[string]string{"tekton": "Tasks Completed: 1 (Failed: 1", "s2i": "DockerBuildFailed"}},
+		{"failed", statemachine.ReasonBuildFailed, map[string]string{"tekton": `Tasks Completed: 1 (Failed: 1, Cancelled 0), Skipped: 0; step "build" of TaskRun `, "s2i": "DockerBuildFailed"}},
 		{"cancelled", statemachine.ReasonBuildCancelled, map[string]string{"tekton": "was cancelled", "s2i": "CancelledBuild"}},
 		{"timedout", statemachine.ReasonBuildTimeout, map[string]string{"tekton": "PipelineRunTimeout", "s2i": "DeadlineExceeded"}},
 	}

@@ -147,10 +147,42 @@ type PipelineResult struct {
 
 // PipelineRunStatus is what Tekton reports.
 type PipelineRunStatus struct {
-	Conditions     []Condition         `json:"conditions,omitempty"`
-	StartTime      *metav1.Time        `json:"startTime,omitempty"`
-	CompletionTime *metav1.Time        `json:"completionTime,omitempty"`
-	Results        []PipelineRunResult `json:"results,omitempty"`
+	Conditions      []Condition         `json:"conditions,omitempty"`
+	StartTime       *metav1.Time        `json:"startTime,omitempty"`
+	CompletionTime  *metav1.Time        `json:"completionTime,omitempty"`
+	Results         []PipelineRunResult `json:"results,omitempty"`
+	ChildReferences []ChildReference    `json:"childReferences,omitempty"`
+}
+
+// ChildReference names a run the PipelineRun started (a TaskRun for each of its tasks).
+type ChildReference struct {
+	Kind             string `json:"kind,omitempty"`
+	Name             string `json:"name,omitempty"`
+	PipelineTaskName string `json:"pipelineTaskName,omitempty"`
+}
+
+// TaskRunKind is the kind of the runs a PipelineRun's tasks start.
+const TaskRunKind = "TaskRun"
+
+// TaskRun is a tekton.dev/v1 TaskRun, reduced to where its pod is and how its steps ended.
+type TaskRun struct {
+	metav1.TypeMeta   `json:",inline"`
+	metav1.ObjectMeta `json:"metadata,omitempty"`
+	Status            *TaskRunStatus `json:"status,omitempty"`
+}
+
+// TaskRunStatus is what Tekton reports of a TaskRun.
+type TaskRunStatus struct {
+	PodName string      `json:"podName,omitempty"`
+	Steps   []StepState `json:"steps,omitempty"`
+}
+
+// StepState is one step's container state; Name is the step's, Container its container's
+// ("step-" + Name).
+type StepState struct {
+	Name       string                           `json:"name,omitempty"`
+	Container  string                           `json:"container,omitempty"`
+	Terminated *corev1.ContainerStateTerminated `json:"terminated,omitempty"`
 }
 
 // Condition is a Knative-style condition; Tekton's is "Succeeded".

@@ -55,6 +55,11 @@ var (
 		Kind:    "PipelineRun",
 		Install: "install Tekton Pipelines (it serves tekton.dev/v1 PipelineRuns), or use buildConfig.strategy s2i or external",
 	}
+	// TaskRuns are read, never created: a failed PipelineRun's say which step failed.
+	TaskRuns = Resource{
+		GVR:  schema.GroupVersionResource{Group: "tekton.dev", Version: "v1", Resource: "taskruns"},
+		Kind: "TaskRun",
+	}
 	Builds = Resource{
 		GVR:     schema.GroupVersionResource{Group: "build.openshift.io", Version: "v1", Resource: "builds"},
 		Kind:    "Build",

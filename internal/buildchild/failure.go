@@ -1,0 +1,37 @@
+package buildchild
+
+import (
+	"context"
+	"fmt"
+
+	"k8s.io/apimachinery/pkg/apis/meta/v1/unstructured"
+	"k8s.io/apimachinery/pkg/runtime"
+
+	"github.com/mlops-dev/nbv/internal/build"
+	"github.com/mlops-dev/nbv/internal/build/tekton"
+	"github.com/mlops-dev/nbv/internal/buildchild/childapi"
+)
+
+// explainFailure is the message of a failed PipelineRun with the step that failed, read from
+// its TaskRuns: Tekton's own message counts failed tasks only. A TaskRun that cannot be read
+// leaves Tekton's message, with the reason appended: the verdict does not depend on it.
+func (b *Builds) explainFailure(ctx context.Context, obj *unstructured.Unstructured, o build.Observed) string {
+	var pr tekton.PipelineRun
+	if err := runtime.DefaultUnstructuredConverter.FromUnstructured(obj.Object, &pr); err != nil {
+		return o.Message
+	}
+	for _, name := range tekton.TaskRunNames(&pr) {
+		u, err := b.API.Get(ctx, childapi.TaskRuns, obj.GetNamespace(), name)
+		if err != nil {
+			return fmt.Sprintf("%s (the failed step is unknown: %v)", o.Message, err)
+		}
+		var tr tekton.TaskRun
+		if err := runtime.DefaultUnstructuredConverter.FromUnstructured(u.Object, &tr); err != nil {
+			return fmt.Sprintf("%s (the failed step is unknown: decode TaskRun %s: %v)", o.Message, name, err)
+		}
+		if step, ok := tekton.FailedStep(&tr); ok {
+			return tekton.FailureMessage(o.Message, &tr, step)
+		}
+	}
+	return o.Message
+}
