@@ -56,3 +56,44 @@ func TestCloneScriptChecksSSHHostKeys(t *testing.T) {
 		t.Error("the clone script can still trust a host key it does not know")
 	}
 }
+
+// The clone step runs as the git image's user in a workspace that belongs to root: the real
+// git must accept it and check the revision out. Here the workspace belongs to nobody and the
+// script runs as root, which git refuses the same way; HOME is not writable.
+func TestCloneScriptAcceptsAWorkspaceOwnedByAnotherUser(t *testing.T) {
+	if os.Getuid() != 0 {
+		t.Skip("needs root to give the workspace to another user")
+	}
+	repo := t.TempDir()
+	git := func(dir string, args ...string) {
+		t.Helper()
+		cmd := exec.Command("git", args...)
+		cmd.Dir = dir
+		cmd.Env = append(os.Environ(), "GIT_AUTHOR_NAME=t", "GIT_AUTHOR_EMAIL=t@example.com", "GIT_COMMITTER_NAME=t", "GIT_COMMITTER_EMAIL=t@example.com")
+		if out, err := cmd.CombinedOutput(); err != nil {
+			t.Fatalf("git %v: %v\n%s", args, err, out)
+		}
+	}
+	git(repo, "init", "-q", "-b", "main")
+	if err := os.WriteFile(filepath.Join(repo, "Dockerfile"), []byte("FROM scratch\n"), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	git(repo, "add", ".")
+	git(repo, "commit", "-q", "-m", "one")
+
+	source, scratch := t.TempDir(), t.TempDir()
+	if err := os.Chmod(source, 0o777); err != nil {
+		t.Fatal(err)
+	}
+	if err := os.Chown(source, 65534, 65534); err != nil {
+		t.Fatal(err)
+	}
+	cmd := exec.Command("sh", "-c", strings.ReplaceAll(cloneScript, "/tmp/", scratch+"/"))
+	cmd.Env = append(os.Environ(), "GIT_URL=file://"+repo, "GIT_REVISION=main", "SOURCE="+source, "HOME=/nonexistent")
+	if out, err := cmd.CombinedOutput(); err != nil {
+		t.Fatalf("clone into a workspace owned by another user: %v\n%s", err, out)
+	}
+	if _, err := os.Stat(filepath.Join(source, "Dockerfile")); err != nil {
+		t.Errorf("the revision is not checked out: %v", err)
+	}
+}

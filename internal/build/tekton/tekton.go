@@ -365,12 +365,18 @@ func builderStep(cfg map[string]string, opts Options) (Step, error) {
 	}
 }
 
-// cloneScript fetches exactly GIT_REVISION (branch, tag or commit) into SOURCE. Credentials
+// cloneScript fetches exactly GIT_REVISION (branch, tag or commit) into SOURCE, which may
+// belong to another user than the step's (Tekton's workspaces belong to root). Credentials
 // are read from the mounted Secret by files: a git credential helper for username/password
 // or token, an ssh key and known_hosts for SSH (host keys always checked). No "$(" command
 // substitution: Tekton would take it for one of its variables.
 const cloneScript = `set -eu
 cd "$SOURCE"
+# Tekton's emptyDir workspace belongs to root; git refuses a repository owned by another user
+# (safe.directory) unless a protected config trusts it: a global one of its own, since HOME
+# may be read-only.
+export GIT_CONFIG_GLOBAL=/tmp/nbv-gitconfig
+git config --global --add safe.directory "$SOURCE"
 git init -q .
 if [ -n "${CREDS:-}" ]; then
   if [ -f "$CREDS/ssh-privatekey" ]; then
