@@ -3,18 +3,24 @@
 package e2e
 
 import (
+	"archive/tar"
+	"bytes"
 	"context"
+	"io"
 	"os"
 	"path/filepath"
 	"strings"
 	"testing"
 	"time"
 
+	"github.com/google/go-containerregistry/pkg/name"
+	"github.com/google/go-containerregistry/pkg/v1/mutate"
+	"github.com/google/go-containerregistry/pkg/v1/remote"
+	"github.com/google/go-containerregistry/pkg/v1/tarball"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 
 	"github.com/mlops-dev/nbv/api/v1alpha1"
 	"github.com/mlops-dev/nbv/internal/realcluster"
-	"github.com/mlops-dev/nbv/internal/realcluster/ociimage"
 )
 
 // The notebooks every test's repository holds (fixtures of test/fixtures/notebooks).
@@ -27,7 +33,7 @@ func TestNotebookFromGitSucceeds(t *testing.T) {
 	repo := gitServer(t, notebooks)
 	optedInNamespace(t, "e2e-ok")
 	start := time.Now()
-	if _, err := kubectl(t, jobYAML("e2e-ok", "compute", repo, "notebooks/compute.ipynb", ociimage.NotebookRef, ""), "apply", "-f", "-"); err != nil {
+	if _, err := kubectl(t, jobYAML("e2e-ok", "compute", repo, "notebooks/compute.ipynb", realcluster.NotebookImage, ""), "apply", "-f", "-"); err != nil {
 		t.Fatal(err)
 	}
 	job := waitPhase(t, "e2e-ok", "compute", 3*time.Minute, v1alpha1.PhaseSucceeded, v1alpha1.PhaseFailed)
@@ -75,7 +81,7 @@ func TestNotebookFromGitSucceeds(t *testing.T) {
 func TestFailingNotebookNamesTheCell(t *testing.T) {
 	repo := gitServer(t, notebooks)
 	optedInNamespace(t, "e2e-fail")
-	if _, err := kubectl(t, jobYAML("e2e-fail", "fail", repo, "notebooks/fail.ipynb", ociimage.NotebookRef, ""), "apply", "-f", "-"); err != nil {
+	if _, err := kubectl(t, jobYAML("e2e-fail", "fail", repo, "notebooks/fail.ipynb", realcluster.NotebookImage, ""), "apply", "-f", "-"); err != nil {
 		t.Fatal(err)
 	}
 	job := waitPhase(t, "e2e-fail", "fail", 3*time.Minute, v1alpha1.PhaseSucceeded, v1alpha1.PhaseFailed)
@@ -98,19 +104,22 @@ func TestFailingNotebookNamesTheCell(t *testing.T) {
 
 // TestExternalCIBuild: a job whose image is built by an external CI waits in Building until
 // `nbv ci-event` posts the signed result to build-status-changed's /ci route; then its
-// validation pod runs in the reported image and the job succeeds.
+// validation pod runs in the reported image and the job succeeds. The "external CI" is the
+// test: it pushes an image to the cluster's registry (the notebook image plus a layer holding
+// the module the notebook imports) and reports it by digest.
 func TestExternalCIBuild(t *testing.T) {
-	repo := gitServer(t, notebooks)
+	repo := gitRepoServer(t, map[string][]byte{"notebooks/built.ipynb": notebookFixture(t, "imports-built-module.ipynb")})
 	optedInNamespace(t, "e2e-ci")
 	key := "0123456789abcdef0123456789abcdef"
 	if _, err := kubectl(t, "", "create", "secret", "generic", "nbv-ci-webhook", "-n", "e2e-ci", "--from-literal=hmac-key="+key); err != nil {
 		t.Fatal(err)
 	}
 	external := "    buildConfig:\n      enabled: true\n      strategy: external\n      timeout: 10m\n"
-	if _, err := kubectl(t, jobYAML("e2e-ci", "built", repo, "notebooks/compute.ipynb", "local.test/unbuilt:never", external), "apply", "-f", "-"); err != nil {
+	if _, err := kubectl(t, jobYAML("e2e-ci", "built", repo, "notebooks/built.ipynb", "local.test/unbuilt:never", external), "apply", "-f", "-"); err != nil {
 		t.Fatal(err)
 	}
 	waitPhase(t, "e2e-ci", "built", time.Minute, v1alpha1.PhaseBuilding)
+	image := pushImageWithBuiltModule(t, realcluster.Registry+"/e2e-ci/built:ci")
 
 	keyFile := filepath.Join(t.TempDir(), "key")
 	if err := os.WriteFile(keyFile, []byte(key+"\n"), 0o600); err != nil {
@@ -118,7 +127,7 @@ func TestExternalCIBuild(t *testing.T) {
 	}
 	// From outside the cluster network: the node's address, routed by the public host name.
 	out, err := runNBV(t, "ci-event", "--url", ingressURL(), "--host", publicHost("build-status-changed"), "--namespace", "e2e-ci", "--job", "built",
-		"--status", "succeeded", "--image", ociimage.NotebookRef, "--key-file", keyFile, "--message", "built by e2e")
+		"--status", "succeeded", "--image", image, "--key-file", keyFile, "--message", "built by e2e")
 	if err != nil {
 		t.Fatalf("nbv ci-event: %v\n%s", err, out)
 	}
@@ -130,9 +139,56 @@ func TestExternalCIBuild(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if img := pod.Spec.Containers[0].Image; img != ociimage.NotebookRef {
-		t.Errorf("validation pod image %q, want the reported %q", img, ociimage.NotebookRef)
+	if img := pod.Spec.Containers[0].Image; img != image {
+		t.Errorf("validation pod image %q, want the reported %q", img, image)
 	}
+}
+
+// pushImageWithBuiltModule pushes to tag (in the cluster's registry) the notebook image with
+// one more layer, which adds the module nbv_e2e_built (ADDED = 42) to Python's path, and
+// returns the pushed image's reference by digest.
+func pushImageWithBuiltModule(t *testing.T, tag string) string {
+	t.Helper()
+	base, err := name.NewTag(realcluster.NotebookImage, name.Insecure)
+	if err != nil {
+		t.Fatal(err)
+	}
+	img, err := remote.Image(base)
+	if err != nil {
+		t.Fatalf("pull %s: %v", base, err)
+	}
+	var layer bytes.Buffer
+	tw := tar.NewWriter(&layer)
+	body := []byte("ADDED = 42\n")
+	if err := tw.WriteHeader(&tar.Header{Name: "usr/lib/python3/dist-packages/nbv_e2e_built.py", Mode: 0o644, Size: int64(len(body)), Typeflag: tar.TypeReg}); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := tw.Write(body); err != nil {
+		t.Fatal(err)
+	}
+	if err := tw.Close(); err != nil {
+		t.Fatal(err)
+	}
+	added, err := tarball.LayerFromOpener(func() (io.ReadCloser, error) { return io.NopCloser(bytes.NewReader(layer.Bytes())), nil })
+	if err != nil {
+		t.Fatal(err)
+	}
+	img, err = mutate.AppendLayers(img, added)
+	if err != nil {
+		t.Fatal(err)
+	}
+	dst, err := name.NewTag(tag, name.Insecure)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := remote.Write(dst, img); err != nil {
+		t.Fatalf("push %s: %v", dst, err)
+	}
+	digest, err := img.Digest()
+	if err != nil {
+		t.Fatal(err)
+	}
+	return dst.Context().Digest(digest.String()).String()
 }
 
 // TestFunctionPodDeletedMidRun: the job-created pod is killed (deleted without grace) as the
@@ -173,7 +229,7 @@ func TestFunctionPodDeletedMidRun(t *testing.T) {
 	dead := deadLetters(t)
 	before := dead.count()
 	start := time.Now()
-	if _, err := kubectl(t, jobYAML("e2e-chaos", "survives", repo, "notebooks/compute.ipynb", ociimage.NotebookRef, ""), "apply", "-f", "-"); err != nil {
+	if _, err := kubectl(t, jobYAML("e2e-chaos", "survives", repo, "notebooks/compute.ipynb", realcluster.NotebookImage, ""), "apply", "-f", "-"); err != nil {
 		t.Fatal(err)
 	}
 	deleteFunctionPods("job-created")
@@ -212,7 +268,7 @@ func TestJobOutsideOptedInNamespaceIsRefused(t *testing.T) {
 	if _, err := kubectl(t, "", "create", "namespace", "e2e-not-opted"); err != nil {
 		t.Fatal(err)
 	}
-	out, err := kubectl(t, jobYAML("e2e-not-opted", "refused", "http://git.invalid/x.git", "x.ipynb", ociimage.NotebookRef, ""), "apply", "-f", "-")
+	out, err := kubectl(t, jobYAML("e2e-not-opted", "refused", "http://git.invalid/x.git", "x.ipynb", realcluster.NotebookImage, ""), "apply", "-f", "-")
 	if err == nil {
 		t.Fatalf("kubectl apply into a namespace that has not opted in succeeded: %s", out)
 	}

@@ -7,10 +7,11 @@ import (
 	"testing"
 	"time"
 
-	"github.com/mlops-dev/nbv/internal/realcluster/ociimage"
+	"github.com/mlops-dev/nbv/internal/realcluster"
 )
 
-// TestPodNetworkAndExec: a pod in the notebook image resolves a Service name through the
+// TestPodNetworkAndExec: a pod in the notebook image, pulled by the node's containerd from the
+// cluster's registry over plain HTTP, resolves a Service name through the
 // cluster DNS, reaches the API server through the kubernetes Service (kube-proxy's rules),
 // and kubectl exec runs a command in it (the API server reaches the kubelet at the node's
 // address).
@@ -28,8 +29,7 @@ spec:
   securityContext: {runAsUser: 1000, runAsNonRoot: true}
   containers:
     - name: shell
-      image: ` + ociimage.NotebookRef + `
-      imagePullPolicy: Never
+      image: ` + realcluster.NotebookImage + `
       command: [sleep, "600"]
 `
 	if _, err := kubectl(t, pod, "apply", "-f", "-"); err != nil {

@@ -26,7 +26,6 @@ import (
 
 	"github.com/mlops-dev/nbv/api/v1alpha1"
 	"github.com/mlops-dev/nbv/internal/realcluster"
-	"github.com/mlops-dev/nbv/internal/realcluster/ociimage"
 	"github.com/mlops-dev/nbv/internal/timechart"
 )
 
@@ -94,7 +93,7 @@ func TestColdStarts(t *testing.T) {
 		awayFromPing()
 		w := watchPods(t, "job-created")
 		name := fmt.Sprintf("cold-%d", i)
-		created := createJob(t, jobYAML(ns, name, repo, "notebooks/compute.ipynb", ociimage.NotebookRef, ""))
+		created := createJob(t, jobYAML(ns, name, repo, "notebooks/compute.ipynb", realcluster.NotebookImage, ""))
 		answered := waitFirstStatus(t, ns, name, 2*time.Minute)
 		added, ready := w.stop(30 * time.Second)
 		if added.IsZero() || ready.IsZero() {
@@ -133,7 +132,7 @@ func TestBurstStaysWithinMaxScale(t *testing.T) {
 			defer wg.Done()
 			// The node runs three validation pods at a time (their CPU requests): the last
 			// ones wait minutes for their turn, longer than the usual 5m timeout.
-			manifest := jobYAML(ns, fmt.Sprintf("burst-%03d", i), repo, "notebooks/compute.ipynb", ociimage.NotebookRef, "")
+			manifest := jobYAML(ns, fmt.Sprintf("burst-%03d", i), repo, "notebooks/compute.ipynb", realcluster.NotebookImage, "")
 			createJob(t, strings.Replace(manifest, "timeout: 5m", "timeout: 30m", 1))
 		}()
 	}

@@ -198,10 +198,31 @@ func ingressURL() string {
 	return fmt.Sprintf("http://%s:%d", node.NodeIP, knative.TraefikNodePort)
 }
 
-// gitServer serves a repository holding the notebooks under notebooks/ over git's smart HTTP
-// protocol (git http-backend), on the host end of the node's veth, where pods reach it.
-// It returns the repository's URL.
+// gitServer serves a repository holding the notebooks under notebooks/ (name -> fixture in
+// test/fixtures/notebooks) over git's smart HTTP protocol; see gitRepoServer.
 func gitServer(t *testing.T, notebooks map[string]string) string {
+	t.Helper()
+	files := map[string][]byte{}
+	for name, fixture := range notebooks {
+		files["notebooks/"+name] = notebookFixture(t, fixture)
+	}
+	return gitRepoServer(t, files)
+}
+
+// notebookFixture reads a notebook of test/fixtures/notebooks.
+func notebookFixture(t *testing.T, fixture string) []byte {
+	t.Helper()
+	data, err := os.ReadFile(filepath.Join(repoRoot, "test", "fixtures", "notebooks", fixture))
+	if err != nil {
+		t.Fatal(err)
+	}
+	return data
+}
+
+// gitRepoServer serves a repository holding files (path in the repository -> content), one
+// commit on main, over git's smart HTTP protocol (git http-backend), on the host end of the
+// node's veth, where pods reach it. It returns the repository's URL.
+func gitRepoServer(t *testing.T, files map[string][]byte) string {
 	t.Helper()
 	gitBin, err := exec.LookPath("git")
 	if err != nil {
@@ -209,15 +230,12 @@ func gitServer(t *testing.T, notebooks map[string]string) string {
 	}
 	root := t.TempDir()
 	work := filepath.Join(root, "work")
-	if err := os.MkdirAll(filepath.Join(work, "notebooks"), 0o755); err != nil {
-		t.Fatal(err)
-	}
-	for name, fixture := range notebooks {
-		data, err := os.ReadFile(filepath.Join(repoRoot, "test", "fixtures", "notebooks", fixture))
-		if err != nil {
+	for name, data := range files {
+		path := filepath.Join(work, filepath.FromSlash(name))
+		if err := os.MkdirAll(filepath.Dir(path), 0o755); err != nil {
 			t.Fatal(err)
 		}
-		if err := os.WriteFile(filepath.Join(work, "notebooks", name), data, 0o644); err != nil {
+		if err := os.WriteFile(path, data, 0o644); err != nil {
 			t.Fatal(err)
 		}
 	}
