@@ -14,6 +14,7 @@ import (
 // +kubebuilder:resource:shortName=nvj;nvjob,categories=mlops
 // +kubebuilder:selectablefield:JSONPath=`.status.phase`
 // +kubebuilder:selectablefield:JSONPath=`.status.gitOpsHooks.state`
+// +kubebuilder:selectablefield:JSONPath=`.status.reuseKey.digest`
 // +kubebuilder:printcolumn:name="Phase",type=string,JSONPath=`.status.phase`
 // +kubebuilder:printcolumn:name="Notebook",type=string,JSONPath=`.spec.notebook.path`
 // +kubebuilder:printcolumn:name="Build image",type=string,JSONPath=`.status.buildStatus.imageReference`

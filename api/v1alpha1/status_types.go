@@ -27,6 +27,9 @@ const (
 	// ConditionValidationComplete is True on Succeeded and False on Failed (whatever failed), as
 	// in the existing operator; Unknown while the notebook runs.
 	ConditionValidationComplete = "ValidationComplete"
+	// ConditionReused is set on a job that asks for reuse: True when it took an earlier
+	// run's verdict, False (with why) when it runs the notebook.
+	ConditionReused = "Reused"
 )
 
 // Build phases recorded in status.buildStatus.phase.
@@ -116,6 +119,54 @@ type NotebookValidationJobStatus struct {
 	// installer configured (absent when none is configured). `nbv report JOB` fetches it.
 	// +optional
 	Artifact *ArtifactStatus `json:"artifact,omitempty"`
+
+	// ReuseKey is what the run's verdict depends on, written for a job that asks for reuse
+	// (annotation mlops.mlops.dev/reuse: "true") and whose inputs are all pinned. A later job
+	// with the same key.digest may reuse this run's verdict and artifact.
+	// +optional
+	ReuseKey *ReuseKey `json:"reuseKey,omitempty"`
+
+	// ReusedRun names the earlier run whose verdict and artifact this job took instead of
+	// executing the notebook.
+	// +optional
+	ReusedRun *ReusedRun `json:"reusedRun,omitempty"`
+}
+
+// ReuseKey lists each input a run's verdict depends on, with its value, and the digest over
+// them all. Structured inputs are given by the sha256 of their canonical JSON.
+type ReuseKey struct {
+	// Digest is sha256:<hex> over every part below; jobs are found by it (a selectable field).
+	// +kubebuilder:validation:MaxLength=71
+	Digest string `json:"digest"`
+	// Notebook is <git url>@<commit SHA>:<path>.
+	Notebook string `json:"notebook"`
+	// Golden is the golden notebook as <git url>@<commit SHA>:<path>; empty without one.
+	// +optional
+	Golden string `json:"golden,omitempty"`
+	// Image is spec.podConfig.containerImage, pinned by digest.
+	Image string `json:"image"`
+	// Execution is the sha256 of spec.execution (parameters, cellTimeout, kernelName) and spec.timeout.
+	Execution string `json:"execution"`
+	// Validation is the sha256 of spec.validationConfig.
+	Validation string `json:"validation"`
+	// Comparison is the sha256 of spec.comparisonConfig.
+	Comparison string `json:"comparison"`
+	// Environment is the sha256 of the notebook container's env values, resources and
+	// the pod's serviceAccountName.
+	Environment string `json:"environment"`
+	// Runner is the runner image the installer configured (NBV_RUNNER_IMAGE), which executes,
+	// checks and compares the notebook.
+	Runner string `json:"runner"`
+}
+
+// ReusedRun is the earlier job whose verdict a job reused.
+type ReusedRun struct {
+	Namespace string `json:"namespace"`
+	Name      string `json:"name"`
+	UID       string `json:"uid"`
+	// ArtifactReference is that run's record (status.artifact.reference); empty when it has none.
+	// +optional
+	ArtifactReference string `json:"artifactReference,omitempty"`
 }
 
 // ArtifactStatus says where a run's record went.
