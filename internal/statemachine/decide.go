@@ -172,6 +172,9 @@ func (t *transition) start() Decision {
 	if t.st.StartTime == nil {
 		t.st.StartTime = t.now()
 	}
+	if d, decided := t.reuseBeforeStart(); decided {
+		return d
+	}
 	if !BuildEnabled(t.job) {
 		return t.startValidation(t.job.Spec.PodConfig.ContainerImage, "spec.podConfig.containerImage is empty")
 	}

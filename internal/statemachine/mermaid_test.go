@@ -31,7 +31,9 @@ Conditions: ` + "`Ready`" + ` and ` + "`ValidationComplete`" + ` are True on Suc
 (whatever failed: build, pod, notebook or deadline), as in the existing operator, so
 ` + "`kubectl wait --for=condition=ValidationComplete`" + ` returns when the notebook passed.
 ` + "`ValidationComplete`" + ` is Unknown while the notebook runs and absent before; ` + "`BuildReady`" + `
-follows the build.
+follows the build. A job that asks for reuse (annotation ` + "`mlops.mlops.dev/reuse: \"true\"`" + `) and
+finds an earlier run with the same inputs ends from Initializing in that run's phase, with
+` + "`Reused`" + ` True; otherwise it starts as drawn, ` + "`Reused`" + ` False saying why.
 
 ` + "```mermaid\n" + Mermaid() + "```\n"
 }

@@ -6,6 +6,7 @@ import (
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 
 	"github.com/mlops-dev/nbv/api/v1alpha1"
+	"github.com/mlops-dev/nbv/internal/reuse"
 )
 
 // Representative jobs and observations. The transition table test and Mermaid both run
@@ -30,6 +31,9 @@ const (
 	sampleJobUID     = "5a3f0c1e-8f4b-4c5e-9d2a-1b7e6f0a9c3d"
 	sampleSpecImage  = "quay.io/jupyter/minimal-notebook:latest"
 	sampleBuiltImage = "registry.example/nb@sha256:0123456789abcdef0123456789abcdef0123456789abcdef0123456789abcdef"
+	sampleCommit     = "0123456789abcdef0123456789abcdef01234567"
+	sampleRunner     = "registry.example/nbv-runner@sha256:1111111111111111111111111111111111111111111111111111111111111111"
+	sampleArtifact   = "registry.example/nbv-runs/notebooks@sha256:2222222222222222222222222222222222222222222222222222222222222222"
 )
 
 // samples returns the representative jobs of a phase (nil for a phase Decide does not know).
@@ -48,6 +52,8 @@ func samples(phase string) []sample {
 			{"custom", sampleJob(phase, v1alpha1.BuildStrategyCustom)},
 			{"models not ready", modelJob(phase, sampleUnreadyModel)},
 			{"models ready", modelJob(phase, sampleReadyModel)},
+			{"same inputs passed before", reuseJob(phase, v1alpha1.PhaseSucceeded)},
+			{"same inputs failed before", reuseJob(phase, v1alpha1.PhaseFailed)},
 		}
 	case v1alpha1.PhaseBuilding:
 		return []sample{
@@ -175,6 +181,7 @@ func sampleObservation(job *v1alpha1.NotebookValidationJob, kind Kind) Observati
 	case PodTimedOut:
 		obs.Reason = "DeadlineExceeded"
 	case JobSeen:
+		obs.Reuse = sampleReuseCheck(job)
 		if AwaitsModels(job) {
 			obs.Models = sampleModelCheck(job)
 			if len(obs.Models.Waiting) > 0 {
@@ -196,4 +203,50 @@ func sampleModelCheck(job *v1alpha1.NotebookValidationJob) *ModelCheck {
 		check.Result.Success, check.Result.Message = false, check.Message
 	}
 	return check
+}
+
+// reuseJob is a job in phase that asks for reuse and pins every input; sampleReuseCheck finds
+// for it an earlier run with the same inputs that ended in earlier (Succeeded or Failed).
+func reuseJob(phase, earlier string) *v1alpha1.NotebookValidationJob {
+	job := sampleJob(phase, "")
+	job.Annotations = map[string]string{v1alpha1.AnnotationReuse: "true", sampleEarlierPhase: earlier}
+	job.Spec.Notebook.Git = v1alpha1.GitSpec{URL: "https://git.example/ml/nb.git", Ref: sampleCommit}
+	job.Spec.PodConfig.ContainerImage = sampleBuiltImage
+	return job
+}
+
+// sampleEarlierPhase is the samples' own annotation: the phase their earlier run ended in.
+const sampleEarlierPhase = "sample.test/earlier-phase"
+
+// sampleReuseCheck looks for an earlier run as job-created would, for a reuseJob (nil for
+// any other job): the one job listed by its key ended in the phase the sample names.
+func sampleReuseCheck(job *v1alpha1.NotebookValidationJob) *ReuseCheck {
+	earlier, ok := job.Annotations[sampleEarlierPhase]
+	if !ok {
+		return nil
+	}
+	key, err := reuse.Key(job, sampleRunner)
+	if err != nil {
+		return &ReuseCheck{NotReusable: err.Error()}
+	}
+	return &ReuseCheck{Key: key, Runs: []v1alpha1.NotebookValidationJob{*sampleEarlierRun(job, key, earlier)}}
+}
+
+// sampleEarlierRun is a job that ran with key before job and ended in phase with the
+// notebook's verdict and an artifact.
+func sampleEarlierRun(job *v1alpha1.NotebookValidationJob, key *v1alpha1.ReuseKey, phase string) *v1alpha1.NotebookValidationJob {
+	run := job.DeepCopy()
+	run.Name, run.UID = "nb-yesterday", "0f6e7d8c-0000-4000-8000-000000000001"
+	reason, status, message := ReasonNotebookSucceeded, metav1.ConditionTrue, "notebook passed: 1 of 1 cells succeeded"
+	if phase == v1alpha1.PhaseFailed {
+		reason, status, message = ReasonNotebookFailed, metav1.ConditionFalse, "notebook failed: cell 1 failed: ZeroDivisionError: division by zero"
+	}
+	run.Status = v1alpha1.NotebookValidationJobStatus{
+		Phase: phase, Message: message, StartTime: &sampleStart, CompletionTime: &sampleStart,
+		ValidationPodName: PodName(run, 0), ReuseKey: key.DeepCopy(),
+		Results:    []v1alpha1.CellResult{{CellIndex: 0, Status: v1alpha1.CellStatusSuccess}},
+		Artifact:   &v1alpha1.ArtifactStatus{Reference: sampleArtifact, Files: []string{"executed.ipynb"}},
+		Conditions: []metav1.Condition{{Type: v1alpha1.ConditionReady, Status: status, Reason: reason, Message: message, LastTransitionTime: sampleStart}},
+	}
+	return run
 }

@@ -103,6 +103,9 @@ type Observation struct {
 	// Models is what the caller read of the job's target models, on a JobSeen of a job that
 	// AwaitsModels (nil: not read); Message then says why the job waits.
 	Models *ModelCheck
+	// Reuse is what the caller found for a job that asks to reuse an earlier run's verdict,
+	// on a JobSeen that may start it (nil: not looked up). See reuse.go.
+	Reuse *ReuseCheck
 }
 
 // StartFailure says why creating a child (the validation pod, the build) failed for good. The

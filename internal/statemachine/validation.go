@@ -73,17 +73,22 @@ func (t *transition) retryOrFail(pod string) Decision {
 // recordResults stores copies of the runner's results, so the decision shares no memory with
 // the observation.
 func (t *transition) recordResults() {
-	if t.obs.Results != nil {
-		t.st.Results = make([]v1alpha1.CellResult, len(t.obs.Results))
-		for i := range t.obs.Results {
-			t.obs.Results[i].DeepCopyInto(&t.st.Results[i])
+	t.keepResults(t.obs.Results, t.obs.Comparison, t.obs.Artifact)
+}
+
+// keepResults stores copies of a run's cell results, comparison and artifact, each when set.
+func (t *transition) keepResults(results []v1alpha1.CellResult, comparison *v1alpha1.ComparisonResult, artifact *v1alpha1.ArtifactStatus) {
+	if results != nil {
+		t.st.Results = make([]v1alpha1.CellResult, len(results))
+		for i := range results {
+			results[i].DeepCopyInto(&t.st.Results[i])
 		}
 	}
-	if t.obs.Comparison != nil {
-		t.st.ComparisonResult = t.obs.Comparison.DeepCopy()
+	if comparison != nil {
+		t.st.ComparisonResult = comparison.DeepCopy()
 	}
-	if t.obs.Artifact != nil {
-		t.st.Artifact = t.obs.Artifact.DeepCopy()
+	if artifact != nil {
+		t.st.Artifact = artifact.DeepCopy()
 	}
 }
 
