@@ -15,7 +15,8 @@ import (
 // New assembles the function from its deployment settings. job-created starts builds
 // (Initializing -> Building), so it links the build types, and performs the GitOps hooks of
 // finished jobs, patching their targets through the dynamic client; it reads the target
-// models of jobs with spec.modelValidation (internal/modelready).
+// models of jobs with spec.modelValidation (internal/modelready), and looks for the earlier run
+// a job that asks for reuse may take the verdict of (RunFinder).
 func New(s functionenv.Settings) (function.Handler, error) {
 	if err := functionenv.RequireRunnerImage("job-created", s); err != nil {
 		return nil, err
@@ -36,5 +37,6 @@ func New(s functionenv.Settings) (function.Handler, error) {
 	if err != nil {
 		return nil, fmt.Errorf("job-created: %w", err)
 	}
-	return HandlerWith(x, Options{Hooks: &gitopshooks.Runner{Store: store, Targets: targets}, Models: models}), nil
+	return HandlerWith(x, Options{Hooks: &gitopshooks.Runner{Store: store, Targets: targets}, Models: models,
+		Runs: RunFinder{Jobs: store, RunnerImage: s.Pod.RunnerImage}}), nil
 }

@@ -47,11 +47,19 @@ type Options struct {
 	// objects are then handled too (modelChanged). Without it such a job waits until its
 	// model deadline.
 	Models ModelChecker
+	// Runs looks for an earlier run with the same inputs for a job that asks for reuse
+	// (internal/reuse). Without it such a job is not started (the sweep, which looks, may).
+	Runs ReuseChecker
+}
+
+// ReuseChecker is what job-created and the sweep ask before starting a job (RunFinder).
+type ReuseChecker interface {
+	Check(ctx context.Context, job *v1alpha1.NotebookValidationJob) (*statemachine.ReuseCheck, error)
 }
 
 // HandlerWith handles one job event with x, or one model object's event, doing what o says.
 func HandlerWith(x *transition.Executor, o Options) function.Handler {
-	hooks, jobSeen := o.Hooks, observeJob(o.Models)
+	hooks, jobSeen := o.Hooks, observeJob(o.Models, o.Runs)
 	return func(ctx context.Context, e cloudevents.Event) (*cloudevents.Event, error) {
 		re, err := events.DecodeResourceEvent(e)
 		if err != nil {

@@ -28,11 +28,18 @@ const maxWaitingJobs = 100
 // selectable field, so the API server filters).
 const waitingJobs = "status.phase=" + v1alpha1.PhaseInitializing
 
-// observeJob is job-created's observation: JobSeen, with a reading of the target models when
-// the job awaits them and models is set.
-func observeJob(models ModelChecker) transition.Observer {
+// observeJob is job-created's observation: JobSeen, with what runs found for a job that asks
+// for reuse, and a reading of the target models when the job awaits them and models is set.
+func observeJob(models ModelChecker, runs ReuseChecker) transition.Observer {
 	return func(ctx context.Context, job *v1alpha1.NotebookValidationJob) (statemachine.Observation, error) {
 		obs := statemachine.Observation{Kind: statemachine.JobSeen}
+		if runs != nil {
+			check, err := runs.Check(ctx, job)
+			if err != nil {
+				return obs, err
+			}
+			obs.Reuse = check
+		}
 		if models == nil || !statemachine.AwaitsModels(job) {
 			return obs, nil
 		}

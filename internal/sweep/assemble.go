@@ -10,13 +10,14 @@ import (
 	"github.com/mlops-dev/nbv/internal/function"
 	"github.com/mlops-dev/nbv/internal/functionenv"
 	"github.com/mlops-dev/nbv/internal/gitopshooks"
+	"github.com/mlops-dev/nbv/internal/jobcreated"
 )
 
 // NewFunction assembles the function from its deployment settings and opts. The sweep links
 // the build types: it observes build children (lost build events), starts the build of a job
 // job-created never saw, and deletes the build of a job out of time. It also removes the
 // external-CI route's expired replay-guard Leases, and performs the GitOps hooks of finished
-// jobs whose terminal event was lost.
+// jobs whose terminal event was lost. It looks for a run to reuse as job-created does.
 func NewFunction(s functionenv.Settings, opts Options) (function.Handler, error) {
 	if err := functionenv.RequireRunnerImage("sweep", s); err != nil {
 		return nil, err
@@ -36,5 +37,6 @@ func NewFunction(s functionenv.Settings, opts Options) (function.Handler, error)
 		return nil, err
 	}
 	opts.Hooks = &gitopshooks.Runner{Store: store, Targets: dyn}
+	opts.Runs = jobcreated.RunFinder{Jobs: store, RunnerImage: s.Pod.RunnerImage}
 	return Handler(x, store, opts), nil
 }

@@ -107,6 +107,14 @@ type Options struct {
 	// Hooks performs the GitOps hooks of finished jobs whose hooks are still pending (their
 	// terminal event was lost). Nil: they are left to job-created.
 	Hooks *gitopshooks.Runner
+	// Runs looks, as job-created does, for the earlier run a job that asks for reuse may take
+	// the verdict of (jobcreated.RunFinder). Nil: such a job is left to job-created.
+	Runs ReuseChecker
+}
+
+// ReuseChecker finds what Observation.Reuse carries for a job about to start.
+type ReuseChecker interface {
+	Check(ctx context.Context, job *v1alpha1.NotebookValidationJob) (*statemachine.ReuseCheck, error)
 }
 
 // LeaseCollector deletes what expired in a namespace before now and says how much
@@ -411,7 +419,15 @@ func (s *Sweeper) observation(ctx context.Context, job *v1alpha1.NotebookValidat
 	case v1alpha1.PhaseNone, v1alpha1.PhaseInitializing, v1alpha1.PhaseBuildComplete,
 		v1alpha1.PhasePending, v1alpha1.PhaseRunning:
 		if !overdue {
-			return statemachine.Observation{Kind: statemachine.JobSeen}, nil
+			obs := statemachine.Observation{Kind: statemachine.JobSeen}
+			if s.opts.Runs != nil {
+				check, err := s.opts.Runs.Check(ctx, job)
+				if err != nil {
+					return statemachine.Observation{}, err
+				}
+				obs.Reuse = check
+			}
+			return obs, nil
 		}
 	}
 	if overdue {
