@@ -28,6 +28,12 @@ func TestArtifactEventSaysWhereTheRecordIs(t *testing.T) {
 	if _, _, _, ok := ArtifactEvent(job, v1alpha1.PhaseSucceeded, st); ok {
 		t.Error("an Event for a job that had already ended")
 	}
+	reused := st.DeepCopy()
+	reused.Artifact = &v1alpha1.ArtifactStatus{Reference: ref}
+	reused.ReusedRun = &v1alpha1.ReusedRun{Namespace: "team-a", Name: "yesterday", UID: "u", ArtifactReference: ref}
+	if _, _, _, ok := ArtifactEvent(job, v1alpha1.PhaseInitializing, reused); ok {
+		t.Error("an artifact Event for a job that reused an earlier run's artifact and pushed nothing")
+	}
 	st.Artifact = nil
 	if _, _, _, ok := ArtifactEvent(job, v1alpha1.PhaseValidationRunning, st); ok {
 		t.Error("an Event without an artifact")

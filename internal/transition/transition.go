@@ -245,10 +245,11 @@ const (
 
 // ArtifactEvent is the Event of the transition that ended a job with its run's artifact
 // recorded: where it is and the command that fetches it, or why nothing was pushed. ok is
-// false for any other transition.
+// false for any other transition, and for a job that reused an earlier run's artifact: it
+// pushed nothing, and its Reused Event names the artifact.
 func ArtifactEvent(job *v1alpha1.NotebookValidationJob, previous string, st *v1alpha1.NotebookValidationJobStatus) (eventType, reason, message string, ok bool) {
 	a := st.Artifact
-	if a == nil || !statemachine.Terminal(st.Phase) || statemachine.Terminal(previous) {
+	if a == nil || !statemachine.Terminal(st.Phase) || statemachine.Terminal(previous) || st.ReusedRun != nil {
 		return "", "", "", false
 	}
 	if a.Reference == "" {
