@@ -14,7 +14,10 @@ import (
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 
 	"github.com/mlops-dev/nbv/api/v1alpha1"
+	"github.com/mlops-dev/nbv/internal/jobcreated"
+	"github.com/mlops-dev/nbv/internal/reuse"
 	"github.com/mlops-dev/nbv/internal/statemachine"
+	"github.com/mlops-dev/nbv/internal/sweep"
 	"github.com/mlops-dev/nbv/internal/transition"
 )
 
@@ -169,5 +172,50 @@ func TestUnchangedRunIsReused(t *testing.T) {
 	}
 	if !slices.Contains(reasons, statemachine.ReasonReused) || slices.Contains(reasons, transition.ReasonArtifactPushed) {
 		t.Errorf("run-2: Events %v, want %s and no %s", reasons, statemachine.ReasonReused, transition.ReasonArtifactPushed)
+	}
+}
+
+// TestSweepReusesForAnUnseenJob: a job that asks for reuse and whose events were all lost is
+// decided by the sweep as job-created would: the API server finds the earlier run by its key's
+// digest (a selectable field), and the job ends with its verdict and no pod. A sweep that does
+// not look for runs leaves such a job in Initializing rather than running it.
+func TestSweepReusesForAnUnseenJob(t *testing.T) {
+	f := newSweepFixture(t)
+	pin := func(j *v1alpha1.NotebookValidationJob) {
+		j.Annotations = map[string]string{v1alpha1.AnnotationReuse: "true"}
+		j.Spec.Notebook.Git.Ref = "0123456789abcdef0123456789abcdef01234567"
+		j.Spec.PodConfig.ContainerImage = pinnedImage
+	}
+	// The earlier run, as pod-completed left it.
+	earlier := f.createJob("yesterday", pin)
+	key, err := reuse.Key(earlier, testRunnerImage)
+	if err != nil {
+		t.Fatal(err)
+	}
+	done := metav1.NewTime(f.now.Add(-time.Hour))
+	message := "notebook passed: 2 of 2 code cells succeeded"
+	if _, err := f.store.PatchStatus(f.ctx, earlier, v1alpha1.NotebookValidationJobStatus{
+		Phase: v1alpha1.PhaseSucceeded, Message: message, StartTime: &done, CompletionTime: &done, ReuseKey: key,
+		ValidationPodName: statemachine.PodName(earlier, 0),
+		Results:           []v1alpha1.CellResult{{CellIndex: 0, Status: v1alpha1.CellStatusSuccess}, {CellIndex: 1, Status: v1alpha1.CellStatusSuccess}},
+		Conditions: []metav1.Condition{{Type: v1alpha1.ConditionReady, Status: metav1.ConditionTrue, Reason: statemachine.ReasonNotebookSucceeded,
+			Message: message, LastTransitionTime: done}},
+	}); err != nil {
+		t.Fatal(err)
+	}
+	f.createJob("unseen", pin)
+	f.ping(sweep.Options{}) // "" -> Initializing
+	f.now = f.now.Add(time.Minute)
+	f.ping(sweep.Options{})
+	if job := f.get("unseen"); job.Status.Phase != v1alpha1.PhaseInitializing || len(f.podsOf("unseen")) > 0 {
+		t.Fatalf("a sweep that does not look for runs moved the job to %q with pods %v", job.Status.Phase, podNames(f.podsOf("unseen")))
+	}
+	f.now = f.now.Add(time.Minute)
+	f.ping(sweep.Options{Runs: jobcreated.RunFinder{Jobs: f.sweep, RunnerImage: testRunnerImage}})
+	job := f.get("unseen")
+	if job.Status.Phase != v1alpha1.PhaseSucceeded || job.Status.ReusedRun == nil || job.Status.ReusedRun.Name != "yesterday" ||
+		job.Status.ReusedRun.UID != string(earlier.UID) || len(job.Status.Results) != 2 || len(f.podsOf("unseen")) > 0 {
+		t.Fatalf("after the sweep looked: phase %q reusedRun %+v results %d pods %v (%s)", job.Status.Phase, job.Status.ReusedRun,
+			len(job.Status.Results), podNames(f.podsOf("unseen")), job.Status.Message)
 	}
 }
