@@ -46,6 +46,19 @@ func requireRegistry(t *testing.T, ctx context.Context, ns string) *localregistr
 	return reg
 }
 
+// newFixtureWithRegistry is newFixture with the registry for run records installed for its
+// namespace first: the functions read its ConfigMap when an instance starts, on the first event.
+func newFixtureWithRegistry(t *testing.T, ctx context.Context) (*fixture, *localregistry.Registry) {
+	t.Helper()
+	ns := newNamespace(t, ctx, requireControlPlane(t))
+	reg := requireRegistry(t, ctx, ns)
+	f := newFixture(t, 1)
+	if f.ns != ns {
+		t.Fatalf("fixture namespace %s, want %s", f.ns, ns)
+	}
+	return f, reg
+}
+
 // TestRunRecordIsPushedAndFetchedByNbvReport: a job run on the local stack with a registry
 // configured ends with status.artifact naming its record by digest and an Event saying where
 // it is; `nbv report` fetches the executed notebook and report.html back, byte for byte what
@@ -57,14 +70,8 @@ func TestRunRecordIsPushedAndFetchedByNbvReport(t *testing.T) {
 	cp := requireControlPlane(t)
 	ctx, cancel := context.WithTimeout(context.Background(), 3*time.Minute)
 	defer cancel()
-	// The registry is installed before the fixture's functions can start (they read the
-	// ConfigMap when an instance starts, on the first event).
-	ns := newNamespace(t, ctx, cp)
-	reg := requireRegistry(t, ctx, ns)
-	f := newFixture(t, 1)
-	if f.ns != ns {
-		t.Fatalf("fixture namespace %s, want %s", f.ns, ns)
-	}
+	f, reg := newFixtureWithRegistry(t, ctx)
+	ns := f.ns
 	repoURL, work := f.startHostKubeletIn(map[string][]string{"record.ipynb": {
 		"import os, glob\n" +
 			"found = [k for k, v in os.environ.items() if 'DOCKER' in k or 'dockerconfig' in v or '" + reg.Password + "' in v or 'registry' in v]\n" +

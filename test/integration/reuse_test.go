@@ -32,15 +32,10 @@ const pinnedImage = "quay.io/jupyter/minimal-notebook@sha256:5f2c0a3b9e8d7c6b5a4
 // env value) runs again. A job whose ref is a branch runs and says why it is not reusable,
 // and a malformed annotation fails the job, naming the annotation.
 func TestUnchangedRunIsReused(t *testing.T) {
-	cp := requireControlPlane(t)
 	ctx, cancel := context.WithTimeout(context.Background(), 4*time.Minute)
 	defer cancel()
-	ns := newNamespace(t, ctx, cp)
-	reg := requireRegistry(t, ctx, ns)
-	f := newFixture(t, 1)
-	if f.ns != ns {
-		t.Fatalf("fixture namespace %s, want %s", f.ns, ns)
-	}
+	f, reg := newFixtureWithRegistry(t, ctx)
+	ns := f.ns
 	repoURL, work := f.startHostKubeletIn(map[string][]string{"reuse.ipynb": {
 		"import os\nprint('seed', os.environ['SEED'])", "6 * 7",
 	}})
