@@ -58,7 +58,7 @@ type NotebookValidationJobStatus struct {
 	// +optional
 	ObservedGeneration int64 `json:"observedGeneration,omitempty"`
 
-	// Conditions: Ready, BuildReady, ValidationComplete.
+	// Conditions: Ready, BuildReady, ValidationComplete, and Reused for a job that asks for reuse.
 	// +listType=map
 	// +listMapKey=type
 	// +optional
