@@ -140,22 +140,10 @@ func TestTektonBuildTimeoutIsTektons(t *testing.T) {
 }
 
 // builtJobYAML is a job built by Tekton with kaniko from repo's Dockerfile, pushed to the
-// cluster's registry, with the build timeout given.
+// cluster's registry, with the build timeout given (the job's own timeout counts from the
+// build's end).
 func builtJobYAML(namespace, name, repo, buildTimeout string) string {
-	return fmt.Sprintf(`apiVersion: mlops.mlops.dev/v1alpha1
-kind: NotebookValidationJob
-metadata:
-  name: %s
-  namespace: %s
-spec:
-  notebook:
-    git:
-      url: %s
-      ref: main
-    path: notebooks/built.ipynb
-  podConfig:
-    containerImage: %s
-    buildConfig:
+	build := fmt.Sprintf(`    buildConfig:
       enabled: true
       strategy: tekton
       dockerfile: Dockerfile
@@ -165,8 +153,8 @@ spec:
         builderImage: %s
         gitImage: %s
         registry: %s
-  timeout: 20m
-`, name, namespace, repo, realcluster.NotebookImage, buildTimeout, realcluster.KanikoImage, realcluster.NotebookImage, realcluster.Registry)
+`, buildTimeout, realcluster.KanikoImage, realcluster.NotebookImage, realcluster.Registry)
+	return jobYAML(namespace, name, repo, "notebooks/built.ipynb", realcluster.NotebookImage, build)
 }
 
 var (

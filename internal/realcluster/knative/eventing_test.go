@@ -45,23 +45,30 @@ func eventingObjects(t *testing.T) ([]*unstructured.Unstructured, []string) {
 	return objs, images
 }
 
+// localJSON is o as JSON, failing the test where a ko:// reference is left in it.
+func localJSON(t *testing.T, o *unstructured.Unstructured) []byte {
+	t.Helper()
+	data, err := json.Marshal(o.Object)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if strings.Contains(string(data), "ko://") {
+		t.Errorf("%s %s still holds a ko:// reference", o.GetKind(), objectName(o))
+	}
+	return data
+}
+
 func TestEventingManifestsAreLocal(t *testing.T) {
 	objs, images := eventingObjects(t)
 	used := map[string]bool{} // every local ref any string of any object holds
 	for _, o := range objs {
-		data, err := json.Marshal(o.Object)
-		if err != nil {
-			t.Fatal(err)
-		}
-		if strings.Contains(string(data), "ko://") {
-			t.Errorf("%s %s still holds a ko:// reference", o.GetKind(), objectName(o))
-		}
+		data := localJSON(t, o)
 		for _, img := range images {
 			if strings.Contains(string(data), `"`+ociimage.RefFor(img)+`"`) {
 				used[img] = true
 			}
 		}
-		err = eachContainer(o, func(field string, c map[string]any) error {
+		err := eachContainer(o, func(field string, c map[string]any) error {
 			if c["imagePullPolicy"] != "Never" {
 				t.Errorf("%s %s %s %v: imagePullPolicy %v, want Never", o.GetKind(), objectName(o), field, c["name"], c["imagePullPolicy"])
 			}

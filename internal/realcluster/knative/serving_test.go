@@ -2,10 +2,8 @@ package knative
 
 import (
 	"context"
-	"encoding/json"
 	"path/filepath"
 	"slices"
-	"strings"
 	"testing"
 
 	"k8s.io/apimachinery/pkg/apis/meta/v1/unstructured"
@@ -68,13 +66,7 @@ func TestServingManifests(t *testing.T) {
 	crds := map[string]bool{}
 	data := map[string]map[string]any{}
 	for _, o := range objs {
-		raw, err := json.Marshal(o.Object)
-		if err != nil {
-			t.Fatal(err)
-		}
-		if strings.Contains(string(raw), "ko://") {
-			t.Errorf("%s %s still holds a ko:// reference", o.GetKind(), objectName(o))
-		}
+		localJSON(t, o)
 		switch o.GetKind() {
 		case "CustomResourceDefinition":
 			crds[o.GetName()] = true
