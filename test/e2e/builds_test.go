@@ -81,7 +81,8 @@ func TestTektonBuildRunsInBuiltImage(t *testing.T) {
 }
 
 // TestTektonBuildFailureNamesTheStep: a Dockerfile whose RUN step fails fails the PipelineRun
-// and the job, whose message names the failing step and what it said.
+// and the job, whose message names the failing step, its exit code (kaniko exits with the
+// RUN's) and the kubectl logs command that shows what it said.
 func TestTektonBuildFailureNamesTheStep(t *testing.T) {
 	repo := gitRepoServer(t, map[string][]byte{
 		"Dockerfile": []byte("FROM " + realcluster.NotebookImage + "\n" +
@@ -101,10 +102,16 @@ func TestTektonBuildFailureNamesTheStep(t *testing.T) {
 	if reason := succeededReason(pr); reason != "Failed" {
 		t.Errorf("PipelineRun %s: Succeeded reason %q, want Tekton's Failed", pr.GetName(), reason)
 	}
-	for _, want := range []string{`"build"`, "exit status 3"} {
+	for _, want := range []string{`step "build-and-push" of TaskRun`, "exited with code 3", "(its output: kubectl logs -n " + ns} {
 		if !strings.Contains(job.Status.Message, want) {
-			t.Errorf("job message %q does not name the failing step and its message (%s)", job.Status.Message, want)
+			t.Errorf("job message %q does not name the failing step, its exit code and where its output is (%s)", job.Status.Message, want)
 		}
+	}
+	// The command the message gives shows what the RUN step said.
+	_, command, _ := strings.Cut(job.Status.Message, "(its output: kubectl ")
+	out, err := kubectl(t, "", strings.Fields(strings.TrimSuffix(command, ")"))...)
+	if err != nil || !strings.Contains(out, "nbv-e2e-broken-requirement") {
+		t.Errorf("kubectl %s: %v, output without the RUN step's message:\n%s", command, err, out)
 	}
 	if job.Status.ValidationPodName != "" {
 		t.Errorf("a failed build started validation pod %s", job.Status.ValidationPodName)
@@ -248,6 +255,8 @@ func printBuildTimings(t *testing.T, namespace, job string, pr *unstructured.Uns
 	steps, _, _ := unstructured.NestedSlice(tr.Object, "status", "steps")
 	var parts []string
 	var buildStart, buildEnd time.Time
+	var buildContainer string
+	var first time.Time // the first step's start
 	for _, s := range steps {
 		m := s.(map[string]any)
 		name, _ := m["name"].(string)
@@ -256,18 +265,23 @@ func printBuildTimings(t *testing.T, namespace, job string, pr *unstructured.Uns
 		from, _ := time.Parse(time.RFC3339, started)
 		to, _ := time.Parse(time.RFC3339, finished)
 		parts = append(parts, fmt.Sprintf("%s %s", name, to.Sub(from)))
-		if name == "build" {
+		if first.IsZero() || from.Before(first) {
+			first = from
+		}
+		if name == "build-and-push" {
 			buildStart, buildEnd = from, to
+			buildContainer, _ = m["container"].(string)
 		}
 	}
 	podName, _, _ := unstructured.NestedString(tr.Object, "status", "podName")
-	out, err := kubectl(t, "", "logs", "-n", namespace, podName, "-c", "step-build", "--timestamps")
+	out, err := kubectl(t, "", "logs", "-n", namespace, podName, "-c", buildContainer, "--timestamps")
 	if err == nil {
 		if pushing := logLineTime(out, "Pushing image to"); !pushing.IsZero() {
 			parts = append(parts, fmt.Sprintf("of which kaniko build %s, push %s", pushing.Sub(buildStart).Round(time.Second), buildEnd.Sub(pushing).Round(time.Second)))
 		}
 	}
-	fmt.Printf("e2e: build of %s/%s: %s; PipelineRun %s\n", namespace, job, strings.Join(parts, ", "),
+	fmt.Printf("e2e: build of %s/%s: PipelineRun created -> first step started %s (TaskRun pod scheduled, images pulled, init containers); %s; PipelineRun %s\n",
+		namespace, job, first.Sub(creationOf(pr)).Round(time.Second), strings.Join(parts, ", "),
 		conditionTime(pr, "Succeeded").Sub(creationOf(pr)).Round(time.Second))
 }
 
