@@ -44,6 +44,8 @@ type Options struct {
 type Cluster struct {
 	ControlPlane *controlplane.ControlPlane
 	Node         *node.Node
+	// NotebookImageDigest is the digest NotebookImage was pushed with, for jobs that pin it.
+	NotebookImageDigest string
 	// Steps is how long each bring-up step took, in order.
 	Steps []Step
 }
@@ -122,6 +124,9 @@ func Up(ctx context.Context, opts Options) (_ *Cluster, err error) {
 	if err := knative.SetConfigData(functions, FunctionsNamespace, "nbv-build-images", buildImages); err != nil {
 		return nil, err
 	}
+	if err := knative.SetConfigData(functions, FunctionsNamespace, "nbv-artifacts", runRecords); err != nil {
+		return nil, err
+	}
 	for _, p := range functionImages {
 		images = append(images, ociimage.GoImage{Package: p, Dir: opts.RepoRoot})
 	}
@@ -142,7 +147,9 @@ func Up(ctx context.Context, opts Options) (_ *Cluster, err error) {
 		return nil, err
 	}
 	if err := step("notebook image (pushed)", func() error {
-		return pushNotebook(ctx, notebookTar)
+		digest, err := pushNotebook(ctx, notebookTar)
+		c.NotebookImageDigest = digest
+		return err
 	}); err != nil {
 		return nil, err
 	}
@@ -231,20 +238,23 @@ func (c *Cluster) buildImages(ctx context.Context, dir string, images []ociimage
 	return notebookTar, nil
 }
 
-// pushNotebook pushes the notebook image to the registry as NotebookImage. The registry's
-// pod is ready by now, but kube-proxy may not have programmed its node port yet: a refused
-// connection is retried for a while.
-func pushNotebook(ctx context.Context, tar string) error {
+// pushNotebook pushes the notebook image to the registry as NotebookImage and returns its
+// digest. The registry's pod is ready by now, but kube-proxy may not have programmed its node
+// port yet: a refused connection is retried for a while.
+func pushNotebook(ctx context.Context, tar string) (string, error) {
 	ctx, cancel := context.WithTimeout(ctx, time.Minute)
 	defer cancel()
 	for {
-		_, err := ociimage.PushPlainHTTP(ctx, tar, ociimage.NotebookRef, NotebookImage)
-		if err == nil || !errors.Is(err, syscall.ECONNREFUSED) {
-			return err
+		digest, err := ociimage.PushPlainHTTP(ctx, tar, ociimage.NotebookRef, NotebookImage)
+		if err == nil {
+			return digest.String(), nil
+		}
+		if !errors.Is(err, syscall.ECONNREFUSED) {
+			return "", err
 		}
 		select {
 		case <-ctx.Done():
-			return err
+			return "", err
 		case <-time.After(time.Second):
 		}
 	}

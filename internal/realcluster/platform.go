@@ -51,6 +51,11 @@ const kanikoPackage = "github.com/GoogleContainerTools/kaniko/cmd/executor"
 // for the clone step.
 var buildImages = map[string]string{"builderImages": KanikoImage, "gitImages": NotebookImage}
 
+// runRecords are the installer's registry settings for run records (ConfigMap
+// nbv-system/nbv-artifacts): every validation pod's publish sidecar pushes its record to the
+// cluster's registry, anonymously over plain HTTP.
+var runRecords = map[string]string{"repository": Registry + "/nbv-runs", "insecure": "true"}
+
 // platformManifests reads what runs before this project's side: Knative Eventing and Serving
 // from their modules (pinned by test/e2e/knative), Traefik, Serving's ingress (pinned by
 // test/e2e/traefik), Tekton Pipelines (pinned by test/e2e/tekton) and the registry, with the

@@ -224,6 +224,13 @@ func notebookFixture(t *testing.T, fixture string) []byte {
 // node's veth, where pods reach it. It returns the repository's URL.
 func gitRepoServer(t *testing.T, files map[string][]byte) string {
 	t.Helper()
+	url, _ := gitRepoServerAt(t, files)
+	return url
+}
+
+// gitRepoServerAt is gitRepoServer that also returns the commit main is at.
+func gitRepoServerAt(t *testing.T, files map[string][]byte) (url, commit string) {
+	t.Helper()
 	gitBin, err := exec.LookPath("git")
 	if err != nil {
 		t.Fatal("git is needed to serve the notebook repository: run hack/install-e2e-deps.sh")
@@ -252,6 +259,10 @@ func gitRepoServer(t *testing.T, files map[string][]byte) string {
 	git(work, "add", ".")
 	git(work, "commit", "-q", "-m", "notebooks")
 	git(root, "clone", "-q", "--bare", work, "notebooks.git")
+	head, err := exec.Command(gitBin, "-C", work, "rev-parse", "HEAD").Output()
+	if err != nil {
+		t.Fatal(err)
+	}
 
 	execPath, err := exec.Command(gitBin, "--exec-path").Output()
 	if err != nil {
@@ -268,7 +279,7 @@ func gitRepoServer(t *testing.T, files map[string][]byte) string {
 	srv := &http.Server{Handler: backend, ReadHeaderTimeout: 10 * time.Second}
 	go func() { _ = srv.Serve(l) }()
 	t.Cleanup(func() { _ = srv.Close() })
-	return "http://" + l.Addr().String() + "/notebooks.git"
+	return "http://" + l.Addr().String() + "/notebooks.git", strings.TrimSpace(string(head))
 }
 
 // runNBV runs the nbv CLI built in TestMain.
