@@ -1,9 +1,10 @@
 // Package realcluster brings up the e2e cluster of `make e2e`: a real control plane
 // (etcd, kube-apiserver, kube-controller-manager, kube-scheduler) bound to the host end of the
-// node's veth, one real node (package node), this project's, Knative's and Traefik's images
-// imported into the node's containerd (package ociimage), and Knative Eventing and Serving,
-// Traefik as Serving's ingress, and this project's functions installed on it (package
-// knative). Down tears all of it down.
+// node's veth, one real node (package node), this project's, Knative's, Traefik's, Tekton's,
+// kaniko's and the registry's images imported into the node's containerd (package ociimage),
+// and Knative Eventing and Serving, Traefik as Serving's ingress, Tekton Pipelines, a registry
+// (to which the notebook image is pushed, and from which the node pulls it) and this project's
+// functions installed on it (package knative). Down tears all of it down.
 package realcluster
 
 import (
