@@ -277,7 +277,7 @@ func printBuildTimings(t *testing.T, namespace, job string, pr *unstructured.Uns
 	out, err := kubectl(t, "", "logs", "-n", namespace, podName, "-c", buildContainer, "--timestamps")
 	if err == nil {
 		if pushing := logLineTime(out, "Pushing image to"); !pushing.IsZero() {
-			parts = append(parts, fmt.Sprintf("of which kaniko build %s, push %s", pushing.Sub(buildStart).Round(time.Second), buildEnd.Sub(pushing).Round(time.Second)))
+			parts = append(parts, fmt.Sprintf("of which kaniko build %s, push %s", pushing.Sub(buildStart).Round(100*time.Millisecond), buildEnd.Sub(pushing).Round(100*time.Millisecond)))
 		}
 	}
 	fmt.Printf("e2e: build of %s/%s: PipelineRun created -> first step started %s (TaskRun pod scheduled, images pulled, init containers); %s; PipelineRun %s\n",
