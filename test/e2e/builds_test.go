@@ -254,7 +254,6 @@ func printBuildTimings(t *testing.T, namespace, job string, pr *unstructured.Uns
 	tr := taskRun(t, pr)
 	steps, _, _ := unstructured.NestedSlice(tr.Object, "status", "steps")
 	var parts []string
-	var buildStart, buildEnd time.Time
 	var buildContainer string
 	var first time.Time // the first step's start
 	for _, s := range steps {
@@ -269,15 +268,16 @@ func printBuildTimings(t *testing.T, namespace, job string, pr *unstructured.Uns
 			first = from
 		}
 		if name == "build-and-push" {
-			buildStart, buildEnd = from, to
 			buildContainer, _ = m["container"].(string)
 		}
 	}
 	podName, _, _ := unstructured.NestedString(tr.Object, "status", "podName")
 	out, err := kubectl(t, "", "logs", "-n", namespace, podName, "-c", buildContainer, "--timestamps")
 	if err == nil {
-		if pushing := logLineTime(out, "Pushing image to"); !pushing.IsZero() {
-			parts = append(parts, fmt.Sprintf("of which kaniko build %s, push %s", pushing.Sub(buildStart).Round(100*time.Millisecond), buildEnd.Sub(pushing).Round(100*time.Millisecond)))
+		// The first and last lines and the one that starts the push, to the nanosecond.
+		first, last := logLineTime(out, ""), lastLogLineTime(out)
+		if pushing := logLineTime(out, "Pushing image to"); !pushing.IsZero() && !first.IsZero() {
+			parts = append(parts, fmt.Sprintf("of which kaniko build %s, push %s", pushing.Sub(first).Round(10*time.Millisecond), last.Sub(pushing).Round(10*time.Millisecond)))
 		}
 	}
 	fmt.Printf("e2e: build of %s/%s: PipelineRun created -> first step started %s (TaskRun pod scheduled, images pulled, init containers); %s; PipelineRun %s\n",
@@ -287,6 +287,15 @@ func printBuildTimings(t *testing.T, namespace, job string, pr *unstructured.Uns
 
 func creationOf(obj *unstructured.Unstructured) time.Time {
 	return obj.GetCreationTimestamp().Time
+}
+
+// lastLogLineTime is the kubelet's timestamp of the last line of log (kubectl logs
+// --timestamps).
+func lastLogLineTime(log string) time.Time {
+	lines := strings.Split(strings.TrimSpace(log), "\n")
+	ts, _, _ := strings.Cut(lines[len(lines)-1], " ")
+	at, _ := time.Parse(time.RFC3339Nano, ts)
+	return at
 }
 
 // logLineTime is the kubelet's timestamp of the first line of log (kubectl logs --timestamps)
