@@ -275,9 +275,9 @@ func printBuildTimings(t *testing.T, namespace, job string, pr *unstructured.Uns
 	out, err := kubectl(t, "", "logs", "-n", namespace, podName, "-c", buildContainer, "--timestamps")
 	if err == nil {
 		// The first and last lines and the one that starts the push, to the nanosecond.
-		first, last := logLineTime(out, ""), lastLogLineTime(out)
-		if pushing := logLineTime(out, "Pushing image to"); !pushing.IsZero() && !first.IsZero() {
-			parts = append(parts, fmt.Sprintf("of which kaniko build %s, push %s", pushing.Sub(first).Round(10*time.Millisecond), last.Sub(pushing).Round(10*time.Millisecond)))
+		logStart, logEnd := logLineTime(out, ""), lastLogLineTime(out)
+		if pushing := logLineTime(out, "Pushing image to"); !pushing.IsZero() && !logStart.IsZero() {
+			parts = append(parts, fmt.Sprintf("of which kaniko build %s, push %s", pushing.Sub(logStart).Round(10*time.Millisecond), logEnd.Sub(pushing).Round(10*time.Millisecond)))
 		}
 	}
 	fmt.Printf("e2e: build of %s/%s: PipelineRun created -> first step started %s (TaskRun pod scheduled, images pulled, init containers); %s; PipelineRun %s\n",
