@@ -2,6 +2,7 @@ package buildchild
 
 import (
 	"context"
+	"fmt"
 	"strings"
 	"testing"
 
@@ -59,5 +60,44 @@ func TestObserveChildNamesTheFailedStep(t *testing.T) {
 	obs, err = b.ObserveChild(context.Background(), j, childapi.PipelineRuns, "nb-build")
 	if err != nil || !strings.HasPrefix(obs.Message, "msg (the failed step is unknown: get TaskRun") {
 		t.Errorf("TaskRun gone: %+v %v, want Tekton's message and why the step is unknown", obs, err)
+	}
+}
+
+// A user's Pipeline with many tasks, none of whose TaskRuns shows a failed step: the reads
+// stop at maxTaskRunsRead and Tekton's message stays.
+func TestExplainFailureReadsBoundedTaskRuns(t *testing.T) {
+	j := job(v1alpha1.BuildStrategyTekton, nil)
+	failed := pipelineRunObject(t, j, corev1.ConditionFalse, "Failed")
+	var refs []any
+	objs := []runtime.Object{failed}
+	for i := range 3 * maxTaskRunsRead {
+		name := fmt.Sprintf("task-%d", i)
+		refs = append(refs, map[string]any{"apiVersion": "tekton.dev/v1", "kind": "TaskRun", "name": name})
+		u, err := runtime.DefaultUnstructuredConverter.ToUnstructured(&pipelinev1.TaskRun{
+			TypeMeta:   metav1.TypeMeta{APIVersion: "tekton.dev/v1", Kind: "TaskRun"},
+			ObjectMeta: metav1.ObjectMeta{Name: name, Namespace: j.Namespace},
+		})
+		if err != nil {
+			t.Fatal(err)
+		}
+		objs = append(objs, &unstructured.Unstructured{Object: u})
+	}
+	if err := unstructured.SetNestedSlice(failed.Object, refs, "status", "childReferences"); err != nil {
+		t.Fatal(err)
+	}
+	b, f := newBuilds(objs...)
+	b.ExplainsFailedSteps = true
+	obs, err := b.ObserveChild(context.Background(), j, childapi.PipelineRuns, "nb-build")
+	if err != nil || obs.Message != "msg" {
+		t.Errorf("no failed step among the TaskRuns: %+v %v, want Tekton's message", obs, err)
+	}
+	reads := 0
+	for _, a := range f.actions("get") {
+		if strings.HasPrefix(a, "get taskruns/") {
+			reads++
+		}
+	}
+	if reads != maxTaskRunsRead {
+		t.Errorf("%d TaskRuns read for one failed PipelineRun of %d, want %d", reads, 3*maxTaskRunsRead, maxTaskRunsRead)
 	}
 }
