@@ -280,13 +280,10 @@ func printBuildTimings(t *testing.T, namespace, job string, pr *unstructured.Uns
 			parts = append(parts, fmt.Sprintf("of which kaniko build %s, push %s", pushing.Sub(logStart).Round(10*time.Millisecond), logEnd.Sub(pushing).Round(10*time.Millisecond)))
 		}
 	}
+	created := pr.GetCreationTimestamp().Time
 	fmt.Printf("e2e: build of %s/%s: PipelineRun created -> first step started %s (TaskRun pod scheduled, images pulled, init containers); %s; PipelineRun %s\n",
-		namespace, job, first.Sub(creationOf(pr)).Round(time.Second), strings.Join(parts, ", "),
-		conditionTime(pr, "Succeeded").Sub(creationOf(pr)).Round(time.Second))
-}
-
-func creationOf(obj *unstructured.Unstructured) time.Time {
-	return obj.GetCreationTimestamp().Time
+		namespace, job, first.Sub(created).Round(time.Second), strings.Join(parts, ", "),
+		conditionTime(pr, "Succeeded").Sub(created).Round(time.Second))
 }
 
 // lastLogLineTime is the kubelet's timestamp of the last line of log (kubectl logs
