@@ -1,10 +1,12 @@
 // Package realcluster brings up the e2e cluster of `make e2e`: a real control plane
 // (etcd, kube-apiserver, kube-controller-manager, kube-scheduler) bound to the host end of the
 // node's veth, one real node (package node), this project's, Knative's, Traefik's, Tekton's,
-// kaniko's and the registry's images imported into the node's containerd (package ociimage),
-// and Knative Eventing and Serving, Traefik as Serving's ingress, Tekton Pipelines, a registry
-// (to which the notebook image is pushed, and from which the node pulls it) and this project's
-// functions installed on it (package knative). Down tears all of it down.
+// kaniko's, the registry's, Prometheus' and Jaeger's images imported into the node's
+// containerd (package ociimage), and Knative Eventing and Serving, Traefik as Serving's
+// ingress, Tekton Pipelines, a registry (to which the notebook image is pushed, and from which
+// the node pulls it), Prometheus and Jaeger (where every function, validation pod and Tekton
+// sends its telemetry) and this project's functions installed on it (package knative). Down
+// tears all of it down.
 package realcluster
 
 import (
@@ -128,6 +130,9 @@ func Up(ctx context.Context, opts Options) (_ *Cluster, err error) {
 	if err := knative.SetConfigData(functions, FunctionsNamespace, "nbv-artifacts", runRecords); err != nil {
 		return nil, err
 	}
+	if err := knative.SetContainerEnv(functions, FunctionsNamespace, telemetry); err != nil {
+		return nil, err
+	}
 	for _, p := range functionImages {
 		images = append(images, ociimage.GoImage{Package: p, Dir: opts.RepoRoot})
 	}
@@ -142,7 +147,7 @@ func Up(ctx context.Context, opts Options) (_ *Cluster, err error) {
 		return nil, err
 	}
 	cfg := c.RESTConfig()
-	if err := step("eventing, serving, traefik, tekton, registry", func() error {
+	if err := step("eventing, serving, traefik, tekton, registry, prometheus, jaeger", func() error {
 		return knative.InstallPlatform(ctx, cfg, platform...)
 	}); err != nil {
 		return nil, err
@@ -179,6 +184,9 @@ const (
 	tektonModuleDir   = "test/e2e/tekton"
 	kanikoModuleDir   = "test/e2e/kaniko"
 	registryModuleDir = "hack/tools/registry"
+	// jaegerModuleDir pins Jaeger v2; prometheusModuleDir Prometheus (promtool's module).
+	jaegerModuleDir     = "test/e2e/jaeger"
+	prometheusModuleDir = "hack/tools/prometheus"
 	// FunctionsNamespace is where the functions, the Broker and the event sources run.
 	FunctionsNamespace = "nbv-system"
 )

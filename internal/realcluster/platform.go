@@ -56,6 +56,21 @@ var buildImages = map[string]string{"builderImages": KanikoImage, "gitImages": N
 // cluster's registry, anonymously over plain HTTP.
 var runRecords = map[string]string{"repository": Registry + "/nbv-runs", "insecure": "true"}
 
+// telemetry is what the installer sets on the functions for metrics and traces (Helm:
+// otlp.endpoint and otlp.podEndpoint): every function and every validation pod pushes to
+// the cluster's Jaeger, which forwards metrics to Prometheus.
+var telemetry = map[string]string{
+	"OTEL_EXPORTER_OTLP_ENDPOINT": knative.OTLPEndpoint,
+	"NBV_POD_OTLP_ENDPOINT":       knative.OTLPEndpoint,
+}
+
+// tektonTracing turns on Tekton's own tracing (ConfigMap tekton-pipelines/config-tracing),
+// to the same Jaeger.
+var tektonTracing = map[string]string{"enabled": "true", "endpoint": knative.OTLPEndpoint + "/v1/traces"}
+
+// prometheusVersion is the Prometheus release of module v0.316.0 (hack/tools/prometheus).
+const prometheusVersion = "3.16.0"
+
 // platformManifests reads what runs before this project's side: Knative Eventing and Serving
 // from their modules (pinned by test/e2e/knative), Traefik, Serving's ingress (pinned by
 // test/e2e/traefik), Tekton Pipelines (pinned by test/e2e/tekton) and the registry, with the
@@ -102,6 +117,14 @@ func platformManifests(ctx context.Context, repoRoot string) ([]knative.Platform
 	if err != nil {
 		return nil, nil, err
 	}
+	monitoring, err := knative.MonitoringManifests(repoRoot)
+	if err != nil {
+		return nil, nil, err
+	}
+	// Tekton's reconciler exports its own spans under the span that created the PipelineRun.
+	if err := knative.SetConfigData(tekton, knative.TektonNamespace, "config-tracing", tektonTracing); err != nil {
+		return nil, nil, err
+	}
 	var images []ociimage.GoImage
 	for _, p := range append(eventingImages, servingImages...) {
 		images = append(images, ociimage.GoImage{Package: p, Dir: knativePin})
@@ -113,13 +136,17 @@ func platformManifests(ctx context.Context, repoRoot string) ([]knative.Platform
 	}
 	images = append(images,
 		ociimage.GoImage{Package: knative.RegistryPackage, Dir: filepath.Join(repoRoot, registryModuleDir)},
-		ociimage.GoImage{Package: kanikoPackage, Dir: filepath.Join(repoRoot, kanikoModuleDir), Ref: KanikoImage, AppDir: "/kaniko", Root: true})
+		ociimage.GoImage{Package: kanikoPackage, Dir: filepath.Join(repoRoot, kanikoModuleDir), Ref: KanikoImage, AppDir: "/kaniko", Root: true},
+		ociimage.GoImage{Package: knative.JaegerPackage, Dir: filepath.Join(repoRoot, jaegerModuleDir)},
+		ociimage.GoImage{Package: knative.PrometheusPackage, Dir: filepath.Join(repoRoot, prometheusModuleDir),
+			Tags: []string{"remove_all_sd"}, LDFlags: "-X github.com/prometheus/common/version.Version=" + prometheusVersion})
 	return []knative.Platform{
 		{Name: "Knative Eventing", Objects: eventing, Namespaces: []string{knative.EventingNamespace}, Webhooks: []knative.Webhooks{knative.EventingWebhooks}},
 		{Name: "Knative Serving", Objects: serving, Namespaces: []string{knative.ServingNamespace}, Webhooks: []knative.Webhooks{knative.ServingWebhooks}},
 		{Name: "Traefik", Objects: traefik, Namespaces: []string{"default"}},
 		{Name: "Tekton Pipelines", Objects: tekton, Namespaces: []string{knative.TektonNamespace}, Webhooks: []knative.Webhooks{knative.TektonWebhooks}},
 		{Name: "registry", Objects: registry, Namespaces: []string{knative.RegistryNamespace}},
+		{Name: "Prometheus and Jaeger", Objects: monitoring, Namespaces: []string{knative.MonitoringNamespace}},
 	}, images, nil
 }
 

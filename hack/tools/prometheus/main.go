@@ -7,8 +7,9 @@
 //	nbv-promql exprs FILE...               prints one JSON object per expression of each file
 //	                                       (a PrometheusRule's rules, a Grafana dashboard's
 //	                                       targets): where it is, the expression, the metric
-//	                                       names it selects, or its parse error; exits 1 when
-//	                                       any expression does not parse
+//	                                       names it selects and its selectors (each series
+//	                                       selector as PromQL), or its parse error; exits 1
+//	                                       when any expression does not parse
 //
 // A dashboard's Grafana variables are replaced before parsing: a variable that is a whole
 // range ([$window], [$__rate_interval]) by 5m, any other $name or ${name} (used only inside
@@ -19,6 +20,7 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"maps"
 	"os"
 	"regexp"
 	"slices"
@@ -65,7 +67,7 @@ func run(args []string) error {
 			}
 			for _, e := range found {
 				e.File = file
-				e.Metrics, e.Error = metricNames(e.Expr)
+				e.Metrics, e.Selectors, e.Error = selected(e.Expr)
 				if e.Error != "" {
 					bad++
 				}
@@ -88,7 +90,10 @@ type Expr struct {
 	Where   string   `json:"where"`
 	Expr    string   `json:"expr"`
 	Metrics []string `json:"metrics"`
-	Error   string   `json:"error,omitempty"`
+	// Selectors are the expression's series selectors, e.g. nbv_refusals_total{reason="NotBound"}:
+	// what must hold data for the expression to mean anything.
+	Selectors []string `json:"selectors"`
+	Error     string   `json:"error,omitempty"`
 }
 
 // ruleSpec returns the spec of the PrometheusRule in file.
@@ -207,19 +212,21 @@ func grafanaVars(expr string) string {
 	return variables.ReplaceAllString(ranges.ReplaceAllString(expr, "[5m]"), ".+")
 }
 
-// metricNames parses expr and returns the sorted metric names its selectors name.
-func metricNames(expr string) ([]string, string) {
+// selected parses expr and returns the sorted metric names its selectors name and the sorted
+// selectors themselves.
+func selected(expr string) ([]string, []string, string) {
 	p := parser.NewParser(parser.Options{})
 	node, err := p.ParseExpr(expr)
 	if err != nil {
-		return nil, err.Error()
+		return nil, nil, err.Error()
 	}
-	names := map[string]bool{}
+	names, selectors := map[string]bool{}, map[string]bool{}
 	parser.Inspect(node, func(n parser.Node, _ []parser.Node) error {
 		vs, ok := n.(*parser.VectorSelector)
 		if !ok {
 			return nil
 		}
+		selectors[vs.String()] = true
 		if vs.Name != "" {
 			names[vs.Name] = true
 			return nil
@@ -231,10 +238,5 @@ func metricNames(expr string) ([]string, string) {
 		}
 		return nil
 	})
-	out := make([]string, 0, len(names))
-	for n := range names {
-		out = append(out, n)
-	}
-	slices.Sort(out)
-	return out, ""
+	return slices.Sorted(maps.Keys(names)), slices.Sorted(maps.Keys(selectors)), ""
 }

@@ -34,6 +34,9 @@ type GoImage struct {
 	// Root runs the image as root instead of ko's nonroot 65532: a builder that unpacks
 	// base images over its own root file system needs it.
 	Root bool
+	// Tags are build tags, e.g. Prometheus' remove_all_sd, which leaves out the service
+	// discovery plugins (and their cloud SDKs) a server that only receives OTLP never uses.
+	Tags []string
 }
 
 // appDir is img.AppDir or ko's /ko-app.
@@ -136,7 +139,7 @@ func BuildGoOCI(ctx context.Context, img GoImage, caCerts []byte, work string) (
 func compileGo(ctx context.Context, img GoImage, caCerts []byte, work string) ([]goLayer, v1.Config, error) {
 	app := appName(img.Package)
 	binPath := filepath.Join(work, app)
-	if err := goBuild(ctx, img.Dir, img.Package, binPath, img.arch(), img.LDFlags); err != nil {
+	if err := goBuild(ctx, img, binPath); err != nil {
 		return nil, v1.Config{}, err
 	}
 	binary, err := os.ReadFile(binPath)
@@ -182,11 +185,15 @@ func goImageConfig(img GoImage, app string) v1.Config {
 	}
 }
 
-// goBuild compiles pkg in dir into out, a static linux/arch binary linked with ko's flags
-// and ldflags after them.
-func goBuild(ctx context.Context, dir, pkg, out, arch, ldflags string) error {
-	cmd := exec.CommandContext(ctx, "go", "build", "-trimpath", "-buildvcs=false",
-		"-ldflags="+strings.TrimSpace("-s -w "+ldflags), "-o", out, pkg)
+// goBuild compiles img.Package in img.Dir into out, a static linux binary linked with ko's
+// flags and img.LDFlags after them, with img.Tags.
+func goBuild(ctx context.Context, img GoImage, out string) error {
+	dir, pkg, arch := img.Dir, img.Package, img.arch()
+	args := []string{"build", "-trimpath", "-buildvcs=false", "-ldflags=" + strings.TrimSpace("-s -w "+img.LDFlags)}
+	if len(img.Tags) > 0 {
+		args = append(args, "-tags="+strings.Join(img.Tags, ","))
+	}
+	cmd := exec.CommandContext(ctx, "go", append(args, "-o", out, pkg)...)
 	cmd.Dir = dir
 	cmd.Env = append(os.Environ(), "CGO_ENABLED=0", "GOOS=linux", "GOARCH="+arch)
 	if output, err := cmd.CombinedOutput(); err != nil {

@@ -41,7 +41,7 @@ func TestPauseImageIsLaidOutAsKoDoes(t *testing.T) {
 
 	files := imageFiles(t, img, "ko-app/pause", caCertsPath[1:], "etc/passwd")
 	wantBinary := filepath.Join(t.TempDir(), "pause")
-	if err := goBuild(ctx, "", pausePackage, wantBinary, "amd64", ""); err != nil {
+	if err := goBuild(ctx, GoImage{Package: pausePackage}, wantBinary); err != nil {
 		t.Fatal(err)
 	}
 	want, err := os.ReadFile(wantBinary)

@@ -1,0 +1,495 @@
+//go:build e2e
+
+package e2e
+
+// The cluster's telemetry, checked on the real backends (Prometheus and Jaeger, installed by
+// the bring-up, test/e2e/monitoring): this file's tests run after every other file's (Go runs
+// files in name order), so Prometheus holds what the whole run pushed.
+
+import (
+	"bytes"
+	"encoding/base64"
+	"encoding/hex"
+	"encoding/json"
+	"fmt"
+	"net/http"
+	"net/url"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"regexp"
+	"slices"
+	"strconv"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/mlops-dev/nbv/api/v1alpha1"
+	"github.com/mlops-dev/nbv/internal/realcluster"
+	"github.com/mlops-dev/nbv/internal/realcluster/knative"
+	"github.com/mlops-dev/nbv/internal/realcluster/node"
+)
+
+// prometheusURL and jaegerURL are the backends' HTTP APIs at their node ports.
+var (
+	prometheusURL = fmt.Sprintf("http://%s:%d", node.NodeIP, knative.PrometheusNodePort)
+	jaegerURL     = fmt.Sprintf("http://%s:%d", node.NodeIP, knative.JaegerQueryNodePort)
+)
+
+// TestJobTraceInJaeger: one job built by Tekton and validated in a pod has one trace in
+// Jaeger, under its UID: the root span, the span of each function that handled one of its
+// events, Tekton's reconciler under the span that created the PipelineRun, the runner's clone,
+// execute and kernel start, and one span per cell, in the order they happened.
+func TestJobTraceInJaeger(t *testing.T) {
+	repo := gitRepoServer(t, map[string][]byte{
+		"Dockerfile":            []byte(builtModuleDockerfile),
+		"notebooks/built.ipynb": notebookFixture(t, "pass.ipynb"),
+	})
+	const ns, name = "e2e-traced", "traced"
+	optedInNamespace(t, ns)
+	if _, err := kubectl(t, builtJobYAML(ns, name, repo, "15m"), "apply", "-f", "-"); err != nil {
+		t.Fatal(err)
+	}
+	job := waitPhase(t, ns, name, 12*time.Minute, v1alpha1.PhaseSucceeded, v1alpha1.PhaseFailed)
+	if job.Status.Phase != v1alpha1.PhaseSucceeded {
+		t.Fatalf("job %s: phase %s: %s", name, job.Status.Phase, job.Status.Message)
+	}
+	traceID := strings.ReplaceAll(string(job.UID), "-", "")
+	// Complete once the root span (written with the terminal phase) and the runner's three
+	// cells are in: the functions export in batches, the runner when its container ends.
+	tr := waitTrace(t, traceID, 2*time.Minute, func(tr trace) bool {
+		return len(tr.named("nbv job")) == 1 && len(tr.named("cell")) == 3 && len(tr.named("process pod-completed")) > 0
+	})
+	tr.print(t)
+
+	root := tr.named("nbv job")[0]
+	if root.ParentID != "" || root.Attrs["nbv.phase.to"] != v1alpha1.PhaseSucceeded {
+		t.Errorf("root span: parent %q, nbv.phase.to %q; want no parent and Succeeded", root.ParentID, root.Attrs["nbv.phase.to"])
+	}
+	for _, fn := range []string{"job-created", "build-status-changed", "pod-completed"} {
+		spans := tr.named("process " + fn)
+		if len(spans) == 0 {
+			t.Errorf("no span of %s in the job's trace", fn)
+			continue
+		}
+		for _, s := range spans {
+			if s.Service != fn || s.ParentID != root.ID || s.Attrs["cloudevents.event_type"] == "" {
+				t.Errorf("span %q of service %q: parent %q (root %q), cloudevents.event_type %q; want a child of the root with the event's type",
+					s.Name, s.Service, s.ParentID, root.ID, s.Attrs["cloudevents.event_type"])
+			}
+		}
+	}
+	reconcile := tr.named("PipelineRun:ReconcileKind")
+	if len(reconcile) == 0 {
+		t.Errorf("no span of Tekton's PipelineRun reconciler in the job's trace")
+	}
+	clone, execute := tr.named("clone"), tr.named("execute")
+	if len(clone) != 1 || len(execute) != 1 || len(tr.named("kernel start")) != 1 {
+		t.Fatalf("runner spans: %d clone, %d execute, %d kernel start; want one each", len(clone), len(execute), len(tr.named("kernel start")))
+	}
+	cells := tr.named("cell")
+	for i, c := range cells {
+		if c.Service != "nbv-runner" || c.ParentID != execute[0].ID || c.Attrs["nbv.cell.status"] != "success" {
+			t.Errorf("cell span %d: service %q, parent %q (execute %q), status %q", i, c.Service, c.ParentID, execute[0].ID, c.Attrs["nbv.cell.status"])
+		}
+		if i > 0 && (c.Start.Before(cells[i-1].End) || cellIndex(c) <= cellIndex(cells[i-1])) {
+			t.Errorf("cell %s starts at %s, before cell %s ends (%s)", c.Attrs["nbv.cell.index"], c.Start, cells[i-1].Attrs["nbv.cell.index"], cells[i-1].End)
+		}
+	}
+	// The order of one job: created, built (Tekton), the build's end seen, the pod's clone
+	// and cells, the pod's end seen, the root closed.
+	order := []span{tr.named("process job-created")[0]}
+	if len(reconcile) > 0 {
+		order = append(order, reconcile[0])
+	}
+	order = append(order, tr.last("process build-status-changed"), clone[0], execute[0], cells[0], cells[len(cells)-1], tr.last("process pod-completed"))
+	for i := 1; i < len(order); i++ {
+		if order[i].Start.Before(order[i-1].Start) {
+			t.Errorf("span %q (%s) starts at %s, before %q (%s) at %s", order[i].Name, order[i].Service, order[i].Start.Format(time.StampMilli),
+				order[i-1].Name, order[i-1].Service, order[i-1].Start.Format(time.StampMilli))
+		}
+	}
+	if last := order[len(order)-1]; root.Start.After(order[0].Start) || root.End.Before(last.Start) {
+		t.Errorf("root span %s..%s does not cover the job's spans (%s..%s)", root.Start, root.End, order[0].Start, last.Start)
+	}
+}
+
+// cellIndex is a cell span's nbv.cell.index (-1 without one).
+func cellIndex(s span) int {
+	i, err := strconv.Atoi(s.Attrs["nbv.cell.index"])
+	if err != nil {
+		return -1
+	}
+	return i
+}
+
+// TestDeadLetterFiresItsAlert: an event the broker cannot deliver (job-created refuses its
+// data, a 400, which Knative does not retry) goes to the dead-letter Broker, the sweep counts
+// it, and the real Prometheus fires NbvEventsDeadLettered for it.
+func TestDeadLetterFiresItsAlert(t *testing.T) {
+	const pod = "e2e-bad-event"
+	post := `import urllib.request
+req = urllib.request.Request("http://broker-ingress.knative-eventing.svc.cluster.local/nbv-system/default", data=b"{not json",
+    headers={"Content-Type": "application/json", "Ce-Specversion": "1.0", "Ce-Id": "e2e-bad-event-1",
+             "Ce-Type": "dev.knative.apiserver.resource.add", "Ce-Source": "e2e", "Ce-Kind": "NotebookValidationJob"})
+print(urllib.request.urlopen(req).status)`
+	if _, err := kubectl(t, "", "run", pod, "-n", realcluster.FunctionsNamespace, "--restart=Never",
+		"--image="+realcluster.NotebookImage, "--command", "--", "python3", "-c", post); err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() {
+		_, _ = kubectl(t, "", "delete", "pod", pod, "-n", realcluster.FunctionsNamespace, "--wait=false")
+	})
+	if out, err := kubectl(t, "", "wait", "--for=jsonpath={.status.phase}=Succeeded", "--timeout=2m", "-n", realcluster.FunctionsNamespace, "pod/"+pod); err != nil {
+		logs, _ := kubectl(t, "", "logs", "-n", realcluster.FunctionsNamespace, pod)
+		t.Fatalf("posting the event: %v %s\n%s", err, out, logs)
+	}
+	start := time.Now()
+	const firing = `ALERTS{alertname="NbvEventsDeadLettered",alertstate="firing",destination="job-created"}`
+	for {
+		res := promQuery(t, firing)
+		if len(res) > 0 {
+			fmt.Printf("e2e: NbvEventsDeadLettered firing %s after the event was accepted: %v\n", time.Since(start).Round(time.Second), res[0].Metric)
+			return
+		}
+		if time.Since(start) > 3*time.Minute {
+			t.Fatalf("%s: nothing after %s; nbv_dead_letters_total: %v", firing, time.Since(start).Round(time.Second), promQuery(t, "nbv_dead_letters_total"))
+		}
+		time.Sleep(2 * time.Second)
+	}
+}
+
+// TestMonitoringQueriesHaveData: every alert of config/monitoring is loaded by the real
+// Prometheus and evaluates without error, and every series each alert and each dashboard
+// query selects holds data from this run; each dashboard query returns samples over the run.
+func TestMonitoringQueriesHaveData(t *testing.T) {
+	exprs := monitoringExprs(t)
+	rules := promRules(t)
+	for _, e := range exprs {
+		if !strings.HasSuffix(e.File, ".yaml") {
+			continue
+		}
+		alert := e.Where[strings.LastIndex(e.Where, "/")+1:]
+		r, ok := rules[alert]
+		switch {
+		case !ok:
+			t.Errorf("alert %s: not loaded by Prometheus", alert)
+		case r.Health != "ok" || r.LastError != "":
+			t.Errorf("alert %s: health %q, last error %q", alert, r.Health, r.LastError)
+		}
+	}
+	end := time.Now()
+	begin := end.Add(-2 * time.Hour)
+	var missing, unexercised []string
+	for _, e := range exprs {
+		for _, sel := range e.Selectors {
+			metric, labels := selectorParts(sel)
+			// The metric and every label the selector matches on exist with data (names and
+			// their OTLP translation are right); whether the selected values occurred (a clone
+			// failure, a dead letter) depends on what the run did, and is only reported.
+			for _, l := range append([]string{""}, labels...) {
+				q := "count(last_over_time(" + metric + "[2h]))"
+				if l != "" {
+					q = "count(last_over_time(" + metric + "{" + l + `!=""}[2h]))`
+				}
+				if len(promQuery(t, q)) == 0 {
+					missing = append(missing, fmt.Sprintf("%s (label %q, in %s)", metric, l, e.Where))
+				}
+			}
+			if len(promQuery(t, "count(last_over_time("+sel+"[2h]))")) == 0 {
+				unexercised = append(unexercised, sel)
+			}
+		}
+		if !strings.HasSuffix(e.File, ".json") {
+			continue
+		}
+		if n := promRangeSamples(t, e.Expr, begin, end); n == 0 {
+			unexercised = append(unexercised, "dashboard "+e.Where)
+		}
+	}
+	for _, s := range sortedUnique(missing) {
+		t.Errorf("no data for %s", s)
+	}
+	for _, s := range sortedUnique(unexercised) {
+		fmt.Printf("e2e: not exercised by this run: %s\n", s)
+	}
+	fmt.Printf("e2e: %d monitoring expressions evaluated on Prometheus (%d alerts loaded)\n", len(exprs), len(rules))
+}
+
+// selectorLabel finds the label names a series selector matches on.
+var selectorLabel = regexp.MustCompile(`[{,]\s*([a-zA-Z_][a-zA-Z0-9_]*)\s*(?:=~|!~|!=|=)\s*"`)
+
+// selectorParts splits a series selector into its metric name and the label names it matches.
+func selectorParts(sel string) (string, []string) {
+	metric, _, _ := strings.Cut(sel, "{")
+	var labels []string
+	for _, m := range selectorLabel.FindAllStringSubmatch(sel, -1) {
+		labels = append(labels, m[1])
+	}
+	return metric, labels
+}
+
+func sortedUnique(s []string) []string {
+	slices.Sort(s)
+	return slices.Compact(s)
+}
+
+// monitoringExpr is one expression of config/monitoring as nbv-promql reads it.
+type monitoringExpr struct {
+	File      string   `json:"file"`
+	Where     string   `json:"where"`
+	Expr      string   `json:"expr"`
+	Selectors []string `json:"selectors"`
+}
+
+// monitoringExprs lists the expressions of the PrometheusRule and the dashboard with
+// nbv-promql (make promtool).
+func monitoringExprs(t *testing.T) []monitoringExpr {
+	t.Helper()
+	bin := filepath.Join(os.Getenv("NBV_CACHE"), "bin", "nbv-promql")
+	if os.Getenv("NBV_CACHE") == "" {
+		home, _ := os.UserHomeDir()
+		bin = filepath.Join(home, ".cache", "nbv", "bin", "nbv-promql")
+	}
+	cmd := exec.Command(bin, "exprs", "config/monitoring/prometheusrule.yaml", "config/monitoring/grafana-dashboard.json")
+	cmd.Dir = repoRoot
+	out, err := cmd.Output()
+	if err != nil {
+		t.Fatalf("nbv-promql (make promtool builds it): %v", err)
+	}
+	var exprs []monitoringExpr
+	dec := json.NewDecoder(bytes.NewReader(out))
+	for dec.More() {
+		var e monitoringExpr
+		if err := dec.Decode(&e); err != nil {
+			t.Fatal(err)
+		}
+		exprs = append(exprs, e)
+	}
+	return exprs
+}
+
+// promSample is one series of an instant query's answer.
+type promSample struct {
+	Metric map[string]string `json:"metric"`
+}
+
+// promGet GETs path with query from Prometheus' HTTP API and decodes its data into v.
+func promGet(t *testing.T, path string, query url.Values, v any) {
+	t.Helper()
+	resp, err := http.Get(prometheusURL + path + "?" + query.Encode())
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer resp.Body.Close()
+	var body struct {
+		Status string          `json:"status"`
+		Error  string          `json:"error"`
+		Data   json.RawMessage `json:"data"`
+	}
+	if err := json.NewDecoder(resp.Body).Decode(&body); err != nil {
+		t.Fatalf("Prometheus %s: %v", path, err)
+	}
+	if body.Status != "success" {
+		t.Fatalf("Prometheus %s %v: %s", path, query, body.Error)
+	}
+	if err := json.Unmarshal(body.Data, v); err != nil {
+		t.Fatalf("Prometheus %s: %v", path, err)
+	}
+}
+
+// promQuery is an instant query's series; an expression Prometheus refuses fails the test.
+func promQuery(t *testing.T, expr string) []promSample {
+	t.Helper()
+	var data struct {
+		Result []promSample `json:"result"`
+	}
+	promGet(t, "/api/v1/query", url.Values{"query": {expr}}, &data)
+	return data.Result
+}
+
+// promRangeSamples is how many samples a range query over [begin, end] returns.
+func promRangeSamples(t *testing.T, expr string, begin, end time.Time) int {
+	t.Helper()
+	var data struct {
+		Result []struct {
+			Values [][2]any `json:"values"`
+		} `json:"result"`
+	}
+	promGet(t, "/api/v1/query_range", url.Values{
+		"query": {expr}, "start": {strconv.FormatInt(begin.Unix(), 10)}, "end": {strconv.FormatInt(end.Unix(), 10)}, "step": {"15"},
+	}, &data)
+	n := 0
+	for _, r := range data.Result {
+		n += len(r.Values)
+	}
+	return n
+}
+
+// promRule is an alerting rule as Prometheus reports it.
+type promRule struct {
+	Name      string `json:"name"`
+	Health    string `json:"health"`
+	LastError string `json:"lastError"`
+	State     string `json:"state"`
+}
+
+// promRules are the alerting rules Prometheus loaded, by name.
+func promRules(t *testing.T) map[string]promRule {
+	t.Helper()
+	var data struct {
+		Groups []struct {
+			Rules []promRule `json:"rules"`
+		} `json:"groups"`
+	}
+	promGet(t, "/api/v1/rules", url.Values{"type": {"alert"}}, &data)
+	out := map[string]promRule{}
+	for _, g := range data.Groups {
+		for _, r := range g.Rules {
+			out[r.Name] = r
+		}
+	}
+	return out
+}
+
+// span is one span of a trace as Jaeger returns it.
+type span struct {
+	ID, ParentID, Name, Service string
+	Start, End                  time.Time
+	Attrs                       map[string]string
+}
+
+// trace is the spans of one trace, by start time.
+type trace []span
+
+func (tr trace) named(name string) []span {
+	var out []span
+	for _, s := range tr {
+		if s.Name == name {
+			out = append(out, s)
+		}
+	}
+	return out
+}
+
+// last is the latest-starting span called name (the zero span if none).
+func (tr trace) last(name string) span {
+	spans := tr.named(name)
+	if len(spans) == 0 {
+		return span{Name: name}
+	}
+	return spans[len(spans)-1]
+}
+
+func (tr trace) print(t *testing.T) {
+	t.Helper()
+	if len(tr) == 0 {
+		return
+	}
+	t0 := tr[0].Start
+	for _, s := range tr {
+		fmt.Printf("e2e: span +%7s %7s %-22s %s\n", s.Start.Sub(t0).Round(time.Millisecond), s.End.Sub(s.Start).Round(time.Millisecond), s.Service, s.Name)
+	}
+}
+
+// waitTrace polls Jaeger's API v3 for the trace until complete says it is.
+func waitTrace(t *testing.T, traceID string, timeout time.Duration, complete func(trace) bool) trace {
+	t.Helper()
+	deadline := time.Now().Add(timeout)
+	for {
+		tr, err := getTrace(traceID)
+		if err == nil && complete(tr) {
+			return tr
+		}
+		if time.Now().After(deadline) {
+			tr.print(t)
+			t.Fatalf("trace %s incomplete after %s (%d spans; last error: %v)", traceID, timeout, len(tr), err)
+		}
+		time.Sleep(2 * time.Second)
+	}
+}
+
+// getTrace reads a trace from Jaeger's API v3 (OTLP JSON in a "result" envelope).
+func getTrace(traceID string) (trace, error) {
+	resp, err := http.Get(jaegerURL + "/api/v3/traces/" + traceID)
+	if err != nil {
+		return nil, err
+	}
+	defer resp.Body.Close()
+	if resp.StatusCode != http.StatusOK {
+		return nil, fmt.Errorf("GET trace %s: %s", traceID, resp.Status)
+	}
+	var body struct {
+		Result struct {
+			ResourceSpans []struct {
+				Resource struct {
+					Attributes []otlpAttr `json:"attributes"`
+				} `json:"resource"`
+				ScopeSpans []struct {
+					Spans []struct {
+						SpanID            string     `json:"spanId"`
+						ParentSpanID      string     `json:"parentSpanId"`
+						Name              string     `json:"name"`
+						StartTimeUnixNano string     `json:"startTimeUnixNano"`
+						EndTimeUnixNano   string     `json:"endTimeUnixNano"`
+						Attributes        []otlpAttr `json:"attributes"`
+					} `json:"spans"`
+				} `json:"scopeSpans"`
+			} `json:"resourceSpans"`
+		} `json:"result"`
+	}
+	if err := json.NewDecoder(resp.Body).Decode(&body); err != nil {
+		return nil, fmt.Errorf("decode trace %s: %w", traceID, err)
+	}
+	var tr trace
+	for _, rs := range body.Result.ResourceSpans {
+		service := attrMap(rs.Resource.Attributes)["service.name"]
+		for _, ss := range rs.ScopeSpans {
+			for _, s := range ss.Spans {
+				tr = append(tr, span{
+					ID: spanID(s.SpanID), ParentID: spanID(s.ParentSpanID), Name: s.Name, Service: service,
+					Start: unixNano(s.StartTimeUnixNano), End: unixNano(s.EndTimeUnixNano), Attrs: attrMap(s.Attributes),
+				})
+			}
+		}
+	}
+	slices.SortStableFunc(tr, func(a, b span) int { return a.Start.Compare(b.Start) })
+	return tr, nil
+}
+
+// otlpAttr is an OTLP JSON attribute; its value is kept as text.
+type otlpAttr struct {
+	Key   string                     `json:"key"`
+	Value map[string]json.RawMessage `json:"value"`
+}
+
+func attrMap(attrs []otlpAttr) map[string]string {
+	out := map[string]string{}
+	for _, a := range attrs {
+		for _, v := range a.Value {
+			var s string
+			if json.Unmarshal(v, &s) != nil {
+				s = string(v)
+			}
+			out[a.Key] = s
+		}
+	}
+	return out
+}
+
+// spanID is an ID in hex, whether Jaeger wrote it in hex (OTLP JSON) or base64 (protobuf's
+// JSON mapping).
+func spanID(s string) string {
+	if _, err := hex.DecodeString(s); err == nil {
+		return strings.ToLower(s)
+	}
+	if raw, err := base64.StdEncoding.DecodeString(s); err == nil {
+		return hex.EncodeToString(raw)
+	}
+	return s
+}
+
+func unixNano(s string) time.Time {
+	n, _ := strconv.ParseInt(s, 10, 64)
+	return time.Unix(0, n)
+}
