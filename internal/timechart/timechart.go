@@ -54,7 +54,7 @@ type Chart struct {
 }
 
 // palette holds one distinct colour per series, in order.
-var palette = []color.RGBA{
+var palette = [MaxSeries]color.RGBA{
 	{0x1f, 0x77, 0xb4, 0xff}, {0xd6, 0x27, 0x28, 0xff}, {0x2c, 0xa0, 0x2c, 0xff},
 	{0xff, 0x7f, 0x0e, 0xff}, {0x94, 0x67, 0xbd, 0xff}, {0x8c, 0x56, 0x4b, 0xff},
 }
@@ -76,20 +76,32 @@ const (
 // PNG writes the chart. A chart without any point, or with more series than colours, is an
 // error: an empty picture would look like a measurement.
 func (c Chart) PNG(w io.Writer) error {
+	img, err := c.Image()
+	if err != nil {
+		return err
+	}
+	return png.Encode(w, img)
+}
+
+// MaxSeries is how many series one chart can tell apart (one colour each).
+const MaxSeries = 6
+
+// Image draws the chart, with the errors of PNG.
+func (c Chart) Image() (*image.RGBA, error) {
 	if len(c.Series) > len(palette) {
-		return fmt.Errorf("timechart: %d series, at most %d", len(c.Series), len(palette))
+		return nil, fmt.Errorf("timechart: %d series, at most %d", len(c.Series), len(palette))
 	}
 	maxT, maxV, n := time.Duration(0), 0.0, 0
 	for _, s := range c.Series {
 		for _, p := range s.Points {
 			if math.IsNaN(p.Value) || math.IsInf(p.Value, 0) || p.At < 0 {
-				return fmt.Errorf("timechart: series %s has a point (%s, %v) that cannot be drawn", s.Name, p.At, p.Value)
+				return nil, fmt.Errorf("timechart: series %s has a point (%s, %v) that cannot be drawn", s.Name, p.At, p.Value)
 			}
 			maxT, maxV, n = max(maxT, p.At), max(maxV, p.Value), n+1
 		}
 	}
 	if n == 0 {
-		return errors.New("timechart: no point to draw")
+		return nil, errors.New("timechart: no point to draw")
 	}
 	if c.Limit != nil {
 		maxV = max(maxV, *c.Limit)
@@ -102,7 +114,7 @@ func (c Chart) PNG(w io.Writer) error {
 	draw.Draw(img, img.Bounds(), &image.Uniform{white}, image.Point{}, draw.Src)
 	plot := image.Rect(marginLeft, marginTop, width-marginRight, height-marginBottom)
 	if plot.Dx() < 50 || plot.Dy() < 50 {
-		return fmt.Errorf("timechart: %dx%d leaves no room to plot", width, height)
+		return nil, fmt.Errorf("timechart: %dx%d leaves no room to plot", width, height)
 	}
 	yTop := niceCeil(maxV)
 	tEnd := max(maxT, time.Second)
@@ -172,7 +184,7 @@ func (c Chart) PNG(w io.Writer) error {
 		draw.Draw(img, image.Rect(plot.Max.X+8, ly-8, plot.Max.X+20, ly+2), &image.Uniform{col}, image.Point{}, draw.Src)
 		label(img, plot.Max.X+26, ly+1, s.Name)
 	}
-	return png.Encode(w, img)
+	return img, nil
 }
 
 // lanes splits plot into n bands, top to bottom, with a gap between them.

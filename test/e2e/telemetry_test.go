@@ -8,10 +8,14 @@ package e2e
 
 import (
 	"bytes"
+	"cmp"
 	"encoding/base64"
 	"encoding/hex"
 	"encoding/json"
 	"fmt"
+	"io"
+	"maps"
+	"math"
 	"net/http"
 	"net/url"
 	"os"
@@ -28,6 +32,7 @@ import (
 	"github.com/mlops-dev/nbv/internal/realcluster"
 	"github.com/mlops-dev/nbv/internal/realcluster/knative"
 	"github.com/mlops-dev/nbv/internal/realcluster/node"
+	"github.com/mlops-dev/nbv/internal/timechart"
 )
 
 // prometheusURL and jaegerURL are the backends' HTTP APIs at their node ports.
@@ -112,6 +117,46 @@ func TestJobTraceInJaeger(t *testing.T) {
 	if last := order[len(order)-1]; root.Start.After(order[0].Start) || root.End.Before(last.Start) {
 		t.Errorf("root span %s..%s does not cover the job's spans (%s..%s)", root.Start, root.End, order[0].Start, last.Start)
 	}
+	intervals, hidden := waterfall(tr, root)
+	writePicture(t, "trace.png", timechart.Waterfall{
+		Title: fmt.Sprintf("trace %s: job %s/%s (Tekton build, 3 cells) from Jaeger; %d spans, %d inner Tekton spans not drawn",
+			traceID, ns, name, len(tr), hidden),
+		Intervals: intervals,
+	}.PNG)
+}
+
+// ourServices are the service.name of this project's processes; any other span in a job's
+// trace is Tekton's.
+var ourServices = append([]string{"nbv-runner"}, functions...)
+
+// waterfall lays tr out as a trace viewer does: depth-first from root, children by start
+// time, each bar from the root's start. Tekton's spans are drawn at their top level only (its
+// reconciler makes a dozen inner spans per reconcile), and how many were left out is returned.
+func waterfall(tr trace, root span) ([]timechart.Interval, int) {
+	children := map[string][]span{}
+	for _, s := range tr {
+		children[s.ParentID] = append(children[s.ParentID], s)
+	}
+	tekton := func(s span) bool { return !slices.Contains(ourServices, s.Service) }
+	var out []timechart.Interval
+	hidden := 0
+	var walk func(s span, depth int, underTekton bool)
+	walk = func(s span, depth int, underTekton bool) {
+		if underTekton {
+			hidden++
+		} else {
+			group := s.Service
+			if tekton(s) {
+				group = "tekton"
+			}
+			out = append(out, timechart.Interval{Name: s.Name, Group: group, Depth: depth, Start: s.Start.Sub(root.Start), End: s.End.Sub(root.Start)})
+		}
+		for _, c := range children[s.ID] {
+			walk(c, depth+1, underTekton || tekton(s))
+		}
+	}
+	walk(root, 0, false)
+	return out, hidden
 }
 
 // cellIndex is a cell span's nbv.cell.index (-1 without one).
@@ -179,8 +224,9 @@ func TestMonitoringQueriesHaveData(t *testing.T) {
 		}
 	}
 	end := time.Now()
-	begin := end.Add(-2 * time.Hour)
+	begin := runStart
 	var missing, unexercised []string
+	var panels dashboardPanels
 	for _, e := range exprs {
 		for _, sel := range e.Selectors {
 			metric, labels := selectorParts(sel)
@@ -203,10 +249,13 @@ func TestMonitoringQueriesHaveData(t *testing.T) {
 		if !strings.HasSuffix(e.File, ".json") {
 			continue
 		}
-		if n := promRangeSamples(t, e.Expr, begin, end); n == 0 {
+		series := promRange(t, e.Expr, begin, end)
+		if len(series) == 0 {
 			unexercised = append(unexercised, "dashboard "+e.Where)
 		}
+		panels.add(e.Where, series)
 	}
+	panels.write(t, begin)
 	for _, s := range sortedUnique(missing) {
 		t.Errorf("no data for %s", s)
 	}
@@ -232,6 +281,106 @@ func selectorParts(sel string) (string, []string) {
 func sortedUnique(s []string) []string {
 	slices.Sort(s)
 	return slices.Compact(s)
+}
+
+// runStart is when this test binary started, before the cluster's bring-up: the start of the
+// dashboard's time axis.
+var runStart = time.Now()
+
+// dashboardPanels collects what each dashboard panel's queries returned, to draw the
+// dashboard as the run left it.
+type dashboardPanels struct {
+	titles []string
+	series map[string][]timechart.Series
+}
+
+// add records a target's series under its panel; where is nbv-promql's "panel TITLE REFID"
+// (variables are not panels).
+func (d *dashboardPanels) add(where string, series []promSeries) {
+	rest, ok := strings.CutPrefix(where, "panel ")
+	if !ok {
+		return
+	}
+	title := rest[:max(strings.LastIndex(rest, " "), 0)]
+	if d.series == nil {
+		d.series = map[string][]timechart.Series{}
+	}
+	if _, seen := d.series[title]; !seen {
+		d.titles = append(d.titles, title)
+		d.series[title] = nil
+	}
+	for _, s := range series {
+		d.series[title] = append(d.series[title], timechart.Series{Name: seriesName(s.Metric), Points: s.Points})
+	}
+}
+
+// write draws every panel that has data, its largest series when it has more than a chart
+// can tell apart, into dashboard.png of $NBV_E2E_PICTURES (when set).
+func (d *dashboardPanels) write(t *testing.T, begin time.Time) {
+	t.Helper()
+	var charts []timechart.Chart
+	for _, title := range d.titles {
+		series := d.series[title]
+		if len(series) == 0 {
+			continue
+		}
+		peak := func(s timechart.Series) float64 {
+			m := 0.0
+			for _, p := range s.Points {
+				m = max(m, p.Value)
+			}
+			return m
+		}
+		slices.SortStableFunc(series, func(a, b timechart.Series) int { return cmp.Compare(peak(b), peak(a)) })
+		if len(series) > timechart.MaxSeries {
+			title = fmt.Sprintf("%s (top %d of %d)", title, timechart.MaxSeries, len(series))
+			series = series[:timechart.MaxSeries]
+		}
+		charts = append(charts, timechart.Chart{Title: title, Series: series, Width: 640, Height: 300, XLabel: "time since the e2e run started"})
+	}
+	if len(charts) == 0 {
+		t.Error("no dashboard panel has data")
+		return
+	}
+	writePicture(t, "dashboard.png", func(w io.Writer) error {
+		return timechart.Grid(w, fmt.Sprintf("nbv dashboard (config/monitoring/grafana-dashboard.json) on the e2e run's Prometheus, %s", begin.UTC().Format(time.DateTime)), 3, charts...)
+	})
+}
+
+// seriesName is a series' labels other than the instance, as the legend shows them.
+func seriesName(metric map[string]string) string {
+	var parts []string
+	for _, k := range slices.Sorted(maps.Keys(metric)) {
+		if k != "instance" && k != "__name__" {
+			parts = append(parts, metric[k])
+		}
+	}
+	if len(parts) == 0 {
+		return "value"
+	}
+	return strings.Join(parts, " ")
+}
+
+// writePicture draws a picture of the run into $NBV_E2E_PICTURES/name when that is set (make
+// e2e leaves it unset; docs/ holds the pictures of one run), and always draws it, so that a
+// picture that cannot be drawn fails the test.
+func writePicture(t *testing.T, name string, draw func(io.Writer) error) {
+	t.Helper()
+	var buf bytes.Buffer
+	if err := draw(&buf); err != nil {
+		t.Errorf("drawing %s: %v", name, err)
+		return
+	}
+	dir := os.Getenv("NBV_E2E_PICTURES")
+	if dir == "" {
+		return
+	}
+	path := filepath.Join(dir, name)
+	if err := os.WriteFile(path, buf.Bytes(), 0o644); err != nil {
+		t.Error(err)
+		return
+	}
+	fmt.Printf("e2e: wrote %s\n", path)
 }
 
 // monitoringExpr is one expression of config/monitoring as nbv-promql reads it.
@@ -308,22 +457,41 @@ func promQuery(t *testing.T, expr string) []promSample {
 	return data.Result
 }
 
-// promRangeSamples is how many samples a range query over [begin, end] returns.
-func promRangeSamples(t *testing.T, expr string, begin, end time.Time) int {
+// promSeries is one series of a range query's answer, as chart points from begin.
+type promSeries struct {
+	Metric map[string]string
+	Points []timechart.Point
+}
+
+// promRange is a range query over [begin, end] at a 15 s step.
+func promRange(t *testing.T, expr string, begin, end time.Time) []promSeries {
 	t.Helper()
 	var data struct {
 		Result []struct {
-			Values [][2]any `json:"values"`
+			Metric map[string]string `json:"metric"`
+			Values [][2]any          `json:"values"`
 		} `json:"result"`
 	}
 	promGet(t, "/api/v1/query_range", url.Values{
 		"query": {expr}, "start": {strconv.FormatInt(begin.Unix(), 10)}, "end": {strconv.FormatInt(end.Unix(), 10)}, "step": {"15"},
 	}, &data)
-	n := 0
+	var out []promSeries
 	for _, r := range data.Result {
-		n += len(r.Values)
+		s := promSeries{Metric: r.Metric}
+		for _, v := range r.Values {
+			at, _ := v[0].(float64)
+			text, _ := v[1].(string)
+			value, err := strconv.ParseFloat(text, 64)
+			if err != nil || math.IsNaN(value) || math.IsInf(value, 0) {
+				continue
+			}
+			s.Points = append(s.Points, timechart.Point{At: time.Unix(int64(at), 0).Sub(begin), Value: value})
+		}
+		if len(s.Points) > 0 {
+			out = append(out, s)
+		}
 	}
-	return n
+	return out
 }
 
 // promRule is an alerting rule as Prometheus reports it.
