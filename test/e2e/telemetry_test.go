@@ -28,6 +28,8 @@ import (
 	"testing"
 	"time"
 
+	"k8s.io/apimachinery/pkg/api/meta"
+
 	"github.com/mlops-dev/nbv/api/v1alpha1"
 	"github.com/mlops-dev/nbv/internal/realcluster"
 	"github.com/mlops-dev/nbv/internal/realcluster/knative"
@@ -178,8 +180,16 @@ req = urllib.request.Request("http://broker-ingress.knative-eventing.svc.cluster
     headers={"Content-Type": "application/json", "Ce-Specversion": "1.0", "Ce-Id": "e2e-bad-event-1",
              "Ce-Type": "dev.knative.apiserver.resource.add", "Ce-Source": "e2e", "Ce-Kind": "NotebookValidationJob"})
 print(urllib.request.urlopen(req).status)`
+	// nbv-system enforces the restricted Pod Security Standard.
+	overrides, _ := json.Marshal(map[string]any{"apiVersion": "v1", "spec": map[string]any{
+		"securityContext": map[string]any{"runAsNonRoot": true, "runAsUser": 1000, "seccompProfile": map[string]any{"type": "RuntimeDefault"}},
+		"containers": []any{map[string]any{
+			"name": pod, "image": realcluster.NotebookImage, "command": []string{"python3", "-c", post},
+			"securityContext": map[string]any{"allowPrivilegeEscalation": false, "capabilities": map[string]any{"drop": []string{"ALL"}}},
+		}},
+	}})
 	if _, err := kubectl(t, "", "run", pod, "-n", realcluster.FunctionsNamespace, "--restart=Never",
-		"--image="+realcluster.NotebookImage, "--command", "--", "python3", "-c", post); err != nil {
+		"--image="+realcluster.NotebookImage, "--overrides="+string(overrides)); err != nil {
 		t.Fatal(err)
 	}
 	t.Cleanup(func() {
@@ -204,6 +214,63 @@ print(urllib.request.urlopen(req).status)`
 	}
 }
 
+// TestModelTimeoutAndRefusalAreCounted: a job waiting for a model that never becomes ready
+// is moved on by the sweep at its models timeout (a model check timed out, a sweep recovery
+// for a deadline), and a job naming a builder image the installer did not allow is refused
+// (NotPermitted); each reaches Prometheus under its labels.
+func TestModelTimeoutAndRefusalAreCounted(t *testing.T) {
+	const ns = "e2e-counted"
+	optedInNamespace(t, ns)
+	repo := gitServer(t, map[string]string{"pass.ipynb": "pass.ipynb"})
+	// A vllm model is ready when its Deployment has an available replica; this one has none.
+	if _, err := kubectl(t, "", "create", "deployment", "never-ready", "-n", ns, "--replicas=0", "--image="+realcluster.NotebookImage); err != nil {
+		t.Fatal(err)
+	}
+	waiting := jobYAML(ns, "waits-for-model", repo, "notebooks/pass.ipynb", realcluster.NotebookImage, `  modelValidation:
+    enabled: true
+    platform: vllm
+    targetModels: [never-ready]
+    timeout: 10s
+`)
+	refused := strings.Replace(builtJobYAML(ns, "unlisted-builder", repo, "5m"), realcluster.KanikoImage, "registry.example/unlisted-builder:1", 1)
+	for _, job := range []string{waiting, refused} {
+		if _, err := kubectl(t, job, "apply", "-f", "-"); err != nil {
+			t.Fatal(err)
+		}
+	}
+	job := waitPhase(t, ns, "unlisted-builder", 2*time.Minute, v1alpha1.PhaseFailed, v1alpha1.PhaseSucceeded)
+	if c := meta.FindStatusCondition(job.Status.Conditions, "BuildReady"); job.Status.Phase != v1alpha1.PhaseFailed || !strings.Contains(job.Status.Message, "registry.example/unlisted-builder:1") {
+		t.Errorf("job naming an unlisted builder: phase %s, message %q, BuildReady %+v; want Failed naming the image", job.Status.Phase, job.Status.Message, c)
+	}
+	// The sweep runs once a minute: the models' timeout is enforced at its next run.
+	job = waitPhase(t, ns, "waits-for-model", 4*time.Minute, v1alpha1.PhaseSucceeded, v1alpha1.PhaseFailed)
+	if c := meta.FindStatusCondition(job.Status.Conditions, "ModelsReady"); c == nil || c.Reason != "ModelsTimedOut" {
+		t.Errorf("job waiting for a model: ModelsReady %+v, want reason ModelsTimedOut", c)
+	}
+	for _, series := range []string{
+		`nbv_refusals_total{job="job-created",reason="NotPermitted"}`,
+		`nbv_model_checks_total{result="timed_out"}`,
+		`nbv_sweep_recoveries_total{job="sweep",cause="deadline"}`,
+	} {
+		waitSeries(t, series, 2*time.Minute)
+	}
+}
+
+// waitSeries waits until Prometheus holds the series selected: a function exports every 30 s
+// while it runs and once more when it drains.
+func waitSeries(t *testing.T, selector string, timeout time.Duration) {
+	t.Helper()
+	start := time.Now()
+	for len(promQuery(t, "last_over_time("+selector+"[2h])")) == 0 {
+		if time.Since(start) > timeout {
+			t.Errorf("Prometheus has no %s after %s", selector, timeout)
+			return
+		}
+		time.Sleep(2 * time.Second)
+	}
+	fmt.Printf("e2e: %s in Prometheus after %s\n", selector, time.Since(start).Round(time.Second))
+}
+
 // TestMonitoringQueriesHaveData: every alert of config/monitoring is loaded by the real
 // Prometheus and evaluates without error, and every series each alert and each dashboard
 // query selects holds data from this run; each dashboard query returns samples over the run.
@@ -223,25 +290,20 @@ func TestMonitoringQueriesHaveData(t *testing.T) {
 			t.Errorf("alert %s: health %q, last error %q", alert, r.Health, r.LastError)
 		}
 	}
+	// Functions export every 30 s while they run and once more when they drain: what the
+	// last tests recorded may take that long to arrive.
+	start := time.Now()
+	missing := missingData(t, exprs)
+	for len(missing) > 0 && time.Since(start) < 2*time.Minute {
+		time.Sleep(10 * time.Second)
+		missing = missingData(t, exprs)
+	}
 	end := time.Now()
 	begin := runStart
-	var missing, unexercised []string
+	var unexercised []string
 	var panels dashboardPanels
 	for _, e := range exprs {
 		for _, sel := range e.Selectors {
-			metric, labels := selectorParts(sel)
-			// The metric and every label the selector matches on exist with data (names and
-			// their OTLP translation are right); whether the selected values occurred (a clone
-			// failure, a dead letter) depends on what the run did, and is only reported.
-			for _, l := range append([]string{""}, labels...) {
-				q := "count(last_over_time(" + metric + "[2h]))"
-				if l != "" {
-					q = "count(last_over_time(" + metric + "{" + l + `!=""}[2h]))`
-				}
-				if len(promQuery(t, q)) == 0 {
-					missing = append(missing, fmt.Sprintf("%s (label %q, in %s)", metric, l, e.Where))
-				}
-			}
 			if len(promQuery(t, "count(last_over_time("+sel+"[2h]))")) == 0 {
 				unexercised = append(unexercised, sel)
 			}
@@ -263,6 +325,29 @@ func TestMonitoringQueriesHaveData(t *testing.T) {
 		fmt.Printf("e2e: not exercised by this run: %s\n", s)
 	}
 	fmt.Printf("e2e: %d monitoring expressions evaluated on Prometheus (%d alerts loaded)\n", len(exprs), len(rules))
+}
+
+// missingData lists the metrics, and the labels of them, that the expressions select and
+// Prometheus holds no data for. Whether the selected values occurred (a clone failure, a
+// dead letter) depends on what the run did, and is only reported by the caller.
+func missingData(t *testing.T, exprs []monitoringExpr) []string {
+	t.Helper()
+	var missing []string
+	for _, e := range exprs {
+		for _, sel := range e.Selectors {
+			metric, labels := selectorParts(sel)
+			for _, l := range append([]string{""}, labels...) {
+				q := "count(last_over_time(" + metric + "[2h]))"
+				if l != "" {
+					q = "count(last_over_time(" + metric + "{" + l + `!=""}[2h]))`
+				}
+				if len(promQuery(t, q)) == 0 {
+					missing = append(missing, fmt.Sprintf("%s (label %q, in %s)", metric, l, e.Where))
+				}
+			}
+		}
+	}
+	return missing
 }
 
 // selectorLabel finds the label names a series selector matches on.
