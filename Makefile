@@ -27,7 +27,7 @@ run: controlplane registry python-deps build
 test: controlplane helm promtool registry python-deps verify-manifests lint chart-lint monitoring-test fuzz-smoke
 	NBV_REQUIRE_PROMTOOL=1 $(GO) test -race -count=1 -timeout 30m ./...
 
-## e2e: a real single-node cluster on this machine (kubelet + containerd in a network namespace, kube-scheduler, kube-proxy, CoreDNS, Knative Eventing and Serving v0.50.0 from their modules, Traefik as the ingress, Tekton Pipelines v1.13.1 with kaniko and a Distribution registry in the cluster, the functions as the Knative Services of config/functions, images built ko-style and imported, the notebook image pushed to that registry) and the end-to-end tests on it; prints the bring-up time; tears it down. Root only. NBV_E2E_KEEP=1 keeps the cluster up after the tests until interrupted.
+## e2e: a real single-node cluster on this machine (kubelet + containerd in a network namespace, kube-scheduler, kube-proxy, CoreDNS, Knative Eventing and Serving v0.50.0 from their modules, Traefik as the ingress, Tekton Pipelines v1.13.1 with kaniko and a Distribution registry in the cluster, Prometheus (OTLP receiver, config/monitoring's alerts) and Jaeger v2 receiving every function's, pod's and Tekton's telemetry, the functions as the Knative Services of config/functions, images built ko-style and imported, the notebook image pushed to that registry) and the end-to-end tests on it; prints the bring-up time; tears it down. Root only. NBV_E2E_KEEP=1 keeps the cluster up after the tests until interrupted.
 e2e: controlplane node-binaries e2e-deps promtool
 	$(GO) test -tags e2e -count=1 -v -timeout 60m ./test/e2e/
 

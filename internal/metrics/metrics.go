@@ -71,6 +71,8 @@ const (
 	SinceJobCreated     = "job_created"
 	CauseDeadline       = "deadline"
 	CauseLostEvent      = "lost_event"
+	// CauseInFlight: the sweep got to a state seconds old, before its event's function did.
+	CauseInFlight = "in_flight"
 )
 
 const meterName = "github.com/mlops-dev/nbv"
@@ -296,8 +298,8 @@ func RecordDeadLetter(ctx context.Context, eventType, destination string, status
 		attribute.String(AttrDest, destination), attribute.Int(AttrStatusCode, status)))
 }
 
-// RecordSweepRecovery counts one job the sweep moved from phase; cause is CauseDeadline or
-// CauseLostEvent.
+// RecordSweepRecovery counts one job the sweep moved from phase; cause is CauseDeadline,
+// CauseLostEvent or CauseInFlight.
 func RecordSweepRecovery(ctx context.Context, phase, cause string) {
 	current.Load().recoveries.Add(ctx, 1, metric.WithAttributes(
 		attribute.String(AttrPhase, phaseLabel(phase)), attribute.String(AttrCause, cause)))

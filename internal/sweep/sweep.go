@@ -325,23 +325,46 @@ func (s *Sweeper) examine(ctx context.Context, listed *v1alpha1.NotebookValidati
 		}
 		return false, err
 	}
-	var kind statemachine.Kind
+	var seen statemachine.Observation
+	var read *v1alpha1.NotebookValidationJob
 	out, err := s.x.Run(ctx, listed.Namespace, listed.Name, func(ctx context.Context, job *v1alpha1.NotebookValidationJob) (statemachine.Observation, error) {
 		obs, err := s.observation(ctx, job, final)
-		kind = obs.Kind
+		seen, read = obs, job
 		return obs, err
 	})
 	if errors.Is(err, errNothingToDo) {
 		return false, nil
 	}
 	if out.Written {
-		cause := metrics.CauseLostEvent
-		if kind == statemachine.DeadlinePassed {
-			cause = metrics.CauseDeadline
-		}
-		metrics.RecordSweepRecovery(ctx, out.PreviousPhase, cause)
+		metrics.RecordSweepRecovery(ctx, out.PreviousPhase, recoveryCause(read, seen, s.now()))
 	}
 	return out.Written, err
+}
+
+// inFlight is how long after a state appeared its event may still be on its way: delivery
+// takes milliseconds, a function's cold start seconds (p50 1.1 s, max 3.8 s on the e2e node).
+const inFlight = 30 * time.Second
+
+// recoveryCause says why the sweep had to move job with obs at now: a deadline nobody else
+// enforced; or an event that was lost, unless the state it would have announced (the job's
+// phase, for JobSeen; the build's end) is younger than inFlight, when the sweep merely got
+// there first and nothing was lost. A pod's end carries no time here and counts as lost.
+func recoveryCause(job *v1alpha1.NotebookValidationJob, obs statemachine.Observation, now time.Time) string {
+	var since time.Time
+	switch obs.Kind {
+	case statemachine.DeadlinePassed:
+		return metrics.CauseDeadline
+	case statemachine.JobSeen:
+		since, _ = statemachine.PhaseStart(job)
+	case statemachine.BuildSucceeded, statemachine.BuildFailed, statemachine.BuildCancelled, statemachine.BuildTimedOut:
+		if obs.BuildCompleted != nil {
+			since = obs.BuildCompleted.Time
+		}
+	}
+	if !since.IsZero() && now.Sub(since) < inFlight {
+		return metrics.CauseInFlight
+	}
+	return metrics.CauseLostEvent
 }
 
 // unfinishedPhases are the phases the sweep lists (jobstore.NotTerminal), each recorded even

@@ -216,8 +216,9 @@ print(urllib.request.urlopen(req).status)`
 
 // TestModelTimeoutAndRefusalAreCounted: a job waiting for a model that never becomes ready
 // is moved on by the sweep at its models timeout (a model check timed out, a sweep recovery
-// for a deadline), and a job naming a builder image the installer did not allow is refused
-// (NotPermitted); each reaches Prometheus under its labels.
+// for a deadline), and a job is refused by job-created
+// (NotPermitted: the Secret a job names that its author may not read); each reaches
+// Prometheus under its labels.
 func TestModelTimeoutAndRefusalAreCounted(t *testing.T) {
 	const ns = "e2e-counted"
 	optedInNamespace(t, ns)
@@ -232,15 +233,26 @@ func TestModelTimeoutAndRefusalAreCounted(t *testing.T) {
     targetModels: [never-ready]
     timeout: 10s
 `)
-	refused := strings.Replace(builtJobYAML(ns, "unlisted-builder", repo, "5m"), realcluster.KanikoImage, "registry.example/unlisted-builder:1", 1)
-	for _, job := range []string{waiting, refused} {
-		if _, err := kubectl(t, job, "apply", "-f", "-"); err != nil {
+	if _, err := kubectl(t, waiting, "apply", "-f", "-"); err != nil {
+		t.Fatal(err)
+	}
+	// A user who may create jobs here and nothing else names a Secret in one: job-created
+	// checks what the author may read before it creates the pod, and refuses.
+	for _, args := range [][]string{
+		{"create", "role", "job-author", "-n", ns, "--verb=create,get", "--resource=notebookvalidationjobs.mlops.mlops.dev"},
+		{"create", "rolebinding", "job-author", "-n", ns, "--role=job-author", "--user=e2e-author"},
+	} {
+		if _, err := kubectl(t, "", args...); err != nil {
 			t.Fatal(err)
 		}
 	}
-	job := waitPhase(t, ns, "unlisted-builder", 2*time.Minute, v1alpha1.PhaseFailed, v1alpha1.PhaseSucceeded)
-	if c := meta.FindStatusCondition(job.Status.Conditions, "BuildReady"); job.Status.Phase != v1alpha1.PhaseFailed || !strings.Contains(job.Status.Message, "registry.example/unlisted-builder:1") {
-		t.Errorf("job naming an unlisted builder: phase %s, message %q, BuildReady %+v; want Failed naming the image", job.Status.Phase, job.Status.Message, c)
+	refused := jobYAML(ns, "reads-a-secret", repo, "notebooks/pass.ipynb", realcluster.NotebookImage, "    credentials: [db-password]\n")
+	if _, err := kubectl(t, refused, "--as=e2e-author", "apply", "-f", "-"); err != nil {
+		t.Fatal(err)
+	}
+	job := waitPhase(t, ns, "reads-a-secret", 2*time.Minute, v1alpha1.PhaseFailed, v1alpha1.PhaseSucceeded)
+	if job.Status.Phase != v1alpha1.PhaseFailed || !strings.Contains(job.Status.Message, "db-password") || !strings.Contains(job.Status.Message, "e2e-author") {
+		t.Errorf("job naming a Secret its author may not read: phase %s, message %q; want Failed naming the user and the Secret", job.Status.Phase, job.Status.Message)
 	}
 	// The sweep runs once a minute: the models' timeout is enforced at its next run.
 	job = waitPhase(t, ns, "waits-for-model", 4*time.Minute, v1alpha1.PhaseSucceeded, v1alpha1.PhaseFailed)
@@ -299,7 +311,7 @@ func TestMonitoringQueriesHaveData(t *testing.T) {
 		missing = missingData(t, exprs)
 	}
 	end := time.Now()
-	begin := runStart
+	begin := end.Add(-time.Hour)
 	var unexercised []string
 	var panels dashboardPanels
 	for _, e := range exprs {
@@ -315,9 +327,9 @@ func TestMonitoringQueriesHaveData(t *testing.T) {
 		if len(series) == 0 {
 			unexercised = append(unexercised, "dashboard "+e.Where)
 		}
-		panels.add(e.Where, series)
+		panels.add(e, series)
 	}
-	panels.write(t, begin)
+	panels.write(t)
 	for _, s := range sortedUnique(missing) {
 		t.Errorf("no data for %s", s)
 	}
@@ -368,10 +380,6 @@ func sortedUnique(s []string) []string {
 	return slices.Compact(s)
 }
 
-// runStart is when this test binary started, before the cluster's bring-up: the start of the
-// dashboard's time axis.
-var runStart = time.Now()
-
 // dashboardPanels collects what each dashboard panel's queries returned, to draw the
 // dashboard as the run left it.
 type dashboardPanels struct {
@@ -379,30 +387,34 @@ type dashboardPanels struct {
 	series map[string][]timechart.Series
 }
 
-// add records a target's series under its panel; where is nbv-promql's "panel TITLE REFID"
-// (variables are not panels).
-func (d *dashboardPanels) add(where string, series []promSeries) {
-	rest, ok := strings.CutPrefix(where, "panel ")
-	if !ok {
-		return
+// add records a dashboard target's series under its panel, named by its legend.
+func (d *dashboardPanels) add(e monitoringExpr, series []promSeries) {
+	if e.Panel == "" {
+		return // a variable, not a panel
 	}
-	title := rest[:max(strings.LastIndex(rest, " "), 0)]
 	if d.series == nil {
 		d.series = map[string][]timechart.Series{}
 	}
-	if _, seen := d.series[title]; !seen {
-		d.titles = append(d.titles, title)
-		d.series[title] = nil
+	if _, seen := d.series[e.Panel]; !seen {
+		d.titles = append(d.titles, e.Panel)
+		d.series[e.Panel] = nil
 	}
 	for _, s := range series {
-		d.series[title] = append(d.series[title], timechart.Series{Name: seriesName(s.Metric), Points: s.Points})
+		d.series[e.Panel] = append(d.series[e.Panel], timechart.Series{Name: legend(e.Legend, s.Metric), Points: s.Points})
 	}
 }
 
 // write draws every panel that has data, its largest series when it has more than a chart
-// can tell apart, into dashboard.png of $NBV_E2E_PICTURES (when set).
-func (d *dashboardPanels) write(t *testing.T, begin time.Time) {
+// can tell apart, into dashboard.png of $NBV_E2E_PICTURES (when set), from the run's first
+// sample.
+func (d *dashboardPanels) write(t *testing.T) {
 	t.Helper()
+	first := time.Duration(math.MaxInt64)
+	for _, series := range d.series {
+		for _, s := range series {
+			first = min(first, s.Points[0].At)
+		}
+	}
 	var charts []timechart.Chart
 	for _, title := range d.titles {
 		series := d.series[title]
@@ -421,19 +433,32 @@ func (d *dashboardPanels) write(t *testing.T, begin time.Time) {
 			title = fmt.Sprintf("%s (top %d of %d)", title, timechart.MaxSeries, len(series))
 			series = series[:timechart.MaxSeries]
 		}
-		charts = append(charts, timechart.Chart{Title: title, Series: series, Width: 640, Height: 300, XLabel: "time since the e2e run started"})
+		for i := range series {
+			series[i].Points = slices.Clone(series[i].Points)
+			for j := range series[i].Points {
+				series[i].Points[j].At -= first
+			}
+		}
+		charts = append(charts, timechart.Chart{Title: title, Series: series, Width: 640, Height: 300, XLabel: "time since the run's first sample"})
 	}
 	if len(charts) == 0 {
 		t.Error("no dashboard panel has data")
 		return
 	}
 	writePicture(t, "dashboard.png", func(w io.Writer) error {
-		return timechart.Grid(w, fmt.Sprintf("nbv dashboard (config/monitoring/grafana-dashboard.json) on the e2e run's Prometheus, %s", begin.UTC().Format(time.DateTime)), 3, charts...)
+		return timechart.Grid(w, fmt.Sprintf("nbv dashboard (config/monitoring/grafana-dashboard.json), queried on the e2e run's Prometheus at %s", time.Now().UTC().Format(time.DateTime)), 3, charts...)
 	})
 }
 
-// seriesName is a series' labels other than the instance, as the legend shows them.
-func seriesName(metric map[string]string) string {
+// legendLabel is a {{label}} of a Grafana legendFormat.
+var legendLabel = regexp.MustCompile(`\{\{\s*([a-zA-Z_][a-zA-Z0-9_]*)\s*\}\}`)
+
+// legend is a series' name as Grafana shows it: format with each {{label}} replaced by the
+// series' value of it; without a format, the series' labels other than the instance.
+func legend(format string, metric map[string]string) string {
+	if format != "" {
+		return legendLabel.ReplaceAllStringFunc(format, func(m string) string { return metric[legendLabel.FindStringSubmatch(m)[1]] })
+	}
 	var parts []string
 	for _, k := range slices.Sorted(maps.Keys(metric)) {
 		if k != "instance" && k != "__name__" {
@@ -472,6 +497,8 @@ func writePicture(t *testing.T, name string, draw func(io.Writer) error) {
 type monitoringExpr struct {
 	File      string   `json:"file"`
 	Where     string   `json:"where"`
+	Panel     string   `json:"panel"`
+	Legend    string   `json:"legend"`
 	Expr      string   `json:"expr"`
 	Selectors []string `json:"selectors"`
 }

@@ -86,9 +86,12 @@ func run(args []string) error {
 
 // Expr is one expression found in a file.
 type Expr struct {
-	File    string   `json:"file"`
-	Where   string   `json:"where"`
-	Expr    string   `json:"expr"`
+	File  string `json:"file"`
+	Where string `json:"where"`
+	Expr  string `json:"expr"`
+	// Panel and Legend are a dashboard target's panel title and legendFormat.
+	Panel   string   `json:"panel,omitempty"`
+	Legend  string   `json:"legend,omitempty"`
 	Metrics []string `json:"metrics"`
 	// Selectors are the expression's series selectors, e.g. nbv_refusals_total{reason="NotBound"}:
 	// what must hold data for the expression to mean anything.
@@ -151,8 +154,9 @@ type panel struct {
 	Title   string  `json:"title"`
 	Panels  []panel `json:"panels"`
 	Targets []struct {
-		RefID string `json:"refId"`
-		Expr  string `json:"expr"`
+		RefID  string `json:"refId"`
+		Expr   string `json:"expr"`
+		Legend string `json:"legendFormat"`
 	} `json:"targets"`
 }
 
@@ -179,7 +183,7 @@ func dashboardExpressions(file string) ([]Expr, error) {
 	walk = func(ps []panel) {
 		for _, p := range ps {
 			for _, t := range p.Targets {
-				out = append(out, Expr{Where: "panel " + p.Title + " " + t.RefID, Expr: grafanaVars(t.Expr)})
+				out = append(out, Expr{Where: "panel " + p.Title + " " + t.RefID, Panel: p.Title, Legend: t.Legend, Expr: grafanaVars(t.Expr)})
 			}
 			walk(p.Panels)
 		}
