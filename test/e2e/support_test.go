@@ -4,6 +4,7 @@ package e2e
 
 import (
 	"context"
+	"encoding/base64"
 	"encoding/json"
 	"fmt"
 	"net"
@@ -329,7 +330,10 @@ func startDeadLetterRecorder(t *testing.T) (*deadLetterRecorder, error) {
 		rec.mu.Lock()
 		rec.n++
 		rec.mu.Unlock()
-		fmt.Printf("e2e: dead letter: type %s source %s subject %s\n", r.Header.Get("Ce-Type"), r.Header.Get("Ce-Source"), r.Header.Get("Ce-Subject"))
+		// Knative's extensions say where the event was going and what that answered last.
+		answer, _ := base64.StdEncoding.DecodeString(r.Header.Get("Ce-Knativeerrordata"))
+		fmt.Printf("e2e: dead letter: type %s source %s subject %s; to %s, last answer %s %q\n", r.Header.Get("Ce-Type"), r.Header.Get("Ce-Source"),
+			r.Header.Get("Ce-Subject"), r.Header.Get("Ce-Knativeerrordest"), r.Header.Get("Ce-Knativeerrorcode"), answer)
 		w.WriteHeader(http.StatusAccepted)
 	})}
 	go func() { _ = srv.Serve(l) }()

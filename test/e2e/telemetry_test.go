@@ -46,8 +46,14 @@ var (
 // TestJobTraceInJaeger: one job built by Tekton and validated in a pod has one trace in
 // Jaeger, under its UID: the root span, the span of each function that handled one of its
 // events, Tekton's reconciler under the span that created the PipelineRun, the runner's clone,
-// execute and kernel start, and one span per cell, in the order they happened.
+// execute and kernel start, and one span per cell, in the order they happened; and none of
+// its events is dead-lettered.
 func TestJobTraceInJaeger(t *testing.T) {
+	// Every dead letter is printed with where it was going and what that answered; a build
+	// job's events must all be delivered (Tekton's build pods carry the job label too, and
+	// once reached pod-completed, which refused them).
+	letters := deadLetters(t)
+	deadBefore := letters.count()
 	repo := gitRepoServer(t, map[string][]byte{
 		"Dockerfile":            []byte(builtModuleDockerfile),
 		"notebooks/built.ipynb": notebookFixture(t, "pass.ipynb"),
@@ -118,6 +124,9 @@ func TestJobTraceInJaeger(t *testing.T) {
 	}
 	if last := order[len(order)-1]; root.Start.After(order[0].Start) || root.End.Before(last.Start) {
 		t.Errorf("root span %s..%s does not cover the job's spans (%s..%s)", root.Start, root.End, order[0].Start, last.Start)
+	}
+	if n := letters.count() - deadBefore; n > 0 {
+		t.Errorf("%d events dead-lettered during one build job (printed above)", n)
 	}
 	intervals, hidden := waterfall(tr, root)
 	writePicture(t, "trace.png", timechart.Waterfall{

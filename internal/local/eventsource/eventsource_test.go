@@ -3,6 +3,7 @@ package eventsource
 import (
 	"context"
 	"encoding/json"
+	"fmt"
 	"os"
 	"path/filepath"
 	"slices"
@@ -66,9 +67,23 @@ func TestRepoManifests(t *testing.T) {
 						continue
 					}
 					sel := r.LabelSelector
-					if sel == nil || len(sel.MatchExpressions) != 1 || sel.MatchExpressions[0].Key != jobLabel ||
+					if sel == nil || len(sel.MatchExpressions) == 0 || sel.MatchExpressions[0].Key != jobLabel ||
 						sel.MatchExpressions[0].Operator != metav1.LabelSelectorOpExists {
 						t.Errorf("%s selector = %+v, want %s Exists", r.Kind, sel, jobLabel)
+						continue
+					}
+					// Tekton copies a PipelineRun's labels onto its pods: only pods we manage
+					// are validation pods.
+					want := 1
+					if r.Kind == "Pod" {
+						want = 2
+						if m := sel.MatchExpressions[len(sel.MatchExpressions)-1]; len(sel.MatchExpressions) != 2 ||
+							m.Key != "app.kubernetes.io/managed-by" || m.Operator != metav1.LabelSelectorOpIn || fmt.Sprint(m.Values) != "[nbv]" {
+							t.Errorf("Pod selector = %+v, want also app.kubernetes.io/managed-by In [nbv]", sel)
+						}
+					}
+					if len(sel.MatchExpressions) != want {
+						t.Errorf("%s selector = %+v, want %d expressions", r.Kind, sel, want)
 					}
 				}
 			})
