@@ -1,12 +1,15 @@
 // Package jobcreated is the behaviour of the job-created function: on a NotebookValidationJob
-// add or update event it re-reads the job and lets the state machine decide from the job alone
-// ("" -> Initializing -> Building | ValidationRunning, BuildComplete -> ValidationRunning,
-// legacy phases migrated). An event whose own object is in a phase with no such row
-// (statemachine.CouldApply) is answered with no API call: phases only move forward and
-// the write that moves the job on brings its own event. Every other phase is a no-op without
-// a write. A job that ended with GitOps hooks pending (gitops.Pending) gets them performed
-// here once (internal/gitopshooks). A job with spec.modelValidation starts only once its
-// target models are ready (internal/modelready), woken by their objects' events too.
+// add or update event it lets the state machine decide from the job alone ("" ->
+// Initializing -> Building | ValidationRunning, BuildComplete -> ValidationRunning, legacy
+// phases migrated): a plain status write from the event's own copy of the job, checked by the
+// write itself (a copy the API server does not hold writes nothing, and the job is read); a
+// child from the job as the API server answered this process, or as read fresh. An event
+// whose own object is in a phase with no such row (statemachine.CouldApply) is answered with
+// no API call: phases only move forward and the write that moves the job on brings its own
+// event. Every other phase is a no-op without a write. A job that ended with GitOps hooks
+// pending (gitops.Pending) gets them performed here once (internal/gitopshooks). A job with
+// spec.modelValidation starts only once its target models are ready (internal/modelready),
+// woken by their objects' events too.
 package jobcreated
 
 import (
@@ -20,6 +23,7 @@ import (
 	"github.com/mlops-dev/nbv/internal/function"
 	"github.com/mlops-dev/nbv/internal/gitops"
 	"github.com/mlops-dev/nbv/internal/gitopshooks"
+	"github.com/mlops-dev/nbv/internal/jobstore"
 	"github.com/mlops-dev/nbv/internal/statemachine"
 	"github.com/mlops-dev/nbv/internal/transition"
 )
@@ -84,8 +88,9 @@ func HandlerWith(x *transition.Executor, o Options) function.Handler {
 			function.Logger(function.WithJob(ctx, re.Namespace, re.Name)).Debug("nothing to do in this phase", "phase", seen.Status.Phase, "resourceVersion", seen.ResourceVersion)
 			return nil, nil
 		}
-		// The event is a hint: the decision is made from the job as it is now, or as this
-		// process wrote it when the event is about that very write.
-		return x.StepAt(ctx, re.Namespace, re.Name, seen.ResourceVersion, jobSeen)
+		// The event's copy decides a plain status write, which holds only if the API server
+		// has exactly that copy; a child is created from the job as the API server answered
+		// this process, or as read fresh (transition.Executor.StepFrom).
+		return x.StepFrom(ctx, jobstore.Carried{Job: &seen, Object: re.Object.Object}, jobSeen)
 	}
 }

@@ -2,6 +2,7 @@ package jobcreated
 
 import (
 	"context"
+	"errors"
 	"testing"
 
 	cloudevents "github.com/cloudevents/sdk-go/v2"
@@ -72,10 +73,19 @@ func TestWaitingJobEventNeedsNoRead(t *testing.T) {
 	}
 	obj["metadata"].(map[string]any)["generation"] = 3
 	_ = ev.SetData(cloudevents.ApplicationJSON, obj)
-	defer func() {
-		if recover() == nil {
-			t.Errorf("an edited spec was not decided again (no read attempted)")
-		}
-	}()
-	_, _ = h(context.Background(), ev)
+	// Decided again from the event's copy (its status write would be guarded by the copy's
+	// resourceVersion): the models are checked anew.
+	checked := &failingChecker{}
+	h = HandlerWith(&transition.Executor{}, Options{Models: checked})
+	if _, err := h(context.Background(), ev); err == nil || checked.calls != 1 {
+		t.Errorf("an edited spec: error %v, %d model checks; want it decided again, the models checked once", err, checked.calls)
+	}
+}
+
+// failingChecker counts its checks and fails each.
+type failingChecker struct{ calls int }
+
+func (c *failingChecker) Check(context.Context, *v1alpha1.NotebookValidationJob) (*statemachine.ModelCheck, error) {
+	c.calls++
+	return nil, errors.New("models unavailable")
 }

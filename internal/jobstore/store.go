@@ -204,21 +204,41 @@ type Step func(ctx context.Context, job *v1alpha1.NotebookValidationJob) (*v1alp
 // read or written, and whether a status was written. When every round loses the race it
 // returns a *ConflictError (errors.Is ErrConflict). A missing job yields ErrJobNotFound.
 func (s *Store) Transition(ctx context.Context, namespace, name string, maxAttempts int, step Step) (*v1alpha1.NotebookValidationJob, bool, error) {
-	return s.TransitionFrom(ctx, nil, namespace, name, maxAttempts, step)
+	return s.TransitionFrom(ctx, Start{}, namespace, name, maxAttempts, step)
 }
 
-// TransitionFrom is Transition whose first round decides from known instead of reading, when
-// known is not nil: a job as the API server answered an earlier request at its
-// resourceVersion (never an event's copy). The write carries that resourceVersion, so a job
-// that moved on since answers 409, and the next round reads it fresh.
-func (s *Store) TransitionFrom(ctx context.Context, known *v1alpha1.NotebookValidationJob, namespace, name string, maxAttempts int, step Step) (*v1alpha1.NotebookValidationJob, bool, error) {
+// ErrReadFresh is returned by a Step given a job it must not decide from unread (an event's
+// copy, or a remembered answer that may be behind, for a decision that needs the job as it is
+// now): TransitionFrom then reads the job and steps again, in the same round.
+var ErrReadFresh = errors.New("read the job fresh first")
+
+// Start is what the first round of a transition decides from instead of reading the job. Its
+// zero value reads.
+type Start struct {
+	// Job is a job as the API server answered an earlier request of this process, at its
+	// resourceVersion: the write decided from it is guarded by that version (a job that moved
+	// on answers 409 and is read fresh).
+	Job *v1alpha1.NotebookValidationJob
+	// Carried, when Job is nil, is a job as an event carried it: the write decided from it
+	// holds only if the API server has exactly that copy (PatchStatusFromCopy); otherwise
+	// nothing is written and the job is read fresh, in the same round.
+	Carried *Carried
+}
+
+// TransitionFrom is Transition whose first round decides from start instead of reading, when
+// start is not zero. A step may refuse start's job with ErrReadFresh.
+func (s *Store) TransitionFrom(ctx context.Context, start Start, namespace, name string, maxAttempts int, step Step) (*v1alpha1.NotebookValidationJob, bool, error) {
 	maxAttempts = max(maxAttempts, 1)
 	var last error
 	endJob := func() {}
 	defer func() { endJob() }()
-	for range maxAttempts {
-		job := known
-		known = nil
+	for attempt := 0; attempt < maxAttempts; attempt++ {
+		job, carried := start.Job, start.Carried
+		if job == nil && carried != nil {
+			job = carried.Job
+		}
+		fromStart := job != nil
+		start = Start{}
 		if job == nil {
 			var err error
 			if job, err = s.traced(ctx, tracing.SpanRead, func(ctx context.Context) (*v1alpha1.NotebookValidationJob, error) {
@@ -233,6 +253,10 @@ func (s *Store) TransitionFrom(ctx context.Context, known *v1alpha1.NotebookVali
 			status, err = step(ctx, job.DeepCopy())
 			return nil, err
 		})
+		if fromStart && errors.Is(err, ErrReadFresh) {
+			attempt--
+			continue
+		}
 		if err != nil {
 			return job, false, fmt.Errorf("transition job %s/%s: %w", namespace, name, err)
 		}
@@ -246,8 +270,16 @@ func (s *Store) TransitionFrom(ctx context.Context, known *v1alpha1.NotebookVali
 		var jctx context.Context
 		jctx, endJob = tracing.InJob(ctx, string(job.UID))
 		updated, err := s.traced(jctx, tracing.SpanWrite, func(ctx context.Context) (*v1alpha1.NotebookValidationJob, error) {
+			if carried != nil {
+				return s.PatchStatusFromCopy(ctx, *carried, *status)
+			}
 			return s.PatchStatus(ctx, job, *status)
 		})
+		if errors.Is(err, ErrStaleCopy) {
+			// The copy was not the job as stored: read it and decide again, in the same round.
+			attempt--
+			continue
+		}
 		if apierrors.IsConflict(err) {
 			last = err
 			continue

@@ -24,7 +24,7 @@ func TestDirtyObservationIsCleanedBeforeDeciding(t *testing.T) {
 		return statemachine.Observation{Kind: statemachine.BuildPending, BuildName: statemachine.BuildName(job), Reason: "\x07Pending", Message: dirty}, nil
 	}
 	x := &Executor{Effects: &effects{}, Now: func() time.Time { return time.Date(2026, 11, 25, 12, 0, 0, 0, time.UTC) }}
-	d, err := x.decide(context.Background(), job, pending)
+	d, err := x.decide(context.Background(), job, pending, answered)
 	if err != nil || !d.Changed {
 		t.Fatalf("first pending report: changed %v, error %v; want a write", d.Changed, err)
 	}
@@ -32,7 +32,7 @@ func TestDirtyObservationIsCleanedBeforeDeciding(t *testing.T) {
 		t.Fatalf("buildStatus.message = %q..., want the cleaned text", d.Status.BuildStatus.Message[:40])
 	}
 	job.Status = d.Status
-	if d, err = x.decide(context.Background(), job, pending); err != nil || d.Changed {
+	if d, err = x.decide(context.Background(), job, pending, answered); err != nil || d.Changed {
 		t.Errorf("same report again: changed %v, error %v; want no write", d.Changed, err)
 	}
 }

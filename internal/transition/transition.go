@@ -76,33 +76,71 @@ type Outcome struct {
 
 // Step makes at most one transition of the job namespace/name and returns the reply event
 // (nil when nothing changed). A job that no longer exists is not an error: nothing to do.
+//
+// When this process wrote the job before, the step starts from the API server's answer to
+// that write instead of reading (a build's running, then its success): the status write is
+// guarded by its resourceVersion, so a job that has moved on since answers 409 and is read
+// fresh. Only a plain status write is decided from that copy: nothing to do, a child to create
+// or delete, or an end (its notification Event is recorded before the write) is decided from
+// the job read fresh, since the remembered copy may be behind.
 func (e *Executor) Step(ctx context.Context, namespace, name string, observe Observer) (*cloudevents.Event, error) {
-	return e.StepAt(ctx, namespace, name, "", observe)
-}
-
-// StepAt is Step for an event about the job at resourceVersion: when this executor's last
-// write of the job left it at exactly that version, the step decides from the API server's
-// answer to that write instead of reading the job again (the write it makes is guarded by
-// that version like any other). The event's own copy of the job is never used.
-func (e *Executor) StepAt(ctx context.Context, namespace, name, resourceVersion string, observe Observer) (*cloudevents.Event, error) {
 	unlock := e.serial.lock(namespace, name)
 	defer unlock()
-	out, err := e.run(ctx, e.written.at(namespace, name, resourceVersion), namespace, name, observe)
+	return e.replied(e.run(ctx, jobstore.Start{Job: e.written.latest(namespace, name)}, remembered, namespace, name, observe))
+}
+
+// StepFrom is Step for an event that carried the job, seen, decoded from its object. When
+// this executor's last write of the job left it at exactly seen's resourceVersion, the step
+// decides from the API server's answer to that write. Otherwise it decides from seen itself,
+// with no read before: the status write then holds only if the API server has exactly that
+// copy (jobstore.Store.PatchStatusFromCopy), so a forged or outdated copy writes nothing and
+// the job is read fresh. A child is never created or deleted, and a job never ended, from the
+// event's copy: those decisions are made again from the job read fresh.
+func (e *Executor) StepFrom(ctx context.Context, seen jobstore.Carried, observe Observer) (*cloudevents.Event, error) {
+	namespace, name := seen.Job.Namespace, seen.Job.Name
+	unlock := e.serial.lock(namespace, name)
+	defer unlock()
+	start, t := jobstore.Start{Job: e.written.at(namespace, name, seen.Job.ResourceVersion)}, answered
+	if start.Job == nil && seen.Job.ResourceVersion != "" {
+		start, t = jobstore.Start{Carried: &seen}, carried
+	}
+	return e.replied(e.run(ctx, start, t, namespace, name, observe))
+}
+
+// replied is the reply event of a step's outcome, nil when it wrote nothing.
+func (e *Executor) replied(out Outcome, err error) (*cloudevents.Event, error) {
 	if err != nil || !out.Written {
 		return nil, err
 	}
 	return e.reply(out), nil
 }
 
-// Run is Step without the reply event, for callers that report differently (the sweep).
+// Run is Step without the reply event, for callers that report differently (the sweep). It
+// always reads the job fresh.
 func (e *Executor) Run(ctx context.Context, namespace, name string, observe Observer) (Outcome, error) {
 	unlock := e.serial.lock(namespace, name)
 	defer unlock()
-	return e.run(ctx, nil, namespace, name, observe)
+	return e.run(ctx, jobstore.Start{}, answered, namespace, name, observe)
 }
 
-// run makes the step, from known (see jobstore.Store.TransitionFrom) when it is not nil.
-func (e *Executor) run(ctx context.Context, known *v1alpha1.NotebookValidationJob, namespace, name string, observe Observer) (Outcome, error) {
+// trust is what a copy of the job a step starts from may decide.
+type trust int
+
+const (
+	// answered: read fresh, or the API server's answer to this process's write at the very
+	// version the event names. It decides anything.
+	answered trust = iota
+	// carried: the job as an event carried it, checked by the write itself. It decides a plain
+	// status write, or nothing to do (a later state brings its own event).
+	carried
+	// remembered: the API server's answer to this process's last write, maybe behind. It
+	// decides a plain status write only.
+	remembered
+)
+
+// run makes the step from start (see jobstore.Store.TransitionFrom), trusted as t says; a
+// decision that start's copy may not make reads the job fresh and decides again.
+func (e *Executor) run(ctx context.Context, start jobstore.Start, t trust, namespace, name string, observe Observer) (Outcome, error) {
 	ctx = function.WithJob(ctx, namespace, name)
 	var out Outcome
 	var observed statemachine.Observation
@@ -111,8 +149,14 @@ func (e *Executor) run(ctx context.Context, known *v1alpha1.NotebookValidationJo
 		observed = obs
 		return obs, err
 	}
-	job, written, err := e.Store.TransitionFrom(ctx, known, namespace, name, MaxAttempts, func(ctx context.Context, job *v1alpha1.NotebookValidationJob) (*v1alpha1.NotebookValidationJobStatus, error) {
-		d, err := e.decide(ctx, job, seen)
+	first := start != jobstore.Start{}
+	job, written, err := e.Store.TransitionFrom(ctx, start, namespace, name, MaxAttempts, func(ctx context.Context, job *v1alpha1.NotebookValidationJob) (*v1alpha1.NotebookValidationJobStatus, error) {
+		jobTrust := answered
+		if first {
+			jobTrust = t
+		}
+		first = false
+		d, err := e.decide(ctx, job, seen, jobTrust)
 		if err != nil || !d.Changed {
 			out = Outcome{}
 			return nil, err
@@ -150,8 +194,9 @@ func (e *Executor) run(ctx context.Context, known *v1alpha1.NotebookValidationJo
 
 // decide observes, decides, and performs the decision's effect. When the effect fails
 // permanently it decides again with the matching start-failure observation, so the job fails
-// with the reason in one write instead of the event retrying forever.
-func (e *Executor) decide(ctx context.Context, job *v1alpha1.NotebookValidationJob, observe Observer) (statemachine.Decision, error) {
+// with the reason in one write instead of the event retrying forever. A decision that job,
+// trusted as t says, may not make is jobstore.ErrReadFresh.
+func (e *Executor) decide(ctx context.Context, job *v1alpha1.NotebookValidationJob, observe Observer, t trust) (statemachine.Decision, error) {
 	obs, err := observe(ctx, job)
 	if err != nil {
 		return statemachine.Decision{}, err
@@ -164,6 +209,9 @@ func (e *Executor) decide(ctx context.Context, job *v1alpha1.NotebookValidationJ
 	obs.Reason = statustext.Clean(obs.Reason, statustext.MaxReason)
 	obs.Message = statustext.Clean(obs.Message, statustext.MaxMessage)
 	d := statemachine.Decide(job, obs)
+	if !mayDecide(t, d) {
+		return statemachine.Decision{}, jobstore.ErrReadFresh
+	}
 	if !d.Changed {
 		return d, nil
 	}
@@ -185,6 +233,19 @@ func (e *Executor) decide(ctx context.Context, job *v1alpha1.NotebookValidationJ
 	}
 	function.Logger(ctx).Warn("side effect failed permanently; failing the job", "effect", d.Effect, "error", err)
 	return statemachine.Decide(job, failed), nil
+}
+
+// mayDecide reports whether a job trusted as t may decide d without being read fresh.
+func mayDecide(t trust, d statemachine.Decision) bool {
+	switch {
+	case t == answered:
+		return true
+	case !d.Changed:
+		// An event's copy that changes nothing is answered so: the job's later state brings
+		// its own event. A remembered copy may be behind what that event is about.
+		return t == carried
+	}
+	return d.Effect == statemachine.EffectNone && !statemachine.Terminal(d.Status.Phase)
 }
 
 func (e *Executor) perform(ctx context.Context, job *v1alpha1.NotebookValidationJob, d statemachine.Decision) error {
@@ -214,14 +275,18 @@ func (e *Executor) notify(ctx context.Context, job *v1alpha1.NotebookValidationJ
 	return e.Store.RecordNamedEvent(ctx, ended, n.Name, n.Labels, n.Type, n.Reason, n.Message)
 }
 
-// report records the written transition for kubectl describe, metrics and the log.
+// report records the written transition for kubectl describe, metrics and the log. Two
+// transitions get no Kubernetes Event (quiet): they are in the job's status and conditions,
+// and an Event each would cost the API server a request per job for nothing a user acts on.
 func (e *Executor) report(ctx context.Context, out Outcome) {
 	st := out.Decision.Status
 	eventType := corev1.EventTypeNormal
 	if st.Phase == v1alpha1.PhaseFailed {
 		eventType = corev1.EventTypeWarning
 	}
-	e.Store.RecordEvent(ctx, out.Job, eventType, out.Decision.Reason, st.Message)
+	if !quiet(out.PreviousPhase, st.Phase, out.Decision.Reason) {
+		e.Store.RecordEvent(ctx, out.Job, eventType, out.Decision.Reason, st.Message)
+	}
 	if t, reason, msg, ok := ArtifactEvent(out.Job, out.PreviousPhase, &st); ok {
 		e.Store.RecordEvent(ctx, out.Job, t, reason, msg)
 	}
@@ -235,6 +300,17 @@ func (e *Executor) report(ctx context.Context, out Outcome) {
 	}
 	function.Logger(ctx).Info("transition", "from", out.PreviousPhase, "to", st.Phase, "reason", out.Decision.Reason,
 		"effect", string(out.Decision.Effect), "message", st.Message)
+}
+
+// quiet reports whether the transition from phase previous to phase, for reason, records no
+// Kubernetes Event: a build's progress (Building to Building: pending, running, the build
+// system's message; a build system that reports each step would cost an Event per step), and
+// a job accepted (reason Initialized), which the next transition follows within moments with
+// an Event that says what started. A job held in Initializing (models not ready, a reuse
+// check) has another reason, and its Event.
+func quiet(previous, phase, reason string) bool {
+	buildProgress := previous == v1alpha1.PhaseBuilding && phase == v1alpha1.PhaseBuilding
+	return buildProgress || reason == statemachine.ReasonInitialized
 }
 
 // Reasons of the Event that says where a run's record went.

@@ -94,7 +94,7 @@ func TestDecidePerformsTheEffect(t *testing.T) {
 		t.Run(tc.name, func(t *testing.T) {
 			fx := &effects{err: tc.err}
 			x := &Executor{Effects: fx, Now: func() time.Time { return now }}
-			d, err := x.decide(context.Background(), initializing(tc.build), jobSeen)
+			d, err := x.decide(context.Background(), initializing(tc.build), jobSeen, answered)
 			if (err != nil) != tc.wantErr {
 				t.Fatalf("err = %v, want error %v", err, tc.wantErr)
 			}
@@ -123,8 +123,61 @@ func TestDecideNoChangeNoEffect(t *testing.T) {
 	x := &Executor{Effects: fx}
 	job := initializing(false)
 	job.Status.Phase = v1alpha1.PhaseSucceeded
-	d, err := x.decide(context.Background(), job, jobSeen)
+	d, err := x.decide(context.Background(), job, jobSeen, answered)
 	if err != nil || d.Changed || len(fx.calls) != 0 {
 		t.Errorf("terminal job: changed %v err %v effects %v, want nothing", d.Changed, err, fx.calls)
+	}
+}
+
+// A copy of the job that was not read fresh decides only a plain status write; a child to
+// create or delete, or an end (its notification Event is recorded before the write), is
+// decided again from the job read fresh. An event's copy that changes nothing is answered so;
+// a remembered answer, maybe behind, is not.
+func TestMayDecide(t *testing.T) {
+	write := statemachine.Decision{Changed: true, Status: v1alpha1.NotebookValidationJobStatus{Phase: v1alpha1.PhaseInitializing}}
+	pod := write
+	pod.Effect, pod.Status.Phase = statemachine.EffectCreateValidationPod, v1alpha1.PhaseValidationRunning
+	end := write
+	end.Status.Phase = v1alpha1.PhaseFailed
+	nothing := statemachine.Decision{}
+	for _, c := range []struct {
+		name string
+		t    trust
+		d    statemachine.Decision
+		want bool
+	}{
+		{"answered, a child", answered, pod, true},
+		{"answered, an end", answered, end, true},
+		{"carried, a plain write", carried, write, true},
+		{"carried, a child", carried, pod, false},
+		{"carried, an end", carried, end, false},
+		{"carried, nothing", carried, nothing, true},
+		{"remembered, a plain write", remembered, write, true},
+		{"remembered, a child", remembered, pod, false},
+		{"remembered, nothing", remembered, nothing, false},
+	} {
+		if got := mayDecide(c.t, c.d); got != c.want {
+			t.Errorf("%s: %v, want %v", c.name, got, c.want)
+		}
+	}
+}
+
+// A job accepted and a build's progress record no Kubernetes Event; every other transition,
+// a job held in Initializing included, does.
+func TestQuietTransitions(t *testing.T) {
+	for _, c := range []struct {
+		from, to, reason string
+		want             bool
+	}{
+		{"", v1alpha1.PhaseInitializing, statemachine.ReasonInitialized, true},
+		{v1alpha1.PhaseBuilding, v1alpha1.PhaseBuilding, "BuildRunning", true},
+		{v1alpha1.PhaseInitializing, v1alpha1.PhaseInitializing, statemachine.ReasonModelsNotReady, false},
+		{v1alpha1.PhaseInitializing, v1alpha1.PhaseBuilding, statemachine.ReasonBuildStarted, false},
+		{v1alpha1.PhaseBuilding, v1alpha1.PhaseBuildComplete, statemachine.ReasonBuildSucceeded, false},
+		{v1alpha1.PhaseValidationRunning, v1alpha1.PhaseSucceeded, "NotebookSucceeded", false},
+	} {
+		if got := quiet(c.from, c.to, c.reason); got != c.want {
+			t.Errorf("%q -> %q (%s): quiet %v, want %v", c.from, c.to, c.reason, got, c.want)
+		}
 	}
 }

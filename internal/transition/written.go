@@ -13,7 +13,8 @@ const maxWritten = 1024
 
 // written remembers, per job, the job as the API server answered this process's last status
 // write of it. The job's own update event for that write names the same resourceVersion: the
-// step it wakes then starts from this copy instead of reading the job again. Its zero value
+// step it wakes then starts from this copy instead of reading the job again; a step woken by
+// another event (a child's) starts from it too, as a copy that may be behind. Its zero value
 // is ready to use.
 type written struct {
 	mu   sync.Mutex
@@ -35,6 +36,16 @@ func (w *written) put(job *v1alpha1.NotebookValidationJob) {
 		}
 	}
 	w.jobs[key] = job.DeepCopy()
+}
+
+// latest returns a copy of the remembered job namespace/name, whatever its version, or nil.
+func (w *written) latest(namespace, name string) *v1alpha1.NotebookValidationJob {
+	w.mu.Lock()
+	defer w.mu.Unlock()
+	if job := w.jobs[types.NamespacedName{Namespace: namespace, Name: name}]; job != nil {
+		return job.DeepCopy()
+	}
+	return nil
 }
 
 // at returns a copy of the remembered job namespace/name if it is at resourceVersion, else nil.

@@ -67,7 +67,7 @@ func TestBuildRunningThenSucceededNoConflict(t *testing.T) {
 	}
 }
 
-// childEvent is the ApiServerSource update event of obj, a job's build child.
+// childEvent is the ApiServerSource update event of obj (a job, or its build child).
 func childEvent(obj *unstructured.Unstructured) cloudevents.Event {
 	ev := cloudevents.NewEvent()
 	ev.SetID("update-" + obj.GetName() + "-" + obj.GetResourceVersion())

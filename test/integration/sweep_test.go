@@ -413,7 +413,7 @@ func TestSweepRunsWithItsOwnRBAC(t *testing.T) {
 	if job.Status.Phase != v1alpha1.PhaseFailed || len(f.podsOf("rbac")) != 0 {
 		t.Errorf("job is %q with pods %v, want Failed with its pod deleted", job.Status.Phase, podNames(f.podsOf("rbac")))
 	}
-	f.expectEvents(job, statemachine.ReasonInitialized, statemachine.ReasonValidationStarted, statemachine.ReasonTimeout)
+	f.expectEvents(job, statemachine.ReasonValidationStarted, statemachine.ReasonTimeout)
 }
 
 // buildingWithChild creates a job with a strategy build and moves it to Building as

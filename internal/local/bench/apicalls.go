@@ -17,7 +17,8 @@ type jobCalls struct {
 	Total  int
 	ByCall map[string]int // "verb resource[/subresource]"
 	// StatusWrites are the writes of the job's status; Changed those that changed it,
-	// Conflicts those refused with 409, NoOp those that succeeded and changed nothing,
+	// Conflicts those refused with 409 (or, written from an event's copy of the job, with 422:
+	// the job was not that copy; controlplane.AuditEvent.CopyRefused), NoOp those that succeeded and changed nothing,
 	// Unavailable those the API server could not take (429 or 5xx: nothing was stored, as
 	// while it restarts), Other those refused otherwise (403, 422, ...: the function's fault).
 	StatusWrites, Changed, Conflicts, NoOp, Unavailable, Other int
@@ -75,7 +76,7 @@ func attribute(evs []controlplane.AuditEvent, functions map[string]string, jobs 
 			code = e.ResponseStatus.Code
 		}
 		switch {
-		case code == 409:
+		case code == 409 || e.CopyRefused():
 			jc.Conflicts++
 		case code >= 200 && code < 300 && e.StatusWriteChanged():
 			jc.Changed++

@@ -45,7 +45,7 @@ func (r *Result) WriteTable(w io.Writer) error {
 	fmt.Fprintf(&b, "  shared (about no one job): %d, %.2f/job: %s\n", sharedTotal, r.API.SharedPerJob, counts(r.API.Shared))
 	fmt.Fprintf(&b, "  by function: %s; event sources: %d\n", counts(r.API.ByFunction), r.API.SourceRequests)
 	s := r.StatusWrites
-	fmt.Fprintf(&b, "status writes per job: %.2f = %.2f transitions + %.2f conflicts (409)", s.PerJob, s.TransitionsPerJob, s.ConflictsPerJob)
+	fmt.Fprintf(&b, "status writes per job: %.2f = %.2f transitions + %.2f conflicts (409, or 422 to a write from an event's copy)", s.PerJob, s.TransitionsPerJob, s.ConflictsPerJob)
 	if s.NoOp > 0 || s.Unavailable > 0 || s.Other > 0 {
 		fmt.Fprintf(&b, " + %d that changed nothing + %d the API server could not take (429/5xx) + %d refused otherwise",
 			s.NoOp, s.Unavailable, s.Other)

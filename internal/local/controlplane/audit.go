@@ -5,6 +5,7 @@ import (
 	"encoding/json"
 	"fmt"
 	"io"
+	"net/http"
 	"os"
 	"path/filepath"
 	"time"
@@ -96,10 +97,42 @@ func (e AuditEvent) StatusWriteChanged() bool {
 			ResourceVersion string `json:"resourceVersion"`
 		} `json:"metadata"`
 	}
-	if json.Unmarshal(e.RequestObject, &req) != nil || json.Unmarshal(e.ResponseObject, &resp) != nil {
+	if rv, ok := copyPatchVersion(e.RequestObject); ok {
+		req.Metadata.ResourceVersion = rv
+	} else if json.Unmarshal(e.RequestObject, &req) != nil {
+		return true
+	}
+	if json.Unmarshal(e.ResponseObject, &resp) != nil {
 		return true
 	}
 	return req.Metadata.ResourceVersion == "" || req.Metadata.ResourceVersion != resp.Metadata.ResourceVersion
+}
+
+// CopyRefused reports whether the request is a status write decided from an event's copy of
+// the job (a JSON patch testing the copy, jobstore.Store.PatchStatusFromCopy) that the API
+// server refused with 422: the job was not that copy (it had moved on, or the copy was never
+// the API server's). Like a 409, nothing was stored, and the function reads the job and
+// decides again.
+func (e AuditEvent) CopyRefused() bool {
+	_, isCopy := copyPatchVersion(e.RequestObject)
+	return isCopy && e.ResponseStatus != nil && e.ResponseStatus.Code == http.StatusUnprocessableEntity
+}
+
+// copyPatchVersion is the resourceVersion a JSON patch tests, and whether body is such a patch.
+func copyPatchVersion(body json.RawMessage) (string, bool) {
+	var ops []struct {
+		Op, Path string
+		Value    any
+	}
+	if json.Unmarshal(body, &ops) != nil {
+		return "", false
+	}
+	for _, o := range ops {
+		if rv, ok := o.Value.(string); ok && o.Op == "test" && o.Path == "/metadata/resourceVersion" {
+			return rv, true
+		}
+	}
+	return "", false
 }
 
 // Forbidden reports whether the authorizer refused the request.
