@@ -275,7 +275,7 @@ func (e *Executor) notify(ctx context.Context, job *v1alpha1.NotebookValidationJ
 	return e.Store.RecordNamedEvent(ctx, ended, n.Name, n.Labels, n.Type, n.Reason, n.Message)
 }
 
-// report records the written transition for kubectl describe, metrics and the log. Two
+// report records the written transition for kubectl describe, metrics and the log. A few
 // transitions get no Kubernetes Event (quiet): they are in the job's status and conditions,
 // and an Event each would cost the API server a request per job for nothing a user acts on.
 func (e *Executor) report(ctx context.Context, out Outcome) {
@@ -305,12 +305,15 @@ func (e *Executor) report(ctx context.Context, out Outcome) {
 // quiet reports whether the transition from phase previous to phase, for reason, records no
 // Kubernetes Event: a build's progress (Building to Building: pending, running, the build
 // system's message; a build system that reports each step would cost an Event per step), and
-// a job accepted (reason Initialized), which the next transition follows within moments with
-// an Event that says what started. A job held in Initializing (models not ready, a reuse
-// check) has another reason, and its Event.
+// a hand-off: a job accepted (reason Initialized) or its image built (into BuildComplete),
+// which job-created takes over at once with a transition whose Event says what started (the
+// build and its child, or the validation pod and the image). What a quiet transition wrote
+// stays in the job's status and conditions. A job held in Initializing (models not ready, a
+// reuse check) has another reason, and its Event.
 func quiet(previous, phase, reason string) bool {
 	buildProgress := previous == v1alpha1.PhaseBuilding && phase == v1alpha1.PhaseBuilding
-	return buildProgress || reason == statemachine.ReasonInitialized
+	handOff := reason == statemachine.ReasonInitialized || phase == v1alpha1.PhaseBuildComplete && previous != phase
+	return buildProgress || handOff
 }
 
 // Reasons of the Event that says where a run's record went.

@@ -162,8 +162,9 @@ func TestMayDecide(t *testing.T) {
 	}
 }
 
-// A job accepted and a build's progress record no Kubernetes Event; every other transition,
-// a job held in Initializing included, does.
+// A job accepted, a build's progress and a build's success (job-created moves on from
+// BuildComplete at once) record no Kubernetes Event; every other transition, a job held in
+// Initializing included, does.
 func TestQuietTransitions(t *testing.T) {
 	for _, c := range []struct {
 		from, to, reason string
@@ -173,7 +174,9 @@ func TestQuietTransitions(t *testing.T) {
 		{v1alpha1.PhaseBuilding, v1alpha1.PhaseBuilding, "BuildRunning", true},
 		{v1alpha1.PhaseInitializing, v1alpha1.PhaseInitializing, statemachine.ReasonModelsNotReady, false},
 		{v1alpha1.PhaseInitializing, v1alpha1.PhaseBuilding, statemachine.ReasonBuildStarted, false},
-		{v1alpha1.PhaseBuilding, v1alpha1.PhaseBuildComplete, statemachine.ReasonBuildSucceeded, false},
+		{v1alpha1.PhaseBuilding, v1alpha1.PhaseBuildComplete, statemachine.ReasonBuildSucceeded, true},
+		{v1alpha1.PhaseBuildComplete, v1alpha1.PhaseValidationRunning, statemachine.ReasonValidationStarted, false},
+		{v1alpha1.PhaseBuilding, v1alpha1.PhaseFailed, statemachine.ReasonBuildFailed, false},
 		{v1alpha1.PhaseValidationRunning, v1alpha1.PhaseSucceeded, "NotebookSucceeded", false},
 	} {
 		if got := quiet(c.from, c.to, c.reason); got != c.want {
