@@ -33,6 +33,8 @@ type apiCalls struct {
 	ByFunction map[string]int
 	// TransitionsByFunction counts each function's status writes that changed a job.
 	TransitionsByFunction map[string]int
+	// ConflictsByFunction counts each function's status writes refused as a conflict.
+	ConflictsByFunction map[string]int
 	// Shared are the functions' requests about no single job (lists, the CI key Secret,
 	// replay Leases), by call.
 	Shared map[string]int
@@ -45,7 +47,8 @@ type apiCalls struct {
 // event source. jobs are the run's jobs by name with their UIDs, which name their children.
 func attribute(evs []controlplane.AuditEvent, functions map[string]string, jobs map[string]types.UID) *apiCalls {
 	a := &apiCalls{jobs: map[string]*jobCalls{}, ByFunction: map[string]int{}, TransitionsByFunction: map[string]int{},
-		Shared: map[string]int{}, Sources: map[string]int{}}
+		ConflictsByFunction: map[string]int{},
+		Shared:              map[string]int{}, Sources: map[string]int{}}
 	owner := childOwners(jobs)
 	for _, e := range evs {
 		call := callName(e)
@@ -78,6 +81,7 @@ func attribute(evs []controlplane.AuditEvent, functions map[string]string, jobs 
 		switch {
 		case code == 409 || e.CopyRefused():
 			jc.Conflicts++
+			a.ConflictsByFunction[fn]++
 		case code >= 200 && code < 300 && e.StatusWriteChanged():
 			jc.Changed++
 			a.TransitionsByFunction[fn]++

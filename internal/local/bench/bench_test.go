@@ -100,8 +100,10 @@ func auditEvent(user, verb, resource, sub, name string, code int, req, resp stri
 
 // TestAttribute: requests are attributed to the job they are about (itself, its children by
 // their derived names, Events by the object they regard), status writes are sorted into
-// changes, conflicts and writes that changed nothing, and the sources are kept apart.
+// changes, conflicts and writes that changed nothing (a write from an event's copy refused 422
+// is a conflict, one that was taken a change), and the sources are kept apart.
 func TestAttribute(t *testing.T) {
+	const copyPatch = `[{"op":"test","path":"/metadata/resourceVersion","value":"2"},{"op":"add","path":"/status","value":{}}]`
 	const jc, pc, src = "system:serviceaccount:nbv-system:nbv-job-created", "system:serviceaccount:nbv-system:nbv-pod-completed", "system:serviceaccount:nbv-system:source"
 	functions := map[string]string{jc: "job-created", pc: "pod-completed"}
 	job := &v1alpha1.NotebookValidationJob{ObjectMeta: metav1.ObjectMeta{Name: "a", UID: "uid-a"}}
@@ -111,6 +113,8 @@ func TestAttribute(t *testing.T) {
 		auditEvent(jc, "patch", "notebookvalidationjobs", "status", "a", 200, `{"metadata":{"resourceVersion":"1"}}`, `{"metadata":{"resourceVersion":"2"}}`),
 		auditEvent(jc, "patch", "notebookvalidationjobs", "status", "a", 409, `{"metadata":{"resourceVersion":"1"}}`, `{"kind":"Status"}`),
 		auditEvent(jc, "create", "pods", "", pod, 201, "", ""),
+		auditEvent(jc, "patch", "notebookvalidationjobs", "status", "a", 422, copyPatch, `{"kind":"Status"}`),
+		auditEvent(jc, "patch", "notebookvalidationjobs", "status", "a", 200, copyPatch, `{"metadata":{"resourceVersion":"3"}}`),
 		auditEvent(jc, "create", "events", "", "", 201, `{"regarding":{"name":"a"}}`, ""),
 		auditEvent(pc, "get", "pods", "", pod, 200, "", ""),
 		auditEvent(pc, "patch", "notebookvalidationjobs", "status", "a", 200, `{"metadata":{"resourceVersion":"2"}}`, `{"metadata":{"resourceVersion":"2"}}`),
@@ -122,14 +126,17 @@ func TestAttribute(t *testing.T) {
 	}
 	a := attribute(evs, functions, map[string]types.UID{"a": "uid-a"})
 	c := a.job("a")
-	if c.Total != 10 || c.ByCall["create events"] != 2 || c.ByCall["get pods"] != 1 || c.ByCall["patch notebookvalidationjobs/status"] != 5 {
+	if c.Total != 12 || c.ByCall["create events"] != 2 || c.ByCall["get pods"] != 1 || c.ByCall["patch notebookvalidationjobs/status"] != 7 {
 		t.Errorf("calls of job a: %+v", c)
 	}
-	if c.StatusWrites != 5 || c.Changed != 1 || c.Conflicts != 1 || c.NoOp != 1 || c.Unavailable != 1 || c.Other != 1 || c.OtherCodes[0] != 422 {
+	if c.StatusWrites != 7 || c.Changed != 2 || c.Conflicts != 2 || c.NoOp != 1 || c.Unavailable != 1 || c.Other != 1 || c.OtherCodes[0] != 422 {
 		t.Errorf("status writes of job a: %+v", c)
 	}
-	if a.ByFunction["job-created"] != 5 || a.ByFunction["pod-completed"] != 6 || a.TransitionsByFunction["job-created"] != 1 || a.TransitionsByFunction["pod-completed"] != 0 {
+	if a.ByFunction["job-created"] != 7 || a.ByFunction["pod-completed"] != 6 || a.TransitionsByFunction["job-created"] != 2 || a.TransitionsByFunction["pod-completed"] != 0 {
 		t.Errorf("by function %v, transitions %v", a.ByFunction, a.TransitionsByFunction)
+	}
+	if a.ConflictsByFunction["job-created"] != 2 || a.ConflictsByFunction["pod-completed"] != 0 {
+		t.Errorf("conflicts by function %v, want job-created's 409 and its refused copy", a.ConflictsByFunction)
 	}
 	if a.Shared["list notebookvalidationjobs"] != 1 || a.Sources["watch pods"] != 1 || len(a.Sources) != 1 {
 		t.Errorf("shared %v, sources %v", a.Shared, a.Sources)

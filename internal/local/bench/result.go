@@ -134,6 +134,8 @@ type Function struct {
 	CPUMs            float64 `json:"cpuMs"`
 	Requests         int     `json:"requests"`
 	Transitions      int     `json:"transitions"`
+	// Conflicts are this function's status writes refused as a conflict (see jobCalls).
+	Conflicts        int     `json:"conflicts"`
 	CPUPerTransition float64 `json:"cpuPerTransitionMs"`
 	Killed           int     `json:"killed,omitempty"`
 }
@@ -391,7 +393,7 @@ func (r *run) functionFigures(calls *apiCalls) {
 		f := Function{BinaryBytes: res.sizes[name], Instances: st.Instances, ColdStartP50Ms: cold.P50, ColdStartMaxMs: cold.Max,
 			FirstAnswerP50Ms: first.P50, FirstAnswerMaxMs: first.Max,
 			CPUMs: float64(st.CPU.Microseconds()) / 1000, Requests: calls.ByFunction[name], Transitions: calls.TransitionsByFunction[name],
-			Killed: killedPer[name]}
+			Conflicts: calls.ConflictsByFunction[name], Killed: killedPer[name]}
 		if f.Transitions > 0 {
 			f.CPUPerTransition = float64(int(f.CPUMs/float64(f.Transitions)*100)) / 100
 		}
