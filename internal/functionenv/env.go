@@ -41,7 +41,6 @@ import (
 	"unicode"
 
 	"k8s.io/apimachinery/pkg/util/validation"
-	authorizationv1client "k8s.io/client-go/kubernetes/typed/authorization/v1"
 	"k8s.io/client-go/rest"
 	"k8s.io/client-go/tools/clientcmd"
 
@@ -174,11 +173,11 @@ func NewExecutor(service string, s Settings, builds children.BuildStarter) (*tra
 	if err != nil {
 		return nil, nil, fmt.Errorf("%s: %w", service, err)
 	}
-	authz, err := authorizationv1client.NewForConfig(s.Kube)
+	reviews, err := jobaccess.NewReviewer(s.Kube)
 	if err != nil {
-		return nil, nil, fmt.Errorf("%s: authorization client: %w", service, err)
+		return nil, nil, fmt.Errorf("%s: %w", service, err)
 	}
-	access := &jobaccess.Checker{Reviews: authz.SubjectAccessReviews()}
+	access := &jobaccess.Checker{Reviews: reviews}
 	return &transition.Executor{
 		Store:   store,
 		Effects: &children.Children{Store: store, Pod: s.Pod, Builds: builds, Access: access, PodOTLPEndpoint: s.PodOTLPEndpoint},

@@ -8,9 +8,10 @@ import (
 
 	authorizationv1 "k8s.io/api/authorization/v1"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
-	authorizationv1client "k8s.io/client-go/kubernetes/typed/authorization/v1"
+	"k8s.io/client-go/rest"
 
 	"github.com/mlops-dev/nbv/api/v1alpha1"
+	"github.com/mlops-dev/nbv/internal/jobstore"
 )
 
 // ErrNotPermitted marks a job whose author may not use what its spec references.
@@ -18,7 +19,34 @@ var ErrNotPermitted = errors.New("not permitted")
 
 // Checker checks a job's needs against its author's rights.
 type Checker struct {
-	Reviews authorizationv1client.SubjectAccessReviewInterface
+	Reviews Reviewer
+}
+
+// Reviewer asks the API server whether a user may do something (client-go's typed
+// SubjectAccessReviewInterface is one; NewReviewer is the functions').
+type Reviewer interface {
+	Create(ctx context.Context, sar *authorizationv1.SubjectAccessReview, opts metav1.CreateOptions) (*authorizationv1.SubjectAccessReview, error)
+}
+
+// NewReviewer is a Reviewer over a REST client whose scheme holds authorization/v1 only: the
+// typed clientset it replaces links and registers every built-in API group.
+func NewReviewer(cfg *rest.Config) (Reviewer, error) {
+	c, err := jobstore.RESTClient(cfg, authorizationv1.SchemeGroupVersion, "/apis", authorizationv1.AddToScheme)
+	if err != nil {
+		return nil, fmt.Errorf("authorization/v1 client: %w", err)
+	}
+	return reviewer{c}, nil
+}
+
+type reviewer struct{ c rest.Interface }
+
+func (r reviewer) Create(ctx context.Context, sar *authorizationv1.SubjectAccessReview, opts metav1.CreateOptions) (*authorizationv1.SubjectAccessReview, error) {
+	out := &authorizationv1.SubjectAccessReview{}
+	err := r.c.Post().Resource("subjectaccessreviews").VersionedParams(&opts, metav1.ParameterCodec).Body(sar).Do(ctx).Into(out)
+	if err != nil {
+		return nil, fmt.Errorf("create subjectaccessreview: %w", err)
+	}
+	return out, nil
 }
 
 // Check returns nil when job's author may do at least one of each need's permissions in the
