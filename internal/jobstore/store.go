@@ -1,14 +1,16 @@
 // Package jobstore owns the functions' access to the Kubernetes API: reading a
-// NotebookValidationJob, writing its status under optimistic concurrency, one bounded
-// read-decide-write Transition, the validation Pod, and Events on the job. It offers what the
-// functions need and nothing more, and counts every HTTP request it makes (Calls) so API cost
-// per transition can be reported.
+// NotebookValidationJob, writing its status under optimistic concurrency (guarded by the
+// resourceVersion it was read at, or, for a copy an event carried, by the whole copy:
+// PatchStatusFromCopy), one bounded read-decide-write Transition, the validation Pod, and
+// Events on the job. It offers what the functions need and nothing more, and counts every
+// HTTP request it makes (Calls) so API cost per transition can be reported.
 //
 // The job is read and written through a small REST client over a scheme holding only
 // v1alpha1, rather than the dynamic client: objects decode straight into the typed structs
 // (no unstructured round trip), and the binary links no generated clientset. Pods and Events
-// go through client-go's typed core/v1 client. Nothing here imports Tekton or OpenShift, so
-// scale-to-zero functions stay small.
+// go through a REST client over core/v1 alone (RESTClient), as SubjectAccessReviews do
+// (internal/jobaccess). Nothing here imports Tekton or OpenShift, so scale-to-zero functions
+// stay small.
 package jobstore
 
 import (

@@ -1,12 +1,16 @@
 // Package transition performs one state-machine step for a job, the same way for every
-// function: read the job fresh, turn what the function sees into an observation, decide with
-// internal/statemachine, perform the decision's side effect idempotently, write the status,
-// its texts cleaned and bounded by internal/statustext, with a resourceVersion-guarded patch (re-reading and re-deciding on 409, bounded), then
-// record a Kubernetes Event and build the reply CloudEvent. A decision that ends the job first
-// records its notification Event (internal/gitops), once, and marks the GitOps hooks its
-// annotations ask for Pending (internal/gitopshooks performs them). Functions differ only in
-// how they observe. Steps of one job in one process run one at a time, so that two events
-// about it delivered together do not both write from the job's same resourceVersion.
+// function: start from the job (read fresh, or a copy whose write checks it: the event's own
+// copy, or the API server's answer to this process's last write), turn what the function sees
+// into an observation, decide with internal/statemachine, perform the decision's side effect
+// idempotently, write the status, its texts cleaned and bounded by internal/statustext, with a
+// guarded patch (re-reading and re-deciding when it is refused, bounded), then record a
+// Kubernetes Event (except for the quiet transitions) and build the reply CloudEvent. A copy
+// that was not read fresh decides a plain status write only: a child, an end or "nothing to
+// do" from a remembered answer is decided again from the job read fresh. A decision that ends
+// the job first records its notification Event (internal/gitops), once, and marks the GitOps
+// hooks its annotations ask for Pending (internal/gitopshooks performs them). Functions differ
+// only in how they observe. Steps of one job in one process run one at a time, so that two
+// events about it delivered together do not both write from the job's same resourceVersion.
 package transition
 
 import (
