@@ -393,7 +393,15 @@ func TestAPICallsPerBuildTransition(t *testing.T) {
 			if err != nil {
 				t.Fatal(err)
 			}
-			jobEvent := func() cloudevents.Event { return f.objectEvent(f.jobNow("calls")) }
+			// The job as the API server serves it, as an ApiServerSource sends it (a typed round
+			// trip would add an empty status, and the copy would not be the job stored).
+			jobEvent := func() cloudevents.Event {
+				stored, err := f.jobsClient().Get(f.ctx, "calls", metav1.GetOptions{})
+				if err != nil {
+					t.Fatal(err)
+				}
+				return f.objectEvent(stored)
+			}
 			childEvent := func() cloudevents.Event {
 				child, err := f.dynamic().Resource(bs.child.GVR).Namespace(ns).Get(f.ctx, statemachine.BuildName(callsJob), metav1.GetOptions{})
 				if err != nil {
@@ -418,15 +426,19 @@ func TestAPICallsPerBuildTransition(t *testing.T) {
 				ev          func() cloudevents.Event
 				jobs, child int64
 			}{
-				{"job-created \"\" -> Initializing (get, patch status, event)", nil, jc, jobEvent, 3, 0},
+				// Decided from the event's copy, checked by the write; a job accepted records no Event.
+				{"job-created \"\" -> Initializing (patch status)", nil, jc, jobEvent, 1, 0},
 				{"job-created Initializing -> Building, woken by its own write (create child; patch status, event)", nil, jc, jobEvent, 2, created},
 				{"job-created Building, nothing to do (none)", nil, jc, jobEvent, 0, 0},
-				{"build-status-changed Building, build running (get job; get child; patch status, event)",
-					func() { f.setBuildStatus(bs, "calls", "running") }, bsc, childEvent, 3, 1},
+				// A build's progress records no Event.
+				{"build-status-changed Building, build running (get job; get child; patch status)",
+					func() { f.setBuildStatus(bs, "calls", "running") }, bsc, childEvent, 2, 1},
+				// Nothing to do is not decided from the process's own last answer: the job is read.
 				{"build-status-changed Building, still running (get job)",
 					func() { f.setBuildStatus(bs, "calls", "running-later") }, bsc, childEvent, 1, 0},
-				{"build-status-changed Building -> BuildComplete (get job; get child; patch status, event)",
-					func() { f.setBuildStatus(bs, "calls", "succeeded") }, bsc, childEvent, 3, 1},
+				// From the process's answer to its running write; a build's success records no Event.
+				{"build-status-changed Building -> BuildComplete (get child; patch status)",
+					func() { f.setBuildStatus(bs, "calls", "succeeded") }, bsc, childEvent, 1, 1},
 			}
 			for _, s := range steps {
 				if s.before != nil {

@@ -160,8 +160,10 @@ func TestOneTracePerJob(t *testing.T) {
 		count[s.service+" "+s.Name]++
 	}
 	t.Logf("trace %s: %d spans: %v", tid, len(spans), count)
+	// job-created reads nothing on this job's path: it decides from the event's copy and from
+	// its own answers; pod-completed reads the job (and the pod).
 	for _, want := range []string{"job-created process job-created", "pod-completed process pod-completed",
-		"job-created read", "job-created decide", "job-created write", "pod-completed decide", "pod-completed write",
+		"job-created decide", "job-created write", "pod-completed read", "pod-completed decide", "pod-completed write",
 		"pod-completed " + tracing.SpanJob, "nbv-runner clone", "nbv-runner execute", "nbv-runner kernel start"} {
 		if count[want] == 0 {
 			t.Errorf("no span %q in the job's trace", want)
