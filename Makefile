@@ -7,7 +7,7 @@ export NBV_CACHE
 CONTROLLER_GEN := $(GO) tool controller-gen
 CRD_DIR := config/crd
 
-.PHONY: all build run test unit integration bench soak gobench lint manifests verify-manifests controlplane registry python-deps fuzz fuzz-smoke release release-test e2e node-binaries e2e-deps fresh helm chart chart-lint promtool monitoring-test
+.PHONY: all build run test unit integration bench bench-quiet soak gobench lint manifests verify-manifests controlplane registry python-deps fuzz fuzz-smoke release release-test e2e node-binaries e2e-deps fresh helm chart chart-lint promtool monitoring-test
 
 all: build
 
@@ -51,6 +51,12 @@ unit:
 BENCH_FLAGS ?=
 bench: controlplane build
 	bin/nbv bench $(BENCH_FLAGS)
+
+## bench-quiet: the quiet-cluster figures of docs/benchmarks.md: 40 jobs paced one a second with the functions warm, the same from zero (every function scales to zero between two jobs' events), and a burst of 200 from zero drawn into bench/burst-hops.png; one table each, bench/paced-warm.json, bench/paced-zero.json, bench/results.json.
+bench-quiet: controlplane build
+	bin/nbv bench -n 40 -interval 1s -out bench/paced-warm.json $(BENCH_FLAGS)
+	bin/nbv bench -n 40 -interval 1s -idle 300ms -out bench/paced-zero.json $(BENCH_FLAGS)
+	bin/nbv bench -n 200 -chart bench/burst-hops.png $(BENCH_FLAGS)
 
 ## soak: the chaos run, long: 1000 jobs with every fault (SIGKILLed functions, duplicated and reordered deliveries, 10% of source events dropped, kube-apiserver restarted); fails when an invariant breaks. Short version: TestChaosHoldsInvariants in make test.
 SOAK_JOBS ?= 1000
