@@ -73,8 +73,9 @@ const prometheusVersion = "3.16.0"
 
 // platformManifests reads what runs before this project's side: Knative Eventing and Serving
 // from their modules (pinned by test/e2e/knative), Traefik, Serving's ingress (pinned by
-// test/e2e/traefik), Tekton Pipelines (pinned by test/e2e/tekton) and the registry, with the
-// images they need built (kaniko's included: the controller starts it).
+// test/e2e/traefik), Tekton Pipelines (pinned by test/e2e/tekton), the registry, and
+// Prometheus and Jaeger (pinned by hack/tools/prometheus and test/e2e/jaeger), with the images
+// they need built (kaniko's included: the controller starts it).
 func platformManifests(ctx context.Context, repoRoot string) ([]knative.Platform, []ociimage.GoImage, error) {
 	knativePin := filepath.Join(repoRoot, knativeModuleDir)
 	tektonPin := filepath.Join(repoRoot, tektonModuleDir)
