@@ -293,7 +293,7 @@ func waitSeries(t *testing.T, selector string, timeout time.Duration) {
 }
 
 // TestMonitoringQueriesHaveData: every alert of config/monitoring is loaded by the real
-// Prometheus and evaluates without error, and every series each alert and each dashboard
+// Prometheus and evaluates without error, and the metric and every label each alert and dashboard
 // query selects holds data from this run. Each dashboard query is run over the run and drawn;
 // selected values and panels without samples are printed, since they depend on what the run
 // provoked.
