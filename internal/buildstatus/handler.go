@@ -1,15 +1,16 @@
 // Package buildstatus is the behaviour of the build-status-changed function for build child
 // events: on an ApiServerSource update of a PipelineRun (tekton.dev/v1) or an OpenShift Build
 // (build.openshift.io/v1) it re-reads the child and its job and lets the state machine decide
-// (Building -> BuildComplete | Failed, or the build's progress in buildStatus). The event
+// (Building -> BuildComplete | Failed, or why a build is held before it runs). The event
 // names the child; what it says about the build is never believed for a write: it only lets
 // the function conclude "nothing to do" without reading the child, when the child as the
-// event shows it would not change the fresh job (a build still running that the job already
-// records as running). When the child read fresh has moved on from the event's
-// resourceVersion, the event writes nothing: the child's newer state brings its own event, so
-// two updates in quick succession (running, then succeeded) lead to one write, not two writes
-// from the same job resourceVersion of which one is refused with a 409. The signed
-// external-CI route of the same function is a separate handler (internal/externalci).
+// event shows it would not change the fresh job. A build that runs is such a case: the job's
+// Building already says it started, so Tekton's running, then succeeded, written in quick
+// succession, lead to one write of the job, never two writes from the same resourceVersion of
+// which one is refused with a 409. When the child read fresh has moved on from the event's
+// resourceVersion, the event writes nothing either: the child's newer state brings its own
+// event. The signed external-CI route of the same function is a separate handler
+// (internal/externalci).
 package buildstatus
 
 import (
@@ -22,9 +23,11 @@ import (
 	"k8s.io/apimachinery/pkg/apis/meta/v1/unstructured"
 
 	"github.com/mlops-dev/nbv/api/v1alpha1"
+	"github.com/mlops-dev/nbv/internal/buildchild"
 	"github.com/mlops-dev/nbv/internal/buildchild/childapi"
 	"github.com/mlops-dev/nbv/internal/events"
 	"github.com/mlops-dev/nbv/internal/function"
+	"github.com/mlops-dev/nbv/internal/prefetch"
 	"github.com/mlops-dev/nbv/internal/statemachine"
 	"github.com/mlops-dev/nbv/internal/transition"
 )
@@ -35,7 +38,8 @@ var EventTypes = []string{events.TypeResourceUpdate}
 // Observer observes a job's build child (buildchild.Builds): read fresh, or as an event
 // carried it.
 type Observer interface {
-	ObserveChildAt(ctx context.Context, job *v1alpha1.NotebookValidationJob, r childapi.Resource, name, resourceVersion string) (statemachine.Observation, bool, error)
+	ReadChild(ctx context.Context, r childapi.Resource, namespace, name string) (buildchild.Child, error)
+	ObserveRead(ctx context.Context, job *v1alpha1.NotebookValidationJob, r childapi.Resource, name, resourceVersion string, read func(context.Context) (buildchild.Child, error)) (statemachine.Observation, bool, error)
 	ObserveObject(obj *unstructured.Unstructured) (statemachine.Observation, error)
 }
 
@@ -60,6 +64,16 @@ func Handler(x *transition.Executor, builds Observer) function.Handler {
 		if err != nil {
 			return nil, fmt.Errorf("%w: %v", function.ErrBadInput, err)
 		}
+		read := func(ctx context.Context) (buildchild.Child, error) {
+			return builds.ReadChild(ctx, r, re.Namespace, re.Name)
+		}
+		if finished(seen.Kind) {
+			// The event shows the build's outcome, which the child read fresh decides: it is
+			// read while the job is, one round trip instead of two in a row.
+			child := prefetch.Start(ctx, read)
+			defer child.Wait()
+			read = child.Get
+		}
 		return x.Step(ctx, re.Namespace, job, func(ctx context.Context, j *v1alpha1.NotebookValidationJob) (statemachine.Observation, error) {
 			if want := childapi.ChildName(j); re.Name != want {
 				// A build the job did not start: a re-run with `oc start-build` from its
@@ -72,17 +86,18 @@ func Handler(x *transition.Executor, builds Observer) function.Handler {
 				return statemachine.Observation{}, err
 			}
 			if !wouldChange(j, seen) {
-				// The child as the event shows it changes nothing: a later state of the child
-				// brings its own event, so it need not be read now.
+				// The child as the event shows it changes nothing (a build running, as the
+				// job's Building says): a later state of the child brings its own event, so it
+				// need not be read now.
 				return statemachine.Observation{}, nil
 			}
-			obs, movedOn, err := builds.ObserveChildAt(ctx, j, r, re.Name, re.Object.GetResourceVersion())
+			obs, movedOn, err := builds.ObserveRead(ctx, j, r, re.Name, re.Object.GetResourceVersion(), read)
 			if err != nil {
 				return obs, err
 			}
 			if movedOn {
-				// The child changed again since this event (Tekton writes running, then
-				// succeeded, in quick succession): its newer state brings its own event, and
+				// The child changed again since this event (a held build that runs, then
+				// succeeds, in quick succession): its newer state brings its own event, and
 				// only the step for that event writes. Deciding the newer state here as well
 				// would have both steps write the job from the same resourceVersion, one of
 				// them refused with a 409.

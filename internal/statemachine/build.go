@@ -5,6 +5,7 @@ import (
 	"strings"
 	"time"
 
+	"k8s.io/apimachinery/pkg/api/meta"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 
 	"github.com/mlops-dev/nbv/api/v1alpha1"
@@ -36,10 +37,8 @@ func (t *transition) decideBuilding() Decision {
 	}
 	name := t.buildLabel()
 	switch kind {
-	case BuildPending:
-		return t.buildProgress(v1alpha1.BuildPhasePending, ReasonBuildPending)
-	case BuildRunning:
-		return t.buildProgress(v1alpha1.BuildPhaseRunning, ReasonBuildRunning)
+	case BuildPending, BuildRunning:
+		return t.buildProgress()
 	case BuildSucceeded, ExternalBuildSucceeded:
 		return t.buildSucceeded()
 	case BuildFailed:
@@ -56,8 +55,22 @@ func (t *transition) decideBuilding() Decision {
 	return t.unchanged()
 }
 
-// buildProgress records a pending/running build, writing only when something visible changed.
-func (t *transition) buildProgress(phase, reason string) Decision {
+// buildProgress records what a pending or running build says that the job does not show:
+// a build held before it runs says why (quota, an invalid output reference), and that is
+// written, then cleared once the build runs. Anything else changes nothing: the Building write
+// made when the build was created already says what a user acts on (which build, since when),
+// and a write for "running" would race the success Tekton writes right after it, the two steps
+// deciding from the same job version and one of them refused with a 409.
+func (t *transition) buildProgress() Decision {
+	phase, reason := v1alpha1.BuildPhasePending, ReasonBuildPending
+	if t.obs.Kind == BuildRunning {
+		if !t.buildHeld() {
+			return t.unchanged()
+		}
+		phase, reason = v1alpha1.BuildPhaseRunning, ReasonBuildRunning
+	} else if t.obs.Message == "" {
+		return t.unchanged()
+	}
 	bs := t.buildStatus()
 	name := bs.BuildName
 	if t.obs.BuildName != "" {
@@ -73,6 +86,13 @@ func (t *transition) buildProgress(phase, reason string) Decision {
 	bs.Phase, bs.Message, bs.BuildName = phase, message, name
 	t.setCondition(v1alpha1.ConditionBuildReady, metav1.ConditionUnknown, reason, message)
 	return t.move(v1alpha1.PhaseBuilding, reason, message)
+}
+
+// buildHeld reports whether the job shows its build held before running (BuildReady's reason
+// is BuildPending, written from the build's own message).
+func (t *transition) buildHeld() bool {
+	c := meta.FindStatusCondition(t.st.Conditions, v1alpha1.ConditionBuildReady)
+	return c != nil && c.Reason == ReasonBuildPending
 }
 
 func (t *transition) buildSucceeded() Decision {

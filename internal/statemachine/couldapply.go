@@ -1,6 +1,10 @@
 package statemachine
 
-import "github.com/mlops-dev/nbv/api/v1alpha1"
+import (
+	"k8s.io/apimachinery/pkg/api/meta"
+
+	"github.com/mlops-dev/nbv/api/v1alpha1"
+)
 
 // applicable lists, per phase, the observation kinds for which Decide has a row that may
 // change a job in that phase. A phase missing here (Succeeded, Failed, unknown ones) has none.
@@ -54,4 +58,18 @@ func CouldApplyInAnyPhase(kind Kind) bool {
 // isPodProgress reports whether kind says a validation pod is on its way: it changes no job.
 func isPodProgress(kind Kind) bool {
 	return kind == PodPending || kind == PodRunning
+}
+
+// Accepted reports whether job is as the accepting write left it (Initializing, reason
+// Initialized). A function that writes that takes the job's start over at once, deciding from
+// the API server's answer to the write (transition.Executor): the event the write brings is
+// then nothing to do, and a function that learns from that event's own object that the job is
+// only accepted may answer so with no API call. Should the start not have followed (its writer
+// failed before answering), the event that woke the writer is delivered again.
+func Accepted(job *v1alpha1.NotebookValidationJob) bool {
+	if job.Status.Phase != v1alpha1.PhaseInitializing {
+		return false
+	}
+	c := meta.FindStatusCondition(job.Status.Conditions, v1alpha1.ConditionReady)
+	return c != nil && c.Reason == ReasonInitialized
 }

@@ -122,3 +122,29 @@ func TestJobSeenAppliesOnlyWhereJobCreatedActs(t *testing.T) {
 		}
 	}
 }
+
+func TestAccepted(t *testing.T) {
+	accepted := sampleJob(v1alpha1.PhaseNone, "")
+	apply(accepted, Observation{Kind: JobSeen, Now: sampleNow})
+	held := modelJob(v1alpha1.PhaseNone, sampleUnreadyModel)
+	apply(held, Observation{Kind: JobSeen, Now: sampleNow})
+	if d := apply(held, sampleObservation(held, JobSeen)); !d.Changed || held.Status.Phase != v1alpha1.PhaseInitializing {
+		t.Fatalf("a job whose models are not ready: %+v, want held in Initializing", d)
+	}
+	cases := []struct {
+		name string
+		job  *v1alpha1.NotebookValidationJob
+		want bool
+	}{
+		{"accepted", accepted, true},
+		{"new", sampleJob(v1alpha1.PhaseNone, ""), false},
+		{"initializing, nothing recorded", sampleJob(v1alpha1.PhaseInitializing, ""), false},
+		{"held for its models", held, false},
+		{"building", buildingJob(v1alpha1.BuildStrategyTekton), false},
+	}
+	for _, c := range cases {
+		if got := Accepted(c.job); got != c.want {
+			t.Errorf("%s (phase %q): Accepted %v, want %v", c.name, c.job.Status.Phase, got, c.want)
+		}
+	}
+}

@@ -59,8 +59,10 @@ func TestHappyPathWithBuildSetsConditionsAndFields(t *testing.T) {
 	}
 	wantCondition(t, job.Status, v1alpha1.ConditionBuildReady, metav1.ConditionUnknown, ReasonBuildStarted, at(time.Second))
 
-	apply(job, Observation{Kind: BuildRunning, Now: at(time.Minute), BuildName: BuildName(job)})
-	wantCondition(t, job.Status, v1alpha1.ConditionBuildReady, metav1.ConditionUnknown, ReasonBuildRunning, at(time.Second))
+	if d = apply(job, Observation{Kind: BuildRunning, Now: at(time.Minute), BuildName: BuildName(job)}); d.Changed {
+		t.Fatalf("a build running as the job says it started must write nothing: %+v", d)
+	}
+	wantCondition(t, job.Status, v1alpha1.ConditionBuildReady, metav1.ConditionUnknown, ReasonBuildStarted, at(time.Second))
 
 	built := at(6 * time.Minute)
 	d = apply(job, Observation{Kind: BuildSucceeded, Now: at(7 * time.Minute), Image: sampleBuiltImage,
@@ -153,26 +155,28 @@ func TestJobWithoutRecordedPodAdoptsTheFirstOutcome(t *testing.T) {
 	}
 }
 
-func TestBuildProgressWritesOncePerStateChange(t *testing.T) {
+func TestBuildProgressWritesOnlyWhatTheJobDoesNotShow(t *testing.T) {
 	job := buildingJob(v1alpha1.BuildStrategyTekton)
 	steps := []struct {
 		kind    Kind
 		message string
 		changed bool
 	}{
+		{BuildRunning, "", false}, // as the job says: started
+		{BuildPending, "", false}, // nothing of its own to say
 		{BuildPending, "waiting for a node", true},
 		{BuildPending, "waiting for a node", false},
-		{BuildRunning, "step clone", true},
-		{BuildRunning, "step clone", false},
-		{BuildRunning, "step build", true},
-		{BuildPending, "step build", true},
+		{BuildPending, "exceeded quota", true},
+		{BuildRunning, "", true},  // held no more
+		{BuildRunning, "", false}, // running already recorded
+		{BuildRunning, "step build", false},
 	}
 	for i, step := range steps {
 		d := apply(job, Observation{Kind: step.kind, Now: at(time.Duration(i) * time.Minute), BuildName: BuildName(job), Message: step.message})
 		if d.Changed != step.changed {
 			t.Fatalf("step %d (%s %q): changed %v, want %v", i, step.kind, step.message, d.Changed, step.changed)
 		}
-		if d.Changed && (job.Status.BuildStatus.Message != step.message || job.Status.Message != step.message) {
+		if d.Changed && step.message != "" && (job.Status.BuildStatus.Message != step.message || job.Status.Message != step.message) {
 			t.Fatalf("step %d: build message %q, job message %q; want %q", i, job.Status.BuildStatus.Message, job.Status.Message, step.message)
 		}
 	}

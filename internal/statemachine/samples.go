@@ -58,6 +58,7 @@ func samples(phase string) []sample {
 	case v1alpha1.PhaseBuilding:
 		return []sample{
 			{"tekton", buildingJob(v1alpha1.BuildStrategyTekton)},
+			{"build held", heldBuildJob()},
 			{"s2i", buildingJob(v1alpha1.BuildStrategyS2I)},
 			{"external", buildingJob(v1alpha1.BuildStrategyExternal)},
 		}
@@ -131,6 +132,20 @@ func buildingJob(strategy string) *v1alpha1.NotebookValidationJob {
 	return job
 }
 
+// heldBuildJob is a tekton job whose build said why it was held before running.
+func heldBuildJob() *v1alpha1.NotebookValidationJob {
+	job := buildingJob(v1alpha1.BuildStrategyTekton)
+	job.Status.BuildStatus.Message = sampleHeldMessage
+	job.Status.Conditions = []metav1.Condition{{
+		Type: v1alpha1.ConditionBuildReady, Status: metav1.ConditionUnknown,
+		Reason: ReasonBuildPending, Message: sampleHeldMessage, LastTransitionTime: sampleStart,
+	}}
+	return job
+}
+
+// sampleHeldMessage is what a held build says, and what sampleObservation's pending build says.
+const sampleHeldMessage = "exceeded quota: compute-resources"
+
 func buildCompleteJob() *v1alpha1.NotebookValidationJob {
 	job := buildingJob(v1alpha1.BuildStrategyTekton)
 	job.Status.Phase = v1alpha1.PhaseBuildComplete
@@ -154,7 +169,9 @@ func validatingJob(phase string) *v1alpha1.NotebookValidationJob {
 func sampleObservation(job *v1alpha1.NotebookValidationJob, kind Kind) Observation {
 	obs := Observation{Kind: kind, Now: sampleNow}
 	switch kind {
-	case BuildPending, BuildRunning:
+	case BuildPending:
+		obs.BuildName, obs.Message = BuildName(job), sampleHeldMessage
+	case BuildRunning:
 		obs.BuildName = BuildName(job)
 	case BuildSucceeded, ExternalBuildSucceeded:
 		obs.BuildName, obs.Image, obs.BuildCompleted = BuildName(job), sampleBuiltImage, &sampleNow

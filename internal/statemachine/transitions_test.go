@@ -106,12 +106,17 @@ var transitions = []row{
 	{phasePending, "external", []Kind{JobSeen}, to(phaseBuilding, EffectNone)},
 	{phasePending, "custom", []Kind{JobSeen}, to(phaseFailed, EffectNone)},
 
-	{phaseBuilding, "", []Kind{BuildPending, BuildRunning}, to(phaseBuilding, EffectNone)},
+	// A build's progress writes only what the job does not show: why it is held, then that
+	// it runs after all.
+	{phaseBuilding, "", []Kind{BuildPending}, to(phaseBuilding, EffectNone)},
+	{phaseBuilding, "", []Kind{BuildRunning}, unchanged(phaseBuilding)},
+	{phaseBuilding, "build held", []Kind{BuildRunning}, to(phaseBuilding, EffectNone)},
+	{phaseBuilding, "build held", []Kind{BuildPending}, unchanged(phaseBuilding)},
 	{phaseBuilding, "", []Kind{BuildSucceeded}, to(phaseBuilt, EffectNone)},
 	{phaseBuilding, "", []Kind{BuildFailed, BuildCancelled, BuildTimedOut, BuildStartFailed}, to(phaseFailed, EffectNone)},
 	{phaseBuilding, "", []Kind{DeadlinePassed}, to(phaseFailed, EffectDeleteChildren)},
 	{phaseBuilding, "", join([]Kind{JobSeen}, externalKinds, podKinds), unchanged(phaseBuilding)},
-	{phaseBuilding, "s2i", []Kind{BuildRunning}, to(phaseBuilding, EffectNone)},
+	{phaseBuilding, "s2i", []Kind{BuildRunning}, unchanged(phaseBuilding)},
 	{phaseBuilding, "s2i", []Kind{BuildSucceeded}, to(phaseBuilt, EffectNone)},
 	{phaseBuilding, "s2i", externalKinds, unchanged(phaseBuilding)},
 	{phaseBuilding, "external", []Kind{ExternalBuildSucceeded}, to(phaseBuilt, EffectNone)},
