@@ -219,42 +219,56 @@ func (b *Builds) ObserveChild(ctx context.Context, job *v1alpha1.NotebookValidat
 // also reports whether the child read fresh has moved on from that version (false when
 // resourceVersion is empty, or the child is gone).
 func (b *Builds) ObserveChildAt(ctx context.Context, job *v1alpha1.NotebookValidationJob, r childapi.Resource, name, resourceVersion string) (statemachine.Observation, bool, error) {
-	obj, observed, err := b.get(ctx, r, job.Namespace, name)
+	return b.ObserveRead(ctx, job, r, name, resourceVersion, func(ctx context.Context) (Child, error) {
+		return b.ReadChild(ctx, r, job.Namespace, name)
+	})
+}
+
+// Child is a build child as read fresh (ReadChild), ready to be observed.
+type Child struct {
+	obj      metav1.Object
+	observed func() (build.Observed, error)
+}
+
+// ReadChild reads the child name of resource r fresh: a Build through the typed client,
+// observed as it is (s2i.Observe); anything else through the dynamic client, observed by
+// Observe. A missing child satisfies apierrors.IsNotFound. It may run before the job is read
+// (package prefetch): what it read is only believed once ObserveRead found the job controls it.
+func (b *Builds) ReadChild(ctx context.Context, r childapi.Resource, namespace, name string) (Child, error) {
+	if r.GVR == childapi.Builds.GVR {
+		bld, err := b.OpenShift.Builds(namespace).Get(ctx, name, metav1.GetOptions{})
+		if err != nil {
+			return Child{}, fmt.Errorf("get %s %s/%s: %w", r.Kind, namespace, name, err)
+		}
+		return Child{obj: bld, observed: func() (build.Observed, error) { return s2i.Observe(bld), nil }}, nil
+	}
+	u, err := b.API.Get(ctx, r, namespace, name)
+	if err != nil {
+		return Child{}, err
+	}
+	return Child{obj: u, observed: func() (build.Observed, error) { return Observe(u) }}, nil
+}
+
+// ObserveRead is ObserveChildAt with the child read by read (ReadChild, maybe started ahead).
+func (b *Builds) ObserveRead(ctx context.Context, job *v1alpha1.NotebookValidationJob, r childapi.Resource, name, resourceVersion string, read func(context.Context) (Child, error)) (statemachine.Observation, bool, error) {
+	child, err := read(ctx)
 	switch {
 	case apierrors.IsNotFound(err):
 		return observe.BuildMissing(r.Kind, name), false, nil
 	case err != nil:
 		return statemachine.Observation{}, false, err
-	case !metav1.IsControlledBy(obj, job):
+	case !metav1.IsControlledBy(child.obj, job):
 		return statemachine.Observation{}, false, fmt.Errorf("%w: %s %s/%s is not controlled by job %s", function.ErrBadInput, r.Kind, job.Namespace, name, job.Name)
 	}
-	o, err := observed()
+	o, err := child.observed()
 	if err != nil {
 		return statemachine.Observation{}, false, fmt.Errorf("%w: %v", function.ErrBadInput, err)
 	}
-	if u, ok := obj.(*unstructured.Unstructured); ok && b.ExplainsFailedSteps && r.GVR == childapi.PipelineRuns.GVR && o.State == build.StateFailed {
+	if u, ok := child.obj.(*unstructured.Unstructured); ok && b.ExplainsFailedSteps && r.GVR == childapi.PipelineRuns.GVR && o.State == build.StateFailed {
 		o.Message = b.explainFailure(ctx, u, o)
 	}
-	movedOn := resourceVersion != "" && obj.GetResourceVersion() != resourceVersion
+	movedOn := resourceVersion != "" && child.obj.GetResourceVersion() != resourceVersion
 	return observe.Build(o), movedOn, nil
-}
-
-// get reads the child name of resource r fresh, and returns how to observe it: a Build
-// through the typed client, observed as it is (s2i.Observe); anything else through the
-// dynamic client, observed by Observe. A missing child satisfies apierrors.IsNotFound.
-func (b *Builds) get(ctx context.Context, r childapi.Resource, namespace, name string) (metav1.Object, func() (build.Observed, error), error) {
-	if r.GVR == childapi.Builds.GVR {
-		bld, err := b.OpenShift.Builds(namespace).Get(ctx, name, metav1.GetOptions{})
-		if err != nil {
-			return nil, nil, fmt.Errorf("get %s %s/%s: %w", r.Kind, namespace, name, err)
-		}
-		return bld, func() (build.Observed, error) { return s2i.Observe(bld), nil }, nil
-	}
-	u, err := b.API.Get(ctx, r, namespace, name)
-	if err != nil {
-		return nil, nil, err
-	}
-	return u, func() (build.Observed, error) { return Observe(u) }, nil
 }
 
 // ObserveBuild observes the build child of a Building job, as build-status-changed would on

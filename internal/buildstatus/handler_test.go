@@ -10,6 +10,7 @@ import (
 	"k8s.io/apimachinery/pkg/apis/meta/v1/unstructured"
 
 	"github.com/mlops-dev/nbv/api/v1alpha1"
+	"github.com/mlops-dev/nbv/internal/buildchild"
 	"github.com/mlops-dev/nbv/internal/buildchild/childapi"
 	"github.com/mlops-dev/nbv/internal/events"
 	"github.com/mlops-dev/nbv/internal/function"
@@ -20,8 +21,13 @@ import (
 // observer fails the test if it is reached: the cases below must be settled from the event.
 type observer struct{ t *testing.T }
 
-func (o observer) ObserveChildAt(context.Context, *v1alpha1.NotebookValidationJob, childapi.Resource, string, string) (statemachine.Observation, bool, error) {
+func (o observer) ReadChild(context.Context, childapi.Resource, string, string) (buildchild.Child, error) {
 	o.t.Error("the child was read for an event that should have been settled without the API")
+	return buildchild.Child{}, nil
+}
+
+func (o observer) ObserveRead(context.Context, *v1alpha1.NotebookValidationJob, childapi.Resource, string, string, func(context.Context) (buildchild.Child, error)) (statemachine.Observation, bool, error) {
+	o.t.Error("the child was observed for an event that should have been settled without the API")
 	return statemachine.Observation{}, false, nil
 }
 

@@ -23,6 +23,7 @@ import (
 	"github.com/mlops-dev/nbv/internal/function"
 	"github.com/mlops-dev/nbv/internal/jobstore"
 	"github.com/mlops-dev/nbv/internal/observe"
+	"github.com/mlops-dev/nbv/internal/prefetch"
 	"github.com/mlops-dev/nbv/internal/statemachine"
 	"github.com/mlops-dev/nbv/internal/transition"
 )
@@ -53,47 +54,13 @@ func Handler(x *transition.Executor, store *jobstore.Store) function.Handler {
 			return nil, nil
 		}
 		// The pod is read while the job is: one round trip instead of two in a row.
-		pod := readAhead(ctx, store, re.Namespace, re.Name)
-		defer pod.wait()
+		pod := prefetch.Start(ctx, func(ctx context.Context) (*corev1.Pod, error) { return store.GetPod(ctx, re.Namespace, re.Name) })
+		defer pod.Wait()
 		return x.Step(ctx, re.Namespace, job, func(ctx context.Context, j *v1alpha1.NotebookValidationJob) (statemachine.Observation, error) {
-			return observePod(ctx, pod.read, j, re.Name)
+			return observePod(ctx, pod.Get, j, re.Name)
 		})
 	}
 }
-
-// podRead is a pod read started ahead of the step that needs it.
-type podRead struct {
-	store           *jobstore.Store
-	namespace, name string
-	done            chan struct{}
-	pod             *corev1.Pod
-	err             error
-	used            bool
-}
-
-// readAhead starts reading the pod namespace/name now.
-func readAhead(ctx context.Context, store *jobstore.Store, namespace, name string) *podRead {
-	r := &podRead{store: store, namespace: namespace, name: name, done: make(chan struct{})}
-	go func() {
-		defer close(r.done)
-		r.pod, r.err = store.GetPod(ctx, namespace, name)
-	}()
-	return r
-}
-
-// read returns the pod: the first call waits for the read started ahead, every later one (a
-// step decided again after a 409) reads afresh.
-func (r *podRead) read(ctx context.Context) (*corev1.Pod, error) {
-	if r.used {
-		return r.store.GetPod(ctx, r.namespace, r.name)
-	}
-	r.used = true
-	<-r.done
-	return r.pod, r.err
-}
-
-// wait returns once the read started ahead is over, so none outlives the request.
-func (r *podRead) wait() { <-r.done }
 
 // observePod observes the pod as read fresh. A pod that is gone is observed as such. A pod of an earlier
 // job of the same name (deleted and created again while its pod lives on) says nothing about
