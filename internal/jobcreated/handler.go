@@ -3,10 +3,13 @@
 // Initializing -> Building | ValidationRunning, BuildComplete -> ValidationRunning, legacy
 // phases migrated): a plain status write from the event's own copy of the job, checked by the
 // write itself (a copy the API server does not hold writes nothing, and the job is read); a
-// child from the job as the API server answered this process, or as read fresh. An event
-// whose own object is in a phase with no such row (statemachine.CouldApply) is answered with
-// no API call: phases only move forward and the write that moves the job on brings its own
-// event. Every other phase is a no-op without a write. A job that ended with GitOps hooks
+// child from the job as the API server answered this process, or as read fresh. A job it
+// accepts ("" -> Initializing) is started in the same step from the API server's answer to
+// that write (transition.Executor.TakeOver), so the event of the accepting write
+// (statemachine.Accepted), like an event whose own object is in a phase with no such row
+// (statemachine.CouldApply), is answered with no API call: phases only move forward and the
+// write that moves the job on brings its own event. Every other phase is a no-op without a
+// write. A job that ended with GitOps hooks
 // pending (gitops.Pending) gets them performed here once (internal/gitopshooks). A job with
 // spec.modelValidation starts only once its target models are ready (internal/modelready),
 // woken by their objects' events too.
@@ -84,13 +87,14 @@ func HandlerWith(x *transition.Executor, o Options) function.Handler {
 			_, err := hooks.Run(ctx, nil, re.Namespace, re.Name)
 			return nil, err
 		}
-		if !statemachine.CouldApply(seen.Status.Phase, statemachine.JobSeen) || statemachine.WaitsForModelEvent(&seen) {
+		if !statemachine.CouldApply(seen.Status.Phase, statemachine.JobSeen) || statemachine.WaitsForModelEvent(&seen) || statemachine.Accepted(&seen) {
 			function.Logger(function.WithJob(ctx, re.Namespace, re.Name)).Debug("nothing to do in this phase", "phase", seen.Status.Phase, "resourceVersion", seen.ResourceVersion)
 			return nil, nil
 		}
 		// The event's copy decides a plain status write, which holds only if the API server
 		// has exactly that copy; a child is created from the job as the API server answered
-		// this process, or as read fresh (transition.Executor.StepFrom).
+		// this process, or as read fresh (transition.Executor.StepFrom). A job accepted so is
+		// started from the answer to that write.
 		return x.StepFrom(ctx, jobstore.Carried{Job: &seen, Object: re.Object.Object}, jobSeen)
 	}
 }

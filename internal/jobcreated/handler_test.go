@@ -52,3 +52,26 @@ func TestUndecodableObjectIsMalformed(t *testing.T) {
 		t.Errorf("a status whose phase is a number: error %v, want ErrMalformed", err)
 	}
 }
+
+// The event of the write that accepted a job is answered with no API call: its writer started
+// the job from the API server's answer. Only that reason is skipped: a job held in
+// Initializing for another reason (its models) is not "accepted".
+func TestAcceptedJobNeedsNoRead(t *testing.T) {
+	h := Handler(&transition.Executor{})
+	accepted := map[string]any{"phase": v1alpha1.PhaseInitializing, "conditions": []any{map[string]any{
+		"type": v1alpha1.ConditionReady, "status": "Unknown", "reason": statemachine.ReasonInitialized,
+		"message": "job accepted", "lastTransitionTime": "2026-12-07T12:00:00Z"}}}
+	reply, err := h(context.Background(), jobEvent(accepted))
+	if err != nil || reply != nil {
+		t.Errorf("accepted job: reply %v error %v, want nothing to do", reply, err)
+	}
+	held := map[string]any{"phase": v1alpha1.PhaseInitializing, "conditions": []any{map[string]any{
+		"type": v1alpha1.ConditionReady, "status": "Unknown", "reason": "WaitingForModels",
+		"message": "models not ready", "lastTransitionTime": "2026-12-07T12:00:00Z"}}}
+	func() {
+		defer func() { _ = recover() }() // the executor has no API server: deciding reaches it
+		if _, err := h(context.Background(), jobEvent(held)); err == nil {
+			t.Errorf("a job held in Initializing for another reason was answered without being decided")
+		}
+	}()
+}

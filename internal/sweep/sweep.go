@@ -338,6 +338,16 @@ func (s *Sweeper) examine(ctx context.Context, listed *v1alpha1.NotebookValidati
 	if out.Written {
 		metrics.RecordSweepRecovery(ctx, out.PreviousPhase, recoveryCause(read, seen, s.now()))
 	}
+	if err == nil {
+		// A job the sweep accepted (its add event was lost) is started at once, as job-created
+		// would have: the event of the accepting write is nothing to do for job-created.
+		_, err = s.x.TakeOver(ctx, out, listed.Namespace, listed.Name, func(ctx context.Context, job *v1alpha1.NotebookValidationJob) (statemachine.Observation, error) {
+			return s.observation(ctx, job, final)
+		})
+		if errors.Is(err, errNothingToDo) {
+			err = nil
+		}
+	}
 	return out.Written, err
 }
 

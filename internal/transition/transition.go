@@ -6,10 +6,11 @@
 // guarded patch (re-reading and re-deciding when it is refused, bounded), then record a
 // Kubernetes Event (except for the quiet transitions) and build the reply CloudEvent. A copy
 // that was not read fresh decides a plain status write only: a child, an end or "nothing to
-// do" from a remembered answer is decided again from the job read fresh. A decision that ends
-// the job first records its notification Event (internal/gitops), once, and marks the GitOps
-// hooks its annotations ask for Pending (internal/gitopshooks performs them). Functions differ
-// only in how they observe. Steps of one job in one process run one at a time, so that two
+// do" from a remembered answer is decided again from the job read fresh. A step that only
+// accepted the job goes on to start it from the API server's answer (TakeOver). A decision
+// that ends the job first records its notification Event (internal/gitops), once, and marks
+// the GitOps hooks its annotations ask for Pending (internal/gitopshooks performs them).
+// Functions differ only in how they observe. Steps of one job in one process run one at a time, so that two
 // events about it delivered together do not both write from the job's same resourceVersion.
 package transition
 
@@ -90,7 +91,11 @@ type Outcome struct {
 func (e *Executor) Step(ctx context.Context, namespace, name string, observe Observer) (*cloudevents.Event, error) {
 	unlock := e.serial.lock(namespace, name)
 	defer unlock()
-	return e.replied(e.run(ctx, jobstore.Start{Job: e.written.latest(namespace, name)}, remembered, namespace, name, observe))
+	out, err := e.run(ctx, jobstore.Start{Job: e.written.latest(namespace, name)}, remembered, namespace, name, observe)
+	if err == nil {
+		out, err = e.takeOver(ctx, out, namespace, name, observe)
+	}
+	return e.replied(out, err)
 }
 
 // StepFrom is Step for an event that carried the job, seen, decoded from its object. When
@@ -108,7 +113,34 @@ func (e *Executor) StepFrom(ctx context.Context, seen jobstore.Carried, observe 
 	if start.Job == nil && seen.Job.ResourceVersion != "" {
 		start, t = jobstore.Start{Carried: &seen}, carried
 	}
-	return e.replied(e.run(ctx, start, t, namespace, name, observe))
+	out, err := e.run(ctx, start, t, namespace, name, observe)
+	if err == nil {
+		out, err = e.takeOver(ctx, out, namespace, name, observe)
+	}
+	return e.replied(out, err)
+}
+
+// TakeOver continues a step whose write only accepted the job (statemachine.Accepted): the
+// job's start is decided at once from the API server's answer to that write, so the event the
+// write brings has nothing left to do (job-created answers it from its own object), and the
+// job's first child is created one event sooner. It returns the start's outcome, or out when
+// the start wrote nothing. An error leaves the job accepted: the caller's event, answered
+// with it, is delivered again and starts the job then.
+func (e *Executor) TakeOver(ctx context.Context, out Outcome, namespace, name string, observe Observer) (Outcome, error) {
+	unlock := e.serial.lock(namespace, name)
+	defer unlock()
+	return e.takeOver(ctx, out, namespace, name, observe)
+}
+
+func (e *Executor) takeOver(ctx context.Context, out Outcome, namespace, name string, observe Observer) (Outcome, error) {
+	if !out.Written || !statemachine.Accepted(out.Job) {
+		return out, nil
+	}
+	next, err := e.run(ctx, jobstore.Start{Job: out.Job}, answered, namespace, name, observe)
+	if err != nil || !next.Written {
+		return out, err
+	}
+	return next, nil
 }
 
 // replied is the reply event of a step's outcome, nil when it wrote nothing.
@@ -120,7 +152,7 @@ func (e *Executor) replied(out Outcome, err error) (*cloudevents.Event, error) {
 }
 
 // Run is Step without the reply event, for callers that report differently (the sweep). It
-// always reads the job fresh.
+// always reads the job fresh, and leaves a job it accepted to the caller's TakeOver.
 func (e *Executor) Run(ctx context.Context, namespace, name string, observe Observer) (Outcome, error) {
 	unlock := e.serial.lock(namespace, name)
 	defer unlock()
