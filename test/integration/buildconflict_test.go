@@ -19,8 +19,8 @@ import (
 // succeeded, in quick succession. Both updates reach build-status-changed together (held by
 // the activator while the process starts, and delivered again here side by side, each with the
 // object its update wrote). The job must end in BuildComplete with no 409 from the API server:
-// the event whose child has moved on writes nothing, and two steps of one job in one process
-// do not both write from the same resourceVersion.
+// the running build writes nothing the job does not show, so whichever process each event
+// reaches, only the success writes (TestBuildProgressWritesOnlyWhatTheJobDoesNotShow).
 func TestBuildRunningThenSucceededNoConflict(t *testing.T) {
 	cp := requireControlPlane(t)
 	bs := buildSystems[0]

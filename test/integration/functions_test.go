@@ -478,9 +478,9 @@ func TestAPICallsPerTransition(t *testing.T) {
 		name string
 		want int64
 	}{
-		// Decided from the event's copy, checked by the write; a job accepted records no Event.
-		{"\"\" -> Initializing (patch status)", 1},
-		{"Initializing -> ValidationRunning, woken by its own write (create pod, patch status, event)", 3},
+		// Accepted from the event's copy, checked by the write (no Event), then started from the
+		// API server's answer to it.
+		{"\"\" -> Initializing -> ValidationRunning (patch status; create pod, patch status, event)", 4},
 		{"ValidationRunning, nothing to do (none)", 0},
 	}
 	for _, s := range steps {

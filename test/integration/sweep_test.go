@@ -262,8 +262,8 @@ func TestSweepRecoversLostPodEvent(t *testing.T) {
 	}
 }
 
-// TestSweepAdvancesUnseenJob: a job job-created never heard of is advanced one transition
-// per ping, exactly as job-created would.
+// TestSweepAdvancesUnseenJob: a job job-created never heard of is accepted and started in one
+// ping, exactly as job-created would have done on its add event.
 func TestSweepAdvancesUnseenJob(t *testing.T) {
 	f := newSweepFixture(t)
 	// A private repository's job: the sweep checks that its author may use the Secret before
@@ -272,26 +272,25 @@ func TestSweepAdvancesUnseenJob(t *testing.T) {
 	stop := f.watchWrites("unseen")
 	calls := f.ping(sweep.Options{})
 	job := f.get("unseen")
-	if job.Status.Phase != v1alpha1.PhaseInitializing || job.Status.StartTime == nil || !job.Status.StartTime.Time.Equal(f.now) {
-		t.Fatalf("after one ping: %q started %v, want Initializing at the sweep's clock %v", job.Status.Phase, job.Status.StartTime, f.now)
-	}
-	// A job accepted records no Kubernetes Event (transition.quiet).
-	t.Logf("API calls for a sweep advancing one unseen job (list, get, patch): %d", calls)
-	if calls != 3 {
-		t.Errorf("sweep took %d API calls, want 3", calls)
-	}
-	f.now = f.now.Add(time.Minute)
-	f.ping(sweep.Options{})
-	job = f.get("unseen")
 	if job.Status.Phase != v1alpha1.PhaseValidationRunning || job.Status.ValidationPodName != statemachine.PodName(job, 0) {
-		t.Fatalf("after two pings: %q pod %q, want ValidationRunning with the first pod", job.Status.Phase, job.Status.ValidationPodName)
+		t.Fatalf("after one ping: %q pod %q, want ValidationRunning with the first pod", job.Status.Phase, job.Status.ValidationPodName)
+	}
+	if job.Status.StartTime == nil || !job.Status.StartTime.Time.Equal(f.now) {
+		t.Errorf("started %v, want the sweep's clock %v", job.Status.StartTime, f.now)
 	}
 	if pods := f.podsOf("unseen"); len(pods) != 1 || !metav1.IsControlledBy(&pods[0], job) {
 		t.Errorf("pods = %v, want the job's one validation pod", podNames(pods))
 	}
+	// A job accepted records no Kubernetes Event (transition.quiet); its start does.
+	t.Logf("API calls for a sweep accepting and starting one unseen job (list, get, patch; create pod, patch, Event): %d", calls)
+	if calls != 6 {
+		t.Errorf("sweep took %d API calls, want 6", calls)
+	}
+	f.now = f.now.Add(time.Minute)
+	f.ping(sweep.Options{})
 	time.Sleep(300 * time.Millisecond)
 	if writes := stop(); !reflect.DeepEqual(writes, []string{v1alpha1.PhaseInitializing, v1alpha1.PhaseValidationRunning}) {
-		t.Errorf("writes = %v, want one per ping", writes)
+		t.Errorf("writes = %v, want the accept and the start, then nothing", writes)
 	}
 }
 
@@ -346,8 +345,8 @@ func TestSweepIsBounded(t *testing.T) {
 		return n
 	}
 	f.ping(sweep.Options{MaxJobs: bound})
-	if got := phases(); got[v1alpha1.PhaseInitializing] != bound || got[v1alpha1.PhaseNone] != 1 {
-		t.Errorf("after one ping: %v, want %d advanced and 1 untouched", got, bound)
+	if got := phases(); got[v1alpha1.PhaseValidationRunning] != bound || got[v1alpha1.PhaseNone] != 1 {
+		t.Errorf("after one ping: %v, want %d started and 1 untouched", got, bound)
 	}
 	f.now = f.now.Add(time.Minute)
 	f.ping(sweep.Options{MaxJobs: bound})
@@ -378,8 +377,8 @@ func TestSweepOnlyOptedInNamespaces(t *testing.T) {
 		t.Errorf("job in a namespace that did not opt in moved to %q", got)
 	}
 	f.ns = optedIn
-	if got := f.get("mine").Status.Phase; got != v1alpha1.PhaseInitializing {
-		t.Errorf("job in the opted-in namespace is %q, want Initializing", got)
+	if got := f.get("mine").Status.Phase; got != v1alpha1.PhaseValidationRunning {
+		t.Errorf("job in the opted-in namespace is %q, want ValidationRunning", got)
 	}
 }
 
