@@ -176,6 +176,16 @@ func TestBrokenReferenceStaysRefused(t *testing.T) {
 	}
 }
 
+func TestUnknownFileIsNotKept(t *testing.T) {
+	set := NewSet(fstest.MapFS{}, testBase)
+	if _, err := set.Schema("nope.json"); err == nil || !strings.Contains(err.Error(), "read schema nope.json") {
+		t.Fatalf("got %v", err)
+	}
+	if len(set.docs) != 0 {
+		t.Errorf("kept %v", set.docs)
+	}
+}
+
 // readCounter is an fs.FS that counts the files read from it.
 type readCounter struct {
 	files fstest.MapFS

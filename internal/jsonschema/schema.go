@@ -108,14 +108,14 @@ func (l *loader) load(name string) (*document, error) {
 	if d, ok := l.set.docs[name]; ok {
 		return d, d.err
 	}
+	raw, err := fs.ReadFile(l.set.fsys, name)
+	if err != nil {
+		// Not kept: a name that is not a file of the set must not grow the set.
+		return nil, fmt.Errorf("read schema %s: %w", name, err)
+	}
 	d := &document{name: name, nodes: map[string]*Schema{}}
 	l.set.docs[name] = d
 	l.loaded = append(l.loaded, d)
-	raw, err := fs.ReadFile(l.set.fsys, name)
-	if err != nil {
-		d.err = fmt.Errorf("read schema %s: %w", name, err)
-		return d, d.err
-	}
 	v, err := Decode(raw)
 	if err != nil {
 		d.err = fmt.Errorf("parse schema %s: %w", name, err)

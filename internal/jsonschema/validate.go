@@ -61,9 +61,9 @@ func of(s *Schema, v any, path []string) violations {
 	return found
 }
 
-// check adds the violations of v, found at path, against s. As 2020-12 validators commonly do,
-// a value of the wrong type, or failing const, enum or format, is reported for that alone: the
-// other keywords would only repeat it.
+// check adds the violations of v, found at path, against s. A value of the wrong type, or
+// failing const, enum or format, is reported for that alone (the other keywords would only
+// repeat it), as the library this package replaced did, so that messages did not change.
 func (vs *violations) check(s *Schema, v any, path []string) {
 	if s.boolean != nil {
 		if !*s.boolean {
