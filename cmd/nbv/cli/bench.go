@@ -42,6 +42,7 @@ Exit code 0 when the run held every invariant, 1 when one broke, 2 when the run 
 	fs.Float64Var(&o.Faults.Drop, "drop", bench.AllFaults.Drop, "with drop: fraction of the source events lost")
 	fs.DurationVar(&o.PingInterval, "ping-interval", 0, "the sweep's schedule (0: a minute; 2s with drop)")
 	fs.DurationVar(&o.Idle, "idle", 0, "scale a function to zero after this long without a request (0: 30s)")
+	fs.BoolVar(&o.Warm, "warm", false, "start one instance of every event function before the first job, so the run starts warm (refused with an idle window a function could outwait between two jobs, such as -idle 300ms)")
 	fs.DurationVar(&o.Timeout, "timeout", 15*time.Minute, "give up when the run has not ended by then")
 	fs.StringVar(&out, "out", "bench/results.json", "where the JSON of the result goes (empty: nowhere)")
 	fs.StringVar(&chart, "chart", "", "also draw each hop's latency per job over the run as a PNG at this path")

@@ -54,14 +54,17 @@ type Result struct {
 
 // Config is the run's settings.
 type Config struct {
-	Jobs         int      `json:"jobs"`
-	Mix          string   `json:"mix"`
-	Pacing       string   `json:"pacing"`
-	BuildTimeMs  int64    `json:"buildTimeMs"`
-	RunTimeMs    int64    `json:"runTimeMs"`
-	PingInterval string   `json:"pingInterval"`
-	Idle         string   `json:"idle"`
-	Faults       []string `json:"faults,omitempty"`
+	Jobs         int    `json:"jobs"`
+	Mix          string `json:"mix"`
+	Pacing       string `json:"pacing"`
+	BuildTimeMs  int64  `json:"buildTimeMs"`
+	RunTimeMs    int64  `json:"runTimeMs"`
+	PingInterval string `json:"pingInterval"`
+	Idle         string `json:"idle"`
+	// Warm says the run started with one instance of every event function ready
+	// (Options.Warm); otherwise from zero.
+	Warm   bool     `json:"warm"`
+	Faults []string `json:"faults,omitempty"`
 	// Binaries says which function binaries ran (and were measured).
 	Binaries string `json:"binaries"`
 }
@@ -164,7 +167,7 @@ func (r *Result) Failed() bool {
 
 func configOf(o Options) Config {
 	c := Config{Jobs: o.Jobs, Mix: o.Mix.String(), Pacing: pacing(o), BuildTimeMs: o.BuildTime.Milliseconds(),
-		RunTimeMs: o.RunTime.Milliseconds(), Idle: o.Idle.String(), PingInterval: "1m0s (the PingSource's schedule)"}
+		RunTimeMs: o.RunTime.Milliseconds(), Idle: o.Idle.String(), Warm: o.Warm, PingInterval: "1m0s (the PingSource's schedule)"}
 	if o.PingInterval > 0 {
 		c.PingInterval = o.PingInterval.String()
 	}
@@ -387,9 +390,16 @@ func (r *run) functionFigures(calls *apiCalls) {
 		_, killedPer = r.killer.victims()
 	}
 	for _, name := range slices.Sorted(maps.Keys(r.stack.Activators)) {
-		ready, answered := coldStartTimes(r.stack.Activators[name].ColdStarts())
-		cold, first := latency("", ready), latency("", answered)
+		starts := r.stack.Activators[name].ColdStarts()
 		st := stats[name]
+		// What the warm-up started is not the run's.
+		if w := r.warm; w != nil {
+			starts = starts[min(w.coldStarts[name], len(starts)):]
+			st.Instances -= w.stats[name].Instances
+			st.CPU -= w.stats[name].CPU
+		}
+		ready, answered := coldStartTimes(starts)
+		cold, first := latency("", ready), latency("", answered)
 		f := Function{BinaryBytes: res.sizes[name], Instances: st.Instances, ColdStartP50Ms: cold.P50, ColdStartMaxMs: cold.Max,
 			FirstAnswerP50Ms: first.P50, FirstAnswerMaxMs: first.Max,
 			CPUMs: float64(st.CPU.Microseconds()) / 1000, Requests: calls.ByFunction[name], Transitions: calls.TransitionsByFunction[name],

@@ -60,6 +60,10 @@ type Options struct {
 	PingInterval time.Duration
 	// Idle is the functions' scale-to-zero window (default localstack.DefaultIdle).
 	Idle time.Duration
+	// Warm starts one instance of every event function, and waits until each is ready,
+	// before the first job; what that costs is kept out of the figures. Without it the run
+	// starts from zero.
+	Warm bool
 	// Timeout bounds the whole run (default 15 minutes).
 	Timeout time.Duration
 	// RepoRoot is the checkout: config/, eventsources/, functions/ (default: found from the
@@ -104,6 +108,12 @@ func (o *Options) setDefaults() error {
 	}
 	if o.Idle <= 0 {
 		o.Idle = localstack.DefaultIdle
+	}
+	// A function that scales to zero between two jobs' events meets every job cold: warming it
+	// at the start would change only the first job.
+	if quiet := max(o.Interval, o.BuildTime, o.RunTime); o.Warm && o.Idle <= quiet {
+		return fmt.Errorf("bench: warm with idle %s: a function may see no event for %s (the interval, a build, a notebook run) and scale to zero, so the run would not stay warm; give an idle window above that, or no warm-up",
+			o.Idle, quiet)
 	}
 	if o.Timeout <= 0 {
 		o.Timeout = 15 * time.Minute
@@ -178,11 +188,11 @@ func Run(ctx context.Context, opts Options) (*Result, error) {
 	if err := r.execute(ctx, binDir, progress); err != nil {
 		return nil, err
 	}
-	evs, err := cp.ReadAudit(auditFrom)
-	if err != nil {
-		return nil, fmt.Errorf("bench: %w", err)
-	}
 	functions, err := functionUsers(opts.RepoRoot)
+	if err != nil {
+		return nil, err
+	}
+	evs, err := r.runAudit(auditFrom, functions)
 	if err != nil {
 		return nil, err
 	}
@@ -219,6 +229,8 @@ type run struct {
 	killer    *killer
 	stackErrs []error
 	final     endState
+	// warm is what the warm-up left (nil without Options.Warm).
+	warm *warmUp
 	// restarting is set while kube-apiserver restarts, and restartEnded (unix nanoseconds)
 	// once it is back; the played CI reads them (nearRestart).
 	restarting   atomic.Bool
@@ -272,6 +284,12 @@ func (r *run) execute(ctx context.Context, binDir string, progress func(string, 
 	}()
 	if r.proxy != nil {
 		r.proxy.target.Store(&stack.BrokerURL)
+	}
+	if opts.Warm {
+		progress("starting one instance of each event function ...")
+		if r.warm, err = warmFunctions(ctx, r.cp, stack, opts.RepoRoot); err != nil {
+			return err
+		}
 	}
 
 	cfg := r.cp.RESTConfig()
@@ -355,6 +373,26 @@ func (r *run) execute(ctx context.Context, binDir string, progress func(string, 
 		r.proxy.close()
 	}
 	return nil
+}
+
+// runAudit is the audit log from auditFrom, without the warm-up's requests.
+func (r *run) runAudit(auditFrom int64, functions map[string]string) ([]controlplane.AuditEvent, error) {
+	evs, err := r.cp.ReadAudit(auditFrom)
+	if err != nil {
+		return nil, fmt.Errorf("bench: %w", err)
+	}
+	if r.warm == nil {
+		return evs, nil
+	}
+	fromWarm, err := r.cp.ReadAudit(r.warm.auditFrom)
+	if err != nil {
+		return nil, fmt.Errorf("bench: the audit log from the warm-up: %w", err)
+	}
+	fromRun, err := r.cp.ReadAudit(r.warm.auditTo)
+	if err != nil {
+		return nil, fmt.Errorf("bench: the audit log from the warm-up's end: %w", err)
+	}
+	return withoutWarmUp(evs, fromWarm, fromRun, functions), nil
 }
 
 // restartAt restarts kube-apiserver once half the jobs were created.

@@ -13,8 +13,8 @@ import (
 func (r *Result) WriteTable(w io.Writer) error {
 	var b strings.Builder
 	c := r.Config
-	fmt.Fprintf(&b, "nbv bench: %d jobs (%s), %s; build %dms, notebook %dms; sweep every %s; idle %s\n",
-		c.Jobs, c.Mix, c.Pacing, c.BuildTimeMs, c.RunTimeMs, c.PingInterval, c.Idle)
+	fmt.Fprintf(&b, "nbv bench: %d jobs (%s), %s; build %dms, notebook %dms; sweep every %s; idle %s; %s\n",
+		c.Jobs, c.Mix, c.Pacing, c.BuildTimeMs, c.RunTimeMs, c.PingInterval, c.Idle, c.start())
 	if len(c.Faults) > 0 {
 		fmt.Fprintf(&b, "faults: %s\n", strings.Join(c.Faults, "; "))
 	}
@@ -97,6 +97,14 @@ func (r *Result) WriteTable(w io.Writer) error {
 	}
 	_, err := io.WriteString(w, b.String())
 	return err
+}
+
+// start says how the run found the functions.
+func (c Config) start() string {
+	if c.Warm {
+		return "functions warm at the start"
+	}
+	return "from zero"
 }
 
 func loads(l []float64) string {
