@@ -93,6 +93,49 @@ Exit code 0 when the run held every invariant, 1 when one broke, 2 when the run 
 		}
 		return nil
 	}
+	cmd.AddCommand(newBenchSummaryCommand())
+	return cmd
+}
+
+func newBenchSummaryCommand() *cobra.Command {
+	var out string
+	cmd := &cobra.Command{
+		Use:   "summary FILE...",
+		Short: "print runs of nbv bench side by side: hop latencies, API requests per job, conflicts, cold starts per function",
+		Long: `Print runs of nbv bench side by side, one column each: hop latencies (p50 / p90), API requests
+per job by kind, conflicts per job, and per function the processes started during the run with
+their process start -> ready and -> first answer p50s.
+
+Each FILE is what nbv bench -out wrote (the run is named after the file: bench/paced-warm.json
+is paced-warm) or a combined document --out wrote (its runs keep their names). --out writes the
+runs given as one JSON object keyed by run name.`,
+		Args: cobra.MinimumNArgs(1),
+		RunE: func(cmd *cobra.Command, files []string) error {
+			var runs []bench.NamedResult
+			for _, f := range files {
+				rs, err := bench.ReadResults(f)
+				if err != nil {
+					return err
+				}
+				runs = append(runs, rs...)
+			}
+			combined, err := bench.Combine(runs)
+			if err != nil {
+				return usagef("%w", err)
+			}
+			if err := bench.WriteSummary(cmd.OutOrStdout(), runs); err != nil {
+				return err
+			}
+			if out != "" {
+				if err := writeJSON(out, combined); err != nil {
+					return fmt.Errorf("--out %s: %w", out, err)
+				}
+				fmt.Fprintf(cmd.ErrOrStderr(), "wrote %s\n", out)
+			}
+			return nil
+		},
+	}
+	cmd.Flags().StringVar(&out, "out", "", "also write the runs as one JSON object keyed by run name to this path")
 	return cmd
 }
 
