@@ -7,7 +7,7 @@ export NBV_CACHE
 CONTROLLER_GEN := $(GO) tool controller-gen
 CRD_DIR := config/crd
 
-.PHONY: all build run test unit integration bench bench-quiet soak gobench lint manifests verify-manifests controlplane registry python-deps fuzz fuzz-smoke release release-test e2e node-binaries e2e-deps fresh helm chart chart-lint promtool monitoring-test
+.PHONY: all build run test unit integration bench soak gobench lint manifests verify-manifests controlplane registry python-deps fuzz fuzz-smoke release release-test e2e node-binaries e2e-deps fresh helm chart chart-lint promtool monitoring-test
 
 all: build
 
@@ -47,16 +47,22 @@ e2e-deps:
 unit:
 	NBV_SKIP_INTEGRATION=1 $(GO) test -race -count=1 ./...
 
-## bench: N jobs (default 200) through the local stack, the harness playing the kubelet, Tekton, OpenShift and CI: latency per hop, API requests per job, status writes and conflicts, CPU per transition, cold starts, binary sizes; table on stdout, bench/results.json. BENCH_FLAGS adds flags of `nbv bench` (e.g. -n 1000, -interval 200ms, -mix nobuild=1).
+## bench: jobs through the local stack, the harness playing the kubelet, Tekton, OpenShift and CI: latency per hop, API requests per job, status writes and conflicts, CPU per transition, cold starts (process start -> ready and -> first answer, per function), binary sizes. Without BENCH_FLAGS, four runs, a table each: 40 jobs paced one a second with the functions warm at the start (bench/paced-warm.json), the same from zero, every function scaled to zero between two jobs' events (bench/paced-zero.json), a burst of 200 warm (bench/burst-warm.json) and a burst of 200 from zero drawn into bench/burst-hops.png (bench/burst-zero.json); then their summary side by side and bench/results.json, the four keyed by run name. With BENCH_FLAGS, one run of `nbv bench` with those flags (e.g. -n 1000, -interval 200ms, -mix nobuild=1, -warm), its Result in bench/results.json.
 BENCH_FLAGS ?=
+BENCH_RUNS := paced-warm paced-zero burst-warm burst-zero
 bench: controlplane build
+ifeq ($(strip $(BENCH_FLAGS)),)
+	@# A broken invariant in one run still lets the others run and the summary print; make fails at the end.
+	@status=0; \
+	bin/nbv bench -n 40 -interval 1s -warm -out bench/paced-warm.json || status=1; \
+	bin/nbv bench -n 40 -interval 1s -idle 300ms -out bench/paced-zero.json || status=1; \
+	bin/nbv bench -n 200 -warm -out bench/burst-warm.json || status=1; \
+	bin/nbv bench -n 200 -chart bench/burst-hops.png -out bench/burst-zero.json || status=1; \
+	bin/nbv bench summary -out bench/results.json $(BENCH_RUNS:%=bench/%.json) || status=1; \
+	exit $$status
+else
 	bin/nbv bench $(BENCH_FLAGS)
-
-## bench-quiet: the quiet-cluster figures of docs/benchmarks.md: 40 jobs paced one a second with the functions warm, the same from zero (every function scales to zero between two jobs' events), and a burst of 200 from zero drawn into bench/burst-hops.png; one table each, bench/paced-warm.json, bench/paced-zero.json, bench/results.json.
-bench-quiet: controlplane build
-	bin/nbv bench -n 40 -interval 1s -out bench/paced-warm.json $(BENCH_FLAGS)
-	bin/nbv bench -n 40 -interval 1s -idle 300ms -out bench/paced-zero.json $(BENCH_FLAGS)
-	bin/nbv bench -n 200 -chart bench/burst-hops.png $(BENCH_FLAGS)
+endif
 
 ## soak: the chaos run, long: 1000 jobs with every fault (SIGKILLed functions, duplicated and reordered deliveries, 10% of source events dropped, kube-apiserver restarted); fails when an invariant breaks. Short version: TestChaosHoldsInvariants in make test.
 SOAK_JOBS ?= 1000
