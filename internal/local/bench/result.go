@@ -21,7 +21,8 @@ import (
 	"github.com/mlops-dev/nbv/internal/statemachine"
 )
 
-// Result is what a run measured and checked; bench/results.json is its JSON.
+// Result is what a run measured and checked, the JSON `nbv bench -out` writes; `make bench`'s
+// bench/results.json holds four of them keyed by run name (Combine).
 type Result struct {
 	Config      Config   `json:"config"`
 	Machine     Machine  `json:"machine"`
