@@ -119,7 +119,7 @@ func WriteSummary(w io.Writer, runs []NamedResult) error {
 			case f.Instances == 0:
 				return "0"
 			}
-			return fmt.Sprintf("%d: %.1f / %.1f", f.Instances, f.ColdStartP50Ms, f.FirstAnswerP50Ms)
+			return fmt.Sprintf("%d: %s / %s", f.Instances, msOrDash(f.ColdStartP50Ms), msOrDash(f.FirstAnswerP50Ms))
 		})
 	}
 	if err := t.Flush(); err != nil {
@@ -130,6 +130,16 @@ func WriteSummary(w io.Writer, runs []NamedResult) error {
 }
 
 func blank(*Result) string { return "" }
+
+// msOrDash prints a cold start's p50, or "-" when there was no sample: the activator times a
+// process only through a request held for it, and a request held while a process starts may
+// be served by one that freed a slot first.
+func msOrDash(ms float64) string {
+	if ms == 0 {
+		return "-"
+	}
+	return fmt.Sprintf("%.1f", ms)
+}
 
 func invariantsWord(r *Result) string {
 	if r.Failed() {

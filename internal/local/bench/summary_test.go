@@ -20,6 +20,8 @@ func fixtureResult(warm bool, processes int) *Result {
 		Functions: map[string]Function{
 			"job-created": {Instances: processes, ColdStartP50Ms: 10.3, FirstAnswerP50Ms: 31.25},
 			"sweep":       {},
+			// A process started for a request that another instance served first.
+			"pod-completed": {Instances: processes},
 		},
 		Invariants: []Invariant{{Name: "every job terminal", OK: true}},
 	}
@@ -54,6 +56,7 @@ func TestWriteSummary(t *testing.T) {
 		{"conflicts per job", "0.03", "0.03"},
 		{"job-created", "0", "2: 10.3 / 31.2"},
 		{"sweep", "0", "0"},
+		{"pod-completed", "0", "2: - / -"},
 	} {
 		if !hasRow(lines, want) {
 			t.Errorf("summary lacks a row %q:\n%s", want, got)
