@@ -18,6 +18,10 @@ type reqState struct {
 	// severalJobs is set once the event concerns more than one job (the sweep): the summary
 	// line then names none rather than the last one.
 	severalJobs bool
+
+	// answerFirst is set for an event's request: AfterAnswer then queues into afterAnswer.
+	answerFirst bool
+	afterAnswer []func(context.Context)
 }
 
 type stateKey struct{}

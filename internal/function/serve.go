@@ -301,9 +301,11 @@ func (s *server) serveEvent(w http.ResponseWriter, r *http.Request) {
 	s.inflight.Add(1)
 	defer s.inflight.Add(-1)
 	start := time.Now()
-	st := &reqState{service: s.cfg.ServiceName, base: s.cfg.Logger.With(slog.String("service", s.cfg.ServiceName))}
+	st := &reqState{service: s.cfg.ServiceName, base: s.cfg.Logger.With(slog.String("service", s.cfg.ServiceName)), answerFirst: true}
 	ctx := context.WithValue(r.Context(), stateKey{}, st)
 	metricType := "other" // unaccepted types are not used as metric labels: senders choose them
+	// The answer is sent whole before the work the handler left for after it (AfterAnswer).
+	out := newBufferedAnswer()
 
 	var ev *cloudevents.Event
 	var handlerErr error
@@ -369,7 +371,7 @@ func (s *server) serveEvent(w http.ResponseWriter, r *http.Request) {
 			handlerErr = err
 			return answer{status: http.StatusAccepted, outcome: outcomeReplyInvalid}
 		}
-		if err := cehttp.WriteResponseWriter(ctx, (*binding.EventMessage)(reply), http.StatusOK, w); err != nil {
+		if err := cehttp.WriteResponseWriter(ctx, (*binding.EventMessage)(reply), http.StatusOK, out); err != nil {
 			handlerErr = fmt.Errorf("write reply %s: %w", reply.ID(), err)
 			return answer{status: 0, outcome: outcomeReply}
 		}
@@ -378,9 +380,9 @@ func (s *server) serveEvent(w http.ResponseWriter, r *http.Request) {
 
 	if a.status != 0 {
 		if a.retryAfter > 0 {
-			w.Header().Set("Retry-After", strconv.Itoa(int((a.retryAfter+time.Second-1)/time.Second)))
+			out.Header().Set("Retry-After", strconv.Itoa(int((a.retryAfter+time.Second-1)/time.Second)))
 		}
-		writeText(w, a.status, a.body)
+		writeText(out, a.status, a.body)
 	}
 	latency := time.Since(start)
 	metrics.RecordEvent(ctx, metricType, a.outcome, latency)
@@ -416,6 +418,12 @@ func (s *server) serveEvent(w http.ResponseWriter, r *http.Request) {
 		attrs = append(attrs, slog.String("stack", p.stack))
 	}
 	Logger(ctx).LogAttrs(ctx, level, "event handled", attrs...)
+	// Sent once the span, the metrics and the log line are done, as a response written to w
+	// would have been when the handler returned; then the work left for after the answer.
+	if err := out.sendTo(w); err != nil {
+		Logger(ctx).Warn("answer not sent", slog.String("error", err.Error()))
+	}
+	st.runAfterAnswer(ctx)
 }
 
 type panicError struct {

@@ -320,11 +320,15 @@ func (e *Executor) report(ctx context.Context, out Outcome) {
 	if st.Phase == v1alpha1.PhaseFailed {
 		eventType = corev1.EventTypeWarning
 	}
+	// Best effort, and about a status already written: recorded once the event is answered,
+	// so the answer does not wait for them.
 	if !quiet(out.PreviousPhase, st.Phase, out.Decision.Reason) {
-		e.Store.RecordEvent(ctx, out.Job, eventType, out.Decision.Reason, st.Message)
+		function.AfterAnswer(ctx, func(ctx context.Context) {
+			e.Store.RecordEvent(ctx, out.Job, eventType, out.Decision.Reason, st.Message)
+		})
 	}
 	if t, reason, msg, ok := ArtifactEvent(out.Job, out.PreviousPhase, &st); ok {
-		e.Store.RecordEvent(ctx, out.Job, t, reason, msg)
+		function.AfterAnswer(ctx, func(ctx context.Context) { e.Store.RecordEvent(ctx, out.Job, t, reason, msg) })
 	}
 	e.record(ctx, out)
 	if statemachine.Terminal(st.Phase) {

@@ -99,13 +99,10 @@ func TestRunRecordIsPushedAndFetchedByNbvReport(t *testing.T) {
 	}
 
 	// The Event on the job says where the record is.
-	evs, err := f.kube.CoreV1().Events(ns).List(ctx, metav1.ListOptions{FieldSelector: "involvedObject.name=record,reason=" + transition.ReasonArtifactPushed})
-	if err != nil {
-		t.Fatal(err)
-	}
-	if len(evs.Items) != 1 || evs.Items[0].Type != corev1.EventTypeNormal || !strings.Contains(evs.Items[0].Message, a.Reference) ||
-		!strings.Contains(evs.Items[0].Message, "nbv report -n "+ns+" record") {
-		t.Errorf("ArtifactPushed events %+v", evs.Items)
+	evs := eventsUntil(t, ctx, f.kube, ns, "involvedObject.name=record,reason="+transition.ReasonArtifactPushed, func(evs []corev1.Event) bool { return len(evs) > 0 })
+	if len(evs) != 1 || evs[0].Type != corev1.EventTypeNormal || !strings.Contains(evs[0].Message, a.Reference) ||
+		!strings.Contains(evs[0].Message, "nbv report -n "+ns+" record") {
+		t.Errorf("ArtifactPushed events %+v", evs)
 	}
 
 	// nbv report, with the login of a pull-only user's docker config.

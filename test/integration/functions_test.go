@@ -570,6 +570,22 @@ func (f *fixture) objectEvent(obj runtime.Object) cloudevents.Event {
 	return ev
 }
 
+// eventsUntil lists the Events of namespace ns that fieldSelector selects until ok accepts
+// them or 10 s passed, and returns the last list: a transition's Event is recorded after the
+// function answered, so a test that has just seen the status may have to wait a moment for it.
+func eventsUntil(t *testing.T, ctx context.Context, kube kubernetes.Interface, ns, fieldSelector string, ok func([]corev1.Event) bool) []corev1.Event {
+	t.Helper()
+	for deadline := time.Now().Add(10 * time.Second); ; time.Sleep(50 * time.Millisecond) {
+		list, err := kube.CoreV1().Events(ns).List(ctx, metav1.ListOptions{FieldSelector: fieldSelector})
+		if err != nil {
+			t.Fatal(err)
+		}
+		if ok(list.Items) || time.Now().After(deadline) {
+			return list.Items
+		}
+	}
+}
+
 func (f *fixture) expectEvents(job *v1alpha1.NotebookValidationJob, reasons ...string) {
 	f.t.Helper()
 	// A transition's Event is recorded right after its status write, so a test that has just

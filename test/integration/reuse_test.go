@@ -10,6 +10,7 @@ import (
 	"time"
 
 	"github.com/go-git/go-git/v5"
+	corev1 "k8s.io/api/core/v1"
 	"k8s.io/apimachinery/pkg/api/meta"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 
@@ -158,12 +159,11 @@ func TestUnchangedRunIsReused(t *testing.T) {
 	}
 
 	// kubectl describe says which run was reused, and no push is claimed for the reused job.
-	evs, err := f.kube.CoreV1().Events(ns).List(ctx, metav1.ListOptions{FieldSelector: "involvedObject.name=run-2"})
-	if err != nil {
-		t.Fatal(err)
-	}
+	evs := eventsUntil(t, ctx, f.kube, ns, "involvedObject.name=run-2", func(evs []corev1.Event) bool {
+		return slices.ContainsFunc(evs, func(ev corev1.Event) bool { return ev.Reason == statemachine.ReasonReused })
+	})
 	var reasons []string
-	for _, ev := range evs.Items {
+	for _, ev := range evs {
 		reasons = append(reasons, ev.Reason)
 		if ev.Reason == statemachine.ReasonReused && !strings.Contains(ev.Message, ns+"/run-1") {
 			t.Errorf("run-2: Event %s %q does not name run-1", ev.Reason, ev.Message)
