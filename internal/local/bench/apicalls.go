@@ -3,6 +3,7 @@ package bench
 import (
 	"encoding/json"
 	"strings"
+	"time"
 
 	"k8s.io/apimachinery/pkg/types"
 
@@ -20,7 +21,8 @@ type jobCalls struct {
 	// Conflicts those refused with 409 (or, written from an event's copy of the job, with 422:
 	// the job was not that copy; controlplane.AuditEvent.CopyRefused), NoOp those that succeeded and changed nothing,
 	// Unavailable those the API server could not take (429 or 5xx: nothing was stored, as
-	// while it restarts), Other those refused otherwise (403, 422, ...: the function's fault).
+	// while it restarts; or 403 from a kube-apiserver just restarted, whose RBAC cache was
+	// still filling), Other those refused otherwise (403, 422, ...: the function's fault).
 	StatusWrites, Changed, Conflicts, NoOp, Unavailable, Other int
 	// OtherCodes are the HTTP statuses of the Other writes.
 	OtherCodes []int
@@ -45,7 +47,9 @@ type apiCalls struct {
 // attribute sorts the audit events of a run: functions maps each function's user name
 // (system:serviceaccount:<ns>:<sa>) to its name; every other user of the audited group is an
 // event source. jobs are the run's jobs by name with their UIDs, which name their children.
-func attribute(evs []controlplane.AuditEvent, functions map[string]string, jobs map[string]types.UID) *apiCalls {
+// restarting reports whether a time falls in a kube-apiserver restart's window (nil: there
+// was none): a 403 then says the authorizer was not ready, not that the function may not.
+func attribute(evs []controlplane.AuditEvent, functions map[string]string, jobs map[string]types.UID, restarting func(time.Time) bool) *apiCalls {
 	a := &apiCalls{jobs: map[string]*jobCalls{}, ByFunction: map[string]int{}, TransitionsByFunction: map[string]int{},
 		ConflictsByFunction: map[string]int{},
 		Shared:              map[string]int{}, Sources: map[string]int{}}
@@ -87,7 +91,7 @@ func attribute(evs []controlplane.AuditEvent, functions map[string]string, jobs 
 			a.TransitionsByFunction[fn]++
 		case code >= 200 && code < 300:
 			jc.NoOp++
-		case code == 429 || code >= 500:
+		case code == 429 || code >= 500, code == 403 && restarting != nil && restarting(e.StageTimestamp):
 			jc.Unavailable++
 		default:
 			jc.Other++

@@ -124,7 +124,7 @@ func TestAttribute(t *testing.T) {
 		auditEvent(pc, "patch", "notebookvalidationjobs", "status", "a", 422, `{"metadata":{"resourceVersion":"2"}}`, `{"kind":"Status"}`),
 		auditEvent(src, "watch", "pods", "", "", 200, "", ""),
 	}
-	a := attribute(evs, functions, map[string]types.UID{"a": "uid-a"})
+	a := attribute(evs, functions, map[string]types.UID{"a": "uid-a"}, nil)
 	c := a.job("a")
 	if c.Total != 12 || c.ByCall["create events"] != 2 || c.ByCall["get pods"] != 1 || c.ByCall["patch notebookvalidationjobs/status"] != 7 {
 		t.Errorf("calls of job a: %+v", c)
@@ -149,6 +149,35 @@ func TestAttribute(t *testing.T) {
 	a.jobs["a"] = &jobCalls{StatusWrites: 3, Changed: 1, Conflicts: 1, Unavailable: 1}
 	if inv := writesAreTransitions(s); !inv.OK {
 		t.Errorf("a write the API server could not take broke the invariant: %v", inv.Violations)
+	}
+}
+
+// TestForbiddenWhileRestarting: a status write refused 403 by a kube-apiserver that was
+// restarting (its RBAC cache still filling) is one the API server could not take; the same
+// 403 at any other time is the function's fault and breaks the invariant.
+func TestForbiddenWhileRestarting(t *testing.T) {
+	const jc = "system:serviceaccount:nbv-system:nbv-job-created"
+	functions := map[string]string{jc: "job-created"}
+	restart := time.Date(2026, 12, 7, 12, 0, 0, 0, time.UTC)
+	inWindow := func(at time.Time) bool { return !at.Before(restart) && at.Before(restart.Add(time.Minute)) }
+	forbidden := func(at time.Time) controlplane.AuditEvent {
+		e := auditEvent(jc, "patch", "notebookvalidationjobs", "status", "a", 403, `{"metadata":{"resourceVersion":"2"}}`, `{"kind":"Status"}`)
+		e.StageTimestamp = at
+		return e
+	}
+	for _, c := range []struct {
+		name               string
+		at                 time.Time
+		unavailable, other int
+	}{
+		{"during the restart", restart.Add(10 * time.Second), 1, 0},
+		{"before it", restart.Add(-time.Second), 0, 1},
+		{"long after it", restart.Add(2 * time.Minute), 0, 1},
+	} {
+		a := attribute([]controlplane.AuditEvent{forbidden(c.at)}, functions, map[string]types.UID{"a": "uid-a"}, inWindow)
+		if got := a.job("a"); got.Unavailable != c.unavailable || got.Other != c.other {
+			t.Errorf("403 %s: unavailable %d, other %d; want %d, %d", c.name, got.Unavailable, got.Other, c.unavailable, c.other)
+		}
 	}
 }
 

@@ -295,7 +295,7 @@ func (r *run) analyse(evs []controlplane.AuditEvent, functions map[string]string
 	for name, j := range s.jobs {
 		uids[name] = j.UID
 	}
-	calls := attribute(evs, functions, uids)
+	calls := attribute(evs, functions, uids, r.inRestartWindow)
 	s.calls = calls
 	res.Hops, res.HopSamples = hops(s.records)
 

@@ -234,6 +234,7 @@ type run struct {
 	// restarting is set while kube-apiserver restarts, and restartEnded (unix nanoseconds)
 	// once it is back; the played CI reads them (nearRestart).
 	restarting   atomic.Bool
+	restartBegan atomic.Int64
 	restartEnded atomic.Int64
 }
 
@@ -242,6 +243,13 @@ type run struct {
 // allow a moment later, so the key Secret reads as forbidden (the /ci route's 401). A load
 // balancer in front of a real control plane hides this window; the local stack has none.
 const restartGrace = 30 * time.Second
+
+// inRestartWindow reports whether t fell while kube-apiserver restarted or less than
+// restartGrace after it came back (false when it was not restarted).
+func (r *run) inRestartWindow(t time.Time) bool {
+	began, ended := r.restartBegan.Load(), r.restartEnded.Load()
+	return began != 0 && ended != 0 && !t.Before(time.Unix(0, began)) && t.Before(time.Unix(0, ended).Add(restartGrace))
+}
 
 // nearRestart reports whether kube-apiserver is restarting or came back less than
 // restartGrace ago.
@@ -403,6 +411,7 @@ func (r *run) restartAt(ctx context.Context, halfway <-chan struct{}) {
 	case <-halfway:
 	}
 	began := time.Now()
+	r.restartBegan.Store(began.UnixNano())
 	r.restarting.Store(true)
 	err := r.cp.RestartAPIServer(ctx, 5*time.Second)
 	r.restartEnded.Store(time.Now().UnixNano())
