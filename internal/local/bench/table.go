@@ -47,7 +47,7 @@ func (r *Result) WriteTable(w io.Writer) error {
 	s := r.StatusWrites
 	fmt.Fprintf(&b, "status writes per job: %.2f = %.2f transitions + %.2f conflicts (409, or 422 to a write from an event's copy)", s.PerJob, s.TransitionsPerJob, s.ConflictsPerJob)
 	if s.NoOp > 0 || s.Unavailable > 0 || s.Other > 0 {
-		fmt.Fprintf(&b, " + %d that changed nothing + %d the API server could not take (429/5xx) + %d refused otherwise",
+		fmt.Fprintf(&b, " + %d that changed nothing + %d the API server could not take (429/5xx, 403 while restarting) + %d refused otherwise",
 			s.NoOp, s.Unavailable, s.Other)
 	}
 	fmt.Fprintf(&b, "; phase changes seen per job %.2f\n\n", s.PhaseChangesPerJob)
