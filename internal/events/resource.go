@@ -7,6 +7,8 @@ import (
 	cloudevents "github.com/cloudevents/sdk-go/v2"
 	"k8s.io/apimachinery/pkg/apis/meta/v1/unstructured"
 	"k8s.io/apimachinery/pkg/runtime"
+
+	"github.com/mlops-dev/nbv/api/v1alpha1"
 )
 
 // ResourceEvent is a decoded ApiServerSource Resource-mode event. It is a hint (DESIGN principle
@@ -111,4 +113,24 @@ func (re ResourceEvent) Decode(obj any) error {
 			ErrMalformed, re.Type, re.Kind, re.Namespace, re.Name, err)
 	}
 	return nil
+}
+
+// NewResourceUpdate is the update event an ApiServerSource (mode Resource) sends about the
+// object namespace/name, carrying only its identity and, when job is set, its job label: what
+// a warm-up or a test sends a function about an object the function reads fresh anyway.
+func NewResourceUpdate(id, source, namespace, apiVersion, kind, name, job string) cloudevents.Event {
+	ev := cloudevents.NewEvent()
+	ev.SetID(id)
+	ev.SetType(TypeResourceUpdate)
+	ev.SetSource(source)
+	ev.SetExtension(ExtKind, kind)
+	ev.SetExtension(ExtAPIVersion, apiVersion)
+	ev.SetExtension(ExtName, name)
+	ev.SetExtension(ExtNamespace, namespace)
+	meta := map[string]any{"name": name, "namespace": namespace}
+	if job != "" {
+		meta["labels"] = map[string]any{v1alpha1.LabelJob: job}
+	}
+	_ = ev.SetData(cloudevents.ApplicationJSON, map[string]any{"apiVersion": apiVersion, "kind": kind, "metadata": meta})
+	return ev
 }

@@ -59,7 +59,7 @@ func TestRunningBuildWritesAtMostOnce(t *testing.T) {
 				BuildConfig: &v1alpha1.BuildConfigSpec{Enabled: true, Strategy: v1alpha1.BuildStrategyTekton}}},
 			Status: v1alpha1.NotebookValidationJobStatus{Phase: v1alpha1.PhaseBuilding,
 				BuildStatus: &v1alpha1.BuildStatus{Phase: v1alpha1.BuildPhasePending, Strategy: v1alpha1.BuildStrategyTekton, BuildName: "nb-build"},
-				Conditions: []metav1.Condition{{Type: v1alpha1.ConditionBuildReady, Status: metav1.ConditionUnknown, Reason: c.reason, LastTransitionTime: now}}},
+				Conditions:  []metav1.Condition{{Type: v1alpha1.ConditionBuildReady, Status: metav1.ConditionUnknown, Reason: c.reason, LastTransitionTime: now}}},
 		}
 		writes := 0
 		for _, msg := range []string{"Tasks Completed: 0 (Failed: 0, Cancelled 0), Skipped: 0", "Tasks Completed: 1 (Failed: 0, Cancelled 0), Skipped: 0", ""} {

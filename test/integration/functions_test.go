@@ -620,20 +620,7 @@ func (f *fixture) expectEvents(job *v1alpha1.NotebookValidationJob, reasons ...s
 // resourceEvent is the update event an ApiServerSource (mode Resource) sends about an object;
 // job, when set, is the object's job label.
 func resourceEvent(ns, apiVersion, kind, name, job string) cloudevents.Event {
-	ev := cloudevents.NewEvent()
-	ev.SetID("hint-" + ns + "-" + kind + "-" + name)
-	ev.SetType(events.TypeResourceUpdate)
-	ev.SetSource("https://apiserver.test")
-	ev.SetExtension(events.ExtKind, kind)
-	ev.SetExtension(events.ExtAPIVersion, apiVersion)
-	ev.SetExtension(events.ExtName, name)
-	ev.SetExtension(events.ExtNamespace, ns)
-	meta := map[string]any{"name": name, "namespace": ns}
-	if job != "" {
-		meta["labels"] = map[string]any{v1alpha1.LabelJob: job}
-	}
-	_ = ev.SetData(cloudevents.ApplicationJSON, map[string]any{"apiVersion": apiVersion, "kind": kind, "metadata": meta})
-	return ev
+	return events.NewResourceUpdate("hint-"+ns+"-"+kind+"-"+name, "https://apiserver.test", ns, apiVersion, kind, name, job)
 }
 
 func postEvent(t *testing.T, url string, ev cloudevents.Event) int {

@@ -35,20 +35,7 @@ func warmUpHints() map[string]cloudevents.Event {
 // absentObjectEvent is the ApiServerSource's update event of an object of warmNamespace,
 // labelled as a child of job when job is set.
 func absentObjectEvent(apiVersion, kind, name, job string) cloudevents.Event {
-	ev := cloudevents.NewEvent()
-	ev.SetID("warm-up-" + kind + "-" + name)
-	ev.SetType(events.TypeResourceUpdate)
-	ev.SetSource("https://kube-apiserver.nbv-bench")
-	ev.SetExtension(events.ExtKind, kind)
-	ev.SetExtension(events.ExtAPIVersion, apiVersion)
-	ev.SetExtension(events.ExtName, name)
-	ev.SetExtension(events.ExtNamespace, warmNamespace)
-	meta := map[string]any{"name": name, "namespace": warmNamespace}
-	if job != "" {
-		meta["labels"] = map[string]any{v1alpha1.LabelJob: job}
-	}
-	_ = ev.SetData(cloudevents.ApplicationJSON, map[string]any{"apiVersion": apiVersion, "kind": kind, "metadata": meta})
-	return ev
+	return events.NewResourceUpdate("warm-up-"+kind+"-"+name, "https://kube-apiserver.nbv-bench", warmNamespace, apiVersion, kind, name, job)
 }
 
 // warmUp is what the warm-up left behind, to be kept out of the run's figures.
