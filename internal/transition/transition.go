@@ -10,8 +10,9 @@
 // accepted the job goes on to start it from the API server's answer (TakeOver). A decision
 // that ends the job first records its notification Event (internal/gitops), once, and marks
 // the GitOps hooks its annotations ask for Pending (internal/gitopshooks performs them).
-// Functions differ only in how they observe. Steps of one job in one process run one at a time, so that two
-// events about it delivered together do not both write from the job's same resourceVersion.
+// Functions differ only in how they observe. Steps of one job in one process run one at a
+// time, so that two events about it delivered together do not both write from the job's same
+// resourceVersion.
 package transition
 
 import (
@@ -91,11 +92,7 @@ type Outcome struct {
 func (e *Executor) Step(ctx context.Context, namespace, name string, observe Observer) (*cloudevents.Event, error) {
 	unlock := e.serial.lock(namespace, name)
 	defer unlock()
-	out, err := e.run(ctx, jobstore.Start{Job: e.written.latest(namespace, name)}, remembered, namespace, name, observe)
-	if err == nil {
-		out, err = e.takeOver(ctx, out, namespace, name, observe)
-	}
-	return e.replied(out, err)
+	return e.step(ctx, jobstore.Start{Job: e.written.latest(namespace, name)}, remembered, namespace, name, observe)
 }
 
 // StepFrom is Step for an event that carried the job, seen, decoded from its object. When
@@ -113,11 +110,19 @@ func (e *Executor) StepFrom(ctx context.Context, seen jobstore.Carried, observe 
 	if start.Job == nil && seen.Job.ResourceVersion != "" {
 		start, t = jobstore.Start{Carried: &seen}, carried
 	}
+	return e.step(ctx, start, t, namespace, name, observe)
+}
+
+// step runs the step from start, takes over a job it only accepted, and builds the reply.
+func (e *Executor) step(ctx context.Context, start jobstore.Start, t trust, namespace, name string, observe Observer) (*cloudevents.Event, error) {
 	out, err := e.run(ctx, start, t, namespace, name, observe)
 	if err == nil {
 		out, err = e.takeOver(ctx, out, namespace, name, observe)
 	}
-	return e.replied(out, err)
+	if err != nil || !out.Written {
+		return nil, err
+	}
+	return e.reply(out), nil
 }
 
 // TakeOver continues a step whose write only accepted the job (statemachine.Accepted): the
@@ -141,14 +146,6 @@ func (e *Executor) takeOver(ctx context.Context, out Outcome, namespace, name st
 		return out, err
 	}
 	return next, nil
-}
-
-// replied is the reply event of a step's outcome, nil when it wrote nothing.
-func (e *Executor) replied(out Outcome, err error) (*cloudevents.Event, error) {
-	if err != nil || !out.Written {
-		return nil, err
-	}
-	return e.reply(out), nil
 }
 
 // Run is Step without the reply event, for callers that report differently (the sweep). It
