@@ -4,8 +4,7 @@
 // children.BuildStarter and the sweep's BuildObserver.
 //
 // Every child goes through the dynamic client of package childapi, under the same rules
-// (childapi.CreateOwned, childapi.DeleteResult), converted with
-// runtime.DefaultUnstructuredConverter: Tekton PipelineRuns as package tekton's own structs,
+// (childapi.CreateOwned, childapi.DeleteResult), converted through JSON (dyntyped): Tekton PipelineRuns as package tekton's own structs,
 // OpenShift BuildConfigs and Builds as OpenShift's API structs (github.com/openshift/api)
 // behind a typed interface (OpenShiftBuilds) that OpenShift's generated client also fits. No
 // generated clientset is linked: Tekton's types and OpenShift's clientset bring Knative
@@ -25,13 +24,13 @@ import (
 	apierrors "k8s.io/apimachinery/pkg/api/errors"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/apimachinery/pkg/apis/meta/v1/unstructured"
-	"k8s.io/apimachinery/pkg/runtime"
 
 	"github.com/mlops-dev/nbv/api/v1alpha1"
 	"github.com/mlops-dev/nbv/internal/build"
 	"github.com/mlops-dev/nbv/internal/build/s2i"
 	"github.com/mlops-dev/nbv/internal/build/tekton"
 	"github.com/mlops-dev/nbv/internal/buildchild/childapi"
+	"github.com/mlops-dev/nbv/internal/dyntyped"
 	"github.com/mlops-dev/nbv/internal/function"
 	"github.com/mlops-dev/nbv/internal/functionenv"
 	"github.com/mlops-dev/nbv/internal/observe"
@@ -101,7 +100,7 @@ func (b *Builds) StartBuild(ctx context.Context, job *v1alpha1.NotebookValidatio
 		if sc := tracing.TektonSpanContext(ctx); sc != "" {
 			metav1.SetMetaDataAnnotation(&pr.ObjectMeta, tracing.TektonAnnotation, sc)
 		}
-		u, err := runtime.DefaultUnstructuredConverter.ToUnstructured(pr)
+		u, err := dyntyped.ToUnstructured(pr)
 		if err != nil {
 			return fmt.Errorf("convert PipelineRun for job %s/%s: %w", job.Namespace, job.Name, err)
 		}
@@ -138,7 +137,7 @@ func (b *Builds) ensureImageStream(ctx context.Context, job *v1alpha1.NotebookVa
 	if is == nil {
 		return nil
 	}
-	u, err := runtime.DefaultUnstructuredConverter.ToUnstructured(is)
+	u, err := dyntyped.ToUnstructured(is)
 	if err != nil {
 		return fmt.Errorf("convert ImageStream for job %s/%s: %w", job.Namespace, job.Name, err)
 	}
@@ -307,13 +306,13 @@ func Observe(obj *unstructured.Unstructured) (build.Observed, error) {
 	switch r.Kind {
 	case childapi.PipelineRuns.Kind:
 		var pr tekton.PipelineRun
-		if err := runtime.DefaultUnstructuredConverter.FromUnstructured(obj.Object, &pr); err != nil {
+		if err := dyntyped.FromUnstructured(obj.Object, &pr); err != nil {
 			return build.Observed{}, fmt.Errorf("decode PipelineRun %s/%s: %w", obj.GetNamespace(), obj.GetName(), err)
 		}
 		return tekton.Observe(&pr), nil
 	default:
 		var bld buildv1.Build
-		if err := runtime.DefaultUnstructuredConverter.FromUnstructured(obj.Object, &bld); err != nil {
+		if err := dyntyped.FromUnstructured(obj.Object, &bld); err != nil {
 			return build.Observed{}, fmt.Errorf("decode Build %s/%s: %w", obj.GetNamespace(), obj.GetName(), err)
 		}
 		return s2i.Observe(&bld), nil

@@ -5,11 +5,11 @@ import (
 	"fmt"
 
 	"k8s.io/apimachinery/pkg/apis/meta/v1/unstructured"
-	"k8s.io/apimachinery/pkg/runtime"
 
 	"github.com/mlops-dev/nbv/internal/build"
 	"github.com/mlops-dev/nbv/internal/build/tekton"
 	"github.com/mlops-dev/nbv/internal/buildchild/childapi"
+	"github.com/mlops-dev/nbv/internal/dyntyped"
 )
 
 // maxTaskRunsRead bounds the reads for one failed PipelineRun: a user's Pipeline
@@ -22,7 +22,7 @@ const maxTaskRunsRead = 8
 // depend on it.
 func (b *Builds) explainFailure(ctx context.Context, obj *unstructured.Unstructured, o build.Observed) string {
 	var pr tekton.PipelineRun
-	if err := runtime.DefaultUnstructuredConverter.FromUnstructured(obj.Object, &pr); err != nil {
+	if err := dyntyped.FromUnstructured(obj.Object, &pr); err != nil {
 		return o.Message
 	}
 	names := tekton.TaskRunNames(&pr)
@@ -32,7 +32,7 @@ func (b *Builds) explainFailure(ctx context.Context, obj *unstructured.Unstructu
 			return fmt.Sprintf("%s (the failed step is unknown: %v)", o.Message, err)
 		}
 		var tr tekton.TaskRun
-		if err := runtime.DefaultUnstructuredConverter.FromUnstructured(u.Object, &tr); err != nil {
+		if err := dyntyped.FromUnstructured(u.Object, &tr); err != nil {
 			return fmt.Sprintf("%s (the failed step is unknown: decode TaskRun %s: %v)", o.Message, name, err)
 		}
 		if step, ok := tekton.FailedStep(&tr); ok {

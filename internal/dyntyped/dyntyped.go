@@ -1,5 +1,5 @@
 // Package dyntyped serves typed API structs (k8s.io/api, github.com/openshift/api, ...)
-// through client-go's dynamic client, converting with runtime.DefaultUnstructuredConverter.
+// through client-go's dynamic client, converting through JSON (FromUnstructured).
 // A generated clientset links client-go's apply configurations, discovery and the scheme of
 // every built-in group (about 10 MB per function binary, i.e. cold-start time); the dynamic
 // client is one small package that every function needing a few verbs on a few kinds shares.
@@ -11,7 +11,6 @@ import (
 
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/apimachinery/pkg/apis/meta/v1/unstructured"
-	"k8s.io/apimachinery/pkg/runtime"
 	"k8s.io/client-go/dynamic"
 )
 
@@ -25,7 +24,7 @@ type Client[T metav1.Object] struct {
 
 // Create creates obj and returns it as stored.
 func (c Client[T]) Create(ctx context.Context, obj T, opts metav1.CreateOptions) (T, error) {
-	u, err := runtime.DefaultUnstructuredConverter.ToUnstructured(obj)
+	u, err := ToUnstructured(obj)
 	if err != nil {
 		return c.New(), fmt.Errorf("convert %T %s: %w", obj, obj.GetName(), err)
 	}
@@ -52,7 +51,7 @@ func (c Client[T]) Delete(ctx context.Context, name string, opts metav1.DeleteOp
 
 func (c Client[T]) typed(u *unstructured.Unstructured) (T, error) {
 	obj := c.New()
-	if err := runtime.DefaultUnstructuredConverter.FromUnstructured(u.Object, obj); err != nil {
+	if err := FromUnstructured(u.Object, obj); err != nil {
 		return obj, fmt.Errorf("decode %s %s/%s: %w", u.GetKind(), u.GetNamespace(), u.GetName(), err)
 	}
 	return obj, nil
@@ -64,7 +63,7 @@ func List(ctx context.Context, r dynamic.ResourceInterface, opts metav1.ListOpti
 	if err != nil {
 		return err
 	}
-	if err := runtime.DefaultUnstructuredConverter.FromUnstructured(out.UnstructuredContent(), list); err != nil {
+	if err := FromUnstructured(out.UnstructuredContent(), list); err != nil {
 		return fmt.Errorf("decode %s: %w", out.GetKind(), err)
 	}
 	return nil
