@@ -59,7 +59,7 @@ func (c *Children) CreateValidationPod(ctx context.Context, job *v1alpha1.Notebo
 	ctx, end := tracing.InJob(ctx, string(job.UID))
 	defer end()
 	traceEnv(ctx, pod, c.PodOTLPEndpoint)
-	if _, err := c.Store.CreatePod(ctx, pod); err != nil {
+	if err := c.Store.CreatePod(ctx, pod); err != nil {
 		if errors.Is(err, jobstore.ErrNotOwned) {
 			return transition.NameTaken(err)
 		}

@@ -28,29 +28,29 @@ func NotOwned(kind string, existing metav1.Object, jobName string, jobUID types.
 
 // CreatePod creates pod. A pod of that name that already exists counts as created when it has
 // the same controller (the job, by UID): an earlier attempt of the same decision made it. Any
-// other pod there is ErrNotOwned.
-func (s *Store) CreatePod(ctx context.Context, pod *corev1.Pod) (*corev1.Pod, error) {
+// other pod there is ErrNotOwned. The pod as created is not decoded: nobody uses it, and a
+// process's first decoding of a Pod is a few milliseconds of its cold start.
+func (s *Store) CreatePod(ctx context.Context, pod *corev1.Pod) error {
 	key := pod.Namespace + "/" + pod.Name
-	created := &corev1.Pod{}
-	err := s.core.Post().Namespace(pod.Namespace).Resource("pods").Body(pod).Do(ctx).Into(created)
+	err := s.core.Post().Namespace(pod.Namespace).Resource("pods").Body(pod).Do(ctx).Error()
 	if err == nil {
-		return created, nil
+		return nil
 	}
 	if !apierrors.IsAlreadyExists(err) {
-		return nil, fmt.Errorf("create pod %s: %w", key, err)
+		return fmt.Errorf("create pod %s: %w", key, err)
 	}
 	existing, err := s.GetPod(ctx, pod.Namespace, pod.Name)
 	if err != nil {
-		return nil, fmt.Errorf("create pod %s: it already exists, and reading it failed: %w", key, err)
+		return fmt.Errorf("create pod %s: it already exists, and reading it failed: %w", key, err)
 	}
 	want, have := metav1.GetControllerOf(pod), metav1.GetControllerOf(existing)
 	if want != nil && have != nil && want.UID == have.UID {
-		return existing, nil
+		return nil
 	}
 	if want == nil {
 		want = &metav1.OwnerReference{}
 	}
-	return nil, fmt.Errorf("create pod %s: %w", key, NotOwned("Pod", existing, want.Name, want.UID))
+	return fmt.Errorf("create pod %s: %w", key, NotOwned("Pod", existing, want.Name, want.UID))
 }
 
 func describeRef(r *metav1.OwnerReference) string {

@@ -175,20 +175,25 @@ func TestJobstorePods(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	created, err := store.CreatePod(ctx, pod)
-	if err != nil {
+	if err := store.CreatePod(ctx, pod); err != nil {
 		t.Fatalf("CreatePod (restricted namespace): %v", err)
+	}
+	created, err := store.GetPod(ctx, ns, pod.Name)
+	if err != nil {
+		t.Fatal(err)
 	}
 	// The namespace really enforces: the same pod with privilege escalation is refused.
 	insecure := pod.DeepCopy()
 	insecure.Name = "iris-insecure"
 	insecure.Spec.Containers[0].SecurityContext.AllowPrivilegeEscalation = nil
-	if _, err := store.CreatePod(ctx, insecure); err == nil || !strings.Contains(err.Error(), "violates PodSecurity") {
+	if err := store.CreatePod(ctx, insecure); err == nil || !strings.Contains(err.Error(), "violates PodSecurity") {
 		t.Errorf("CreatePod of a non-restricted pod: err = %v, want a PodSecurity violation", err)
 	}
-	again, err := store.CreatePod(ctx, pod)
-	if err != nil || again.UID != created.UID {
-		t.Errorf("second CreatePod = %v, %v; want the existing pod", again, err)
+	if err := store.CreatePod(ctx, pod); err != nil {
+		t.Errorf("second CreatePod: %v; want the existing pod taken as created", err)
+	}
+	if again, err := store.GetPod(ctx, ns, pod.Name); err != nil || again.UID != created.UID {
+		t.Errorf("after the second CreatePod the pod is %v, %v; want the first, untouched", again, err)
 	}
 
 	// Another job's pod under the same name is a conflict no retry fixes.
@@ -198,7 +203,7 @@ func TestJobstorePods(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if _, err := store.CreatePod(ctx, foreign); !errors.Is(err, jobstore.ErrNotOwned) {
+	if err := store.CreatePod(ctx, foreign); !errors.Is(err, jobstore.ErrNotOwned) {
 		t.Errorf("CreatePod over another job's pod: err = %v, want ErrNotOwned", err)
 	}
 
