@@ -98,14 +98,15 @@ type EventRoute interface {
 	EventTypes() []string
 }
 
-// Main is the whole of a function's main: configuration from the environment, Serve until
-// SIGTERM, exit status 1 on failure.
+// Main is the whole of a function's main: the collector tuned for a short-lived process
+// (tuneGC), configuration from the environment, Serve until SIGTERM, exit status 1 on failure.
 func Main(h Handler, types ...string) {
 	MainWithRoutes(h, nil, types...)
 }
 
 // MainWithRoutes is Main for a function that also serves Config.Routes.
 func MainWithRoutes(h Handler, routes map[string]http.Handler, types ...string) {
+	tuneGC()
 	cfg, err := ConfigFromEnv()
 	if err == nil {
 		cfg.Types = types
