@@ -45,6 +45,10 @@ func TestConvertersAgreeWithApimachinery(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
+	started := metav1.NewTime(metav1.Now().Rfc3339Copy().Time)
+	pr.Status = &tekton.PipelineRunStatus{StartTime: &started, CompletionTime: &started,
+		Conditions: []tekton.Condition{{Type: tekton.ConditionSucceeded, Status: corev1.ConditionTrue, Reason: "Succeeded"}},
+		Results:    []tekton.PipelineRunResult{{Name: "IMAGE_DIGEST", Value: tekton.ResultValue{String: "sha256:0123"}}}}
 	bld, err := s2i.Build(buildJob(v1alpha1.BuildStrategyS2I), "nb1-build", s2i.Options{})
 	if err != nil {
 		t.Fatal(err)
