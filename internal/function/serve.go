@@ -421,6 +421,7 @@ func (s *server) serveEvent(w http.ResponseWriter, r *http.Request) {
 	Logger(ctx).LogAttrs(ctx, level, "event handled", attrs...)
 	// Sent once the span, the metrics and the log line are done, as a response written to w
 	// would have been when the handler returned; then the work left for after the answer.
+	out.Header().Set(ServerTimingHeader, ServerTiming(time.Since(start)))
 	if err := out.sendTo(w); err != nil {
 		Logger(ctx).Warn("answer not sent", slog.String("error", err.Error()))
 	}

@@ -104,7 +104,8 @@ func newBenchSummaryCommand() *cobra.Command {
 		Short: "print runs of nbv bench side by side: hop latencies, API requests per job, conflicts, cold starts per function",
 		Long: `Print runs of nbv bench side by side, one column each: hop latencies (p50 / p90), API requests
 per job by kind, conflicts per job, and per function the processes started during the run with
-their process start -> ready and -> first answer p50s.
+their process start -> ready and -> first answer p50s, with the function's own handling of
+that first event (its answer's Server-Timing).
 
 Each FILE is what nbv bench -out wrote (the run is named after the file: bench/paced-warm.json
 is paced-warm) or a combined document --out wrote (its runs keep their names). --out writes the

@@ -15,6 +15,8 @@ import (
 	"net/url"
 	"sync"
 	"time"
+
+	"github.com/mlops-dev/nbv/internal/function"
 )
 
 // Instance is one started instance of a function.
@@ -76,6 +78,10 @@ type ColdStart struct {
 	// ProcessToAnswered is from the process start to this request's answer: for the first
 	// request a new process answers, the whole cold path a held event pays.
 	ProcessToAnswered time.Duration
+	// Handled is the function's own time for the request, from its arrival at the process to
+	// the answer, as the answer's Server-Timing says (function.HandlingTime); zero when it
+	// says nothing. ProcessToAnswered - ProcessToReady - Handled is the hand-off.
+	Handled time.Duration
 }
 
 // maxColdStarts bounds the cold starts remembered for ColdStarts.
@@ -142,6 +148,8 @@ func (a *Activator) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	if waited && !inst.readyAt.Before(accepted) {
 		c := ColdStart{Pid: inst.Pid(), ProcessToReady: inst.readyAt.Sub(inst.Started()),
 			AcceptedToReady: inst.readyAt.Sub(accepted), AcceptedToAnswered: time.Since(accepted), ProcessToAnswered: time.Since(inst.Started())}
+		// The proxy copied the answer's headers into w's.
+		c.Handled, _ = function.HandlingTime(w.Header().Get(function.ServerTimingHeader))
 		a.mu.Lock()
 		if len(a.cold) < maxColdStarts {
 			a.cold = append(a.cold, c)

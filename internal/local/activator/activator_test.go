@@ -12,6 +12,8 @@ import (
 	"sync/atomic"
 	"testing"
 	"time"
+
+	"github.com/mlops-dev/nbv/internal/function"
 )
 
 // fakeInstance stands in for a function process: an HTTP server whose handler blocks until
@@ -70,6 +72,7 @@ func (p *pool) launch(context.Context) (Instance, error) {
 	inst := &fakeInstance{pid: pid, started: time.Now(), ready: make(chan struct{}), done: make(chan struct{})}
 	inst.srv = httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		<-p.release
+		w.Header().Set(function.ServerTimingHeader, function.ServerTiming(time.Duration(pid)*time.Millisecond))
 		w.WriteHeader(http.StatusAccepted)
 		_, _ = io.WriteString(w, strings.Repeat("x", pid))
 	}))
@@ -150,8 +153,8 @@ func TestRequestIsHeldUntilAnInstanceIsReady(t *testing.T) {
 	if s := <-status; s != http.StatusAccepted {
 		t.Fatalf("status %d, want the instance's 202", s)
 	}
-	if cs := a.ColdStarts(); len(cs) != 1 || cs[0].AcceptedToAnswered < cs[0].AcceptedToReady {
-		t.Errorf("cold starts = %+v, want one, answered after ready", cs)
+	if cs := a.ColdStarts(); len(cs) != 1 || cs[0].AcceptedToAnswered < cs[0].AcceptedToReady || cs[0].Handled != time.Millisecond {
+		t.Errorf("cold starts = %+v, want one, answered after ready, handled in the 1ms its answer says", cs)
 	}
 	eventually(t, "the idle instance left the pool", func() bool { return len(a.Processes()) == 0 })
 	// It leaves the pool first (no request may reach a draining instance), then is stopped.

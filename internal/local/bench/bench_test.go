@@ -277,12 +277,16 @@ func TestBuildFinished(t *testing.T) {
 // Each process started counts once, with the first request it answered.
 func TestColdStartTimesPerProcess(t *testing.T) {
 	ms := time.Millisecond
-	ready, answered := coldStartTimes([]activator.ColdStart{
-		{Pid: 7, ProcessToReady: 20 * ms, ProcessToAnswered: 60 * ms},
-		{Pid: 7, ProcessToReady: 20 * ms, ProcessToAnswered: 45 * ms},
+	ready, answered, handled := coldStartTimes([]activator.ColdStart{
+		{Pid: 7, ProcessToReady: 20 * ms, ProcessToAnswered: 60 * ms, Handled: 30 * ms},
+		{Pid: 7, ProcessToReady: 20 * ms, ProcessToAnswered: 45 * ms, Handled: 21 * ms},
 		{Pid: 9, ProcessToReady: 30 * ms, ProcessToAnswered: 50 * ms},
 	})
 	if !slices.Equal(ready, []time.Duration{20 * ms, 30 * ms}) || !slices.Equal(answered, []time.Duration{45 * ms, 50 * ms}) {
 		t.Errorf("ready %v, answered %v; want [20ms 30ms] and [45ms 50ms]", ready, answered)
+	}
+	// Pid 9's answer said nothing of its handling: no sample rather than a zero.
+	if !slices.Equal(handled, []time.Duration{21 * ms}) {
+		t.Errorf("handled %v, want [21ms] (the first answer's)", handled)
 	}
 }

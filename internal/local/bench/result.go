@@ -135,9 +135,13 @@ type Function struct {
 	// first event it was started for (held by the activator meanwhile).
 	FirstAnswerP50Ms float64 `json:"firstAnswerP50Ms"`
 	FirstAnswerMaxMs float64 `json:"firstAnswerMaxMs"`
-	CPUMs            float64 `json:"cpuMs"`
-	Requests         int     `json:"requests"`
-	Transitions      int     `json:"transitions"`
+	// FirstHandledP50Ms is the function's own time for that first event (its answer's
+	// Server-Timing): first answer - ready - handled is the hand-off from ready to the event's
+	// arrival in the process.
+	FirstHandledP50Ms float64 `json:"firstHandledP50Ms"`
+	CPUMs             float64 `json:"cpuMs"`
+	Requests          int     `json:"requests"`
+	Transitions       int     `json:"transitions"`
 	// Conflicts are this function's status writes refused as a conflict (see jobCalls).
 	Conflicts        int     `json:"conflicts"`
 	CPUPerTransition float64 `json:"cpuPerTransitionMs"`
@@ -399,10 +403,10 @@ func (r *run) functionFigures(calls *apiCalls) {
 			st.Instances -= w.stats[name].Instances
 			st.CPU -= w.stats[name].CPU
 		}
-		ready, answered := coldStartTimes(starts)
-		cold, first := latency("", ready), latency("", answered)
+		ready, answered, handled := coldStartTimes(starts)
+		cold, first, own := latency("", ready), latency("", answered), latency("", handled)
 		f := Function{BinaryBytes: res.sizes[name], Instances: st.Instances, ColdStartP50Ms: cold.P50, ColdStartMaxMs: cold.Max,
-			FirstAnswerP50Ms: first.P50, FirstAnswerMaxMs: first.Max,
+			FirstAnswerP50Ms: first.P50, FirstAnswerMaxMs: first.Max, FirstHandledP50Ms: own.P50,
 			CPUMs: float64(st.CPU.Microseconds()) / 1000, Requests: calls.ByFunction[name], Transitions: calls.TransitionsByFunction[name],
 			Conflicts: calls.ConflictsByFunction[name], Killed: killedPer[name]}
 		if f.Transitions > 0 {
@@ -412,10 +416,10 @@ func (r *run) functionFigures(calls *apiCalls) {
 	}
 }
 
-// coldStartTimes are, per process started, the time from its start to ready and to its first
-// answer (the activator records every request a starting process held; the first answered
-// is the process's).
-func coldStartTimes(cold []activator.ColdStart) (ready, answered []time.Duration) {
+// coldStartTimes are, per process started, the time from its start to ready, to its first
+// answer, and the function's own handling of that first request (the activator records
+// every request a starting process held; the first answered is the process's).
+func coldStartTimes(cold []activator.ColdStart) (ready, answered, handled []time.Duration) {
 	first := map[int]activator.ColdStart{}
 	for _, c := range cold {
 		if f, ok := first[c.Pid]; !ok || c.ProcessToAnswered < f.ProcessToAnswered {
@@ -425,8 +429,11 @@ func coldStartTimes(cold []activator.ColdStart) (ready, answered []time.Duration
 	for _, pid := range slices.Sorted(maps.Keys(first)) {
 		ready = append(ready, first[pid].ProcessToReady)
 		answered = append(answered, first[pid].ProcessToAnswered)
+		if first[pid].Handled > 0 {
+			handled = append(handled, first[pid].Handled)
+		}
 	}
-	return ready, answered
+	return ready, answered, handled
 }
 
 // pidPattern finds the process a stack error is about.

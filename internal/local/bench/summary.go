@@ -109,7 +109,7 @@ func WriteSummary(w io.Writer, runs []NamedResult) error {
 	}
 	row("  shared (about no one job)", func(r *Result) string { return fmt.Sprintf("%.2f", r.API.SharedPerJob) })
 	row("conflicts per job", func(r *Result) string { return fmt.Sprintf("%.2f", r.StatusWrites.ConflictsPerJob) })
-	row("processes started: ready / first answer p50 ms", blank)
+	row("processes started: ready / first answer (handling) p50 ms", blank)
 	for _, fn := range functionNames(runs) {
 		row("  "+fn, func(r *Result) string {
 			f, ok := r.Functions[fn]
@@ -119,7 +119,7 @@ func WriteSummary(w io.Writer, runs []NamedResult) error {
 			case f.Instances == 0:
 				return "0"
 			}
-			return fmt.Sprintf("%d: %s / %s", f.Instances, msOrDash(f.ColdStartP50Ms), msOrDash(f.FirstAnswerP50Ms))
+			return fmt.Sprintf("%d: %s / %s (%s)", f.Instances, msOrDash(f.ColdStartP50Ms), msOrDash(f.FirstAnswerP50Ms), msOrDash(f.FirstHandledP50Ms))
 		})
 	}
 	if err := t.Flush(); err != nil {

@@ -18,7 +18,7 @@ func fixtureResult(warm bool, processes int) *Result {
 		API:          API{PerKind: map[Kind]KindAPI{NoBuild: {Jobs: 40, PerJob: 11.1}}, SharedPerJob: 0.2},
 		StatusWrites: StatusWrites{ConflictsPerJob: 0.025},
 		Functions: map[string]Function{
-			"job-created": {Instances: processes, ColdStartP50Ms: 10.3, FirstAnswerP50Ms: 31.25},
+			"job-created": {Instances: processes, ColdStartP50Ms: 10.3, FirstAnswerP50Ms: 31.25, FirstHandledP50Ms: 14.6},
 			"sweep":       {},
 			// A process started for a request that another instance served first.
 			"pod-completed": {Instances: processes},
@@ -54,9 +54,9 @@ func TestWriteSummary(t *testing.T) {
 		{"tekton", "-", "-"},
 		{"shared (about no one job)", "0.20", "0.20"},
 		{"conflicts per job", "0.03", "0.03"},
-		{"job-created", "0", "2: 10.3 / 31.2"},
+		{"job-created", "0", "2: 10.3 / 31.2 (14.6)"},
 		{"sweep", "0", "0"},
-		{"pod-completed", "0", "2: - / -"},
+		{"pod-completed", "0", "2: - / - (-)"},
 	} {
 		if !hasRow(lines, want) {
 			t.Errorf("summary lacks a row %q:\n%s", want, got)
