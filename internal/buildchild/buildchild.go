@@ -4,9 +4,10 @@
 // children.BuildStarter and the sweep's BuildObserver.
 //
 // Every child goes through the dynamic client of package childapi, under the same rules
-// (childapi.CreateOwned, childapi.DeleteResult), converted through JSON (dyntyped): Tekton PipelineRuns as package tekton's own structs,
-// OpenShift BuildConfigs and Builds as OpenShift's API structs (github.com/openshift/api)
-// behind a typed interface (OpenShiftBuilds) that OpenShift's generated client also fits. No
+// (childapi.CreateOwned, childapi.DeleteResult), converted through JSON (dyntyped): Tekton
+// PipelineRuns as package tekton's own structs, OpenShift BuildConfigs and Builds as
+// OpenShift's API structs (github.com/openshift/api) behind a typed interface
+// (OpenShiftBuilds) that OpenShift's generated client also fits. No
 // generated clientset is linked: Tekton's types and OpenShift's clientset bring Knative
 // observability, OpenTelemetry and client-go's apply configurations (about 20 MB per binary).
 // childapi.Client.Calls counts every request.
