@@ -20,6 +20,10 @@ func ServerTiming(d time.Duration) string {
 	return serverTimingMetric + ";dur=" + strconv.FormatFloat(float64(d.Microseconds())/1000, 'f', 3, 64)
 }
 
+// maxHandlingMs bounds a handling time read back: a day, far beyond any event's timeout,
+// and far below where a float of milliseconds would overflow a time.Duration.
+const maxHandlingMs = 24 * 60 * 60 * 1000
+
 // HandlingTime reads the handling time a function's answer carries in its Server-Timing
 // header value, or false when it carries none.
 func HandlingTime(header string) (time.Duration, bool) {
@@ -34,7 +38,7 @@ func HandlingTime(header string) (time.Duration, bool) {
 				continue
 			}
 			ms, err := strconv.ParseFloat(strings.TrimSpace(v), 64)
-			if err != nil || ms < 0 {
+			if err != nil || !(ms >= 0 && ms <= maxHandlingMs) { // NaN fails both
 				return 0, false
 			}
 			return time.Duration(ms * float64(time.Millisecond)), true

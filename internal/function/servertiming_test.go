@@ -18,6 +18,10 @@ func TestHandlingTime(t *testing.T) {
 		{"handle", 0, false},
 		{"handle;dur=-1", 0, false},
 		{"handle;dur=x", 0, false},
+		{"handle;dur=NaN", 0, false},
+		{"handle;dur=+Inf", 0, false},
+		{"handle;dur=1e300", 0, false},
+		{"handle;dur=86400000", 24 * time.Hour, true},
 		{"other;dur=5", 0, false},
 		{"", 0, false},
 	}
