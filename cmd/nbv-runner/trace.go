@@ -14,7 +14,7 @@ import (
 
 	"github.com/mlops-dev/nbv/internal/runner/execute"
 	"github.com/mlops-dev/nbv/internal/tracing"
-	"github.com/mlops-dev/nbv/internal/tracing/otlpjson"
+	"github.com/mlops-dev/nbv/internal/otlpjson"
 )
 
 // Span names of the runner: "clone" (prepare), "execute" with "kernel start" and one "cell"

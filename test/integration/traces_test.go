@@ -20,7 +20,7 @@ import (
 	"github.com/mlops-dev/nbv/api/v1alpha1"
 	"github.com/mlops-dev/nbv/internal/local/localstack"
 	"github.com/mlops-dev/nbv/internal/tracing"
-	"github.com/mlops-dev/nbv/internal/tracing/otlpjson/otlpjsontest"
+	"github.com/mlops-dev/nbv/internal/otlpjson/otlpjsontest"
 )
 
 // otlpSpan is one span an OTLP/HTTP receiver got, with the service that sent it.

@@ -16,8 +16,8 @@ import (
 	coltracepb "go.opentelemetry.io/proto/otlp/collector/trace/v1"
 	tracepb "go.opentelemetry.io/proto/otlp/trace/v1"
 
-	"github.com/mlops-dev/nbv/internal/tracing/otlpjson"
-	"github.com/mlops-dev/nbv/internal/tracing/otlpjson/otlpjsontest"
+	"github.com/mlops-dev/nbv/internal/otlpjson"
+	"github.com/mlops-dev/nbv/internal/otlpjson/otlpjsontest"
 )
 
 // TestExportDecodesAsOTLP: what the exporter posts is an ExportTraceServiceRequest as

@@ -1,0 +1,117 @@
+// Package otlpjson is a small OTLP/HTTP exporter of spans and metrics in the protocol's JSON
+// encoding (Content-Type application/json, which every OTLP receiver accepts: the
+// OpenTelemetry Collector, Prometheus' OTLP receiver, Jaeger v2, Tempo). The SDK's own
+// exporters link protobuf and gRPC (~9 MB stripped, and ~4.5 ms of package initialisation at
+// every process start here): too much for nbv-runner, copied into every validation pod, and
+// for the functions, which start from zero for most events. It sends each batch once, with
+// no retry: a lost export must not delay or fail the work.
+package otlpjson
+
+import (
+	"encoding/json"
+	"strconv"
+
+	"go.opentelemetry.io/otel/attribute"
+	"go.opentelemetry.io/otel/sdk/instrumentation"
+	sdkresource "go.opentelemetry.io/otel/sdk/resource"
+)
+
+// The OTLP JSON encoding (opentelemetry-proto, "JSON Protobuf Encoding"): lowerCamelCase
+// field names, trace and span IDs as hex, 64-bit integers as strings, enums as numbers.
+type (
+	resource struct {
+		Attributes []keyValue `json:"attributes,omitempty"`
+	}
+	scope struct {
+		Name       string     `json:"name"`
+		Version    string     `json:"version,omitempty"`
+		Attributes []keyValue `json:"attributes,omitempty"`
+	}
+	keyValue struct {
+		Key   string `json:"key"`
+		Value value  `json:"value"`
+	}
+	value struct {
+		StringValue *string     `json:"stringValue,omitempty"`
+		IntValue    *string     `json:"intValue,omitempty"`
+		DoubleValue *float64    `json:"doubleValue,omitempty"`
+		BoolValue   *bool       `json:"boolValue,omitempty"`
+		ArrayValue  *arrayValue `json:"arrayValue,omitempty"`
+	}
+	arrayValue struct {
+		Values []value `json:"values"`
+	}
+)
+
+func encodeResource(r *sdkresource.Resource) resource {
+	return resource{Attributes: attrs(r.Attributes())}
+}
+
+func sameResource(encoded resource, r *sdkresource.Resource) bool {
+	a, _ := json.Marshal(encoded)
+	b, _ := json.Marshal(encodeResource(r))
+	return string(a) == string(b)
+}
+
+func encodeScope(is instrumentation.Scope) scope {
+	return scope{Name: is.Name, Version: is.Version, Attributes: attrs(is.Attributes.ToSlice())}
+}
+
+func sameScope(encoded scope, is instrumentation.Scope) bool {
+	a, _ := json.Marshal(encoded)
+	b, _ := json.Marshal(encodeScope(is))
+	return string(a) == string(b)
+}
+
+func attrs(kvs []attribute.KeyValue) []keyValue {
+	if len(kvs) == 0 {
+		return nil
+	}
+	out := make([]keyValue, 0, len(kvs))
+	for _, kv := range kvs {
+		out = append(out, keyValue{Key: string(kv.Key), Value: encodeValue(kv.Value)})
+	}
+	return out
+}
+
+func encodeValue(v attribute.Value) value {
+	var out value
+	switch v.Type() {
+	case attribute.INT64:
+		s := strconv.FormatInt(v.AsInt64(), 10)
+		out.IntValue = &s
+	case attribute.FLOAT64:
+		f := v.AsFloat64()
+		out.DoubleValue = &f
+	case attribute.BOOL:
+		b := v.AsBool()
+		out.BoolValue = &b
+	case attribute.STRING:
+		s := v.AsString()
+		out.StringValue = &s
+	case attribute.BOOLSLICE:
+		out.ArrayValue = &arrayValue{Values: []value{}}
+		for _, b := range v.AsBoolSlice() {
+			out.ArrayValue.Values = append(out.ArrayValue.Values, encodeValue(attribute.BoolValue(b)))
+		}
+	case attribute.INT64SLICE:
+		out.ArrayValue = &arrayValue{Values: []value{}}
+		for _, i := range v.AsInt64Slice() {
+			out.ArrayValue.Values = append(out.ArrayValue.Values, encodeValue(attribute.Int64Value(i)))
+		}
+	case attribute.FLOAT64SLICE:
+		out.ArrayValue = &arrayValue{Values: []value{}}
+		for _, f := range v.AsFloat64Slice() {
+			out.ArrayValue.Values = append(out.ArrayValue.Values, encodeValue(attribute.Float64Value(f)))
+		}
+	case attribute.STRINGSLICE:
+		out.ArrayValue = &arrayValue{Values: []value{}}
+		for _, s := range v.AsStringSlice() {
+			out.ArrayValue.Values = append(out.ArrayValue.Values, encodeValue(attribute.StringValue(s)))
+		}
+	default:
+		s := v.Emit()
+		out.StringValue = &s
+	}
+	return out
+}

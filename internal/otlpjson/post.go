@@ -1,0 +1,159 @@
+package otlpjson
+
+import (
+	"bytes"
+	"compress/gzip"
+	"context"
+	"crypto/tls"
+	"crypto/x509"
+	"encoding/json"
+	"fmt"
+	"io"
+	"net/http"
+	"net/url"
+	"os"
+	"strconv"
+	"strings"
+	"time"
+)
+
+// sender posts the export requests of one signal ("traces", "metrics") to its URL, configured
+// by the standard variables, the signal's own (OTEL_EXPORTER_OTLP_TRACES_HEADERS) before the
+// shared one (OTEL_EXPORTER_OTLP_HEADERS): _HEADERS, _COMPRESSION (gzip or none), _TIMEOUT
+// (milliseconds, default 10000), _CERTIFICATE (CA bundle), _CLIENT_CERTIFICATE and
+// _CLIENT_KEY. Each request is sent once: no retry.
+type sender struct {
+	url     string
+	headers map[string]string
+	gzip    bool
+	client  *http.Client
+}
+
+func newSender(url, signal string) (*sender, error) {
+	env := func(name string) (string, string) {
+		specific := "OTEL_EXPORTER_OTLP_" + strings.ToUpper(signal) + "_" + name
+		if v, ok := os.LookupEnv(specific); ok {
+			return specific, v
+		}
+		return "OTEL_EXPORTER_OTLP_" + name, os.Getenv("OTEL_EXPORTER_OTLP_" + name)
+	}
+	s := &sender{url: url}
+	var err error
+	if s.headers, err = parseHeaders(env("HEADERS")); err != nil {
+		return nil, err
+	}
+	switch name, v := env("COMPRESSION"); v {
+	case "gzip":
+		s.gzip = true
+	case "", "none":
+	default:
+		return nil, fmt.Errorf("%s: %q is neither gzip nor none", name, v)
+	}
+	timeout := 10 * time.Second
+	if name, v := env("TIMEOUT"); v != "" {
+		ms, err := strconv.Atoi(v)
+		if err != nil || ms <= 0 {
+			return nil, fmt.Errorf("%s: %q is not a positive number of milliseconds", name, v)
+		}
+		timeout = time.Duration(ms) * time.Millisecond
+	}
+	tlsConfig, err := clientTLS(env)
+	if err != nil {
+		return nil, err
+	}
+	transport := http.DefaultTransport.(*http.Transport).Clone()
+	transport.TLSClientConfig = tlsConfig
+	s.client = &http.Client{Timeout: timeout, Transport: transport}
+	return s, nil
+}
+
+func parseHeaders(name, v string) (map[string]string, error) {
+	h := map[string]string{}
+	for _, kv := range strings.Split(v, ",") {
+		if strings.TrimSpace(kv) == "" {
+			continue
+		}
+		k, val, ok := strings.Cut(kv, "=")
+		if !ok {
+			return nil, fmt.Errorf("%s: %q is not key=value", name, kv)
+		}
+		dec, err := url.QueryUnescape(strings.TrimSpace(val))
+		if err != nil {
+			return nil, fmt.Errorf("%s: value of %s: %w", name, strings.TrimSpace(k), err)
+		}
+		h[strings.TrimSpace(k)] = dec
+	}
+	return h, nil
+}
+
+// clientTLS is the TLS configuration the _CERTIFICATE, _CLIENT_CERTIFICATE and _CLIENT_KEY
+// files make, or nil (the system's roots, no client certificate) when none is set.
+func clientTLS(env func(string) (string, string)) (*tls.Config, error) {
+	caName, ca := env("CERTIFICATE")
+	certName, cert := env("CLIENT_CERTIFICATE")
+	keyName, key := env("CLIENT_KEY")
+	if ca == "" && cert == "" && key == "" {
+		return nil, nil
+	}
+	cfg := &tls.Config{MinVersion: tls.VersionTLS12}
+	if ca != "" {
+		pem, err := os.ReadFile(ca)
+		if err != nil {
+			return nil, fmt.Errorf("%s: %w", caName, err)
+		}
+		cfg.RootCAs = x509.NewCertPool()
+		if !cfg.RootCAs.AppendCertsFromPEM(pem) {
+			return nil, fmt.Errorf("%s: %s holds no PEM certificate", caName, ca)
+		}
+	}
+	if (cert == "") != (key == "") {
+		return nil, fmt.Errorf("%s and %s go together: set both or neither", certName, keyName)
+	}
+	if cert != "" {
+		pair, err := tls.LoadX509KeyPair(cert, key)
+		if err != nil {
+			return nil, fmt.Errorf("%s, %s: %w", certName, keyName, err)
+		}
+		cfg.Certificates = []tls.Certificate{pair}
+	}
+	return cfg, nil
+}
+
+// post sends req, encoded as JSON, and fails on anything but a 2xx answer. what names the
+// content in errors ("3 spans").
+func (s *sender) post(ctx context.Context, req any, what string) error {
+	body, err := json.Marshal(req)
+	if err != nil {
+		return fmt.Errorf("encode %s: %w", what, err)
+	}
+	if s.gzip {
+		var zipped bytes.Buffer
+		zw := gzip.NewWriter(&zipped)
+		_, _ = zw.Write(body) // a bytes.Buffer does not fail
+		if err := zw.Close(); err != nil {
+			return fmt.Errorf("compress %s: %w", what, err)
+		}
+		body = zipped.Bytes()
+	}
+	hreq, err := http.NewRequestWithContext(ctx, http.MethodPost, s.url, bytes.NewReader(body))
+	if err != nil {
+		return err
+	}
+	hreq.Header.Set("Content-Type", "application/json")
+	if s.gzip {
+		hreq.Header.Set("Content-Encoding", "gzip")
+	}
+	for k, v := range s.headers {
+		hreq.Header.Set(k, v)
+	}
+	resp, err := s.client.Do(hreq)
+	if err != nil {
+		return fmt.Errorf("export %s to %s: %w", what, s.url, err)
+	}
+	defer resp.Body.Close()
+	msg, _ := io.ReadAll(io.LimitReader(resp.Body, 512))
+	if resp.StatusCode/100 != 2 {
+		return fmt.Errorf("export %s to %s: %s: %s", what, s.url, resp.Status, bytes.TrimSpace(msg))
+	}
+	return nil
+}
