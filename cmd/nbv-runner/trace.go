@@ -12,9 +12,9 @@ import (
 	"go.opentelemetry.io/otel/codes"
 	"go.opentelemetry.io/otel/trace"
 
+	"github.com/mlops-dev/nbv/internal/otlpjson"
 	"github.com/mlops-dev/nbv/internal/runner/execute"
 	"github.com/mlops-dev/nbv/internal/tracing"
-	"github.com/mlops-dev/nbv/internal/otlpjson"
 )
 
 // Span names of the runner: "clone" (prepare), "execute" with "kernel start" and one "cell"
