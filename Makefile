@@ -15,9 +15,9 @@ all: build
 VERSION ?= $(shell git describe --tags --always --dirty 2>/dev/null || echo devel)
 VERSION_LDFLAGS := -X github.com/mlops-dev/nbv/internal/version.Version=$(VERSION)
 
-## build: compile every binary (functions, nbv, nbv-runner) into ./bin, stamped with VERSION.
+## build: compile every binary (functions, nbv, nbv-runner) into ./bin, stamped with VERSION; static (CGO_ENABLED=0), as the release images hold them.
 build:
-	$(GO) build -ldflags "$(VERSION_LDFLAGS)" -o bin/ ./cmd/... ./functions/...
+	CGO_ENABLED=0 $(GO) build -ldflags "$(VERSION_LDFLAGS)" -o bin/ ./cmd/... ./functions/...
 
 ## run: start the local embedded stack (real control plane, Knative adapters, functions) and validate the sample notebook end to end.
 run: controlplane registry python-deps build

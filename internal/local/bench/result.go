@@ -176,7 +176,7 @@ func configOf(o Options) Config {
 	if o.PingInterval > 0 {
 		c.PingInterval = o.PingInterval.String()
 	}
-	c.Binaries = "built stripped: go build -trimpath -ldflags='-s -w' ./functions/..."
+	c.Binaries = "built as released: CGO_ENABLED=0 go build -trimpath -ldflags='-s -w' ./functions/..."
 	if o.FunctionsDir != "" {
 		c.Binaries = "as given in " + o.FunctionsDir
 	}
