@@ -3,7 +3,6 @@ package gitops
 import (
 	"encoding/json"
 	"fmt"
-	"regexp"
 	"strings"
 	"time"
 
@@ -226,7 +225,7 @@ func (t Trigger) check() error {
 	}
 	// Kind and apiVersion end up in status (the target) and in messages: only what the API
 	// server could serve is accepted, so both stay short and printable.
-	if !kindPattern.MatchString(t.Kind) {
+	if !kindName(t.Kind) {
 		return fmt.Errorf("kind %.64q is not a kind name (a letter, then letters and digits, at most 63)", t.Kind)
 	}
 	gv, err := schema.ParseGroupVersion(t.APIVersion)
@@ -239,7 +238,20 @@ func (t Trigger) check() error {
 	return nil
 }
 
-var kindPattern = regexp.MustCompile(`^[A-Za-z][A-Za-z0-9]{0,62}$`)
+// kindName reports whether s is a letter, then letters and digits, at most 63 in all.
+func kindName(s string) bool {
+	if s == "" || len(s) > 63 {
+		return false
+	}
+	for i := 0; i < len(s); i++ {
+		c := s[i]
+		letter := 'a' <= c && c <= 'z' || 'A' <= c && c <= 'Z'
+		if !letter && (i == 0 || c < '0' || c > '9') {
+			return false
+		}
+	}
+	return true
+}
 
 // stepFor turns a valid trigger into its patch, or refuses it with the reason.
 func stepFor(job *v1alpha1.NotebookValidationJob, t Trigger, at string) TriggerStep {

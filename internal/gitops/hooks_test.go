@@ -124,6 +124,8 @@ func TestParseTriggersRefusesBadAnnotations(t *testing.T) {
 		strings.Repeat("- {apiVersion: apps/v1, kind: Deployment, name: x, action: restart}\n", 11): "11 triggers",
 		"- {apiVersion: apps/v1, kind: \"Deploy\\e[31mment\", name: x, action: restart}":            "is not a kind name",
 		"- {apiVersion: apps/v1, kind: " + strings.Repeat("K", 64) + ", name: x, action: restart}":  "is not a kind name",
+		"- {apiVersion: apps/v1, kind: \"9Deployment\", name: x, action: restart}":                  "is not a kind name",
+		"- {apiVersion: apps/v1, kind: \"Deploy-ment\", name: x, action: restart}":                  "is not a kind name",
 		"- {apiVersion: Apps_/v1, kind: Deployment, name: x, action: restart}":                      "is not group/version",
 	} {
 		_, err := ParseTriggers(raw)

@@ -16,11 +16,11 @@ import (
 	"encoding/hex"
 	"encoding/json"
 	"fmt"
-	"regexp"
 	"strings"
 
 	"github.com/mlops-dev/nbv/api/v1alpha1"
 	"github.com/mlops-dev/nbv/internal/modelspec"
+	"github.com/mlops-dev/nbv/internal/pin"
 )
 
 // Annotation values.
@@ -61,11 +61,6 @@ type NotReusableError struct {
 
 func (e *NotReusableError) Error() string { return e.Input + " " + e.Why }
 
-var (
-	fullCommit  = regexp.MustCompile(`^([0-9a-fA-F]{40}|[0-9a-fA-F]{64})$`)
-	imageDigest = regexp.MustCompile(`@sha256:[0-9a-f]{64}$`)
-)
-
 // Key is job's reuse key when runs with runnerImage, or a *NotReusableError naming the first
 // input its spec leaves open.
 func Key(job *v1alpha1.NotebookValidationJob, runnerImage string) (*v1alpha1.ReuseKey, error) {
@@ -105,13 +100,13 @@ func Pinned(job *v1alpha1.NotebookValidationJob) error {
 	spec := &job.Spec
 	pc := &spec.PodConfig
 	switch {
-	case !fullCommit.MatchString(spec.Notebook.Git.Ref):
+	case !pin.Commit(spec.Notebook.Git.Ref):
 		return unpinnedRef("spec.notebook.git.ref", spec.Notebook.Git.Ref)
-	case spec.GoldenNotebook != nil && !fullCommit.MatchString(spec.GoldenNotebook.Git.Ref):
+	case spec.GoldenNotebook != nil && !pin.Commit(spec.GoldenNotebook.Git.Ref):
 		return unpinnedRef("spec.goldenNotebook.git.ref", spec.GoldenNotebook.Git.Ref)
 	case pc.BuildConfig != nil && pc.BuildConfig.Enabled:
 		return &NotReusableError{Input: "spec.podConfig.buildConfig", Why: "builds the image during the run, so its digest is known only after it"}
-	case !imageDigest.MatchString(pc.ContainerImage):
+	case !pinnedImage(pc.ContainerImage):
 		return &NotReusableError{Input: "spec.podConfig.containerImage", Why: fmt.Sprintf("%q is not pinned by digest (@sha256:<64 hex>): its tag may name another image later", pc.ContainerImage)}
 	case modelspec.Enabled(job):
 		return &NotReusableError{Input: "spec.modelValidation", Why: "makes the notebook depend on served models, whose state is not an input of the key"}
@@ -186,4 +181,10 @@ func Parts(k *v1alpha1.ReuseKey) []Part {
 func sha256Hex(b []byte) string {
 	sum := sha256.Sum256(b)
 	return "sha256:" + hex.EncodeToString(sum[:])
+}
+
+// pinnedImage reports whether ref names its image by digest.
+func pinnedImage(ref string) bool {
+	_, ok := pin.ImageDigest(ref)
+	return ok
 }

@@ -9,6 +9,8 @@ import (
 	"fmt"
 	"regexp"
 	"strings"
+
+	"github.com/mlops-dev/nbv/internal/pin"
 )
 
 // Result is what the publish container leaves in its termination message, for pod-completed
@@ -23,8 +25,14 @@ type Result struct {
 // maxBytes is the kubelet's bound on a termination message.
 const maxBytes = 4096
 
-// byDigest is <registry>/<repository>@sha256:<64 hex>.
-var byDigest = regexp.MustCompile(`^[a-z0-9]+(?:[._-][a-z0-9]+)*(?:\.[a-z0-9]+(?:[._-][a-z0-9]+)*)*(?::[0-9]+)?(?:/[a-z0-9]+(?:(?:[._]|__|-+)[a-z0-9]+)*)+@sha256:[a-f0-9]{64}$`)
+// repositoryName is <registry>/<repository>, the name of a reference by digest.
+var repositoryName = regexp.MustCompile(`^[a-z0-9]+(?:[._-][a-z0-9]+)*(?:\.[a-z0-9]+(?:[._-][a-z0-9]+)*)*(?::[0-9]+)?(?:/[a-z0-9]+(?:(?:[._]|__|-+)[a-z0-9]+)*)+$`)
+
+// byDigest reports whether ref is <registry>/<repository>@sha256:<64 hex>.
+func byDigest(ref string) bool {
+	name, ok := pin.ImageDigest(ref)
+	return ok && repositoryName.MatchString(name)
+}
 
 // Encode returns r as a termination message, its message cut to fit.
 func (r Result) Encode() []byte {
@@ -47,7 +55,7 @@ func Decode(msg string) (Result, error) {
 	if err := dec.Decode(&r); err != nil {
 		return Result{}, fmt.Errorf("publish result: %w", err)
 	}
-	if r.Reference != "" && !byDigest.MatchString(r.Reference) {
+	if r.Reference != "" && !byDigest(r.Reference) {
 		return Result{}, fmt.Errorf("publish result: reference %q is not <registry>/<repository>@sha256:<digest>", r.Reference)
 	}
 	if r.Reference == "" && r.Message == "" {
