@@ -8,8 +8,10 @@
 package otlpjson
 
 import (
-	"encoding/json"
+	"encoding/base64"
+	"math"
 	"strconv"
+	"time"
 
 	"go.opentelemetry.io/otel/attribute"
 	"go.opentelemetry.io/otel/sdk/instrumentation"
@@ -17,7 +19,10 @@ import (
 )
 
 // The OTLP JSON encoding (opentelemetry-proto, "JSON Protobuf Encoding"): lowerCamelCase
-// field names, trace and span IDs as hex, 64-bit integers as strings, enums as numbers.
+// field names, trace and span IDs as hex, 64-bit integers as strings, enums as numbers, bytes
+// as base64. A field is left out where protobuf would not send it (a scalar at its default);
+// fields with presence (a oneof member, an optional field, a message) are sent even when zero,
+// so that the request decodes to the same message as the SDK's protobuf exporters send.
 type (
 	resource struct {
 		Attributes []keyValue `json:"attributes,omitempty"`
@@ -34,9 +39,10 @@ type (
 	value struct {
 		StringValue *string     `json:"stringValue,omitempty"`
 		IntValue    *string     `json:"intValue,omitempty"`
-		DoubleValue *float64    `json:"doubleValue,omitempty"`
+		DoubleValue *double     `json:"doubleValue,omitempty"`
 		BoolValue   *bool       `json:"boolValue,omitempty"`
 		ArrayValue  *arrayValue `json:"arrayValue,omitempty"`
+		BytesValue  *string     `json:"bytesValue,omitempty"`
 	}
 	arrayValue struct {
 		Values []value `json:"values"`
@@ -47,20 +53,8 @@ func encodeResource(r *sdkresource.Resource) resource {
 	return resource{Attributes: attrs(r.Attributes())}
 }
 
-func sameResource(encoded resource, r *sdkresource.Resource) bool {
-	a, _ := json.Marshal(encoded)
-	b, _ := json.Marshal(encodeResource(r))
-	return string(a) == string(b)
-}
-
 func encodeScope(is instrumentation.Scope) scope {
 	return scope{Name: is.Name, Version: is.Version, Attributes: attrs(is.Attributes.ToSlice())}
-}
-
-func sameScope(encoded scope, is instrumentation.Scope) bool {
-	a, _ := json.Marshal(encoded)
-	b, _ := json.Marshal(encodeScope(is))
-	return string(a) == string(b)
 }
 
 func attrs(kvs []attribute.KeyValue) []keyValue {
@@ -81,7 +75,7 @@ func encodeValue(v attribute.Value) value {
 		s := strconv.FormatInt(v.AsInt64(), 10)
 		out.IntValue = &s
 	case attribute.FLOAT64:
-		f := v.AsFloat64()
+		f := double(v.AsFloat64())
 		out.DoubleValue = &f
 	case attribute.BOOL:
 		b := v.AsBool()
@@ -109,9 +103,44 @@ func encodeValue(v attribute.Value) value {
 		for _, s := range v.AsStringSlice() {
 			out.ArrayValue.Values = append(out.ArrayValue.Values, encodeValue(attribute.StringValue(s)))
 		}
+	case attribute.BYTESLICE:
+		s := base64.StdEncoding.EncodeToString(v.AsByteSlice())
+		out.BytesValue = &s
+	case attribute.SLICE:
+		out.ArrayValue = &arrayValue{Values: []value{}}
+		for _, e := range v.AsSlice() {
+			out.ArrayValue.Values = append(out.ArrayValue.Values, encodeValue(e))
+		}
+	case attribute.EMPTY:
+		// An AnyValue with no value set, {}: OTLP's empty value.
 	default:
 		s := v.Emit()
 		out.StringValue = &s
 	}
 	return out
+}
+
+// double is a float64 in the protobuf JSON mapping: a JSON number, or "NaN", "Infinity" or
+// "-Infinity", which encoding/json refuses to encode (it would fail the whole export).
+type double float64
+
+func (d double) MarshalJSON() ([]byte, error) {
+	f := float64(d)
+	switch {
+	case math.IsNaN(f):
+		return []byte(`"NaN"`), nil
+	case math.IsInf(f, 1):
+		return []byte(`"Infinity"`), nil
+	case math.IsInf(f, -1):
+		return []byte(`"-Infinity"`), nil
+	}
+	// 'g' with the shortest precision round-trips and is a valid JSON number (1e+21, 5e-324).
+	return strconv.AppendFloat(nil, f, 'g', -1, 64), nil
+}
+
+// unixNano is t as OTLP's fixed64 nanoseconds since the epoch, a decimal string. Like the
+// SDK's exporters it clamps times before 1970 (and the zero time.Time) to 0, which a uint64
+// field can hold.
+func unixNano(t time.Time) string {
+	return strconv.FormatInt(max(0, t.UnixNano()), 10)
 }

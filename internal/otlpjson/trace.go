@@ -3,9 +3,10 @@ package otlpjson
 import (
 	"context"
 	"fmt"
-	"strconv"
 
+	"go.opentelemetry.io/otel/attribute"
 	"go.opentelemetry.io/otel/codes"
+	"go.opentelemetry.io/otel/sdk/instrumentation"
 	sdktrace "go.opentelemetry.io/otel/sdk/trace"
 	"go.opentelemetry.io/otel/trace"
 )
@@ -47,7 +48,7 @@ type (
 		SchemaURL  string       `json:"schemaUrl,omitempty"`
 	}
 	scopeSpans struct {
-		Scope     scope  `json:"scope"`
+		Scope     *scope `json:"scope,omitempty"`
 		Spans     []span `json:"spans"`
 		SchemaURL string `json:"schemaUrl,omitempty"`
 	}
@@ -67,7 +68,7 @@ type (
 		DroppedEventsCount     int        `json:"droppedEventsCount,omitempty"`
 		Links                  []link     `json:"links,omitempty"`
 		DroppedLinksCount      int        `json:"droppedLinksCount,omitempty"`
-		Status                 *status    `json:"status,omitempty"`
+		Status                 status     `json:"status"` // always sent, as by the SDK's exporter
 	}
 	event struct {
 		TimeUnixNano           string     `json:"timeUnixNano"`
@@ -84,7 +85,7 @@ type (
 		Flags                  uint32     `json:"flags,omitempty"`
 	}
 	status struct {
-		Code    int    `json:"code"`
+		Code    int    `json:"code,omitempty"`
 		Message string `json:"message,omitempty"`
 	}
 )
@@ -92,30 +93,35 @@ type (
 // Request is spans as an ExportTraceServiceRequest in the JSON encoding, one resourceSpans
 // per resource and one scopeSpans per instrumentation scope, in the order spans come.
 func Request(spans []sdktrace.ReadOnlySpan) any {
+	type scopeKey struct {
+		resource attribute.Distinct
+		scope    instrumentation.Scope
+	}
 	var out traceRequest
+	resources := map[attribute.Distinct]int{} // index in out.ResourceSpans
+	scopes := map[scopeKey]int{}              // index in its resource's ScopeSpans
 	for _, s := range spans {
-		var rs *resourceSpans
-		for i := range out.ResourceSpans {
-			if sameResource(out.ResourceSpans[i].Resource, s.Resource()) {
-				rs = &out.ResourceSpans[i]
-			}
+		r := s.Resource()
+		ri, ok := resources[r.Equivalent()]
+		if !ok {
+			ri = len(out.ResourceSpans)
+			resources[r.Equivalent()] = ri
+			out.ResourceSpans = append(out.ResourceSpans, resourceSpans{Resource: encodeResource(r), SchemaURL: r.SchemaURL()})
 		}
-		if rs == nil {
-			out.ResourceSpans = append(out.ResourceSpans, resourceSpans{Resource: encodeResource(s.Resource()), SchemaURL: s.Resource().SchemaURL()})
-			rs = &out.ResourceSpans[len(out.ResourceSpans)-1]
-		}
+		rs := &out.ResourceSpans[ri]
 		is := s.InstrumentationScope()
-		var ss *scopeSpans
-		for i := range rs.ScopeSpans {
-			if sameScope(rs.ScopeSpans[i].Scope, is) {
-				ss = &rs.ScopeSpans[i]
+		si, ok := scopes[scopeKey{r.Equivalent(), is}]
+		if !ok {
+			si = len(rs.ScopeSpans)
+			scopes[scopeKey{r.Equivalent(), is}] = si
+			ss := scopeSpans{SchemaURL: is.SchemaURL}
+			if is != (instrumentation.Scope{}) { // the SDK's exporter sends no scope for the empty one
+				sc := encodeScope(is)
+				ss.Scope = &sc
 			}
+			rs.ScopeSpans = append(rs.ScopeSpans, ss)
 		}
-		if ss == nil {
-			rs.ScopeSpans = append(rs.ScopeSpans, scopeSpans{Scope: encodeScope(is), SchemaURL: is.SchemaURL})
-			ss = &rs.ScopeSpans[len(rs.ScopeSpans)-1]
-		}
-		ss.Spans = append(ss.Spans, encodeSpan(s))
+		rs.ScopeSpans[si].Spans = append(rs.ScopeSpans[si].Spans, encodeSpan(s))
 	}
 	return out
 }
@@ -126,8 +132,8 @@ func encodeSpan(s sdktrace.ReadOnlySpan) span {
 		TraceID: sc.TraceID().String(), SpanID: sc.SpanID().String(), TraceState: sc.TraceState().String(),
 		Flags: spanFlags(sc.TraceFlags(), s.Parent()),
 		Name:  s.Name(), Kind: int(s.SpanKind()), // trace.SpanKind numbers the kinds as OTLP does
-		StartTimeUnixNano:      strconv.FormatInt(s.StartTime().UnixNano(), 10),
-		EndTimeUnixNano:        strconv.FormatInt(s.EndTime().UnixNano(), 10),
+		StartTimeUnixNano:      unixNano(s.StartTime()),
+		EndTimeUnixNano:        unixNano(s.EndTime()),
 		Attributes:             attrs(s.Attributes()),
 		DroppedAttributesCount: s.DroppedAttributes(),
 		DroppedEventsCount:     s.DroppedEvents(),
@@ -137,7 +143,7 @@ func encodeSpan(s sdktrace.ReadOnlySpan) span {
 		out.ParentSpanID = s.Parent().SpanID().String()
 	}
 	for _, e := range s.Events() {
-		out.Events = append(out.Events, event{TimeUnixNano: strconv.FormatInt(e.Time.UnixNano(), 10), Name: e.Name,
+		out.Events = append(out.Events, event{TimeUnixNano: unixNano(e.Time), Name: e.Name,
 			Attributes: attrs(e.Attributes), DroppedAttributesCount: e.DroppedAttributeCount})
 	}
 	for _, l := range s.Links() {
@@ -146,11 +152,13 @@ func encodeSpan(s sdktrace.ReadOnlySpan) span {
 			DroppedAttributesCount: l.DroppedAttributeCount, Flags: spanFlags(l.SpanContext.TraceFlags(), l.SpanContext)})
 	}
 	// OTLP: 0 unset, 1 ok, 2 error; codes: Unset 0, Error 1, Ok 2.
-	switch st := s.Status(); st.Code {
+	st := s.Status()
+	out.Status.Message = st.Description
+	switch st.Code {
 	case codes.Error:
-		out.Status = &status{Code: 2, Message: st.Description}
+		out.Status.Code = 2
 	case codes.Ok:
-		out.Status = &status{Code: 1}
+		out.Status.Code = 1
 	}
 	return out
 }
