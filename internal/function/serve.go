@@ -27,6 +27,7 @@ import (
 
 	"github.com/mlops-dev/nbv/internal/events"
 	"github.com/mlops-dev/nbv/internal/metrics"
+	"github.com/mlops-dev/nbv/internal/otlpjson"
 	"github.com/mlops-dev/nbv/internal/tracing"
 	"github.com/mlops-dev/nbv/internal/version"
 )
@@ -140,7 +141,7 @@ func (s *server) run(ctx context.Context) error {
 	if err != nil {
 		return fmt.Errorf("function %s: %w", cfg.ServiceName, err)
 	}
-	flushTraces, err := tracing.Start(ctx, tracing.Options{Endpoint: cfg.OTLPEndpoint, ServiceName: cfg.ServiceName, Exporter: otlpHTTP(ctx)})
+	flushTraces, err := tracing.Start(ctx, tracing.Options{Endpoint: cfg.OTLPEndpoint, ServiceName: cfg.ServiceName, Exporter: otlpjson.New})
 	if err != nil {
 		s.flush(ctx, map[string]func(context.Context) error{"metrics": flushMetrics})
 		return fmt.Errorf("function %s: %w", cfg.ServiceName, err)

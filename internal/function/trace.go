@@ -8,21 +8,11 @@ import (
 	cloudevents "github.com/cloudevents/sdk-go/v2"
 	"go.opentelemetry.io/otel/attribute"
 	"go.opentelemetry.io/otel/codes"
-	"go.opentelemetry.io/otel/exporters/otlp/otlptrace/otlptracehttp"
-	sdktrace "go.opentelemetry.io/otel/sdk/trace"
 	"go.opentelemetry.io/otel/trace"
 
 	"github.com/mlops-dev/nbv/internal/events"
 	"github.com/mlops-dev/nbv/internal/tracing"
 )
-
-// otlpHTTP is the functions' trace exporter: the SDK's OTLP/HTTP (protobuf) one, which also
-// honours OTEL_EXPORTER_OTLP_HEADERS, _COMPRESSION, _TIMEOUT and the TLS variables.
-func otlpHTTP(ctx context.Context) func(string) (sdktrace.SpanExporter, error) {
-	return func(url string) (sdktrace.SpanExporter, error) {
-		return otlptracehttp.New(ctx, otlptracehttp.WithEndpointURL(url))
-	}
-}
 
 // extTraceparent is the CloudEvents distributed tracing extension Knative propagates.
 const extTraceparent = "traceparent"

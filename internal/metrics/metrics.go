@@ -13,12 +13,12 @@ import (
 	"time"
 
 	"go.opentelemetry.io/otel/attribute"
-	"go.opentelemetry.io/otel/exporters/otlp/otlpmetric/otlpmetrichttp"
 	"go.opentelemetry.io/otel/metric"
 	"go.opentelemetry.io/otel/metric/noop"
 	sdkmetric "go.opentelemetry.io/otel/sdk/metric"
 
 	"github.com/mlops-dev/nbv/internal/otlpenv"
+	"github.com/mlops-dev/nbv/internal/otlpjson"
 )
 
 // Instrument names, as they appear in an OTLP backend. Prometheus' OTLP receiver (default
@@ -180,7 +180,7 @@ func Start(ctx context.Context, o Options) (shutdown func(context.Context) error
 	if err != nil {
 		return nil, err
 	}
-	exp, err := otlpmetrichttp.New(ctx, otlpmetrichttp.WithEndpointURL(endpoint))
+	exp, err := otlpjson.NewMetricExporter(endpoint)
 	if err != nil {
 		return nil, fmt.Errorf("create OTLP/HTTP metric exporter for %s: %w", o.Endpoint, err)
 	}

@@ -9,12 +9,13 @@ import (
 	"testing"
 	"time"
 
-	colmetricpb "go.opentelemetry.io/proto/otlp/collector/metrics/v1"
 	commonpb "go.opentelemetry.io/proto/otlp/common/v1"
-	"google.golang.org/protobuf/proto"
+
+	"github.com/mlops-dev/nbv/internal/otlpjson/otlpjsontest"
 )
 
-// collector is a minimal OTLP/HTTP receiver: it records the metric names and attributes posted.
+// collector is a minimal OTLP/HTTP JSON receiver (the encoding the functions export in): it
+// records the metric names and attributes posted.
 type collector struct {
 	mu      sync.Mutex
 	posts   int
@@ -29,8 +30,12 @@ func (c *collector) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 		http.Error(w, err.Error(), http.StatusBadRequest)
 		return
 	}
-	var req colmetricpb.ExportMetricsServiceRequest
-	if err := proto.Unmarshal(body, &req); err != nil {
+	if ct := r.Header.Get("Content-Type"); ct != "application/json" {
+		http.Error(w, "Content-Type "+ct+", want application/json", http.StatusUnsupportedMediaType)
+		return
+	}
+	req, err := otlpjsontest.DecodeMetrics(body)
+	if err != nil {
 		http.Error(w, err.Error(), http.StatusBadRequest)
 		return
 	}
@@ -56,9 +61,8 @@ func (c *collector) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 			}
 		}
 	}
-	w.Header().Set("Content-Type", "application/x-protobuf")
-	out, _ := proto.Marshal(&colmetricpb.ExportMetricsServiceResponse{})
-	_, _ = w.Write(out)
+	w.Header().Set("Content-Type", "application/json")
+	_, _ = w.Write([]byte("{}"))
 }
 
 func attrMap(kvs []*commonpb.KeyValue) map[string]string {

@@ -12,15 +12,13 @@ import (
 	"testing"
 	"time"
 
-	coltracepb "go.opentelemetry.io/proto/otlp/collector/trace/v1"
 	commonpb "go.opentelemetry.io/proto/otlp/common/v1"
 	tracepb "go.opentelemetry.io/proto/otlp/trace/v1"
-	"google.golang.org/protobuf/proto"
 
 	"github.com/mlops-dev/nbv/api/v1alpha1"
 	"github.com/mlops-dev/nbv/internal/local/localstack"
-	"github.com/mlops-dev/nbv/internal/tracing"
 	"github.com/mlops-dev/nbv/internal/otlpjson/otlpjsontest"
+	"github.com/mlops-dev/nbv/internal/tracing"
 )
 
 // otlpSpan is one span an OTLP/HTTP receiver got, with the service that sent it.
@@ -60,13 +58,21 @@ func newOTLPReceiver(t *testing.T) *otlpReceiver {
 			http.Error(w, err.Error(), http.StatusBadRequest)
 			return
 		}
-		if req.URL.Path == "/v1/traces" {
-			ex := &coltracepb.ExportTraceServiceRequest{}
-			if req.Header.Get("Content-Type") == "application/json" { // the runner's (otlpjson)
-				ex, err = otlpjsontest.Decode(body)
-			} else {
-				err = proto.Unmarshal(body, ex)
+		// The functions and the runner both export in the JSON encoding (internal/otlpjson).
+		if ct := req.Header.Get("Content-Type"); ct != "application/json" {
+			t.Errorf("OTLP export to %s in %q, want application/json", req.URL.Path, ct)
+			http.Error(w, "want application/json", http.StatusUnsupportedMediaType)
+			return
+		}
+		if req.URL.Path == "/v1/metrics" {
+			if _, err := otlpjsontest.DecodeMetrics(body); err != nil {
+				t.Errorf("OTLP metric export is not an ExportMetricsServiceRequest: %v", err)
+				http.Error(w, err.Error(), http.StatusBadRequest)
+				return
 			}
+		}
+		if req.URL.Path == "/v1/traces" {
+			ex, err := otlpjsontest.Decode(body)
 			if err != nil {
 				t.Errorf("OTLP trace export (%s) is not an ExportTraceServiceRequest: %v", req.Header.Get("Content-Type"), err)
 				http.Error(w, err.Error(), http.StatusBadRequest)
@@ -88,8 +94,8 @@ func newOTLPReceiver(t *testing.T) *otlpReceiver {
 			}
 			r.mu.Unlock()
 		}
-		w.Header().Set("Content-Type", "application/x-protobuf")
-		w.WriteHeader(http.StatusOK)
+		w.Header().Set("Content-Type", "application/json")
+		_, _ = w.Write([]byte("{}"))
 	}))
 	t.Cleanup(srv.Close)
 	r.url = srv.URL
