@@ -37,6 +37,10 @@ type apiCalls struct {
 	TransitionsByFunction map[string]int
 	// ConflictsByFunction counts each function's status writes refused as a conflict.
 	ConflictsByFunction map[string]int
+	// ServerTimeByFunction is, for each function, how long the API server took over each of
+	// its requests (received to completed): the part of a function's handling time that is
+	// the API server's and etcd's, not the function's.
+	ServerTimeByFunction map[string][]time.Duration
 	// Shared are the functions' requests about no single job (lists, the CI key Secret,
 	// replay Leases), by call.
 	Shared map[string]int
@@ -51,7 +55,7 @@ type apiCalls struct {
 // was none): a 403 then says the authorizer was not ready, not that the function may not.
 func attribute(evs []controlplane.AuditEvent, functions map[string]string, jobs map[string]types.UID, restarting func(time.Time) bool) *apiCalls {
 	a := &apiCalls{jobs: map[string]*jobCalls{}, ByFunction: map[string]int{}, TransitionsByFunction: map[string]int{},
-		ConflictsByFunction: map[string]int{},
+		ConflictsByFunction: map[string]int{}, ServerTimeByFunction: map[string][]time.Duration{},
 		Shared:              map[string]int{}, Sources: map[string]int{}}
 	owner := childOwners(jobs)
 	for _, e := range evs {
@@ -62,6 +66,9 @@ func attribute(evs []controlplane.AuditEvent, functions map[string]string, jobs 
 			continue
 		}
 		a.ByFunction[fn]++
+		if !e.RequestReceivedTimestamp.IsZero() && !e.StageTimestamp.Before(e.RequestReceivedTimestamp) {
+			a.ServerTimeByFunction[fn] = append(a.ServerTimeByFunction[fn], e.StageTimestamp.Sub(e.RequestReceivedTimestamp))
+		}
 		job := owner[aboutName(e)]
 		if job == "" {
 			a.Shared[call]++

@@ -124,7 +124,16 @@ func TestAttribute(t *testing.T) {
 		auditEvent(pc, "patch", "notebookvalidationjobs", "status", "a", 422, `{"metadata":{"resourceVersion":"2"}}`, `{"kind":"Status"}`),
 		auditEvent(src, "watch", "pods", "", "", 200, "", ""),
 	}
+	t0 := time.Date(2026, 12, 7, 12, 0, 0, 0, time.UTC)
+	evs[0].RequestReceivedTimestamp, evs[0].StageTimestamp = t0, t0.Add(7*time.Millisecond)
+	evs[7].RequestReceivedTimestamp, evs[7].StageTimestamp = t0, t0.Add(3*time.Millisecond)
+	evs[8].StageTimestamp = t0 // no received time: no server time
+	evs[9].RequestReceivedTimestamp, evs[9].StageTimestamp = t0, t0.Add(-time.Millisecond) // clocks gone backwards: none either
 	a := attribute(evs, functions, map[string]types.UID{"a": "uid-a"}, nil)
+	if got := a.ServerTimeByFunction; len(got["job-created"]) != 1 || got["job-created"][0] != 7*time.Millisecond ||
+		len(got["pod-completed"]) != 1 || got["pod-completed"][0] != 3*time.Millisecond {
+		t.Errorf("API server time by function %v, want job-created [7ms], pod-completed [3ms]", got)
+	}
 	c := a.job("a")
 	if c.Total != 12 || c.ByCall["create events"] != 2 || c.ByCall["get pods"] != 1 || c.ByCall["patch notebookvalidationjobs/status"] != 7 {
 		t.Errorf("calls of job a: %+v", c)

@@ -109,6 +109,15 @@ func WriteSummary(w io.Writer, runs []NamedResult) error {
 	}
 	row("  shared (about no one job)", func(r *Result) string { return fmt.Sprintf("%.2f", r.API.SharedPerJob) })
 	row("conflicts per job", func(r *Result) string { return fmt.Sprintf("%.2f", r.StatusWrites.ConflictsPerJob) })
+	row("API server's own time per request, p50 ms", blank)
+	for _, fn := range functionNames(runs) {
+		row("  "+fn, func(r *Result) string {
+			if f, ok := r.Functions[fn]; ok && f.Requests > 0 {
+				return msOrDash(f.APIServerP50Ms)
+			}
+			return "-"
+		})
+	}
 	row("processes started: ready / first answer (handling) p50 ms", blank)
 	for _, fn := range functionNames(runs) {
 		row("  "+fn, func(r *Result) string {

@@ -53,11 +53,11 @@ func (r *Result) WriteTable(w io.Writer) error {
 	fmt.Fprintf(&b, "; phase changes seen per job %.2f\n\n", s.PhaseChangesPerJob)
 
 	t = tabwriter.NewWriter(&b, 0, 0, 2, ' ', tabwriter.AlignRight)
-	fmt.Fprintln(t, "function\tbinary MB\tprocesses\tready p50 ms\tready max ms\tfirst answer p50 ms\tfirst answer max ms\tits handling p50 ms\tCPU ms\trequests\ttransitions\tconflicts\tCPU/transition ms\tkilled\t")
+	fmt.Fprintln(t, "function\tbinary MB\tprocesses\tready p50 ms\tready max ms\tfirst answer p50 ms\tfirst answer max ms\tits handling p50 ms\tAPI server p50 ms/request\tCPU ms\trequests\ttransitions\tconflicts\tCPU/transition ms\tkilled\t")
 	for _, name := range slices.Sorted(maps.Keys(r.Functions)) {
 		f := r.Functions[name]
-		fmt.Fprintf(t, "%s\t%.1f\t%d\t%.1f\t%.1f\t%.1f\t%.1f\t%.1f\t%.0f\t%d\t%d\t%d\t%.2f\t%d\t\n", name, float64(f.BinaryBytes)/1e6, f.Instances,
-			f.ColdStartP50Ms, f.ColdStartMaxMs, f.FirstAnswerP50Ms, f.FirstAnswerMaxMs, f.FirstHandledP50Ms, f.CPUMs, f.Requests, f.Transitions, f.Conflicts, f.CPUPerTransition, f.Killed)
+		fmt.Fprintf(t, "%s\t%.1f\t%d\t%.1f\t%.1f\t%.1f\t%.1f\t%.1f\t%.1f\t%.0f\t%d\t%d\t%d\t%.2f\t%d\t\n", name, float64(f.BinaryBytes)/1e6, f.Instances,
+			f.ColdStartP50Ms, f.ColdStartMaxMs, f.FirstAnswerP50Ms, f.FirstAnswerMaxMs, f.FirstHandledP50Ms, f.APIServerP50Ms, f.CPUMs, f.Requests, f.Transitions, f.Conflicts, f.CPUPerTransition, f.Killed)
 	}
 	_ = t.Flush()
 

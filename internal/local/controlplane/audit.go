@@ -83,6 +83,8 @@ type AuditEvent struct {
 	// for every other request.
 	ResponseObject json.RawMessage   `json:"responseObject"`
 	Annotations    map[string]string `json:"annotations"`
+	// RequestReceivedTimestamp is when the API server received the request.
+	RequestReceivedTimestamp time.Time `json:"requestReceivedTimestamp"`
 	// StageTimestamp is when the request completed.
 	StageTimestamp time.Time `json:"stageTimestamp"`
 }
