@@ -56,7 +56,7 @@ type apiCalls struct {
 func attribute(evs []controlplane.AuditEvent, functions map[string]string, jobs map[string]types.UID, restarting func(time.Time) bool) *apiCalls {
 	a := &apiCalls{jobs: map[string]*jobCalls{}, ByFunction: map[string]int{}, TransitionsByFunction: map[string]int{},
 		ConflictsByFunction: map[string]int{}, ServerTimeByFunction: map[string][]time.Duration{},
-		Shared:              map[string]int{}, Sources: map[string]int{}}
+		Shared: map[string]int{}, Sources: map[string]int{}}
 	owner := childOwners(jobs)
 	for _, e := range evs {
 		call := callName(e)

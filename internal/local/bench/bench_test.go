@@ -127,7 +127,7 @@ func TestAttribute(t *testing.T) {
 	t0 := time.Date(2026, 12, 7, 12, 0, 0, 0, time.UTC)
 	evs[0].RequestReceivedTimestamp, evs[0].StageTimestamp = t0, t0.Add(7*time.Millisecond)
 	evs[7].RequestReceivedTimestamp, evs[7].StageTimestamp = t0, t0.Add(3*time.Millisecond)
-	evs[8].StageTimestamp = t0 // no received time: no server time
+	evs[8].StageTimestamp = t0                                                             // no received time: no server time
 	evs[9].RequestReceivedTimestamp, evs[9].StageTimestamp = t0, t0.Add(-time.Millisecond) // clocks gone backwards: none either
 	a := attribute(evs, functions, map[string]types.UID{"a": "uid-a"}, nil)
 	if got := a.ServerTimeByFunction; len(got["job-created"]) != 1 || got["job-created"][0] != 7*time.Millisecond ||

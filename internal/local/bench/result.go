@@ -143,9 +143,9 @@ type Function struct {
 	// the median request of this function: handling beyond the requests' count times this
 	// is the function's (and the network's).
 	APIServerP50Ms float64 `json:"apiServerP50Ms"`
-	CPUMs             float64 `json:"cpuMs"`
-	Requests          int     `json:"requests"`
-	Transitions       int     `json:"transitions"`
+	CPUMs          float64 `json:"cpuMs"`
+	Requests       int     `json:"requests"`
+	Transitions    int     `json:"transitions"`
 	// Conflicts are this function's status writes refused as a conflict (see jobCalls).
 	Conflicts        int     `json:"conflicts"`
 	CPUPerTransition float64 `json:"cpuPerTransitionMs"`
