@@ -44,6 +44,7 @@ import (
 	"k8s.io/client-go/rest"
 	"k8s.io/client-go/tools/clientcmd"
 
+	"github.com/mlops-dev/nbv/internal/apiconn"
 	"github.com/mlops-dev/nbv/internal/build"
 	"github.com/mlops-dev/nbv/internal/children"
 	"github.com/mlops-dev/nbv/internal/jobaccess"
@@ -138,6 +139,9 @@ func Load() (Settings, error) {
 		return Settings{}, fmt.Errorf("kubernetes client config (in cluster or $KUBECONFIG): %w", err)
 	}
 	cfg.QPS, cfg.Burst = ClientQPS, ClientBurst
+	if cfg, err = apiconn.Configure(cfg); err != nil {
+		return Settings{}, fmt.Errorf("kubernetes client: %w", err)
+	}
 	s := Settings{Kube: cfg, Pod: validationpod.Options{RunnerImage: os.Getenv("NBV_RUNNER_IMAGE")},
 		PodOTLPEndpoint: os.Getenv("NBV_POD_OTLP_ENDPOINT")}
 	if v := os.Getenv("NBV_POD_FSGROUP"); v != "" {
