@@ -84,38 +84,33 @@ func encodeValue(v attribute.Value) value {
 		s := v.AsString()
 		out.StringValue = &s
 	case attribute.BOOLSLICE:
-		out.ArrayValue = &arrayValue{Values: []value{}}
-		for _, b := range v.AsBoolSlice() {
-			out.ArrayValue.Values = append(out.ArrayValue.Values, encodeValue(attribute.BoolValue(b)))
-		}
+		out.ArrayValue = arrayOf(v.AsBoolSlice(), attribute.BoolValue)
 	case attribute.INT64SLICE:
-		out.ArrayValue = &arrayValue{Values: []value{}}
-		for _, i := range v.AsInt64Slice() {
-			out.ArrayValue.Values = append(out.ArrayValue.Values, encodeValue(attribute.Int64Value(i)))
-		}
+		out.ArrayValue = arrayOf(v.AsInt64Slice(), attribute.Int64Value)
 	case attribute.FLOAT64SLICE:
-		out.ArrayValue = &arrayValue{Values: []value{}}
-		for _, f := range v.AsFloat64Slice() {
-			out.ArrayValue.Values = append(out.ArrayValue.Values, encodeValue(attribute.Float64Value(f)))
-		}
+		out.ArrayValue = arrayOf(v.AsFloat64Slice(), attribute.Float64Value)
 	case attribute.STRINGSLICE:
-		out.ArrayValue = &arrayValue{Values: []value{}}
-		for _, s := range v.AsStringSlice() {
-			out.ArrayValue.Values = append(out.ArrayValue.Values, encodeValue(attribute.StringValue(s)))
-		}
+		out.ArrayValue = arrayOf(v.AsStringSlice(), attribute.StringValue)
 	case attribute.BYTESLICE:
 		s := base64.StdEncoding.EncodeToString(v.AsByteSlice())
 		out.BytesValue = &s
 	case attribute.SLICE:
-		out.ArrayValue = &arrayValue{Values: []value{}}
-		for _, e := range v.AsSlice() {
-			out.ArrayValue.Values = append(out.ArrayValue.Values, encodeValue(e))
-		}
+		out.ArrayValue = arrayOf(v.AsSlice(), func(e attribute.Value) attribute.Value { return e })
 	case attribute.EMPTY:
 		// An AnyValue with no value set, {}: OTLP's empty value.
 	default:
 		s := v.Emit()
 		out.StringValue = &s
+	}
+	return out
+}
+
+// arrayOf is xs as an OTLP array value (an empty one is [], not absent), each element
+// encoded as the attribute value that as makes of it.
+func arrayOf[T any](xs []T, as func(T) attribute.Value) *arrayValue {
+	out := &arrayValue{Values: make([]value, 0, len(xs))}
+	for _, x := range xs {
+		out.Values = append(out.Values, encodeValue(as(x)))
 	}
 	return out
 }
