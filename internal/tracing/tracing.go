@@ -99,8 +99,8 @@ type Options struct {
 	// ServiceName is the service.name resource attribute (K_SERVICE).
 	ServiceName string
 	// Exporter makes the exporter posting to the traces URL (the endpoint, "/v1/traces"
-	// appended); required with an Endpoint. The functions use the SDK's OTLP/HTTP exporter
-	// (protobuf; they link it for metrics anyway), the runner package otlpjson.
+	// appended); required with an Endpoint. The functions and the runner use package
+	// otlpjson's (OTLP/HTTP with JSON bodies: no protobuf linked).
 	Exporter func(url string) (sdktrace.SpanExporter, error)
 }
 

@@ -109,10 +109,21 @@ func TestJobTraceInJaeger(t *testing.T) {
 			t.Errorf("cell %s starts at %s, before cell %s ends (%s)", c.Attrs["nbv.cell.index"], c.Start, cells[i-1].Attrs["nbv.cell.index"], cells[i-1].End)
 		}
 	}
-	// The order of one job: created, built (Tekton), the build's end seen, the pod's clone
-	// and cells, the pod's end seen, the root closed.
+	// The order of one job: started, built (Tekton), the build's end seen, the pod's clone
+	// and cells, the pod's end seen, the root closed. What started it is the root's child
+	// above Tekton's first reconcile: job-created's, or the sweep's step when its minutely
+	// ping listed the job before job-created's cold start answered the add event.
 	order := []span{tr.named("process job-created")[0]}
 	if len(reconcile) > 0 {
+		starter, ok := tr.childOfRootAbove(reconcile[0], root.ID)
+		switch {
+		case !ok:
+			t.Errorf("Tekton's first reconcile (parent %q) is not under a span of the job's root", reconcile[0].ParentID)
+		case starter.Name == "process job-created" && starter.Service == "job-created", starter.Name == "step" && starter.Service == "sweep":
+			order[0] = starter
+		default:
+			t.Errorf("the PipelineRun was created under %q of %s; want job-created's or the sweep's", starter.Name, starter.Service)
+		}
 		order = append(order, reconcile[0])
 	}
 	order = append(order, tr.last("process build-status-changed"), clone[0], execute[0], cells[0], cells[len(cells)-1], tr.last("process pod-completed"))
@@ -661,6 +672,26 @@ func (tr trace) named(name string) []span {
 		}
 	}
 	return out
+}
+
+// childOfRootAbove is the ancestor of s whose parent is root (s itself if its parent is),
+// and false when s's chain of parents leaves the trace before reaching root.
+func (tr trace) childOfRootAbove(s span, root string) (span, bool) {
+	byID := make(map[string]span, len(tr))
+	for _, x := range tr {
+		byID[x.ID] = x
+	}
+	for range tr {
+		if s.ParentID == root {
+			return s, true
+		}
+		parent, ok := byID[s.ParentID]
+		if !ok {
+			return span{}, false
+		}
+		s = parent
+	}
+	return span{}, false // a cycle: no span is its own ancestor in a well-formed trace
 }
 
 // last is the latest-starting span called name (the zero span if none).
