@@ -20,14 +20,25 @@ import (
 // sender posts the export requests of one signal ("traces", "metrics") to its URL, configured
 // by the standard variables, the signal's own (OTEL_EXPORTER_OTLP_TRACES_HEADERS) before the
 // shared one (OTEL_EXPORTER_OTLP_HEADERS): _HEADERS, _COMPRESSION (gzip or none), _TIMEOUT
-// (milliseconds, default 10000), _CERTIFICATE (CA bundle), _CLIENT_CERTIFICATE and
-// _CLIENT_KEY. Each request is sent once: no retry.
+// (milliseconds, default 10000: the bound of one export, retries included), _CERTIFICATE (CA
+// bundle), _CLIENT_CERTIFICATE and _CLIENT_KEY. An answer the OTLP specification calls
+// retryable (429, 502, 503, 504) is retried after its Retry-After or a doubling back-off, as
+// the SDK's exporters do, until the export's time is up.
 type sender struct {
 	url     string
 	headers map[string]string
 	gzip    bool
+	timeout time.Duration
 	client  *http.Client
+	// wait sleeps d or until ctx is done (a test records the waits instead).
+	wait func(ctx context.Context, d time.Duration) error
 }
+
+// firstRetry and lastRetry bound the back-off between attempts without a Retry-After.
+const (
+	firstRetry = time.Second
+	lastRetry  = 5 * time.Second
+)
 
 func newSender(url, signal string) (*sender, error) {
 	env := func(name string) (string, string) {
@@ -37,7 +48,7 @@ func newSender(url, signal string) (*sender, error) {
 		}
 		return "OTEL_EXPORTER_OTLP_" + name, os.Getenv("OTEL_EXPORTER_OTLP_" + name)
 	}
-	s := &sender{url: url}
+	s := &sender{url: url, wait: sleep}
 	var err error
 	if s.headers, err = parseHeaders(env("HEADERS")); err != nil {
 		return nil, err
@@ -49,13 +60,13 @@ func newSender(url, signal string) (*sender, error) {
 	default:
 		return nil, fmt.Errorf("%s: %q is neither gzip nor none", name, v)
 	}
-	timeout := 10 * time.Second
+	s.timeout = 10 * time.Second
 	if name, v := env("TIMEOUT"); v != "" {
 		ms, err := strconv.Atoi(v)
 		if err != nil || ms <= 0 {
 			return nil, fmt.Errorf("%s: %q is not a positive number of milliseconds", name, v)
 		}
-		timeout = time.Duration(ms) * time.Millisecond
+		s.timeout = time.Duration(ms) * time.Millisecond
 	}
 	tlsConfig, err := clientTLS(env)
 	if err != nil {
@@ -63,7 +74,7 @@ func newSender(url, signal string) (*sender, error) {
 	}
 	transport := http.DefaultTransport.(*http.Transport).Clone()
 	transport.TLSClientConfig = tlsConfig
-	s.client = &http.Client{Timeout: timeout, Transport: transport}
+	s.client = &http.Client{Transport: transport}
 	return s, nil
 }
 
@@ -119,8 +130,8 @@ func clientTLS(env func(string) (string, string)) (*tls.Config, error) {
 	return cfg, nil
 }
 
-// post sends req, encoded as JSON, and fails on anything but a 2xx answer. what names the
-// content in errors ("3 spans").
+// post sends req, encoded as JSON, and fails on anything but a 2xx answer, retrying the
+// retryable ones within s.timeout. what names the content in errors ("3 spans").
 func (s *sender) post(ctx context.Context, req any, what string) error {
 	body, err := json.Marshal(req)
 	if err != nil {
@@ -135,9 +146,36 @@ func (s *sender) post(ctx context.Context, req any, what string) error {
 		}
 		body = zipped.Bytes()
 	}
+	ctx, cancel := context.WithTimeout(ctx, s.timeout)
+	defer cancel()
+	backoff := firstRetry
+	for attempt := 1; ; attempt++ {
+		retryAfter, err := s.attempt(ctx, body)
+		if err == nil {
+			return nil
+		}
+		err = fmt.Errorf("export %s to %s: %w", what, s.url, err)
+		if retryAfter < 0 {
+			return err
+		}
+		if retryAfter == 0 {
+			retryAfter, backoff = backoff, min(2*backoff, lastRetry)
+		}
+		if deadline, ok := ctx.Deadline(); ok && time.Until(deadline) < retryAfter {
+			return fmt.Errorf("%w (attempt %d; no time left to wait %s for another)", err, attempt, retryAfter)
+		}
+		if werr := s.wait(ctx, retryAfter); werr != nil {
+			return fmt.Errorf("%w (attempt %d; %v)", err, attempt, werr)
+		}
+	}
+}
+
+// attempt posts body once. A retryable failure comes with how long to wait before the next
+// attempt (0: the back-off decides), any other with -1.
+func (s *sender) attempt(ctx context.Context, body []byte) (time.Duration, error) {
 	hreq, err := http.NewRequestWithContext(ctx, http.MethodPost, s.url, bytes.NewReader(body))
 	if err != nil {
-		return err
+		return -1, err
 	}
 	hreq.Header.Set("Content-Type", "application/json")
 	if s.gzip {
@@ -148,12 +186,40 @@ func (s *sender) post(ctx context.Context, req any, what string) error {
 	}
 	resp, err := s.client.Do(hreq)
 	if err != nil {
-		return fmt.Errorf("export %s to %s: %w", what, s.url, err)
+		return -1, err
 	}
 	defer resp.Body.Close()
 	msg, _ := io.ReadAll(io.LimitReader(resp.Body, 512))
-	if resp.StatusCode/100 != 2 {
-		return fmt.Errorf("export %s to %s: %s: %s", what, s.url, resp.Status, bytes.TrimSpace(msg))
+	if resp.StatusCode/100 == 2 {
+		return 0, nil
 	}
-	return nil
+	err = fmt.Errorf("%s: %s", resp.Status, bytes.TrimSpace(msg))
+	switch resp.StatusCode {
+	case http.StatusTooManyRequests, http.StatusBadGateway, http.StatusServiceUnavailable, http.StatusGatewayTimeout:
+		return retryAfter(resp.Header.Get("Retry-After")), err
+	}
+	return -1, err
+}
+
+// retryAfter is a Retry-After header's wait (seconds or an HTTP date), 0 when absent or
+// unreadable.
+func retryAfter(h string) time.Duration {
+	if secs, err := strconv.Atoi(h); err == nil && secs > 0 {
+		return time.Duration(secs) * time.Second
+	}
+	if at, err := http.ParseTime(h); err == nil {
+		return max(time.Until(at), 0)
+	}
+	return 0
+}
+
+func sleep(ctx context.Context, d time.Duration) error {
+	t := time.NewTimer(d)
+	defer t.Stop()
+	select {
+	case <-t.C:
+		return nil
+	case <-ctx.Done():
+		return ctx.Err()
+	}
 }
