@@ -110,23 +110,27 @@ func TestJobTraceInJaeger(t *testing.T) {
 		}
 	}
 	// The order of one job: started, built (Tekton), the build's end seen, the pod's clone
-	// and cells, the pod's end seen, the root closed. What started it is the root's child
-	// above Tekton's first reconcile: job-created's, or the sweep's step when its minutely
-	// ping listed the job before job-created's cold start answered the add event.
-	order := []span{tr.named("process job-created")[0]}
-	if len(reconcile) > 0 {
-		starter, ok := tr.childOfRootAbove(reconcile[0], root.ID)
+	// and cells, the pod's end seen, the root closed. A child is created under the span of
+	// what decided it, so the root's child above Tekton's first reconcile started the job and
+	// the one above the clone saw the build end: job-created's and build-status-changed's, or
+	// the sweep's step when its minutely ping came first (it lists a job created a moment
+	// before, or a build just finished, while the function's cold start is under way).
+	maker := func(child span, function string) span {
+		top, ok := tr.childOfRootAbove(child, root.ID)
 		switch {
 		case !ok:
-			t.Errorf("Tekton's first reconcile (parent %q) is not under a span of the job's root", reconcile[0].ParentID)
-		case starter.Name == "process job-created" && starter.Service == "job-created", starter.Name == "step" && starter.Service == "sweep":
-			order[0] = starter
-		default:
-			t.Errorf("the PipelineRun was created under %q of %s; want job-created's or the sweep's", starter.Name, starter.Service)
+			t.Errorf("span %q (%s) is not under a span of the job's root: its parent %q is not in the trace", child.Name, child.Service, child.ParentID)
+			return child
+		case !(top.Name == "process "+function && top.Service == function) && !(top.Name == "step" && top.Service == "sweep"):
+			t.Errorf("span %q (%s) is under %q of %s; want %s's or the sweep's", child.Name, child.Service, top.Name, top.Service, function)
 		}
-		order = append(order, reconcile[0])
+		return top
 	}
-	order = append(order, tr.last("process build-status-changed"), clone[0], execute[0], cells[0], cells[len(cells)-1], tr.last("process pod-completed"))
+	var order []span
+	if len(reconcile) > 0 {
+		order = append(order, maker(reconcile[0], "job-created"), reconcile[0])
+	}
+	order = append(order, maker(clone[0], "build-status-changed"), clone[0], execute[0], cells[0], cells[len(cells)-1], tr.last("process pod-completed"))
 	for i := 1; i < len(order); i++ {
 		if order[i].Start.Before(order[i-1].Start) {
 			t.Errorf("span %q (%s) starts at %s, before %q (%s) at %s", order[i].Name, order[i].Service, order[i].Start.Format(time.StampMilli),
