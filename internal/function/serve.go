@@ -23,6 +23,7 @@ import (
 	"github.com/cloudevents/sdk-go/v2/binding"
 	cehttp "github.com/cloudevents/sdk-go/v2/protocol/http"
 	"github.com/google/uuid"
+	"go.opentelemetry.io/otel"
 	"go.opentelemetry.io/otel/trace"
 
 	"github.com/mlops-dev/nbv/internal/events"
@@ -147,6 +148,13 @@ func (s *server) run(ctx context.Context) error {
 		return fmt.Errorf("function %s: %w", cfg.ServiceName, err)
 	}
 	defer s.flush(ctx, map[string]func(context.Context) error{"metrics": flushMetrics, "traces": flushTraces})
+	if cfg.OTLPEndpoint != "" {
+		// The SDK reports a failed periodic export here; by default with package log, a line
+		// no log search of the function's JSON would find.
+		otel.SetErrorHandler(otel.ErrorHandlerFunc(func(err error) {
+			cfg.Logger.Warn("telemetry not exported", slog.String("error", err.Error()))
+		}))
+	}
 
 	ln := cfg.Listener
 	if ln == nil {

@@ -2,8 +2,10 @@ package function
 
 import (
 	"net/http"
+	"net/http/httptest"
 	"strings"
 	"testing"
+	"time"
 
 	cloudevents "github.com/cloudevents/sdk-go/v2"
 	"go.opentelemetry.io/otel/trace"
@@ -121,5 +123,37 @@ func TestRouteSpan(t *testing.T) {
 	if a[tracing.AttrCEID] != "ci-1" || a[tracing.AttrCEType] != events.TypeBuildReport || a[tracing.AttrStatusCode] != "202" ||
 		a[tracing.AttrOutcome] != "applied" || a["url.path"] != "/ci" || a[tracing.AttrMsgDest] != "build-status-changed" {
 		t.Errorf("attributes %v", a)
+	}
+}
+
+// TestFailedExportsAreLoggedAsJSON: a batch of spans the collector refuses is reported in the
+// function's own structured log, naming the answer, not only by the SDK's default handler on
+// stderr.
+func TestFailedExportsAreLoggedAsJSON(t *testing.T) {
+	collector := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		http.Error(w, "no such tenant", http.StatusBadRequest)
+	}))
+	defer collector.Close()
+	t.Setenv("OTEL_BSP_SCHEDULE_DELAY", "20") // ms: the batch is exported at once
+	t.Setenv("OTEL_METRIC_EXPORT_INTERVAL", "600000")
+	r := start(t, Config{OTLPEndpoint: collector.URL}, testHandler)
+	h, b := wireEvent{id: "exported-1", typ: events.TypeResourceAdd, subject: "/apis/x", ext: jobExt(), data: example(t, events.TypeResourceAdd)}.binary()
+	if resp := post(t, r.url, h, b); resp.status != http.StatusOK {
+		t.Fatalf("status %d: %s", resp.status, resp.body)
+	}
+	deadline := time.Now().Add(10 * time.Second)
+	for {
+		for _, l := range r.logs.lines(t) {
+			if l["msg"] == "telemetry not exported" && l["level"] == "WARN" {
+				if e, _ := l["error"].(string); !strings.Contains(e, "400 Bad Request: no such tenant") {
+					t.Errorf("logged %q, want the collector's answer", e)
+				}
+				return
+			}
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("no log line for the refused export; logged: %v", r.logs.lines(t))
+		}
+		time.Sleep(20 * time.Millisecond)
 	}
 }
