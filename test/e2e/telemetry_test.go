@@ -109,12 +109,12 @@ func TestJobTraceInJaeger(t *testing.T) {
 			t.Errorf("cell %s starts at %s, before cell %s ends (%s)", c.Attrs["nbv.cell.index"], c.Start, cells[i-1].Attrs["nbv.cell.index"], cells[i-1].End)
 		}
 	}
-	// The order of one job: started, built (Tekton), the build's end seen, the pod's clone
-	// and cells, the pod's end seen, the root closed. A child is created under the span of
-	// what decided it, so the root's child above Tekton's first reconcile started the job and
-	// the one above the clone saw the build end: job-created's and build-status-changed's, or
-	// the sweep's step when its minutely ping came first (it lists a job created a moment
-	// before, or a build just finished, while the function's cold start is under way).
+	// The order of one job: started, built (Tekton), the pod created, its clone and cells,
+	// the pod's end seen, the root closed. A child is created under the span of what decided
+	// it, so the root's child above Tekton's first reconcile started the job and the one above
+	// the clone created the pod (once build-status-changed wrote BuildComplete): job-created's,
+	// or the sweep's step when its minutely ping came first (it lists a job created, or a
+	// build finished, a moment before, while job-created's cold start is under way).
 	maker := func(child span, function string) span {
 		top, ok := tr.childOfRootAbove(child, root.ID)
 		switch {
@@ -130,7 +130,7 @@ func TestJobTraceInJaeger(t *testing.T) {
 	if len(reconcile) > 0 {
 		order = append(order, maker(reconcile[0], "job-created"), reconcile[0])
 	}
-	order = append(order, maker(clone[0], "build-status-changed"), clone[0], execute[0], cells[0], cells[len(cells)-1], tr.last("process pod-completed"))
+	order = append(order, maker(clone[0], "job-created"), clone[0], execute[0], cells[0], cells[len(cells)-1], tr.last("process pod-completed"))
 	for i := 1; i < len(order); i++ {
 		if order[i].Start.Before(order[i-1].Start) {
 			t.Errorf("span %q (%s) starts at %s, before %q (%s) at %s", order[i].Name, order[i].Service, order[i].Start.Format(time.StampMilli),
