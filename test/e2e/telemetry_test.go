@@ -115,22 +115,22 @@ func TestJobTraceInJaeger(t *testing.T) {
 	// the clone created the pod (once build-status-changed wrote BuildComplete): job-created's,
 	// or the sweep's step when its minutely ping came first (it lists a job created, or a
 	// build finished, a moment before, while job-created's cold start is under way).
-	maker := func(child span, function string) span {
+	madeBy := func(child span) span {
 		top, ok := tr.childOfRootAbove(child, root.ID)
 		switch {
 		case !ok:
 			t.Errorf("span %q (%s) is not under a span of the job's root: its parent %q is not in the trace", child.Name, child.Service, child.ParentID)
 			return child
-		case !(top.Name == "process "+function && top.Service == function) && !(top.Name == "step" && top.Service == "sweep"):
-			t.Errorf("span %q (%s) is under %q of %s; want %s's or the sweep's", child.Name, child.Service, top.Name, top.Service, function)
+		case !(top.Name == "process job-created" && top.Service == "job-created") && !(top.Name == "step" && top.Service == "sweep"):
+			t.Errorf("span %q (%s) is under %q of %s; want job-created's or the sweep's", child.Name, child.Service, top.Name, top.Service)
 		}
 		return top
 	}
 	var order []span
 	if len(reconcile) > 0 {
-		order = append(order, maker(reconcile[0], "job-created"), reconcile[0])
+		order = append(order, madeBy(reconcile[0]), reconcile[0])
 	}
-	order = append(order, maker(clone[0], "job-created"), clone[0], execute[0], cells[0], cells[len(cells)-1], tr.last("process pod-completed"))
+	order = append(order, madeBy(clone[0]), clone[0], execute[0], cells[0], cells[len(cells)-1], tr.last("process pod-completed"))
 	for i := 1; i < len(order); i++ {
 		if order[i].Start.Before(order[i-1].Start) {
 			t.Errorf("span %q (%s) starts at %s, before %q (%s) at %s", order[i].Name, order[i].Service, order[i].Start.Format(time.StampMilli),
