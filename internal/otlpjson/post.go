@@ -201,14 +201,18 @@ func (s *sender) attempt(ctx context.Context, body []byte) (time.Duration, error
 	return -1, err
 }
 
-// retryAfter is a Retry-After header's wait (seconds or an HTTP date), 0 when absent or
-// unreadable.
+// maxRetryAfter caps a Retry-After, longer than any export's timeout: a larger number of
+// seconds would overflow a time.Duration into a negative wait, and a retry at once.
+const maxRetryAfter = time.Hour
+
+// retryAfter is a Retry-After header's wait (seconds or an HTTP date, at most maxRetryAfter),
+// 0 when absent or unreadable.
 func retryAfter(h string) time.Duration {
 	if secs, err := strconv.Atoi(h); err == nil && secs > 0 {
-		return time.Duration(secs) * time.Second
+		return time.Duration(min(secs, int(maxRetryAfter/time.Second))) * time.Second
 	}
 	if at, err := http.ParseTime(h); err == nil {
-		return max(time.Until(at), 0)
+		return min(max(time.Until(at), 0), maxRetryAfter)
 	}
 	return 0
 }

@@ -110,6 +110,8 @@ func TestSenderRetriesWhatTheSpecificationCallsRetryable(t *testing.T) {
 		{name: "400 is final", answers: []answer{{400, ""}}, wantErr: "400 Bad Request: refused"},
 		{name: "500 is final", answers: []answer{{500, ""}}, wantErr: "500 Internal Server Error: refused"},
 		{name: "a wait past the export's time", answers: []answer{{503, "60"}}, wantErr: "no time left to wait 1m0s"},
+		{name: "a Retry-After too large for a duration", answers: []answer{{503, "99999999999999"}}, wantErr: "no time left to wait 1h0m0s"},
+		{name: "a Retry-After date far ahead", answers: []answer{{503, "Fri, 31 Dec 9999 23:59:59 GMT"}}, wantErr: "no time left to wait 1h0m0s"},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			var bodies []string
